@@ -1,0 +1,176 @@
+//! Readable output for a terminal or a CI log:
+//!
+//! ```text
+//! web | VITE v5.4.0  ready in 312 ms      (stdout)
+//! api ! Error: connect ECONNREFUSED       (stderr)
+//! api * exited with code 1 after 2.31s    (brum's own lines)
+//! ```
+//!
+//! Names are padded to a common width; with colour on, each process gets a
+//! stable colour from its index. Line bytes are written as the child printed
+//! them (no lossy conversion).
+
+use std::io::Write;
+
+use super::{EndState, Event, ProcRef, signal_name};
+use crate::store::Stream;
+
+/// How human output looks.
+#[derive(Debug, Clone, Copy)]
+pub struct HumanStyle {
+    pub color: bool,
+    /// Width names are padded to.
+    pub width: usize,
+}
+
+const PALETTE: [&[u8]; 6] = [b"\x1b[36m", b"\x1b[33m", b"\x1b[32m", b"\x1b[35m", b"\x1b[34m", b"\x1b[96m"];
+const RESET: &[u8] = b"\x1b[0m";
+
+fn prefix(out: &mut Vec<u8>, style: HumanStyle, name: &str, index: Option<usize>, mark: u8) {
+    if style.color {
+        out.extend_from_slice(match index {
+            Some(i) => PALETTE[i % PALETTE.len()],
+            None => b"\x1b[1m",
+        });
+    }
+    out.extend_from_slice(name.as_bytes());
+    for _ in name.chars().count()..style.width {
+        out.push(b' ');
+    }
+    if style.color {
+        out.extend_from_slice(RESET);
+    }
+    out.push(b' ');
+    match (style.color, mark) {
+        (true, b'!') => out.extend_from_slice(b"\x1b[31m!\x1b[0m"),
+        (true, b'*') => out.extend_from_slice(b"\x1b[2m*"),
+        _ => out.push(mark),
+    }
+    out.push(b' ');
+}
+
+fn lifecycle(out: &mut Vec<u8>, style: HumanStyle, p: ProcRef<'_>) {
+    prefix(out, style, p.name, Some(p.index), b'*');
+}
+
+fn end(out: &mut Vec<u8>, style: HumanStyle) {
+    if style.color {
+        out.extend_from_slice(RESET);
+    }
+    out.push(b'\n');
+}
+
+/// Formats a duration the way people read it: `850ms`, `2.31s`, `3m05s`.
+pub fn push_duration(out: &mut Vec<u8>, ms: u64) {
+    let _ = if ms < 1000 {
+        write!(out, "{ms}ms")
+    } else if ms < 60_000 {
+        write!(out, "{}.{:02}s", ms / 1000, ms % 1000 / 10)
+    } else {
+        write!(out, "{}m{:02}s", ms / 60_000, ms % 60_000 / 1000)
+    };
+}
+
+/// Appends the human form of `ev` (possibly nothing) to `out`.
+pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
+    match *ev {
+        Event::LogLine { process, stream, line, .. } => {
+            let mark = match stream {
+                Stream::Stdout => b'|',
+                Stream::Stderr => b'!',
+            };
+            prefix(out, style, process.name, Some(process.index), mark);
+            out.extend_from_slice(line);
+            out.push(b'\n');
+        }
+        Event::ProcessStarted { process, pid, command, restart } => {
+            lifecycle(out, style, process);
+            let _ = if restart == 0 {
+                write!(out, "started (pid {pid}): {command}")
+            } else {
+                write!(out, "restarted (#{restart}, pid {pid}): {command}")
+            };
+            end(out, style);
+        }
+        Event::ProcessExited { process, code, signal, duration_ms, state, error, .. } => {
+            lifecycle(out, style, process);
+            if let Some(e) = error {
+                let _ = write!(out, "failed to start: {e}");
+            } else {
+                match (state, code, signal) {
+                    (EndState::Stopped, _, Some(s)) => {
+                        let _ = write!(out, "stopped ({})", signal_name(s));
+                    }
+                    (EndState::Stopped, Some(c), None) => {
+                        let _ = write!(out, "stopped (exit code {c})");
+                    }
+                    (_, Some(c), _) => {
+                        let _ = write!(out, "exited with code {c}");
+                    }
+                    (_, None, Some(s)) => {
+                        let _ = write!(out, "killed by {}", signal_name(s));
+                    }
+                    (_, None, None) => out.extend_from_slice(b"ended"),
+                }
+                out.extend_from_slice(b" after ");
+                push_duration(out, duration_ms);
+            }
+            end(out, style);
+        }
+        Event::ProcessRestarting { process, attempt, delay_ms } => {
+            lifecycle(out, style, process);
+            out.extend_from_slice(b"restarting in ");
+            push_duration(out, delay_ms);
+            let _ = write!(out, " (attempt {attempt})");
+            end(out, style);
+        }
+        Event::LogDropped { process, count, reason, .. } => {
+            match process {
+                Some(p) => lifecycle(out, style, p),
+                None => prefix(out, style, "brum", None, b'*'),
+            }
+            let _ = write!(out, "{count} lines dropped ({reason})");
+            end(out, style);
+        }
+        Event::DaemonStarted { .. } | Event::DaemonStopped { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(ev: &Event<'_>) -> String {
+        let mut out = Vec::new();
+        encode(&mut out, HumanStyle { color: false, width: 5 }, ev);
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    const API: ProcRef<'static> = ProcRef { name: "api", index: 1 };
+
+    #[test]
+    fn lines_are_prefixed_and_stderr_marked() {
+        let out = plain(&Event::LogLine { process: API, stream: Stream::Stdout, line: b"hello", truncated: false });
+        assert_eq!(out, "api   | hello\n");
+        let err = plain(&Event::LogLine { process: API, stream: Stream::Stderr, line: b"oops", truncated: false });
+        assert_eq!(err, "api   ! oops\n");
+    }
+
+    #[test]
+    fn exits_say_code_signal_or_stop() {
+        let ex = |code, signal, state| {
+            plain(&Event::ProcessExited { process: API, pid: Some(1), code, signal, duration_ms: 2310, state, error: None })
+        };
+        assert_eq!(ex(Some(1), None, EndState::Failed), "api   * exited with code 1 after 2.31s\n");
+        assert_eq!(ex(None, Some(9), EndState::Failed), "api   * killed by SIGKILL after 2.31s\n");
+        assert_eq!(ex(None, Some(15), EndState::Stopped), "api   * stopped (SIGTERM) after 2.31s\n");
+    }
+
+    #[test]
+    fn colour_is_stable_per_process() {
+        let mut a = Vec::new();
+        let style = HumanStyle { color: true, width: 3 };
+        encode(&mut a, style, &Event::LogLine { process: API, stream: Stream::Stdout, line: b"x", truncated: false });
+        assert!(a.starts_with(PALETTE[1]));
+    }
+}

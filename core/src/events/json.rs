@@ -1,0 +1,323 @@
+//! NDJSON encoding of [`Event`]s: one object per line, keys in a fixed
+//! order, `text` for UTF-8 line content and `bytes` (standard base64) when
+//! the content is not valid UTF-8, so nothing a child prints is lost.
+
+use super::{Event, ProcRef, Timestamps, signal_name};
+
+/// Appends one event as a JSON object and a newline to `out`.
+pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: &Event<'_>) {
+    out.extend_from_slice(b"{\"seq\":");
+    push_u64(out, seq);
+    out.extend_from_slice(b",\"ts\":\"");
+    ts.write(out, ts_ms);
+    out.extend_from_slice(b"\",\"type\":\"");
+    out.extend_from_slice(ev.type_name().as_bytes());
+    out.push(b'"');
+    match *ev {
+        Event::DaemonStarted { pid, cwd, processes } => {
+            key(out, "pid");
+            push_u64(out, u64::from(pid));
+            key(out, "version");
+            push_str(out, env!("CARGO_PKG_VERSION"));
+            key(out, "schema");
+            push_u64(out, u64::from(super::SCHEMA_VERSION));
+            key(out, "cwd");
+            push_str(out, cwd);
+            key(out, "processes");
+            out.push(b'[');
+            for (i, p) in processes.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                push_str(out, p);
+            }
+            out.push(b']');
+        }
+        Event::ProcessStarted { process, pid, command, restart } => {
+            proc_key(out, process);
+            key(out, "pid");
+            push_u64(out, u64::from(pid));
+            key(out, "command");
+            push_str(out, command);
+            key(out, "restart");
+            push_u64(out, u64::from(restart));
+        }
+        Event::LogLine { process, stream, line, truncated } => {
+            proc_key(out, process);
+            key(out, "stream");
+            out.push(b'"');
+            out.extend_from_slice(stream.as_str().as_bytes());
+            out.push(b'"');
+            match std::str::from_utf8(line) {
+                Ok(text) => {
+                    key(out, "text");
+                    push_str(out, text);
+                }
+                Err(_) => {
+                    key(out, "bytes");
+                    out.push(b'"');
+                    push_base64(out, line);
+                    out.push(b'"');
+                }
+            }
+            if truncated {
+                out.extend_from_slice(b",\"truncated\":true");
+            }
+        }
+        Event::ProcessExited { process, pid, code, signal, duration_ms, state, error } => {
+            proc_key(out, process);
+            key(out, "pid");
+            match pid {
+                Some(p) => push_u64(out, u64::from(p)),
+                None => out.extend_from_slice(b"null"),
+            }
+            key(out, "code");
+            match code {
+                Some(c) => push_i64(out, i64::from(c)),
+                None => out.extend_from_slice(b"null"),
+            }
+            key(out, "signal");
+            match signal {
+                Some(s) => push_str(out, signal_name(s)),
+                None => out.extend_from_slice(b"null"),
+            }
+            key(out, "duration_ms");
+            push_u64(out, duration_ms);
+            key(out, "state");
+            push_str(out, state.as_str());
+            if let Some(e) = error {
+                key(out, "error");
+                push_str(out, e);
+            }
+        }
+        Event::ProcessRestarting { process, attempt, delay_ms } => {
+            proc_key(out, process);
+            key(out, "attempt");
+            push_u64(out, u64::from(attempt));
+            key(out, "delay_ms");
+            push_u64(out, delay_ms);
+        }
+        Event::LogDropped { process, count, total, reason } => {
+            if let Some(p) = process {
+                proc_key(out, p);
+            }
+            key(out, "count");
+            push_u64(out, count);
+            key(out, "total");
+            push_u64(out, total);
+            key(out, "reason");
+            push_str(out, reason);
+        }
+        Event::DaemonStopped { exit_code } => {
+            key(out, "exit_code");
+            push_i64(out, i64::from(exit_code));
+        }
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+#[inline]
+fn key(out: &mut Vec<u8>, k: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(k.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+#[inline]
+fn proc_key(out: &mut Vec<u8>, p: ProcRef<'_>) {
+    key(out, "process");
+    push_str(out, p.name);
+}
+
+/// Appends a decimal unsigned integer.
+#[inline]
+pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends a decimal signed integer.
+pub fn push_i64(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    push_u64(out, v.unsigned_abs());
+}
+
+/// 0: pass through; otherwise the escape's second byte (`u` for \u00XX).
+static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[b'\n' as usize] = b'n';
+    t[b'\r' as usize] = b'r';
+    t[b'\t' as usize] = b't';
+    t[0x08] = b'b';
+    t[0x0c] = b'f';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+/// Appends `s` as a quoted JSON string.
+#[inline]
+pub fn push_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc = ESCAPE[b as usize];
+        if esc == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        if esc == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+        } else {
+            out.extend_from_slice(&[b'\\', esc]);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Appends standard base64 (RFC 4648, with padding).
+pub fn push_base64(out: &mut Vec<u8>, data: &[u8]) {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut chunks = data.chunks_exact(3);
+    for c in &mut chunks {
+        let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
+        out.extend_from_slice(&[
+            A[(n >> 18) as usize & 63],
+            A[(n >> 12) as usize & 63],
+            A[(n >> 6) as usize & 63],
+            A[n as usize & 63],
+        ]);
+    }
+    match *chunks.remainder() {
+        [a] => {
+            let n = u32::from(a) << 16;
+            out.extend_from_slice(&[A[(n >> 18) as usize & 63], A[(n >> 12) as usize & 63], b'=', b'=']);
+        }
+        [a, b] => {
+            let n = (u32::from(a) << 16) | (u32::from(b) << 8);
+            out.extend_from_slice(&[
+                A[(n >> 18) as usize & 63],
+                A[(n >> 12) as usize & 63],
+                A[(n >> 6) as usize & 63],
+                b'=',
+            ]);
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::EndState;
+    use crate::store::Stream;
+
+    fn enc(ev: &Event<'_>) -> String {
+        let mut out = Vec::new();
+        encode(&mut out, &mut Timestamps::new(), 7, 1_795_704_462_007, ev);
+        String::from_utf8(out).expect("json is utf-8")
+    }
+
+    const WEB: ProcRef<'static> = ProcRef { name: "web", index: 0 };
+
+    #[test]
+    fn golden_log_line() {
+        let ev = Event::LogLine { process: WEB, stream: Stream::Stderr, line: b"say \"hi\"\t\x01\\", truncated: false };
+        assert_eq!(
+            enc(&ev),
+            "{\"seq\":7,\"ts\":\"2026-11-26T14:47:42.007Z\",\"type\":\"log.line\",\"process\":\"web\",\"stream\":\"stderr\",\"text\":\"say \\\"hi\\\"\\t\\u0001\\\\\"}\n"
+        );
+    }
+
+    #[test]
+    fn golden_non_utf8_line_is_base64_and_truncation_flagged() {
+        let ev = Event::LogLine { process: WEB, stream: Stream::Stdout, line: b"\xff\xfeok", truncated: true };
+        assert_eq!(
+            enc(&ev),
+            "{\"seq\":7,\"ts\":\"2026-11-26T14:47:42.007Z\",\"type\":\"log.line\",\"process\":\"web\",\"stream\":\"stdout\",\"bytes\":\"//5vaw==\",\"truncated\":true}\n"
+        );
+    }
+
+    #[test]
+    fn golden_exited() {
+        let ev = Event::ProcessExited {
+            process: WEB,
+            pid: Some(42),
+            code: None,
+            signal: Some(libc::SIGKILL),
+            duration_ms: 1500,
+            state: EndState::Stopped,
+            error: None,
+        };
+        assert_eq!(
+            enc(&ev),
+            "{\"seq\":7,\"ts\":\"2026-11-26T14:47:42.007Z\",\"type\":\"process.exited\",\"process\":\"web\",\"pid\":42,\"code\":null,\"signal\":\"SIGKILL\",\"duration_ms\":1500,\"state\":\"stopped\"}\n"
+        );
+    }
+
+    #[test]
+    fn every_event_is_valid_json() {
+        let procs = ["a", "b\"c"];
+        let evs = [
+            Event::DaemonStarted { pid: 1, cwd: "/tmp/x y", processes: &procs },
+            Event::ProcessStarted { process: WEB, pid: 9, command: "sh -c 'echo \"x\"'", restart: 2 },
+            Event::ProcessRestarting { process: WEB, attempt: 3, delay_ms: 400 },
+            Event::LogDropped { process: None, count: 5, total: 9, reason: "evicted" },
+            Event::LogDropped { process: Some(WEB), count: 5, total: 9, reason: "evicted" },
+            Event::DaemonStopped { exit_code: -1 },
+            Event::ProcessExited {
+                process: WEB,
+                pid: None,
+                code: Some(127),
+                signal: None,
+                duration_ms: 0,
+                state: EndState::Failed,
+                error: Some("No such file or directory (os error 2)"),
+            },
+        ];
+        for ev in &evs {
+            let s = enc(ev);
+            let v: serde_json::Value = serde_json::from_str(&s).expect("valid json");
+            assert_eq!(v["type"], ev.type_name());
+            assert_eq!(v["seq"], 7);
+        }
+    }
+
+    #[test]
+    fn escaping_round_trips_every_byte() {
+        let all: String = (0u8..128).map(char::from).chain("é✓😀".chars()).collect();
+        let mut out = Vec::new();
+        push_str(&mut out, &all);
+        let back: String = serde_json::from_slice(&out).expect("valid json string");
+        assert_eq!(back, all);
+    }
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (input, want) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+            let mut out = Vec::new();
+            push_base64(&mut out, input.as_bytes());
+            assert_eq!(out, want.as_bytes());
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Events: the typed record of everything that happens in a session, and
+//! their wire encodings (NDJSON in [`json`], readable lines in [`human`]).
+//!
+//! Leaf module: no mio, no processes, no I/O. Encoders append to a
+//! caller-owned `Vec<u8>` and never allocate on their own, so encoding a
+//! `log.line` costs no heap allocation once the buffer has grown.
+//!
+//! The JSON schema is versioned by [`SCHEMA_VERSION`] and documented in
+//! `docs/events.md`; golden tests pin it.
+
+pub mod human;
+pub mod json;
+mod time;
+
+pub use time::{Timestamps, now_ms};
+
+use crate::store::Stream;
+
+/// Version of the event wire format, sent in `daemon.started`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Which process an event is about: its name and its index (stable for the
+/// session; the human writer picks its colour from it).
+#[derive(Debug, Clone, Copy)]
+pub struct ProcRef<'a> {
+    pub name: &'a str,
+    pub index: usize,
+}
+
+/// How a process ended, from brum's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndState {
+    /// Exited with code 0.
+    Success,
+    /// Exited non-zero, was killed by a signal brum did not send, or could
+    /// not be started.
+    Failed,
+    /// Ended because brum stopped it.
+    Stopped,
+}
+
+impl EndState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndState::Success => "success",
+            EndState::Failed => "failed",
+            EndState::Stopped => "stopped",
+        }
+    }
+}
+
+/// One thing that happened. Borrowed, so building one costs nothing.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    DaemonStarted {
+        pid: u32,
+        cwd: &'a str,
+        processes: &'a [&'a str],
+    },
+    ProcessStarted {
+        process: ProcRef<'a>,
+        pid: u32,
+        command: &'a str,
+        /// 0 for the first start, n for the n-th restart.
+        restart: u32,
+    },
+    LogLine {
+        process: ProcRef<'a>,
+        stream: Stream,
+        line: &'a [u8],
+        truncated: bool,
+    },
+    ProcessExited {
+        process: ProcRef<'a>,
+        pid: Option<u32>,
+        code: Option<i32>,
+        signal: Option<i32>,
+        duration_ms: u64,
+        state: EndState,
+        /// Why the process could not be started, when it could not.
+        error: Option<&'a str>,
+    },
+    ProcessRestarting {
+        process: ProcRef<'a>,
+        attempt: u32,
+        delay_ms: u64,
+    },
+    LogDropped {
+        process: Option<ProcRef<'a>>,
+        count: u64,
+        total: u64,
+        reason: &'a str,
+    },
+    DaemonStopped {
+        exit_code: i32,
+    },
+}
+
+impl Event<'_> {
+    /// The `type` field of the wire format.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::DaemonStarted { .. } => "daemon.started",
+            Event::ProcessStarted { .. } => "process.started",
+            Event::LogLine { .. } => "log.line",
+            Event::ProcessExited { .. } => "process.exited",
+            Event::ProcessRestarting { .. } => "process.restarting",
+            Event::LogDropped { .. } => "log.dropped",
+            Event::DaemonStopped { .. } => "daemon.stopped",
+        }
+    }
+}
+
+/// Name of a signal number as people write it (`SIGTERM`), for events.
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGCHLD => "SIGCHLD",
+        libc::SIGCONT => "SIGCONT",
+        libc::SIGSTOP => "SIGSTOP",
+        libc::SIGTSTP => "SIGTSTP",
+        libc::SIGTTIN => "SIGTTIN",
+        libc::SIGTTOU => "SIGTTOU",
+        libc::SIGURG => "SIGURG",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        libc::SIGVTALRM => "SIGVTALRM",
+        libc::SIGPROF => "SIGPROF",
+        libc::SIGWINCH => "SIGWINCH",
+        libc::SIGIO => "SIGIO",
+        libc::SIGPWR => "SIGPWR",
+        libc::SIGSYS => "SIGSYS",
+        _ => "SIG?",
+    }
+}
+
+/// Parses `TERM`, `SIGTERM`, `sigterm` or `15` into a signal number.
+pub fn parse_signal(s: &str) -> Option<i32> {
+    let t = s.trim();
+    if let Ok(n) = t.parse::<i32>() {
+        return (1..=64).contains(&n).then_some(n);
+    }
+    let up = t.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    (1..32).find(|&n| signal_name(n).strip_prefix("SIG") == Some(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_parse_by_name_and_number() {
+        assert_eq!(parse_signal("TERM"), Some(libc::SIGTERM));
+        assert_eq!(parse_signal("sigint"), Some(libc::SIGINT));
+        assert_eq!(parse_signal("SIGKILL"), Some(libc::SIGKILL));
+        assert_eq!(parse_signal("9"), Some(9));
+        assert_eq!(parse_signal("NOPE"), None);
+        assert_eq!(parse_signal("0"), None);
+    }
+}

@@ -1,0 +1,226 @@
+//! The `brum` command line: parse arguments → load configuration → run the
+//! reactor → exit with the session's exit code.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use brum::config::{self, Config, ConfigErrors, Source};
+use brum::events::human::HumanStyle;
+use brum::output::{Format, Output};
+use brum::reactor::{self, RunOptions};
+
+/// Exit code for bad usage or configuration.
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "brum",
+    version,
+    about = "Run a project's dev processes, capture every line they print, and stream it as events.",
+    long_about = "brum runs the processes of a development session (package scripts, servers, \
+watchers, test runners, any command), captures every line they print, keeps recent output in \
+memory and streams everything as readable prefixed lines or as NDJSON events (--json).\n\n\
+Processes come from ./brum.toml ([process.NAME] tables), else from the scripts of \
+./package.json, or from a command given after `--`."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run processes in the foreground and stream what they print.
+    #[command(after_help = "Examples:\n  brum run                     all autostart processes of ./brum.toml \
+(or the `dev` script of ./package.json)\n  brum run web api             these processes and what they depend on\n  \
+brum run --json | jq .        NDJSON events (schema: docs/events.md)\n  brum run -- cargo watch -x test   one ad-hoc command\n\n\
+Output markers: `NAME | line` stdout, `NAME ! line` stderr, `NAME * ...` brum's own notes.\n\
+Exit code: 0 when every process succeeded or was stopped by brum; otherwise the exit code of the \
+first process that failed (128+N for signal N); 130/143 after Ctrl-C/SIGTERM; 2 for configuration errors.")]
+    Run(RunArgs),
+    /// List the processes brum would run here, with their resolved command lines.
+    Scripts(ScriptsArgs),
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Processes to run (default: every autostart process).
+    #[arg(value_name = "NAME")]
+    names: Vec<String>,
+
+    /// Configuration file (brum.toml or package.json) instead of the one in the current directory.
+    #[arg(short, long, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    /// Write NDJSON events to stdout (one JSON object per line) instead of readable lines.
+    #[arg(long)]
+    json: bool,
+
+    /// Colour in readable output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    color: ColorChoice,
+
+    /// Name of the ad-hoc command given after `--` (default: the program's file name).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+
+    /// When a process fails (and will not be restarted), stop all the others.
+    #[arg(long)]
+    kill_others_on_fail: bool,
+
+    /// Longest line emitted in one piece; longer lines are split into pieces flagged `truncated` (e.g. 65536, 64KiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_line_bytes: Option<usize>,
+
+    /// Memory kept for recent output of each process (e.g. 8MiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    ring_bytes: Option<usize>,
+
+    /// Run this one command (argv, no shell) instead of configured processes.
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct ScriptsArgs {
+    /// Configuration file (brum.toml or package.json) instead of the one in the current directory.
+    #[arg(short, long, value_name = "PATH")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    config::parse_size(s).ok_or_else(|| format!("expected a size such as 65536, 64KiB or 8MiB, got \"{s}\""))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Run(args) => run(args),
+        Cmd::Scripts(args) => scripts(args),
+    }
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("brum: {msg}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn load(explicit: Option<&std::path::Path>) -> Result<Config, ConfigErrors> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    config::discover(&cwd, explicit)
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let mut cfg = if !args.command.is_empty() {
+        if !args.names.is_empty() {
+            return fail("give either process names or a command after `--`, not both");
+        }
+        config::ad_hoc(args.command.clone(), args.name.clone())
+    } else {
+        if args.name.is_some() {
+            return fail("--name names the command given after `--`; no command was given");
+        }
+        match load(args.config.as_deref()) {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        }
+    };
+    if let Some(n) = args.max_line_bytes {
+        cfg.settings.max_line_bytes = n;
+    }
+    if let Some(n) = args.ring_bytes {
+        cfg.settings.ring_bytes = n;
+    }
+    if cfg.settings.ring_bytes < 2 * cfg.settings.max_line_bytes {
+        return fail(format!(
+            "ring size ({} bytes) must be at least twice the maximum line length ({} bytes)",
+            cfg.settings.ring_bytes, cfg.settings.max_line_bytes
+        ));
+    }
+    let selection = match cfg.select(&args.names) {
+        Ok(s) => s,
+        Err(e) => {
+            let file = cfg.source_path().map(|p| format!("{}: ", p.display())).unwrap_or_default();
+            return fail(format!("{file}{e}"));
+        }
+    };
+    if selection.is_empty() {
+        if let Source::PackageJson { path, .. } = &cfg.source {
+            eprintln!("brum: {} has no \"dev\" script; name the scripts to run:", path.display());
+            eprint!("{}", list_processes(&cfg));
+            return ExitCode::from(EXIT_USAGE);
+        }
+        return fail("no process to run: every process has autostart = false; name the ones to run");
+    }
+    let format = if args.json {
+        Format::Json
+    } else {
+        let color = match args.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        };
+        let width = selection.iter().map(|&i| cfg.processes[i].name.chars().count()).max().unwrap_or(0);
+        Format::Human(HumanStyle { color, width })
+    };
+    let out = Output::stdout(format, 1 << 20);
+    let opts = RunOptions { selection, kill_others_on_fail: args.kill_others_on_fail };
+    match reactor::run(&cfg, &opts, out) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("brum: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn list_processes(cfg: &Config) -> String {
+    let width = cfg.processes.iter().map(|p| p.name.chars().count()).max().unwrap_or(0);
+    let cmd_width = cfg.processes.iter().map(|p| p.display.chars().count()).max().unwrap_or(0);
+    let mut s = String::new();
+    for (p, script) in cfg.processes.iter().zip(&cfg.scripts) {
+        let mut line = format!("  {:width$}  {}", p.name, p.display);
+        if let Some(body) = script {
+            line = format!("  {:width$}  {:cmd_width$}  # {body}", p.name, p.display);
+        } else if !p.autostart {
+            line.push_str("  (autostart = false)");
+        }
+        s.push_str(line.trim_end());
+        s.push('\n');
+    }
+    s
+}
+
+fn scripts(args: ScriptsArgs) -> ExitCode {
+    let cfg = match load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    match &cfg.source {
+        Source::Toml(p) => println!("Processes in {}:", p.display()),
+        Source::PackageJson { path, manager } => {
+            println!("Scripts in {} (run with {}):", path.display(), manager.program())
+        }
+        Source::AdHoc => {}
+    }
+    print!("{}", list_processes(&cfg));
+    if let Ok(sel) = cfg.select(&[]) {
+        let names: Vec<&str> = sel.iter().map(|&i| cfg.processes[i].name.as_str()).collect();
+        if names.is_empty() {
+            println!("`brum run` alone starts nothing here; name what to run.");
+        } else {
+            println!("`brum run` alone starts: {}", names.join(", "));
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,238 @@
+//! The primary output: events encoded into a bounded buffer and written to
+//! stdout without ever blocking the reactor.
+//!
+//! No mio here: the reactor registers [`Output::raw_fd`] for writability
+//! when [`Output::needs_poll`] says so. When the buffer holds more than the
+//! high-water mark the reactor stops reading children's pipes (backpressure)
+//! until it drains, so a slow reader slows the children instead of losing
+//! lines. A pipe or terminal is reopened through `/proc/self/fd/1` to get a
+//! private non-blocking file description (the shell's stays untouched);
+//! regular files and `/dev/null` are written directly.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::events::human::HumanStyle;
+use crate::events::{Event, Timestamps, human, json};
+
+/// How events are written.
+#[derive(Debug, Clone, Copy)]
+pub enum Format {
+    Json,
+    Human(HumanStyle),
+}
+
+/// Where flushing stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flush {
+    Drained,
+    /// The reader is slow; wait for writability.
+    Pending,
+    /// The reader went away (EPIPE); everything further is discarded.
+    Closed,
+}
+
+/// Buffered, non-blocking event writer.
+#[derive(Debug)]
+pub struct Output {
+    buf: Vec<u8>,
+    pos: usize,
+    fd: RawFd,
+    /// Owns a reopened descriptor, if one was made.
+    _owned: Option<OwnedFd>,
+    nonblocking: bool,
+    /// Flags to restore on fd 1 if we had to change them in place.
+    restore: Option<i32>,
+    closed: bool,
+    high_water: usize,
+    format: Format,
+    ts: Timestamps,
+}
+
+impl Output {
+    /// An output on brum's stdout.
+    pub fn stdout(format: Format, high_water: usize) -> Output {
+        let mut out = Output::to_fd(1, format, high_water);
+        out.make_nonblocking();
+        out
+    }
+
+    /// An output on `fd`, blocking writes (tests, files).
+    pub fn to_fd(fd: RawFd, format: Format, high_water: usize) -> Output {
+        Output {
+            buf: Vec::with_capacity(high_water * 2),
+            pos: 0,
+            fd,
+            _owned: None,
+            nonblocking: false,
+            restore: None,
+            closed: false,
+            high_water,
+            format,
+            ts: Timestamps::new(),
+        }
+    }
+
+    fn make_nonblocking(&mut self) {
+        // SAFETY: fstat into a zeroed struct on our own stdout.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        if unsafe { libc::fstat(self.fd, &mut st) } != 0 {
+            return;
+        }
+        let kind = st.st_mode & libc::S_IFMT;
+        let is_tty = unsafe { libc::isatty(self.fd) } == 1;
+        if !(kind == libc::S_IFIFO || kind == libc::S_IFSOCK || is_tty) {
+            return; // regular file, /dev/null: writes never wait on a reader
+        }
+        let path = format!("/proc/self/fd/{}\0", self.fd);
+        // SAFETY: NUL-terminated path; the result is checked.
+        let fd = unsafe {
+            libc::open(path.as_ptr().cast(), libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        };
+        if fd >= 0 {
+            // SAFETY: a fresh descriptor we own.
+            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+            self.fd = owned.as_raw_fd();
+            self._owned = Some(owned);
+            self.nonblocking = true;
+            return;
+        }
+        // Sockets cannot be reopened: switch the shared description and
+        // restore it at the end.
+        // SAFETY: fcntl on our stdout.
+        unsafe {
+            let flags = libc::fcntl(self.fd, libc::F_GETFL);
+            if flags >= 0 && libc::fcntl(self.fd, libc::F_SETFL, flags | libc::O_NONBLOCK) == 0 {
+                self.restore = Some(flags);
+                self.nonblocking = true;
+            }
+        }
+    }
+
+    /// The descriptor to watch for writability, when writes can wait.
+    pub fn needs_poll(&self) -> Option<RawFd> {
+        self.nonblocking.then_some(self.fd)
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Encodes one event into the buffer (nothing once closed).
+    #[inline]
+    pub fn emit(&mut self, seq: u64, ts_ms: i64, ev: &Event<'_>) {
+        if self.closed {
+            return;
+        }
+        match self.format {
+            Format::Json => json::encode(&mut self.buf, &mut self.ts, seq, ts_ms, ev),
+            Format::Human(style) => human::encode(&mut self.buf, style, ev),
+        }
+    }
+
+    /// Appends raw bytes (summaries, notices).
+    pub fn write_raw(&mut self, bytes: &[u8]) {
+        if !self.closed {
+            self.buf.extend_from_slice(bytes);
+        }
+    }
+
+    /// Bytes waiting to be written.
+    pub fn pending(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// True when the reactor should stop reading children.
+    pub fn is_full(&self) -> bool {
+        self.pending() >= self.high_water
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Writes as much as the reader takes right now.
+    pub fn flush(&mut self) -> Flush {
+        if self.closed {
+            return Flush::Closed;
+        }
+        while self.pos < self.buf.len() {
+            let rest = &self.buf[self.pos..];
+            // SAFETY: writing from a valid slice to our fd.
+            let n = unsafe { libc::write(self.fd, rest.as_ptr().cast(), rest.len()) };
+            if n >= 0 {
+                self.pos += n as usize;
+                continue;
+            }
+            let err = io::Error::last_os_error();
+            match err.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => {
+                    self.compact();
+                    return Flush::Pending;
+                }
+                _ => {
+                    // EPIPE or any other hard error: the reader is gone.
+                    self.closed = true;
+                    self.buf.clear();
+                    self.pos = 0;
+                    return Flush::Closed;
+                }
+            }
+        }
+        self.buf.clear();
+        self.pos = 0;
+        Flush::Drained
+    }
+
+    fn compact(&mut self) {
+        if self.pos > self.buf.len() / 2 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+    }
+
+    /// Writes everything left, waiting for the reader if it must (at exit).
+    pub fn finish(&mut self) {
+        loop {
+            match self.flush() {
+                Flush::Drained | Flush::Closed => break,
+                Flush::Pending => {
+                    let mut pfd = libc::pollfd { fd: self.fd, events: libc::POLLOUT, revents: 0 };
+                    // SAFETY: one valid pollfd.
+                    unsafe {
+                        libc::poll(&mut pfd, 1, 1000);
+                    }
+                }
+            }
+        }
+        if let Some(flags) = self.restore.take() {
+            // SAFETY: restoring the flags we read earlier.
+            unsafe {
+                libc::fcntl(self.fd, libc::F_SETFL, flags);
+            }
+        }
+    }
+
+    /// The buffered bytes (tests and in-process benches).
+    pub fn buffer(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Drops the buffered bytes (in-process benches).
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.pos = 0;
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if let Some(flags) = self.restore.take() {
+            // SAFETY: restoring the flags we read earlier.
+            unsafe {
+                libc::fcntl(self.fd, libc::F_SETFL, flags);
+            }
+        }
+    }
+}

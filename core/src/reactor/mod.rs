@@ -1,0 +1,671 @@
+//! The reactor: one thread, one `mio::Poll`, owning every fd, token, timer
+//! and signal of a session. Everything else (supervision, capture, events,
+//! output) is plain code it calls.
+//!
+//! One turn: wait (timeout = nearest timer deadline, or zero while pipes
+//! have unread data and the output has room) → note readiness → read pipes
+//! round-robin with a bounded budget each → fire due timers → flush output.
+//! An idle session sleeps in `poll` with no timeout at all.
+//!
+//! Lifecycle of a process: running → (leader reaped) exiting → (pipes at
+//! EOF, or linger expired) finished → restarting or done. Lines a child
+//! wrote before it exited are all read before its `process.exited`.
+
+mod timers;
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::unix::pipe::Receiver;
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+
+use crate::capture::Capture;
+use crate::config::{Config, ProcessSpec};
+use crate::events::{EndState, Event, ProcRef, now_ms};
+use crate::output::{Flush, Output};
+use crate::store::Stream;
+use crate::supervise::{self, Exit};
+use timers::{TimerKind, Timers};
+
+const SIGNALS: Token = Token(0);
+const STDOUT: Token = Token(1);
+const FIRST_PIPE: usize = 2;
+
+/// Bytes read per `read(2)`.
+const READ_CHUNK: usize = 128 * 1024;
+/// Bytes one pipe may deliver per turn before the others get their go.
+const READ_BUDGET: usize = 512 * 1024;
+/// How often evictions from the rings are reported, at most.
+const EVICT_REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// Fatal reactor failures (per-process trouble becomes events instead).
+#[derive(Debug, thiserror::Error)]
+pub enum ReactorError {
+    #[error("cannot create the event poller: {0}")]
+    Poll(#[source] io::Error),
+    #[error("cannot install signal handlers: {0}")]
+    Signals(#[source] io::Error),
+    #[error("waiting for events failed: {0}")]
+    Wait(#[source] io::Error),
+}
+
+/// How `brum run` behaves beyond the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Indices of the processes to start, dependencies first.
+    pub selection: Vec<usize>,
+    /// Stop everything when one process fails for good.
+    pub kill_others_on_fail: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Not started by this session (not selected).
+    Idle,
+    Running,
+    /// Leader reaped; reading what is left in its pipes.
+    Exiting,
+    /// Waiting for the backoff before the next start.
+    Restarting,
+    Done,
+}
+
+struct Pipe {
+    rx: Receiver,
+    queued: bool,
+}
+
+struct Proc {
+    spec: ProcessSpec,
+    index: usize,
+    phase: Phase,
+    pid: i32,
+    started: Instant,
+    pipes: [Option<Pipe>; 2],
+    capture: Capture,
+    restarts: u32,
+    exit: Option<Exit>,
+    spawn_error: Option<String>,
+    stop_requested: bool,
+    /// Bumped on every start so timers from an earlier run are ignored.
+    generation: u64,
+    end: Option<EndState>,
+}
+
+impl Proc {
+    fn pref(&self) -> ProcRef<'_> {
+        ProcRef { name: &self.spec.name, index: self.index }
+    }
+}
+
+/// Why the session is shutting down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shutdown {
+    None,
+    Signal(i32),
+    KillOthers,
+    OutputClosed,
+}
+
+/// Runs the selected processes until they have all ended; returns brum's
+/// exit code.
+pub fn run(config: &Config, opts: &RunOptions, out: Output) -> Result<i32, ReactorError> {
+    let mut r = Reactor::new(config, opts, out)?;
+    r.start();
+    r.event_loop()?;
+    Ok(r.finish())
+}
+
+struct Reactor {
+    poll: Poll,
+    signals: Signals,
+    out: Output,
+    procs: Vec<Proc>,
+    ready: VecDeque<(usize, usize)>,
+    timers: Timers,
+    seq: u64,
+    rbuf: Box<[u8]>,
+    pipe_size: Option<i32>,
+    selection: Vec<usize>,
+    kill_others_on_fail: bool,
+    shutdown: Shutdown,
+    forced: bool,
+    first_failure: Option<i32>,
+    evict_report_armed: bool,
+    out_registered: bool,
+}
+
+fn pipe_token(proc: usize, slot: usize) -> Token {
+    Token(FIRST_PIPE + proc * 2 + slot)
+}
+
+fn stream_of(slot: usize) -> Stream {
+    if slot == 0 { Stream::Stdout } else { Stream::Stderr }
+}
+
+impl Reactor {
+    fn new(config: &Config, opts: &RunOptions, out: Output) -> Result<Self, ReactorError> {
+        let poll = Poll::new().map_err(ReactorError::Poll)?;
+        let mut signals = Signals::new([SIGCHLD, SIGINT, SIGTERM, SIGHUP]).map_err(ReactorError::Signals)?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)
+            .map_err(ReactorError::Signals)?;
+        let mut out_registered = false;
+        if let Some(fd) = out.needs_poll() {
+            out_registered = poll.registry().register(&mut SourceFd(&fd), STDOUT, Interest::WRITABLE).is_ok();
+        }
+        supervise::become_subreaper();
+        raise_fd_limit();
+        let procs = config
+            .processes
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| Proc {
+                spec: spec.clone(),
+                index: i,
+                phase: Phase::Idle,
+                pid: 0,
+                started: Instant::now(),
+                pipes: [None, None],
+                capture: Capture::new(&config.settings),
+                restarts: 0,
+                exit: None,
+                spawn_error: None,
+                stop_requested: false,
+                generation: 0,
+                end: None,
+            })
+            .collect();
+        Ok(Reactor {
+            poll,
+            signals,
+            out,
+            procs,
+            ready: VecDeque::new(),
+            timers: Timers::default(),
+            seq: 0,
+            rbuf: vec![0u8; READ_CHUNK].into_boxed_slice(),
+            pipe_size: supervise::max_pipe_size(),
+            selection: opts.selection.clone(),
+            kill_others_on_fail: opts.kill_others_on_fail,
+            shutdown: Shutdown::None,
+            forced: false,
+            first_failure: None,
+            evict_report_armed: false,
+            out_registered,
+        })
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn emit(&mut self, ev: &Event<'_>) {
+        let seq = self.next_seq();
+        self.out.emit(seq, now_ms(), ev);
+    }
+
+    fn start(&mut self) {
+        let names: Vec<&str> = self.selection.iter().map(|&i| self.procs[i].spec.name.as_str()).collect();
+        let cwd = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
+        let seq = self.seq + 1;
+        self.seq = seq;
+        self.out.emit(seq, now_ms(), &Event::DaemonStarted { pid: std::process::id(), cwd: &cwd, processes: &names });
+        for i in self.selection.clone() {
+            self.spawn(i);
+        }
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let result = supervise::spawn(&self.procs[i].spec, self.pipe_size);
+        let p = &mut self.procs[i];
+        p.generation += 1;
+        p.started = Instant::now();
+        p.exit = None;
+        p.spawn_error = None;
+        p.stop_requested = false;
+        p.end = None;
+        match result {
+            Ok(child) => {
+                p.pid = child.pid;
+                p.phase = Phase::Running;
+                for (slot, fd) in [child.stdout, child.stderr].into_iter().enumerate() {
+                    self.add_pipe(i, slot, fd);
+                }
+                let p = &self.procs[i];
+                let seq = self.seq + 1;
+                self.seq = seq;
+                self.out.emit(
+                    seq,
+                    now_ms(),
+                    &Event::ProcessStarted {
+                        process: p.pref(),
+                        pid: p.pid as u32,
+                        command: &p.spec.display,
+                        restart: p.restarts,
+                    },
+                );
+            }
+            Err(e) => {
+                p.pid = 0;
+                p.phase = Phase::Exiting;
+                p.exit = Some(Exit::Code(if e.kind() == io::ErrorKind::PermissionDenied { 126 } else { 127 }));
+                p.spawn_error = Some(format!("cannot run `{}`: {e}", p.spec.argv[0]));
+                self.finalize(i);
+            }
+        }
+    }
+
+    fn add_pipe(&mut self, i: usize, slot: usize, fd: OwnedFd) {
+        let mut rx = Receiver::from(fd);
+        if self.poll.registry().register(&mut rx, pipe_token(i, slot), Interest::READABLE).is_ok() {
+            self.procs[i].pipes[slot] = Some(Pipe { rx, queued: true });
+            // Read once right away: data may already be there.
+            self.ready.push_back((i, slot));
+        }
+    }
+
+    fn event_loop(&mut self) -> Result<(), ReactorError> {
+        let mut events = Events::with_capacity(256);
+        while !self.all_done() {
+            let timeout = if !self.ready.is_empty() && !self.out.is_full() {
+                Some(Duration::ZERO)
+            } else {
+                self.timers.next_deadline().map(|d| d.saturating_duration_since(Instant::now()))
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(ReactorError::Wait(e));
+            }
+            let mut signalled = false;
+            for ev in events.iter() {
+                match ev.token() {
+                    SIGNALS => signalled = true,
+                    STDOUT => {}
+                    Token(t) => {
+                        let (i, slot) = ((t - FIRST_PIPE) / 2, (t - FIRST_PIPE) % 2);
+                        if let Some(pipe) = self.procs.get_mut(i).and_then(|p| p.pipes[slot].as_mut()) {
+                            if !pipe.queued {
+                                pipe.queued = true;
+                                self.ready.push_back((i, slot));
+                            }
+                        }
+                    }
+                }
+            }
+            self.read_pipes();
+            if signalled {
+                self.handle_signals();
+            }
+            self.fire_timers();
+            self.flush_output();
+        }
+        Ok(())
+    }
+
+    fn flush_output(&mut self) {
+        if self.out.flush() == Flush::Closed && self.shutdown == Shutdown::None {
+            self.begin_shutdown(Shutdown::OutputClosed);
+        }
+    }
+
+    /// Reads ready pipes round-robin, each up to its budget, while the output
+    /// has room.
+    fn read_pipes(&mut self) {
+        let mut turns = self.ready.len();
+        while turns > 0 {
+            turns -= 1;
+            if self.out.is_full() {
+                self.flush_output();
+                if self.out.is_full() {
+                    return; // backpressure: resume when stdout drains
+                }
+            }
+            let Some((i, slot)) = self.ready.pop_front() else { return };
+            match self.read_one(i, slot) {
+                ReadResult::More => self.ready.push_back((i, slot)),
+                ReadResult::Drained => {
+                    if let Some(p) = self.procs[i].pipes[slot].as_mut() {
+                        p.queued = false;
+                    }
+                }
+                ReadResult::Eof => self.close_pipe(i, slot),
+            }
+        }
+    }
+
+    fn read_one(&mut self, i: usize, slot: usize) -> ReadResult {
+        let mut budget = READ_BUDGET;
+        let stream = stream_of(slot);
+        loop {
+            let p = &mut self.procs[i];
+            let Some(pipe) = p.pipes[slot].as_mut() else { return ReadResult::Drained };
+            match pipe.rx.read(&mut self.rbuf) {
+                Ok(0) => return ReadResult::Eof,
+                Ok(n) => {
+                    let pref = ProcRef { name: &p.spec.name, index: p.index };
+                    p.capture.ingest(pref, stream, &self.rbuf[..n], now_ms(), &mut self.seq, &mut self.out);
+                    budget = budget.saturating_sub(n);
+                    if p.capture.evicted_unreported > 0 && !self.evict_report_armed {
+                        self.evict_report_armed = true;
+                        self.timers.arm(Instant::now() + EVICT_REPORT_EVERY, TimerKind::EvictReport);
+                    }
+                    if budget == 0 || self.out.is_full() {
+                        return ReadResult::More;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadResult::Drained,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return ReadResult::Eof,
+            }
+        }
+    }
+
+    fn close_pipe(&mut self, i: usize, slot: usize) {
+        let p = &mut self.procs[i];
+        if let Some(mut pipe) = p.pipes[slot].take() {
+            let _ = self.poll.registry().deregister(&mut pipe.rx);
+            let pref = ProcRef { name: &p.spec.name, index: p.index };
+            p.capture.finish(pref, stream_of(slot), now_ms(), &mut self.seq, &mut self.out);
+        }
+        self.ready.retain(|&(pi, ps)| !(pi == i && ps == slot));
+        let p = &self.procs[i];
+        if p.phase == Phase::Exiting && p.pipes.iter().all(Option::is_none) {
+            self.finalize(i);
+        }
+    }
+
+    /// Reads whatever is left in a process's pipes and closes them.
+    fn drain_and_close(&mut self, i: usize) {
+        for slot in 0..2 {
+            while self.procs[i].pipes[slot].is_some() {
+                match self.read_one(i, slot) {
+                    ReadResult::More => self.flush_output(),
+                    ReadResult::Drained | ReadResult::Eof => break,
+                }
+            }
+            if self.procs[i].pipes[slot].is_some() {
+                self.close_pipe(i, slot);
+            }
+        }
+    }
+
+    fn handle_signals(&mut self) {
+        let pending: Vec<i32> = self.signals.pending().collect();
+        for sig in pending {
+            match sig {
+                SIGCHLD => self.reap(),
+                SIGINT | SIGTERM | SIGHUP => match self.shutdown {
+                    Shutdown::Signal(_) => self.force_kill(),
+                    _ => self.begin_shutdown(Shutdown::Signal(sig)),
+                },
+                _ => {}
+            }
+        }
+    }
+
+    fn reap(&mut self) {
+        while let Some((pid, exit)) = supervise::reap_one() {
+            let Some(i) = self.procs.iter().position(|p| p.pid == pid && p.phase == Phase::Running) else {
+                continue; // a reparented orphan: reaped, nothing to report
+            };
+            let p = &mut self.procs[i];
+            p.exit = Some(exit);
+            p.phase = Phase::Exiting;
+            if p.pipes.iter().all(Option::is_none) {
+                self.finalize(i);
+                continue;
+            }
+            // Whatever the leader left behind in its group holds the pipes:
+            // ask it to stop, and stop waiting after the stop timeout.
+            if supervise::group_alive(pid) {
+                supervise::signal_group(pid, p.spec.stop_signal);
+            }
+            let (generation, linger) = (p.generation, p.spec.stop_timeout);
+            self.timers.arm(Instant::now() + linger, TimerKind::Linger { proc: i, generation });
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(kind) = self.timers.pop_due(now) {
+            match kind {
+                TimerKind::Kill { proc, generation } => {
+                    let p = &self.procs[proc];
+                    if p.generation == generation && matches!(p.phase, Phase::Running | Phase::Exiting) && p.pid > 0 {
+                        supervise::signal_group(p.pid, libc::SIGKILL);
+                    }
+                }
+                TimerKind::Linger { proc, generation } => {
+                    let p = &self.procs[proc];
+                    if p.generation == generation && p.phase == Phase::Exiting {
+                        if p.pid > 0 {
+                            supervise::signal_group(p.pid, libc::SIGKILL);
+                        }
+                        self.drain_and_close(proc);
+                        self.finalize(proc);
+                    }
+                }
+                TimerKind::Restart { proc, generation } => {
+                    let p = &self.procs[proc];
+                    if p.generation == generation && p.phase == Phase::Restarting && self.shutdown == Shutdown::None {
+                        self.spawn(proc);
+                    }
+                }
+                TimerKind::EvictReport => {
+                    self.evict_report_armed = false;
+                    self.report_evictions();
+                }
+            }
+        }
+    }
+
+    fn report_evictions(&mut self) {
+        for i in 0..self.procs.len() {
+            let p = &mut self.procs[i];
+            let count = std::mem::take(&mut p.capture.evicted_unreported);
+            if count == 0 {
+                continue;
+            }
+            let total = p.capture.evicted_total;
+            let seq = self.seq + 1;
+            self.seq = seq;
+            if matches!(self.out.format(), crate::output::Format::Json) {
+                let p = &self.procs[i];
+                self.out.emit(
+                    seq,
+                    now_ms(),
+                    &Event::LogDropped { process: Some(p.pref()), count, total, reason: "ring_evicted" },
+                );
+            }
+        }
+    }
+
+    /// The process has ended and its pipes are closed: report it and decide
+    /// what comes next.
+    fn finalize(&mut self, i: usize) {
+        let p = &mut self.procs[i];
+        if p.phase != Phase::Exiting {
+            return;
+        }
+        for slot in 0..2 {
+            if let Some(mut pipe) = p.pipes[slot].take() {
+                let _ = self.poll.registry().deregister(&mut pipe.rx);
+            }
+        }
+        self.ready.retain(|&(pi, _)| pi != i);
+        let p = &mut self.procs[i];
+        let exit = p.exit.unwrap_or(Exit::Code(0));
+        let state = if p.stop_requested {
+            EndState::Stopped
+        } else if exit.success() {
+            EndState::Success
+        } else {
+            EndState::Failed
+        };
+        p.end = Some(state);
+        let (code, signal) = match exit {
+            Exit::Code(c) => (Some(c), None),
+            Exit::Signal(s) => (None, Some(s)),
+        };
+        let duration_ms = p.started.elapsed().as_millis() as u64;
+        let seq = self.seq + 1;
+        self.seq = seq;
+        let p = &self.procs[i];
+        self.out.emit(
+            seq,
+            now_ms(),
+            &Event::ProcessExited {
+                process: p.pref(),
+                pid: (p.pid > 0).then_some(p.pid as u32),
+                code,
+                signal,
+                duration_ms,
+                state,
+                error: p.spawn_error.as_deref(),
+            },
+        );
+        let restart = self.shutdown == Shutdown::None
+            && state != EndState::Stopped
+            && supervise::should_restart(&p.spec, exit, p.restarts);
+        if restart {
+            let p = &mut self.procs[i];
+            p.restarts += 1;
+            p.phase = Phase::Restarting;
+            let delay = supervise::backoff(&p.spec, p.restarts);
+            let (attempt, generation) = (p.restarts, p.generation);
+            self.timers.arm(Instant::now() + delay, TimerKind::Restart { proc: i, generation });
+            let seq = self.seq + 1;
+            self.seq = seq;
+            let p = &self.procs[i];
+            self.out.emit(
+                seq,
+                now_ms(),
+                &Event::ProcessRestarting { process: p.pref(), attempt, delay_ms: delay.as_millis() as u64 },
+            );
+            return;
+        }
+        self.procs[i].phase = Phase::Done;
+        if state == EndState::Failed {
+            if self.first_failure.is_none() {
+                self.first_failure = Some(exit.shell_code());
+            }
+            if self.kill_others_on_fail && self.shutdown == Shutdown::None {
+                self.begin_shutdown(Shutdown::KillOthers);
+            }
+        }
+    }
+
+    fn begin_shutdown(&mut self, why: Shutdown) {
+        self.shutdown = why;
+        for i in 0..self.procs.len() {
+            self.stop(i);
+        }
+    }
+
+    /// Graceful stop: the stop signal to the whole group, SIGKILL after the
+    /// stop timeout.
+    fn stop(&mut self, i: usize) {
+        let p = &mut self.procs[i];
+        match p.phase {
+            Phase::Running => {
+                p.stop_requested = true;
+                supervise::signal_group(p.pid, p.spec.stop_signal);
+                let (generation, timeout) = (p.generation, p.spec.stop_timeout);
+                self.timers.arm(Instant::now() + timeout, TimerKind::Kill { proc: i, generation });
+            }
+            Phase::Restarting => {
+                p.phase = Phase::Done;
+                if p.end == Some(EndState::Failed) && self.first_failure.is_none() {
+                    self.first_failure = p.exit.map(Exit::shell_code);
+                }
+            }
+            Phase::Exiting | Phase::Idle | Phase::Done => {}
+        }
+    }
+
+    /// Second interrupt: kill every group now.
+    fn force_kill(&mut self) {
+        self.forced = true;
+        for p in &mut self.procs {
+            if matches!(p.phase, Phase::Running | Phase::Exiting) && p.pid > 0 {
+                p.stop_requested = true;
+                supervise::signal_group(p.pid, libc::SIGKILL);
+            }
+        }
+    }
+
+    fn all_done(&self) -> bool {
+        self.procs.iter().all(|p| matches!(p.phase, Phase::Idle | Phase::Done))
+    }
+
+    /// After the last process: stop stragglers, report, and compute the exit
+    /// code.
+    fn finish(mut self) -> i32 {
+        // Orphans re-parented to brum (daemonized grandchildren) do not
+        // outlive the session.
+        for _ in 0..50 {
+            let left = supervise::own_children();
+            if left.is_empty() {
+                break;
+            }
+            for pid in left {
+                // SAFETY: signalling a pid that is our own child.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            while supervise::reap_one().is_some() {}
+        }
+        self.report_evictions();
+        let code = match self.shutdown {
+            Shutdown::Signal(sig) => 128 + sig,
+            _ => self.first_failure.unwrap_or(0),
+        };
+        self.emit(&Event::DaemonStopped { exit_code: code });
+        if self.out_registered {
+            if let Some(fd) = self.out.needs_poll() {
+                let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+            }
+        }
+        self.out.finish();
+        code
+    }
+}
+
+enum ReadResult {
+    /// Budget used up with data left: come back next turn.
+    More,
+    /// Nothing more to read now.
+    Drained,
+    Eof,
+}
+
+/// Raises the soft open-files limit to the hard limit: every process costs
+/// two pipe fds.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit with a valid struct.
+    unsafe {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+impl std::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reactor").field("seq", &self.seq).field("processes", &self.procs.len()).finish()
+    }
+}
+
