@@ -33,7 +33,10 @@ fn slot(stream: Stream) -> usize {
 impl Capture {
     pub fn new(settings: &Settings) -> Self {
         Capture {
-            splitters: [LineSplitter::new(settings.max_line_bytes), LineSplitter::new(settings.max_line_bytes)],
+            splitters: [
+                LineSplitter::new(settings.max_line_bytes),
+                LineSplitter::new(settings.max_line_bytes),
+            ],
             ring: Ring::new(settings.ring_bytes),
             evicted_unreported: 0,
             evicted_total: 0,
@@ -44,28 +47,73 @@ impl Capture {
     /// Takes one chunk read from `stream`; every complete line gets the next
     /// `seq`, is stored, and is encoded into `out`.
     #[inline]
-    pub fn ingest(&mut self, p: ProcRef<'_>, stream: Stream, data: &[u8], ts_ms: i64, seq: &mut u64, out: &mut Output) {
-        let Capture { splitters, ring, evicted_unreported, evicted_total, lines } = self;
+    pub fn ingest(
+        &mut self,
+        p: ProcRef<'_>,
+        stream: Stream,
+        data: &[u8],
+        ts_ms: i64,
+        seq: &mut u64,
+        out: &mut Output,
+    ) {
+        let Capture {
+            splitters,
+            ring,
+            evicted_unreported,
+            evicted_total,
+            lines,
+        } = self;
         splitters[slot(stream)].feed(data, |line, truncated| {
             *seq += 1;
             *lines += 1;
             let ev = ring.push(*seq, ts_ms, stream, truncated, line);
             *evicted_unreported += u64::from(ev);
             *evicted_total += u64::from(ev);
-            out.emit(*seq, ts_ms, &Event::LogLine { process: p, stream, line, truncated });
+            out.emit(
+                *seq,
+                ts_ms,
+                &Event::LogLine {
+                    process: p,
+                    stream,
+                    line,
+                    truncated,
+                },
+            );
         });
     }
 
     /// End of `stream`: emits its unterminated last line, if any.
-    pub fn finish(&mut self, p: ProcRef<'_>, stream: Stream, ts_ms: i64, seq: &mut u64, out: &mut Output) {
-        let Capture { splitters, ring, evicted_unreported, evicted_total, lines } = self;
+    pub fn finish(
+        &mut self,
+        p: ProcRef<'_>,
+        stream: Stream,
+        ts_ms: i64,
+        seq: &mut u64,
+        out: &mut Output,
+    ) {
+        let Capture {
+            splitters,
+            ring,
+            evicted_unreported,
+            evicted_total,
+            lines,
+        } = self;
         splitters[slot(stream)].finish(|line, truncated| {
             *seq += 1;
             *lines += 1;
             let ev = ring.push(*seq, ts_ms, stream, truncated, line);
             *evicted_unreported += u64::from(ev);
             *evicted_total += u64::from(ev);
-            out.emit(*seq, ts_ms, &Event::LogLine { process: p, stream, line, truncated });
+            out.emit(
+                *seq,
+                ts_ms,
+                &Event::LogLine {
+                    process: p,
+                    stream,
+                    line,
+                    truncated,
+                },
+            );
         });
     }
 }

@@ -96,8 +96,7 @@ impl LineSplitter {
         let max = self.max;
         // The content is known to exceed `max` when a byte past the piece is
         // not a `\r` that might still be followed by the `\n`.
-        while self.carry.len() > max && (self.carry[max] != b'\r' || self.carry.len() >= max + 2)
-        {
+        while self.carry.len() > max && (self.carry[max] != b'\r' || self.carry.len() >= max + 2) {
             emit(&self.carry[..max], true);
             self.carry.drain(..max);
         }

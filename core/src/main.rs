@@ -34,12 +34,14 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Run processes in the foreground and stream what they print.
-    #[command(after_help = "Examples:\n  brum run                     all autostart processes of ./brum.toml \
+    #[command(
+        after_help = "Examples:\n  brum run                     all autostart processes of ./brum.toml \
 (or the `dev` script of ./package.json)\n  brum run web api             these processes and what they depend on\n  \
 brum run --json | jq .        NDJSON events (schema: docs/events.md)\n  brum run -- cargo watch -x test   one ad-hoc command\n\n\
 Output markers: `NAME | line` stdout, `NAME ! line` stderr, `NAME * ...` brum's own notes.\n\
 Exit code: 0 when every process succeeded or was stopped by brum; otherwise the exit code of the \
-first process that failed (128+N for signal N); 130/143 after Ctrl-C/SIGTERM; 2 for configuration errors.")]
+first process that failed (128+N for signal N); 130/143 after Ctrl-C/SIGTERM; 2 for configuration errors."
+    )]
     Run(RunArgs),
     /// List the processes brum would run here, with their resolved command lines.
     Scripts(ScriptsArgs),
@@ -99,7 +101,8 @@ enum ColorChoice {
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
-    config::parse_size(s).ok_or_else(|| format!("expected a size such as 65536, 64KiB or 8MiB, got \"{s}\""))
+    config::parse_size(s)
+        .ok_or_else(|| format!("expected a size such as 65536, 64KiB or 8MiB, got \"{s}\""))
 }
 
 fn main() -> ExitCode {
@@ -150,17 +153,25 @@ fn run(args: RunArgs) -> ExitCode {
     let selection = match cfg.select(&args.names) {
         Ok(s) => s,
         Err(e) => {
-            let file = cfg.source_path().map(|p| format!("{}: ", p.display())).unwrap_or_default();
+            let file = cfg
+                .source_path()
+                .map(|p| format!("{}: ", p.display()))
+                .unwrap_or_default();
             return fail(format!("{file}{e}"));
         }
     };
     if selection.is_empty() {
         if let Source::PackageJson { path, .. } = &cfg.source {
-            eprintln!("brum: {} has no \"dev\" script; name the scripts to run:", path.display());
+            eprintln!(
+                "brum: {} has no \"dev\" script; name the scripts to run:",
+                path.display()
+            );
             eprint!("{}", list_processes(&cfg));
             return ExitCode::from(EXIT_USAGE);
         }
-        return fail("no process to run: every process has autostart = false; name the ones to run");
+        return fail(
+            "no process to run: every process has autostart = false; name the ones to run",
+        );
     }
     let format = if args.json {
         Format::Json
@@ -168,13 +179,23 @@ fn run(args: RunArgs) -> ExitCode {
         let color = match args.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
         };
-        let width = selection.iter().map(|&i| cfg.processes[i].name.chars().count()).max().unwrap_or(0);
+        let width = selection
+            .iter()
+            .map(|&i| cfg.processes[i].name.chars().count())
+            .max()
+            .unwrap_or(0);
         Format::Human(HumanStyle { color, width })
     };
     let out = Output::stdout(format, 1 << 20);
-    let opts = RunOptions { selection, kill_others_on_fail: args.kill_others_on_fail };
+    let opts = RunOptions {
+        selection,
+        kill_others_on_fail: args.kill_others_on_fail,
+    };
     match reactor::run(&cfg, &opts, out) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
@@ -185,8 +206,18 @@ fn run(args: RunArgs) -> ExitCode {
 }
 
 fn list_processes(cfg: &Config) -> String {
-    let width = cfg.processes.iter().map(|p| p.name.chars().count()).max().unwrap_or(0);
-    let cmd_width = cfg.processes.iter().map(|p| p.display.chars().count()).max().unwrap_or(0);
+    let width = cfg
+        .processes
+        .iter()
+        .map(|p| p.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let cmd_width = cfg
+        .processes
+        .iter()
+        .map(|p| p.display.chars().count())
+        .max()
+        .unwrap_or(0);
     let mut s = String::new();
     for (p, script) in cfg.processes.iter().zip(&cfg.scripts) {
         let mut line = format!("  {:width$}  {}", p.name, p.display);
@@ -209,13 +240,20 @@ fn scripts(args: ScriptsArgs) -> ExitCode {
     match &cfg.source {
         Source::Toml(p) => println!("Processes in {}:", p.display()),
         Source::PackageJson { path, manager } => {
-            println!("Scripts in {} (run with {}):", path.display(), manager.program())
+            println!(
+                "Scripts in {} (run with {}):",
+                path.display(),
+                manager.program()
+            )
         }
         Source::AdHoc => {}
     }
     print!("{}", list_processes(&cfg));
     if let Ok(sel) = cfg.select(&[]) {
-        let names: Vec<&str> = sel.iter().map(|&i| cfg.processes[i].name.as_str()).collect();
+        let names: Vec<&str> = sel
+            .iter()
+            .map(|&i| cfg.processes[i].name.as_str())
+            .collect();
         if names.is_empty() {
             println!("`brum run` alone starts nothing here; name what to run.");
         } else {

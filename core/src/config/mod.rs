@@ -81,7 +81,10 @@ impl ProcessSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Toml(PathBuf),
-    PackageJson { path: PathBuf, manager: PackageManager },
+    PackageJson {
+        path: PathBuf,
+        manager: PackageManager,
+    },
     AdHoc,
 }
 
@@ -94,7 +97,10 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { max_line_bytes: DEFAULT_MAX_LINE_BYTES, ring_bytes: DEFAULT_RING_BYTES }
+        Settings {
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            ring_bytes: DEFAULT_RING_BYTES,
+        }
     }
 }
 
@@ -228,9 +234,20 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         if message.starts_with("unknown field") {
             message.push_str("; check the spelling (see `brum run --help` and README.md)");
         }
-        ConfigErrors(vec![ConfigError { file: path.to_path_buf(), line, column, key: None, message }])
+        ConfigErrors(vec![ConfigError {
+            file: path.to_path_buf(),
+            line,
+            column,
+            key: None,
+            message,
+        }])
     })?;
-    Validator { path, lines, errors: Vec::new() }.run(raw)
+    Validator {
+        path,
+        lines,
+        errors: Vec::new(),
+    }
+    .run(raw)
 }
 
 /// Byte offset → (line, column), both 1-based.
@@ -271,15 +288,15 @@ impl Validator<'_> {
 
     fn run(mut self, raw: raw::RawFile) -> Result<Config, ConfigErrors> {
         let mut settings = Settings::default();
-        if let Some(v) = &raw.max_line_bytes {
-            if let Some(n) = self.size(v, "max_line_bytes".into()) {
-                settings.max_line_bytes = n;
-            }
+        if let Some(v) = &raw.max_line_bytes
+            && let Some(n) = self.size(v, "max_line_bytes".into())
+        {
+            settings.max_line_bytes = n;
         }
-        if let Some(v) = &raw.ring_bytes {
-            if let Some(n) = self.size(v, "ring_bytes".into()) {
-                settings.ring_bytes = n;
-            }
+        if let Some(v) = &raw.ring_bytes
+            && let Some(n) = self.size(v, "ring_bytes".into())
+        {
+            settings.ring_bytes = n;
         }
         if settings.ring_bytes < 2 * settings.max_line_bytes {
             let span = raw.ring_bytes.as_ref().map(|s| s.span()).unwrap_or(0..0);
@@ -302,8 +319,12 @@ impl Validator<'_> {
             });
         }
         let base = self.path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let index: HashMap<&str, usize> =
-            raw.process.keys().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = raw
+            .process
+            .keys()
+            .enumerate()
+            .map(|(i, k)| (k.as_str(), i))
+            .collect();
         let mut processes = Vec::with_capacity(raw.process.len());
         let mut dep_spans = Vec::with_capacity(raw.process.len());
         for (name, p) in &raw.process {
@@ -316,7 +337,12 @@ impl Validator<'_> {
             return Err(ConfigErrors(self.errors));
         }
         let scripts = vec![None; processes.len()];
-        Ok(Config { source: Source::Toml(self.path.to_path_buf()), settings, processes, scripts })
+        Ok(Config {
+            source: Source::Toml(self.path.to_path_buf()),
+            settings,
+            processes,
+            scripts,
+        })
     }
 
     fn process(
@@ -340,7 +366,10 @@ impl Validator<'_> {
                 if c.get_ref().trim().is_empty() {
                     self.err(c.span(), key("cmd"), "is empty");
                 }
-                (vec!["sh".into(), "-c".into(), c.get_ref().clone()], c.get_ref().clone())
+                (
+                    vec!["sh".into(), "-c".into(), c.get_ref().clone()],
+                    c.get_ref().clone(),
+                )
             }
             (None, Some(a)) => {
                 if a.get_ref().is_empty() || a.get_ref()[0].is_empty() {
@@ -349,7 +378,11 @@ impl Validator<'_> {
                 (a.get_ref().clone(), shell_join(a.get_ref()))
             }
             (Some(c), Some(_)) => {
-                self.err(c.span(), key("cmd"), "give either `cmd` (run with sh -c) or `argv` (a list), not both");
+                self.err(
+                    c.span(),
+                    key("cmd"),
+                    "give either `cmd` (run with sh -c) or `argv` (a list), not both",
+                );
                 (Vec::new(), String::new())
             }
             (None, None) => {
@@ -365,7 +398,11 @@ impl Validator<'_> {
         if let Some(cwd) = &p.cwd {
             let dir = base.join(cwd.get_ref());
             if !dir.is_dir() {
-                self.err(cwd.span(), key("cwd"), format!("directory {} does not exist", dir.display()));
+                self.err(
+                    cwd.span(),
+                    key("cwd"),
+                    format!("directory {} does not exist", dir.display()),
+                );
             }
             spec.cwd = Some(dir);
         } else if base != Path::new("") {
@@ -376,11 +413,17 @@ impl Validator<'_> {
             match std::fs::read_to_string(&file) {
                 Ok(text) => match parse_env_file(&text) {
                     Ok(vars) => spec.env.extend(vars),
-                    Err((line, msg)) => {
-                        self.err(f.span(), key("env_file"), format!("{}:{line}: {msg}", file.display()))
-                    }
+                    Err((line, msg)) => self.err(
+                        f.span(),
+                        key("env_file"),
+                        format!("{}:{line}: {msg}", file.display()),
+                    ),
                 },
-                Err(e) => self.err(f.span(), key("env_file"), format!("cannot read {}: {e}", file.display())),
+                Err(e) => self.err(
+                    f.span(),
+                    key("env_file"),
+                    format!("cannot read {}: {e}", file.display()),
+                ),
             }
         }
         for (k, v) in &p.env {
@@ -392,7 +435,10 @@ impl Validator<'_> {
                 other => self.err(
                     v.span(),
                     format!("process.{name}.env.{k}"),
-                    format!("expected a string, number or boolean, found {}", other.type_str()),
+                    format!(
+                        "expected a string, number or boolean, found {}",
+                        other.type_str()
+                    ),
                 ),
             }
         }
@@ -406,28 +452,32 @@ impl Validator<'_> {
                     self.err(
                         r.span(),
                         key("restart"),
-                        format!("expected \"never\", \"on-failure\" or \"always\", found \"{other}\""),
+                        format!(
+                            "expected \"never\", \"on-failure\" or \"always\", found \"{other}\""
+                        ),
                     );
                     RestartPolicy::Never
                 }
             };
         }
-        if let Some(d) = &p.restart_delay {
-            if let Some(d) = self.duration(d, key("restart_delay")) {
-                spec.restart_delay = d;
-            }
+        if let Some(d) = &p.restart_delay
+            && let Some(d) = self.duration(d, key("restart_delay"))
+        {
+            spec.restart_delay = d;
         }
-        if let Some(d) = &p.restart_max_delay {
-            if let Some(d) = self.duration(d, key("restart_max_delay")) {
-                spec.restart_max_delay = d;
-            }
+        if let Some(d) = &p.restart_max_delay
+            && let Some(d) = self.duration(d, key("restart_max_delay"))
+        {
+            spec.restart_max_delay = d;
         }
         if spec.restart_max_delay < spec.restart_delay {
             spec.restart_max_delay = spec.restart_delay;
         }
         if let Some(m) = &p.max_restarts {
             match m.get_ref() {
-                Value::Integer(n) if (0..=u32::MAX as i64).contains(n) => spec.max_restarts = Some(*n as u32),
+                Value::Integer(n) if (0..=u32::MAX as i64).contains(n) => {
+                    spec.max_restarts = Some(*n as u32)
+                }
                 other => self.err(
                     m.span(),
                     key("max_restarts"),
@@ -446,14 +496,17 @@ impl Validator<'_> {
                 None => self.err(
                     s.span(),
                     key("stop_signal"),
-                    format!("expected a signal such as \"TERM\", \"INT\" or 15, found {}", describe(s.get_ref())),
+                    format!(
+                        "expected a signal such as \"TERM\", \"INT\" or 15, found {}",
+                        describe(s.get_ref())
+                    ),
                 ),
             }
         }
-        if let Some(d) = &p.stop_timeout {
-            if let Some(d) = self.duration(d, key("stop_timeout")) {
-                spec.stop_timeout = d;
-            }
+        if let Some(d) = &p.stop_timeout
+            && let Some(d) = self.duration(d, key("stop_timeout"))
+        {
+            spec.stop_timeout = d;
         }
         let mut spans = Vec::new();
         for dep in &p.depends_on {
@@ -468,7 +521,11 @@ impl Validator<'_> {
                     self.err(
                         dep.span(),
                         key("depends_on"),
-                        format!("unknown process \"{}\" (defined: {})", dep.get_ref(), known.join(", ")),
+                        format!(
+                            "unknown process \"{}\" (defined: {})",
+                            dep.get_ref(),
+                            known.join(", ")
+                        ),
                     )
                 }
             }
@@ -484,7 +541,11 @@ impl Validator<'_> {
             if let Some(cycle) = dfs(start, procs, &mut mark, &mut path) {
                 let first = cycle[0];
                 let names: Vec<&str> = cycle.iter().map(|&i| procs[i].name.as_str()).collect();
-                let dep_pos = procs[first].depends_on.iter().position(|&d| d == cycle[1]).unwrap_or(0);
+                let dep_pos = procs[first]
+                    .depends_on
+                    .iter()
+                    .position(|&d| d == cycle[1])
+                    .unwrap_or(0);
                 let span = spans[first].get(dep_pos).cloned().unwrap_or(0..0);
                 self.err(
                     span,
@@ -507,7 +568,10 @@ impl Validator<'_> {
             self.err(
                 v.span(),
                 key,
-                format!("expected a duration such as 5, 2.5, \"500ms\" or \"2m\", found {}", describe(v.get_ref())),
+                format!(
+                    "expected a duration such as 5, 2.5, \"500ms\" or \"2m\", found {}",
+                    describe(v.get_ref())
+                ),
             );
         }
         parsed
@@ -523,14 +587,22 @@ impl Validator<'_> {
             self.err(
                 v.span(),
                 key,
-                format!("expected a size such as 65536, \"64KiB\" or \"8MiB\", found {}", describe(v.get_ref())),
+                format!(
+                    "expected a size such as 65536, \"64KiB\" or \"8MiB\", found {}",
+                    describe(v.get_ref())
+                ),
             );
         }
         parsed
     }
 }
 
-fn dfs(n: usize, procs: &[ProcessSpec], mark: &mut [u8], path: &mut Vec<usize>) -> Option<Vec<usize>> {
+fn dfs(
+    n: usize,
+    procs: &[ProcessSpec],
+    mark: &mut [u8],
+    path: &mut Vec<usize>,
+) -> Option<Vec<usize>> {
     if mark[n] == 2 {
         return None;
     }
@@ -563,13 +635,18 @@ fn describe(v: &Value) -> String {
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
 }
 
 /// "500ms", "5s", "2m", "1h", "1.5s", or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num.parse().ok()?;
     let secs = match unit.trim() {
@@ -616,7 +693,10 @@ pub fn parse_env_file(text: &str) -> Result<Vec<(String, String)>, (usize, Strin
             return Err((i + 1, format!("invalid variable name \"{k}\"")));
         }
         let v = v.trim();
-        let v = if v.len() >= 2 && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\''))) {
+        let v = if v.len() >= 2
+            && ((v.starts_with('"') && v.ends_with('"'))
+                || (v.starts_with('\'') && v.ends_with('\'')))
+        {
             &v[1..v.len() - 1]
         } else {
             v
@@ -634,7 +714,8 @@ pub fn shell_join(argv: &[String]) -> String {
             out.push(' ');
         }
         let plain = !a.is_empty()
-            && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
         if plain {
             out.push_str(a);
         } else {
@@ -659,8 +740,12 @@ impl Config {
                 match self.processes.iter().position(|p| &p.name == n) {
                     Some(i) => roots.push(i),
                     None => {
-                        let known: Vec<&str> = self.processes.iter().map(|p| p.name.as_str()).collect();
-                        return Err(format!("unknown process \"{n}\" (defined: {})", known.join(", ")));
+                        let known: Vec<&str> =
+                            self.processes.iter().map(|p| p.name.as_str()).collect();
+                        return Err(format!(
+                            "unknown process \"{n}\" (defined: {})",
+                            known.join(", ")
+                        ));
                     }
                 }
             }
@@ -735,7 +820,13 @@ depends_on = ["db"]
         assert!(!db.autostart);
         let web = &cfg.processes[1];
         assert_eq!(web.argv, ["sh", "-c", "npm run dev"]);
-        assert_eq!(web.env, [("PORT".into(), "3000".into()), ("DEBUG".into(), "true".into())]);
+        assert_eq!(
+            web.env,
+            [
+                ("PORT".into(), "3000".into()),
+                ("DEBUG".into(), "true".into())
+            ]
+        );
         assert_eq!(web.restart, RestartPolicy::OnFailure);
         assert_eq!(web.restart_delay, Duration::from_millis(250));
         assert_eq!(web.restart_max_delay, Duration::from_secs(10));
@@ -745,7 +836,11 @@ depends_on = ["db"]
         assert_eq!(web.depends_on, [0]);
         // no names: autostart ones, dependencies first
         assert_eq!(cfg.select(&[]).expect("select"), [0, 1]);
-        assert!(cfg.select(&["nope".into()]).unwrap_err().contains("unknown process \"nope\""));
+        assert!(
+            cfg.select(&["nope".into()])
+                .unwrap_err()
+                .contains("unknown process \"nope\"")
+        );
     }
 
     #[test]
@@ -757,7 +852,10 @@ depends_on = ["db"]
     #[test]
     fn unknown_key_is_named() {
         let e = errors("[process.web]\ncmd = \"x\"\nrestrat = \"always\"\n");
-        assert!(e[0].starts_with("brum.toml:3:1: unknown field `restrat`"), "{e:?}");
+        assert!(
+            e[0].starts_with("brum.toml:3:1: unknown field `restrat`"),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -773,10 +871,22 @@ depends_on = ["db"]
             "[process.a]\nrestart = \"sometimes\"\n[process.b]\ncmd = \"x\"\nstop_timeout = \"soon\"\ndepends_on = [\"zzz\"]\n",
         );
         assert_eq!(e.len(), 4, "{e:#?}");
-        assert!(e[0].starts_with("brum.toml:1:") && e[0].contains("process.a: missing `cmd`"), "{e:?}");
-        assert!(e[1].starts_with("brum.toml:2:11: process.a.restart: expected"), "{e:?}");
-        assert!(e[2].starts_with("brum.toml:5:16: process.b.stop_timeout: expected a duration"), "{e:?}");
-        assert!(e[3].starts_with("brum.toml:6:15: process.b.depends_on: unknown process \"zzz\""), "{e:?}");
+        assert!(
+            e[0].starts_with("brum.toml:1:") && e[0].contains("process.a: missing `cmd`"),
+            "{e:?}"
+        );
+        assert!(
+            e[1].starts_with("brum.toml:2:11: process.a.restart: expected"),
+            "{e:?}"
+        );
+        assert!(
+            e[2].starts_with("brum.toml:5:16: process.b.stop_timeout: expected a duration"),
+            "{e:?}"
+        );
+        assert!(
+            e[3].starts_with("brum.toml:6:15: process.b.depends_on: unknown process \"zzz\""),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -784,7 +894,10 @@ depends_on = ["db"]
         let e = errors(
             "[process.a]\ncmd = \"x\"\ndepends_on = [\"b\"]\n[process.b]\ncmd = \"y\"\ndepends_on = [\"a\"]\n",
         );
-        assert_eq!(e, ["brum.toml:3:15: process.a.depends_on: dependency cycle: a -> b -> a"]);
+        assert_eq!(
+            e,
+            ["brum.toml:3:15: process.a.depends_on: dependency cycle: a -> b -> a"]
+        );
     }
 
     #[test]
@@ -797,13 +910,23 @@ depends_on = ["db"]
         assert_eq!(parse_size("64k"), Some(64 << 10));
         assert_eq!(parse_size("lots"), None);
         let vars = parse_env_file("# c\nexport A=1\nB = \"two words\"\n\nC='x'\n").expect("ok");
-        assert_eq!(vars, [("A".into(), "1".into()), ("B".into(), "two words".into()), ("C".into(), "x".into())]);
+        assert_eq!(
+            vars,
+            [
+                ("A".into(), "1".into()),
+                ("B".into(), "two words".into()),
+                ("C".into(), "x".into())
+            ]
+        );
         assert_eq!(parse_env_file("A=1\noops\n").unwrap_err().0, 2);
     }
 
     #[test]
     fn shell_join_quotes_what_needs_it() {
         let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(shell_join(&v(&["echo", "a b", "it's"])), "echo 'a b' 'it'\\''s'");
+        assert_eq!(
+            shell_join(&v(&["echo", "a b", "it's"])),
+            "echo 'a b' 'it'\\''s'"
+        );
     }
 }

@@ -84,15 +84,19 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             message: format!("invalid package.json: {e}"),
         }])
     })?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let manager = detect_package_manager(dir, pkg.package_manager.as_deref())
-        .map_err(|m| ConfigErrors(vec![ConfigError {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let manager = detect_package_manager(dir, pkg.package_manager.as_deref()).map_err(|m| {
+        ConfigErrors(vec![ConfigError {
             file: path.to_path_buf(),
             line: None,
             column: None,
             key: Some("packageManager".into()),
             message: m,
-        }]))?;
+        }])
+    })?;
     let mut processes = Vec::new();
     let mut scripts = Vec::new();
     for (name, body) in &pkg.scripts {
@@ -115,7 +119,10 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         scripts.push(Some(body.to_string()));
     }
     Ok(Config {
-        source: Source::PackageJson { path: path.to_path_buf(), manager },
+        source: Source::PackageJson {
+            path: path.to_path_buf(),
+            manager,
+        },
         settings: Settings::default(),
         processes,
         scripts,
@@ -149,16 +156,26 @@ mod tests {
         let d = tempdir("none");
         assert_eq!(detect_package_manager(&d, None), Ok(PackageManager::Npm));
         std::fs::write(d.join("yarn.lock"), "").expect("write");
-        assert_eq!(detect_package_manager(&d, Some("pnpm@9.1.0")), Ok(PackageManager::Pnpm));
-        assert!(detect_package_manager(&d, Some("deno@2")).unwrap_err().contains("not supported"));
+        assert_eq!(
+            detect_package_manager(&d, Some("pnpm@9.1.0")),
+            Ok(PackageManager::Pnpm)
+        );
+        assert!(
+            detect_package_manager(&d, Some("deno@2"))
+                .unwrap_err()
+                .contains("not supported")
+        );
     }
 
     #[test]
     fn scripts_become_processes() {
         let d = tempdir("scripts");
         std::fs::write(d.join("pnpm-lock.yaml"), "").expect("write");
-        std::fs::write(d.join("package.json"), r#"{"scripts":{"build":"tsc","dev":"vite --port 5173"}}"#)
-            .expect("write");
+        std::fs::write(
+            d.join("package.json"),
+            r#"{"scripts":{"build":"tsc","dev":"vite --port 5173"}}"#,
+        )
+        .expect("write");
         let cfg = load(&d.join("package.json")).expect("loads");
         assert_eq!(cfg.processes[1].argv, ["pnpm", "run", "dev"]);
         assert_eq!(cfg.scripts[1].as_deref(), Some("vite --port 5173"));

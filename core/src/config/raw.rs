@@ -36,4 +36,3 @@ pub struct RawProcess {
     #[serde(default)]
     pub depends_on: Vec<Spanned<String>>,
 }
-

@@ -23,7 +23,14 @@ pub struct HumanStyle {
     pub width: usize,
 }
 
-const PALETTE: [&[u8]; 6] = [b"\x1b[36m", b"\x1b[33m", b"\x1b[32m", b"\x1b[35m", b"\x1b[34m", b"\x1b[96m"];
+const PALETTE: [&[u8]; 6] = [
+    b"\x1b[36m",
+    b"\x1b[33m",
+    b"\x1b[32m",
+    b"\x1b[35m",
+    b"\x1b[34m",
+    b"\x1b[96m",
+];
 const RESET: &[u8] = b"\x1b[0m";
 
 fn prefix(out: &mut Vec<u8>, style: HumanStyle, name: &str, index: Option<usize>, mark: u8) {
@@ -74,7 +81,12 @@ pub fn push_duration(out: &mut Vec<u8>, ms: u64) {
 /// Appends the human form of `ev` (possibly nothing) to `out`.
 pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
     match *ev {
-        Event::LogLine { process, stream, line, .. } => {
+        Event::LogLine {
+            process,
+            stream,
+            line,
+            ..
+        } => {
             let mark = match stream {
                 Stream::Stdout => b'|',
                 Stream::Stderr => b'!',
@@ -83,7 +95,12 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             out.extend_from_slice(line);
             out.push(b'\n');
         }
-        Event::ProcessStarted { process, pid, command, restart } => {
+        Event::ProcessStarted {
+            process,
+            pid,
+            command,
+            restart,
+        } => {
             lifecycle(out, style, process);
             let _ = if restart == 0 {
                 write!(out, "started (pid {pid}): {command}")
@@ -92,7 +109,15 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             };
             end(out, style);
         }
-        Event::ProcessExited { process, code, signal, duration_ms, state, error, .. } => {
+        Event::ProcessExited {
+            process,
+            code,
+            signal,
+            duration_ms,
+            state,
+            error,
+            ..
+        } => {
             lifecycle(out, style, process);
             if let Some(e) = error {
                 let _ = write!(out, "failed to start: {e}");
@@ -117,14 +142,23 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             }
             end(out, style);
         }
-        Event::ProcessRestarting { process, attempt, delay_ms } => {
+        Event::ProcessRestarting {
+            process,
+            attempt,
+            delay_ms,
+        } => {
             lifecycle(out, style, process);
             out.extend_from_slice(b"restarting in ");
             push_duration(out, delay_ms);
             let _ = write!(out, " (attempt {attempt})");
             end(out, style);
         }
-        Event::LogDropped { process, count, reason, .. } => {
+        Event::LogDropped {
+            process,
+            count,
+            reason,
+            ..
+        } => {
             match process {
                 Some(p) => lifecycle(out, style, p),
                 None => prefix(out, style, "brum", None, b'*'),
@@ -142,35 +176,84 @@ mod tests {
 
     fn plain(ev: &Event<'_>) -> String {
         let mut out = Vec::new();
-        encode(&mut out, HumanStyle { color: false, width: 5 }, ev);
+        encode(
+            &mut out,
+            HumanStyle {
+                color: false,
+                width: 5,
+            },
+            ev,
+        );
         String::from_utf8(out).expect("utf-8")
     }
 
-    const API: ProcRef<'static> = ProcRef { name: "api", index: 1 };
+    const API: ProcRef<'static> = ProcRef {
+        name: "api",
+        index: 1,
+    };
 
     #[test]
     fn lines_are_prefixed_and_stderr_marked() {
-        let out = plain(&Event::LogLine { process: API, stream: Stream::Stdout, line: b"hello", truncated: false });
+        let out = plain(&Event::LogLine {
+            process: API,
+            stream: Stream::Stdout,
+            line: b"hello",
+            truncated: false,
+        });
         assert_eq!(out, "api   | hello\n");
-        let err = plain(&Event::LogLine { process: API, stream: Stream::Stderr, line: b"oops", truncated: false });
+        let err = plain(&Event::LogLine {
+            process: API,
+            stream: Stream::Stderr,
+            line: b"oops",
+            truncated: false,
+        });
         assert_eq!(err, "api   ! oops\n");
     }
 
     #[test]
     fn exits_say_code_signal_or_stop() {
         let ex = |code, signal, state| {
-            plain(&Event::ProcessExited { process: API, pid: Some(1), code, signal, duration_ms: 2310, state, error: None })
+            plain(&Event::ProcessExited {
+                process: API,
+                pid: Some(1),
+                code,
+                signal,
+                duration_ms: 2310,
+                state,
+                error: None,
+            })
         };
-        assert_eq!(ex(Some(1), None, EndState::Failed), "api   * exited with code 1 after 2.31s\n");
-        assert_eq!(ex(None, Some(9), EndState::Failed), "api   * killed by SIGKILL after 2.31s\n");
-        assert_eq!(ex(None, Some(15), EndState::Stopped), "api   * stopped (SIGTERM) after 2.31s\n");
+        assert_eq!(
+            ex(Some(1), None, EndState::Failed),
+            "api   * exited with code 1 after 2.31s\n"
+        );
+        assert_eq!(
+            ex(None, Some(9), EndState::Failed),
+            "api   * killed by SIGKILL after 2.31s\n"
+        );
+        assert_eq!(
+            ex(None, Some(15), EndState::Stopped),
+            "api   * stopped (SIGTERM) after 2.31s\n"
+        );
     }
 
     #[test]
     fn colour_is_stable_per_process() {
         let mut a = Vec::new();
-        let style = HumanStyle { color: true, width: 3 };
-        encode(&mut a, style, &Event::LogLine { process: API, stream: Stream::Stdout, line: b"x", truncated: false });
+        let style = HumanStyle {
+            color: true,
+            width: 3,
+        };
+        encode(
+            &mut a,
+            style,
+            &Event::LogLine {
+                process: API,
+                stream: Stream::Stdout,
+                line: b"x",
+                truncated: false,
+            },
+        );
         assert!(a.starts_with(PALETTE[1]));
     }
 }

@@ -14,7 +14,11 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
     out.extend_from_slice(ev.type_name().as_bytes());
     out.push(b'"');
     match *ev {
-        Event::DaemonStarted { pid, cwd, processes } => {
+        Event::DaemonStarted {
+            pid,
+            cwd,
+            processes,
+        } => {
             key(out, "pid");
             push_u64(out, u64::from(pid));
             key(out, "version");
@@ -33,7 +37,12 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             }
             out.push(b']');
         }
-        Event::ProcessStarted { process, pid, command, restart } => {
+        Event::ProcessStarted {
+            process,
+            pid,
+            command,
+            restart,
+        } => {
             proc_key(out, process);
             key(out, "pid");
             push_u64(out, u64::from(pid));
@@ -42,7 +51,12 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             key(out, "restart");
             push_u64(out, u64::from(restart));
         }
-        Event::LogLine { process, stream, line, truncated } => {
+        Event::LogLine {
+            process,
+            stream,
+            line,
+            truncated,
+        } => {
             proc_key(out, process);
             key(out, "stream");
             out.push(b'"');
@@ -64,7 +78,15 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
                 out.extend_from_slice(b",\"truncated\":true");
             }
         }
-        Event::ProcessExited { process, pid, code, signal, duration_ms, state, error } => {
+        Event::ProcessExited {
+            process,
+            pid,
+            code,
+            signal,
+            duration_ms,
+            state,
+            error,
+        } => {
             proc_key(out, process);
             key(out, "pid");
             match pid {
@@ -90,14 +112,23 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
                 push_str(out, e);
             }
         }
-        Event::ProcessRestarting { process, attempt, delay_ms } => {
+        Event::ProcessRestarting {
+            process,
+            attempt,
+            delay_ms,
+        } => {
             proc_key(out, process);
             key(out, "attempt");
             push_u64(out, u64::from(attempt));
             key(out, "delay_ms");
             push_u64(out, delay_ms);
         }
-        Event::LogDropped { process, count, total, reason } => {
+        Event::LogDropped {
+            process,
+            count,
+            total,
+            reason,
+        } => {
             if let Some(p) = process {
                 proc_key(out, p);
             }
@@ -185,7 +216,14 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
         out.extend_from_slice(&bytes[start..i]);
         if esc == b'u' {
             const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 15) as usize],
+            ]);
         } else {
             out.extend_from_slice(&[b'\\', esc]);
         }
@@ -211,7 +249,12 @@ pub fn push_base64(out: &mut Vec<u8>, data: &[u8]) {
     match *chunks.remainder() {
         [a] => {
             let n = u32::from(a) << 16;
-            out.extend_from_slice(&[A[(n >> 18) as usize & 63], A[(n >> 12) as usize & 63], b'=', b'=']);
+            out.extend_from_slice(&[
+                A[(n >> 18) as usize & 63],
+                A[(n >> 12) as usize & 63],
+                b'=',
+                b'=',
+            ]);
         }
         [a, b] => {
             let n = (u32::from(a) << 16) | (u32::from(b) << 8);
@@ -238,11 +281,19 @@ mod tests {
         String::from_utf8(out).expect("json is utf-8")
     }
 
-    const WEB: ProcRef<'static> = ProcRef { name: "web", index: 0 };
+    const WEB: ProcRef<'static> = ProcRef {
+        name: "web",
+        index: 0,
+    };
 
     #[test]
     fn golden_log_line() {
-        let ev = Event::LogLine { process: WEB, stream: Stream::Stderr, line: b"say \"hi\"\t\x01\\", truncated: false };
+        let ev = Event::LogLine {
+            process: WEB,
+            stream: Stream::Stderr,
+            line: b"say \"hi\"\t\x01\\",
+            truncated: false,
+        };
         assert_eq!(
             enc(&ev),
             "{\"seq\":7,\"ts\":\"2026-11-26T14:47:42.007Z\",\"type\":\"log.line\",\"process\":\"web\",\"stream\":\"stderr\",\"text\":\"say \\\"hi\\\"\\t\\u0001\\\\\"}\n"
@@ -251,7 +302,12 @@ mod tests {
 
     #[test]
     fn golden_non_utf8_line_is_base64_and_truncation_flagged() {
-        let ev = Event::LogLine { process: WEB, stream: Stream::Stdout, line: b"\xff\xfeok", truncated: true };
+        let ev = Event::LogLine {
+            process: WEB,
+            stream: Stream::Stdout,
+            line: b"\xff\xfeok",
+            truncated: true,
+        };
         assert_eq!(
             enc(&ev),
             "{\"seq\":7,\"ts\":\"2026-11-26T14:47:42.007Z\",\"type\":\"log.line\",\"process\":\"web\",\"stream\":\"stdout\",\"bytes\":\"//5vaw==\",\"truncated\":true}\n"
@@ -279,11 +335,34 @@ mod tests {
     fn every_event_is_valid_json() {
         let procs = ["a", "b\"c"];
         let evs = [
-            Event::DaemonStarted { pid: 1, cwd: "/tmp/x y", processes: &procs },
-            Event::ProcessStarted { process: WEB, pid: 9, command: "sh -c 'echo \"x\"'", restart: 2 },
-            Event::ProcessRestarting { process: WEB, attempt: 3, delay_ms: 400 },
-            Event::LogDropped { process: None, count: 5, total: 9, reason: "evicted" },
-            Event::LogDropped { process: Some(WEB), count: 5, total: 9, reason: "evicted" },
+            Event::DaemonStarted {
+                pid: 1,
+                cwd: "/tmp/x y",
+                processes: &procs,
+            },
+            Event::ProcessStarted {
+                process: WEB,
+                pid: 9,
+                command: "sh -c 'echo \"x\"'",
+                restart: 2,
+            },
+            Event::ProcessRestarting {
+                process: WEB,
+                attempt: 3,
+                delay_ms: 400,
+            },
+            Event::LogDropped {
+                process: None,
+                count: 5,
+                total: 9,
+                reason: "evicted",
+            },
+            Event::LogDropped {
+                process: Some(WEB),
+                count: 5,
+                total: 9,
+                reason: "evicted",
+            },
             Event::DaemonStopped { exit_code: -1 },
             Event::ProcessExited {
                 process: WEB,
@@ -314,7 +393,13 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        for (input, want) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             let mut out = Vec::new();
             push_base64(&mut out, input.as_bytes());
             assert_eq!(out, want.as_bytes());

@@ -1,0 +1,255 @@
+//! Integration tests: the real `brum` binary driving real children through
+//! real pipes and signals. Shared helpers live here; one module per area.
+
+mod config_errors;
+mod run;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn brum_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_brum")
+}
+
+/// A scratch project directory, removed at the end of the test.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Project {
+    fn default() -> Self {
+        Project::new()
+    }
+}
+
+impl Project {
+    pub fn new() -> Project {
+        Project {
+            dir: tempfile::Builder::new()
+                .prefix("brum-it-")
+                .tempdir()
+                .expect("tempdir"),
+        }
+    }
+
+    pub fn with_toml(toml: &str) -> Project {
+        let p = Project::new();
+        p.write("brum.toml", toml);
+        p
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write file");
+        path
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(brum_bin());
+        c.args(args)
+            .current_dir(self.path())
+            .env_remove("NO_COLOR")
+            .env_remove("GITHUB_ACTIONS");
+        c
+    }
+
+    /// Runs brum to completion (killing it after `limit`), returning stdout,
+    /// stderr and the exit code.
+    pub fn run(&self, args: &[&str], limit: Duration) -> Outcome {
+        let child = self
+            .cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn brum");
+        finish(child, limit)
+    }
+
+    pub fn run_json(&self, args: &[&str], limit: Duration) -> (Vec<Value>, Outcome) {
+        let mut full = vec!["run", "--json"];
+        full.extend_from_slice(args);
+        let out = self.run(&full, limit);
+        (parse_events(&out.stdout), out)
+    }
+}
+
+pub struct Outcome {
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+    pub code: Option<i32>,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+}
+
+/// Waits for `child`, reading its output; kills it if it overruns `limit`
+/// (the test then fails on the missing exit code, not by hanging).
+pub fn finish(mut child: Child, limit: Duration) -> Outcome {
+    let start = Instant::now();
+    let mut so = child.stdout.take().expect("stdout piped");
+    let mut se = child.stderr.take().expect("stderr piped");
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = so.read_to_end(&mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = String::new();
+        let _ = se.read_to_string(&mut v);
+        v
+    });
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status.code().or_else(|| {
+                use std::os::unix::process::ExitStatusExt;
+                status.signal().map(|s| 128 + s)
+            });
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = start.elapsed();
+    Outcome {
+        stdout: t_out.join().expect("join"),
+        stderr: t_err.join().expect("join"),
+        code,
+        elapsed,
+    }
+}
+
+pub fn parse_events(stdout: &[u8]) -> Vec<Value> {
+    stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            serde_json::from_slice(l).unwrap_or_else(|e| {
+                panic!("invalid JSON line {:?}: {e}", String::from_utf8_lossy(l))
+            })
+        })
+        .collect()
+}
+
+pub fn of_type<'a>(events: &'a [Value], ty: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["type"] == ty).collect()
+}
+
+/// Text of the `log.line` events of one process and stream.
+pub fn lines_of(events: &[Value], process: &str, stream: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "log.line" && e["process"] == process && e["stream"] == stream)
+        .map(|e| e["text"].as_str().expect("text line").to_string())
+        .collect()
+}
+
+/// Pids of live processes whose command line contains `marker`.
+pub fn processes_matching(marker: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() as i32 {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if text.contains(marker) {
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // zombies waiting for a reaper are not survivors
+            if !state
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+            {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
+
+/// A running brum whose stdout the test reads line by line.
+pub struct Live {
+    pub child: Child,
+    pub reader: BufReader<std::process::ChildStdout>,
+}
+
+impl Live {
+    pub fn spawn(mut cmd: Command) -> Live {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn brum");
+        let reader = BufReader::new(child.stdout.take().expect("stdout"));
+        Live { child, reader }
+    }
+
+    /// Reads events until one satisfies `pred`; returns all read so far.
+    pub fn until(&mut self, mut pred: impl FnMut(&Value) -> bool) -> Vec<Value> {
+        let mut seen = Vec::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = self.reader.read_line(&mut line).expect("read event");
+            assert!(n > 0, "brum ended before the expected event; saw {seen:#?}");
+            let v: Value = serde_json::from_str(&line).expect("json event");
+            let hit = pred(&v);
+            seen.push(v);
+            if hit {
+                return seen;
+            }
+        }
+    }
+
+    pub fn rest(mut self, limit: Duration) -> (Vec<Value>, Option<i32>) {
+        let mut buf = Vec::new();
+        let start = Instant::now();
+        let _ = self.reader.read_to_end(&mut buf);
+        let code = loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                break s.code();
+            }
+            if start.elapsed() > limit {
+                let _ = self.child.kill();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        (parse_events(&buf), code)
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: signalling the brum child we spawned.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+}
+
+pub const LIMIT: Duration = Duration::from_secs(60);
