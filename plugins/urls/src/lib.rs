@@ -137,7 +137,7 @@ impl UrlDetector {
                 continue;
             };
             search_from = search_from.max(cand.end);
-            if !is_interesting(&cand) {
+            if !is_interesting(text, &cand) {
                 prev_end = cand.end;
                 continue;
             }
@@ -173,7 +173,7 @@ struct Candidate {
     scheme_len: usize,
     /// Host, as printed (for IPv6 including the brackets).
     host: (usize, usize),
-    /// Digits of an explicit port, if any.
+    /// Whether a non-empty explicit port is present.
     has_port: bool,
     /// Start of path/query/fragment (== end when none).
     path_start: usize,
@@ -324,17 +324,200 @@ fn unbalanced(s: &[u8], open: u8, close: u8) -> bool {
     closes > opens
 }
 
-fn is_interesting(c: &Candidate) -> bool {
-    let (hs, he) = c.host;
-    // The host bytes are not stored; reconstructing from offsets needs the text,
-    // so classification is done by the caller-provided slice below.
-    let _ = (hs, he);
-    c.is_interesting_cached()
+/// Decides whether a parsed URL is a dev-server announcement (see the crate docs).
+fn is_interesting(text: &[u8], c: &Candidate) -> bool {
+    let host = &text[c.host.0..c.host.1];
+    if host[0] == b'[' {
+        let inner = &host[1..host.len() - 1];
+        // Strip a zone id: fe80::1%eth0 or fe80::1%25eth0.
+        let inner = match inner.iter().position(|&b| b == b'%') {
+            Some(p) => &inner[..p],
+            None => inner,
+        };
+        let Some(ip) = std::str::from_utf8(inner)
+            .ok()
+            .and_then(|s| s.parse::<Ipv6Addr>().ok())
+        else {
+            return false;
+        };
+        return is_local_v6(ip) || c.has_port;
+    }
+    if let Some(ip) = std::str::from_utf8(host)
+        .ok()
+        .and_then(|s| s.parse::<Ipv4Addr>().ok())
+    {
+        return is_local_v4(ip) || c.has_port;
+    }
+    if host.iter().all(|b| b.is_ascii_digit() || *b == b'.') {
+        // Looks numeric but is not a valid dotted quad (e.g. 999.1.1.1).
+        return false;
+    }
+    if is_local_name(host) {
+        return true;
+    }
+    if !c.has_port {
+        return false;
+    }
+    if !host.contains(&b'.') {
+        // Bare hostname with an explicit port: http://myhost:8080
+        return true;
+    }
+    // A dotted (possibly public) domain with an explicit port: report it unless it
+    // is a documentation link.
+    !is_docs_path(&text[c.path_start..c.end])
 }
 
-// Classification needs the text; stash it on the candidate at parse time instead.
-impl Candidate {
-    fn is_interesting_cached(&self) -> bool {
-        self.interesting
+fn is_local_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_private()
+        || ip.is_link_local()
+        || (a == 100 && (64..128).contains(&b))
+}
+
+fn is_local_v6(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return is_local_v4(v4);
+    }
+    let first = ip.segments()[0];
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
+}
+
+fn ends_with_ci(s: &[u8], suffix: &[u8]) -> bool {
+    s.len() >= suffix.len() && s[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+}
+
+fn is_local_name(host: &[u8]) -> bool {
+    let host = host.strip_suffix(b".").unwrap_or(host); // FQDN form "localhost."
+    host.eq_ignore_ascii_case(b"localhost")
+        || [&b".localhost"[..], b".local", b".lan", b".internal", b".home.arpa", b".test"]
+            .iter()
+            .any(|suf| ends_with_ci(host, suf) && host.len() > suf.len())
+}
+
+/// True when the path's first segment is `docs`, `doc` or `documentation`.
+fn is_docs_path(path: &[u8]) -> bool {
+    let Some(rest) = path.strip_prefix(b"/") else {
+        return false;
+    };
+    let seg_end = rest
+        .iter()
+        .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let seg = &rest[..seg_end];
+    [&b"docs"[..], b"doc", b"documentation"]
+        .iter()
+        .any(|d| seg.eq_ignore_ascii_case(d))
+}
+
+/// Words that end in `:` before a URL but are not labels.
+const NOT_LABELS: &[&str] = &[
+    "error", "err", "warning", "warn", "info", "debug", "trace", "fatal", "note", "hint",
+    "see", "url", "href", "link", "docs", "http", "https", "ws", "wss", "at", "on",
+];
+
+/// Extracts a `Label:` that directly precedes a URL (see the crate docs).
+fn find_label(before: &[u8]) -> Option<String> {
+    let mut end = before.len();
+    while end > 0 && before[end - 1].is_ascii_whitespace() {
+        end -= 1;
+    }
+    if end == 0 || before[end - 1] != b':' {
+        return None;
+    }
+    end -= 1;
+    let mut start = end;
+    while start > 0 {
+        let b = before[start - 1];
+        if b.is_ascii_alphanumeric() || matches!(b, b' ' | b'\t' | b'-' | b'_' | b'(' | b')') {
+            start -= 1;
+        } else {
+            break;
+        }
+    }
+    let raw = std::str::from_utf8(&before[start..end]).ok()?.trim();
+    // Leading list markers such as "- Local" (Next.js) are not part of the label.
+    let raw = raw.trim_start_matches(|c: char| c == '-' || c == '_' || c.is_ascii_whitespace());
+    if raw.is_empty() || raw.len() > 40 || !raw.as_bytes()[0].is_ascii_uppercase() {
+        return None;
+    }
+    let words = raw.split_ascii_whitespace().count();
+    if words > 4 {
+        return None;
+    }
+    if words == 1 && NOT_LABELS.iter().any(|w| raw.eq_ignore_ascii_case(w)) {
+        return None;
+    }
+    let mut label = String::with_capacity(raw.len());
+    for (i, w) in raw.split_ascii_whitespace().enumerate() {
+        if i > 0 {
+            label.push(' ');
+        }
+        label.push_str(w);
+    }
+    Some(label)
+}
+
+/// Copies `src` into `dst` without ANSI escape sequences.
+///
+/// Handles CSI (`ESC [ params intermediates final`), OSC (`ESC ] ... BEL` or
+/// `ESC ] ... ESC \`, e.g. OSC-8 hyperlinks whose visible text is kept), other
+/// string sequences (DCS/SOS/PM/APC, same terminators) and two/three-byte escapes
+/// (`ESC ( B`, `ESC =` ...). An unterminated sequence is dropped to the end.
+fn strip_ansi_into(src: &[u8], dst: &mut Vec<u8>) {
+    dst.clear();
+    let mut i = 0;
+    while i < src.len() {
+        let Some(rel) = memchr::memchr(0x1b, &src[i..]) else {
+            dst.extend_from_slice(&src[i..]);
+            return;
+        };
+        dst.extend_from_slice(&src[i..i + rel]);
+        i += rel + 1; // past ESC
+        match src.get(i) {
+            None => return,
+            Some(b'[') => {
+                i += 1;
+                while i < src.len() && (0x20..=0x3f).contains(&src[i]) {
+                    i += 1;
+                }
+                if i < src.len() && (0x40..=0x7e).contains(&src[i]) {
+                    i += 1;
+                }
+            }
+            Some(b']' | b'P' | b'X' | b'^' | b'_') => {
+                i += 1;
+                loop {
+                    match src.get(i) {
+                        None => return,
+                        Some(0x07) => {
+                            i += 1;
+                            break;
+                        }
+                        Some(0x1b) if src.get(i + 1) == Some(&b'\\') => {
+                            i += 2;
+                            break;
+                        }
+                        Some(_) => i += 1,
+                    }
+                }
+            }
+            Some(_) => {
+                // ESC, optional intermediates (0x20-0x2f), one final byte.
+                while i < src.len() && (0x20..=0x2f).contains(&src[i]) {
+                    i += 1;
+                }
+                if i < src.len() {
+                    i += 1;
+                }
+            }
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;
