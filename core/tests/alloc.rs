@@ -67,7 +67,7 @@ fn capture_path_allocates_nothing_per_line() {
     };
     let data = chunk();
     let mut seq = 0u64;
-    let mut pass = |cap: &mut Capture, out: &mut Output, seq: &mut u64| {
+    let pass = |cap: &mut Capture, out: &mut Output, seq: &mut u64| {
         for piece in data.chunks(8 * 1024) {
             cap.ingest(p, Stream::Stdout, piece, 1_795_704_462_007, seq, out);
             if out.is_full() {
