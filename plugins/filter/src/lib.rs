@@ -77,12 +77,21 @@ pub enum Verdict {
 #[derive(Debug)]
 enum Matcher {
     /// Case-sensitive substring search.
-    Contains(memmem::Finder<'static>),
+    Contains(Box<memmem::Finder<'static>>),
     /// ASCII-case-insensitive substring search; the pattern is ASCII-lowercased.
     ContainsNoCase(Vec<u8>),
-    Exact { pat: Vec<u8>, fold: bool },
-    Prefix { pat: Vec<u8>, fold: bool },
-    Suffix { pat: Vec<u8>, fold: bool },
+    Exact {
+        pat: Vec<u8>,
+        fold: bool,
+    },
+    Prefix {
+        pat: Vec<u8>,
+        fold: bool,
+    },
+    Suffix {
+        pat: Vec<u8>,
+        fold: bool,
+    },
     Regex(Regex),
 }
 
@@ -150,9 +159,7 @@ impl Filter {
                 "stream" => &mut raw.stream,
                 "process" => &mut raw.process,
                 other => {
-                    return Err(format!(
-                        "{key}: unknown field {other:?}, expected {FIELDS}"
-                    ));
+                    return Err(format!("{key}: unknown field {other:?}, expected {FIELDS}"));
                 }
             };
             if let Some((prev_key, _)) = slot {
@@ -165,10 +172,7 @@ impl Filter {
             *slot = Some((key.as_str(), value.as_str()));
         }
         raws.sort_by_key(|r| r.index);
-        let rules = raws
-            .iter()
-            .map(build_rule)
-            .collect::<Result<Vec<_>, _>>()?;
+        let rules = raws.iter().map(build_rule).collect::<Result<Vec<_>, _>>()?;
         Ok(Filter {
             rules,
             scratch: Vec::new(),
@@ -247,24 +251,9 @@ fn parse_key(key: &str) -> Result<(u64, &str), String> {
 }
 
 fn build_rule(raw: &RawRule<'_>) -> Result<Rule, String> {
-    let n = raw.index;
-    let required = |slot: Option<(&str, &str)>, field: &str| {
-        slot.ok_or_else(|| {
-            // Name the key as the user spelled the rule's other keys.
-            let any_key = [raw.match_, raw.pattern, raw.action, raw.tag, raw.case_sensitive, raw.stream, raw.process]
-                .into_iter()
-                .flatten()
-                .map(|(k, _)| k)
-                .next()
-                .unwrap_or("rule.?.x");
-            let prefix = &any_key[..any_key.rfind('.').map_or(0, |p| p + 1)];
-            format!("{prefix}{field}: missing (rule {n} needs match, pattern and action)")
-        })
-    };
-
-    let (match_key, match_val) = required(raw.match_, "match")?;
-    let (_, pattern) = required(raw.pattern, "pattern")?;
-    let (action_key, action_val) = required(raw.action, "action")?;
+    let (match_key, match_val) = required(raw, raw.match_, "match")?;
+    let (_, pattern) = required(raw, raw.pattern, "pattern")?;
+    let (action_key, action_val) = required(raw, raw.action, "action")?;
 
     let case_sensitive = match raw.case_sensitive {
         None => true,
@@ -281,13 +270,17 @@ fn build_rule(raw: &RawRule<'_>) -> Result<Rule, String> {
             "stdout" => StreamSel::Stdout,
             "stderr" => StreamSel::Stderr,
             "any" => StreamSel::Any,
-            _ => return Err(format!("{key}: expected stdout, stderr or any, found {v:?}")),
+            _ => {
+                return Err(format!(
+                    "{key}: expected stdout, stderr or any, found {v:?}"
+                ));
+            }
         },
     };
 
     let process = match raw.process {
         None => None,
-        Some((key, v)) if v.is_empty() => {
+        Some((key, "")) => {
             return Err(format!("{key}: process name must not be empty"));
         }
         Some((_, v)) => Some(v.to_owned()),
@@ -298,9 +291,8 @@ fn build_rule(raw: &RawRule<'_>) -> Result<Rule, String> {
         "drop" => Verdict::Drop,
         "boost" => Verdict::Boost,
         "tag" => {
-            let (tag_key, tag) = required(raw.tag, "tag").map_err(|e| {
-                format!("{e}; action = \"tag\" needs a tag")
-            })?;
+            let (tag_key, tag) = required(raw, raw.tag, "tag")
+                .map_err(|e| format!("{e}; action = \"tag\" needs a tag"))?;
             if tag.is_empty() {
                 return Err(format!("{tag_key}: tag must not be empty"));
             }
@@ -320,7 +312,9 @@ fn build_rule(raw: &RawRule<'_>) -> Result<Rule, String> {
 
     let pat = pattern.as_bytes();
     let matcher = match keyword(match_val).as_str() {
-        "contains" if case_sensitive => Matcher::Contains(memmem::Finder::new(pat).into_owned()),
+        "contains" if case_sensitive => {
+            Matcher::Contains(Box::new(memmem::Finder::new(pat).into_owned()))
+        }
         "contains" => Matcher::ContainsNoCase(pat.to_ascii_lowercase()),
         "exact" => Matcher::Exact {
             pat: fold_if(pat, !case_sensitive),
@@ -350,6 +344,34 @@ fn build_rule(raw: &RawRule<'_>) -> Result<Rule, String> {
         stream,
         process,
         verdict,
+    })
+}
+
+/// The value of a required field, or an error naming the missing key (spelled with
+/// the same `rule.`/`rules.` prefix and number as the rule's other keys).
+fn required<'a>(
+    raw: &RawRule<'a>,
+    slot: Option<(&'a str, &'a str)>,
+    field: &str,
+) -> Result<(&'a str, &'a str), String> {
+    slot.ok_or_else(|| {
+        let any_key = [
+            raw.match_,
+            raw.pattern,
+            raw.action,
+            raw.tag,
+            raw.case_sensitive,
+            raw.stream,
+            raw.process,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .next()
+        .unwrap_or("rule.?.x");
+        let prefix = &any_key[..any_key.rfind('.').map_or(0, |p| p + 1)];
+        let n = raw.index;
+        format!("{prefix}{field}: missing (rule {n} needs match, pattern and action)")
     })
 }
 

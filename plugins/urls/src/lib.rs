@@ -186,7 +186,10 @@ impl Candidate {
             s.push(b.to_ascii_lowercase() as char);
         }
         // Everything is ASCII (the URL stops at non-ASCII bytes).
-        for (i, &b) in text[self.start + self.scheme_len..self.end].iter().enumerate() {
+        for (i, &b) in text[self.start + self.scheme_len..self.end]
+            .iter()
+            .enumerate()
+        {
             let at = self.start + self.scheme_len + i;
             let c = if at >= self.host.0 && at < self.host.1 {
                 b.to_ascii_lowercase()
@@ -211,7 +214,10 @@ fn dedup_key<'u>(url: &'u str, cand: &Candidate) -> &'u str {
 fn is_terminator(b: u8) -> bool {
     b <= b' '
         || b >= 0x7f
-        || matches!(b, b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}')
+        || matches!(
+            b,
+            b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+        )
 }
 
 /// Parses a URL whose `://` is at `sep`.
@@ -273,7 +279,11 @@ fn parse_at(text: &[u8], sep: usize) -> Option<Candidate> {
     if host.is_empty() {
         return None;
     }
-    if host[0] != b'[' && !host.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')) {
+    if host[0] != b'['
+        && !host
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    {
         return None;
     }
     let has_port = match port {
@@ -394,9 +404,16 @@ fn ends_with_ci(s: &[u8], suffix: &[u8]) -> bool {
 fn is_local_name(host: &[u8]) -> bool {
     let host = host.strip_suffix(b".").unwrap_or(host); // FQDN form "localhost."
     host.eq_ignore_ascii_case(b"localhost")
-        || [&b".localhost"[..], b".local", b".lan", b".internal", b".home.arpa", b".test"]
-            .iter()
-            .any(|suf| ends_with_ci(host, suf) && host.len() > suf.len())
+        || [
+            &b".localhost"[..],
+            b".local",
+            b".lan",
+            b".internal",
+            b".home.arpa",
+            b".test",
+        ]
+        .iter()
+        .any(|suf| ends_with_ci(host, suf) && host.len() > suf.len())
 }
 
 /// True when the path's first segment is `docs`, `doc` or `documentation`.
@@ -416,8 +433,8 @@ fn is_docs_path(path: &[u8]) -> bool {
 
 /// Words that end in `:` before a URL but are not labels.
 const NOT_LABELS: &[&str] = &[
-    "error", "err", "warning", "warn", "info", "debug", "trace", "fatal", "note", "hint",
-    "see", "url", "href", "link", "docs", "http", "https", "ws", "wss", "at", "on",
+    "error", "err", "warning", "warn", "info", "debug", "trace", "fatal", "note", "hint", "see",
+    "url", "href", "link", "docs", "http", "https", "ws", "wss", "at", "on",
 ];
 
 /// Extracts a `Label:` that directly precedes a URL (see the crate docs).

@@ -91,7 +91,10 @@ fn webpack_dev_server() {
     assert_eq!(
         scan("<i> [webpack-dev-server] Loopback: http://localhost:8080/, http://[::1]:8080/"),
         vec![
-            ("http://localhost:8080/".to_owned(), Some("Loopback".to_owned())),
+            (
+                "http://localhost:8080/".to_owned(),
+                Some("Loopback".to_owned())
+            ),
             ("http://[::1]:8080/".to_owned(), None),
         ]
     );
@@ -119,15 +122,15 @@ fn flask() {
         scan(" * Running on http://127.0.0.1:5000"),
         one("http://127.0.0.1:5000", None)
     );
-    assert_eq!(
-        scan(" * Running on all addresses (0.0.0.0)"),
-        none()
-    );
+    assert_eq!(scan(" * Running on all addresses (0.0.0.0)"), none());
 }
 
 #[test]
 fn websocket_urls() {
-    assert_eq!(scan("ws://localhost:24678"), one("ws://localhost:24678", None));
+    assert_eq!(
+        scan("ws://localhost:24678"),
+        one("ws://localhost:24678", None)
+    );
     assert_eq!(
         scan("hmr on wss://dev.local:443/hmr"),
         one("wss://dev.local:443/hmr", None)
@@ -160,13 +163,19 @@ fn browsersync_labels() {
 #[test]
 fn real_vite_colored_local() {
     let line = b"  \x1b[32m\xe2\x9e\x9c\x1b[39m  \x1b[1mLocal\x1b[22m:   \x1b[36mhttp://localhost:\x1b[1m5199\x1b[22m/\x1b[39m";
-    assert_eq!(scan_bytes(line), one("http://localhost:5199/", Some("Local")));
+    assert_eq!(
+        scan_bytes(line),
+        one("http://localhost:5199/", Some("Local"))
+    );
 }
 
 #[test]
 fn real_vite_colored_network_public_ip_with_port() {
     let line = b"  \x1b[32m\xe2\x9e\x9c\x1b[39m  \x1b[1mNetwork\x1b[22m: \x1b[36mhttp://192.0.2.2:\x1b[1m5199\x1b[22m/\x1b[39m  \x1b[2meth0\x1b[22m";
-    assert_eq!(scan_bytes(line), one("http://192.0.2.2:5199/", Some("Network")));
+    assert_eq!(
+        scan_bytes(line),
+        one("http://192.0.2.2:5199/", Some("Network"))
+    );
 }
 
 #[test]
@@ -237,9 +246,15 @@ fn trailing_punctuation_trimmed() {
         ("'http://localhost:3000'", "http://localhost:3000"),
         ("\"http://localhost:3000\"", "http://localhost:3000"),
         ("<http://localhost:3000>", "http://localhost:3000"),
-        ("go to http://localhost:3000/app!", "http://localhost:3000/app"),
+        (
+            "go to http://localhost:3000/app!",
+            "http://localhost:3000/app",
+        ),
         ("url: http://localhost:3000/;", "http://localhost:3000/"),
-        ("http://localhost:3000/x?y=1:", "http://localhost:3000/x?y=1"),
+        (
+            "http://localhost:3000/x?y=1:",
+            "http://localhost:3000/x?y=1",
+        ),
         ("`http://localhost:3000`", "http://localhost:3000"),
         ("http://localhost:3000/\r", "http://localhost:3000/"),
         ("http://localhost:3000/\t(ok)", "http://localhost:3000/"),
@@ -255,7 +270,10 @@ fn balanced_brackets_kept() {
         scan("http://localhost:3000/wiki/Foo_(bar)"),
         one("http://localhost:3000/wiki/Foo_(bar)", None)
     );
-    assert_eq!(scan("(see http://[::1]:3000)"), one("http://[::1]:3000", None));
+    assert_eq!(
+        scan("(see http://[::1]:3000)"),
+        one("http://[::1]:3000", None)
+    );
     assert_eq!(scan("[http://[::1]:3000]"), one("http://[::1]:3000", None));
     assert_eq!(scan("http://[::1]"), one("http://[::1]", None));
 }
@@ -274,7 +292,10 @@ fn path_query_fragment_and_userinfo_kept() {
         scan("http://user:pw@localhost:5432/db?x=1&y=%20#top"),
         one("http://user:pw@localhost:5432/db?x=1&y=%20#top", None)
     );
-    assert_eq!(scan("http://localhost?x=1"), one("http://localhost?x=1", None));
+    assert_eq!(
+        scan("http://localhost?x=1"),
+        one("http://localhost?x=1", None)
+    );
 }
 
 #[test]
@@ -354,8 +375,14 @@ fn explicit_port_rules() {
     // Bare hostname with explicit port.
     assert_eq!(scan("http://myhost:8080"), one("http://myhost:8080", None));
     // IP literal (public) with explicit port: a server bound to that interface.
-    assert_eq!(scan("http://8.8.8.8:8080/"), one("http://8.8.8.8:8080/", None));
-    assert_eq!(scan("http://[2001:db8::1]:80/"), one("http://[2001:db8::1]:80/", None));
+    assert_eq!(
+        scan("http://8.8.8.8:8080/"),
+        one("http://8.8.8.8:8080/", None)
+    );
+    assert_eq!(
+        scan("http://[2001:db8::1]:80/"),
+        one("http://[2001:db8::1]:80/", None)
+    );
     // Dotted domain with explicit port.
     assert_eq!(
         scan("http://dev.example.com:3000/"),
@@ -400,7 +427,10 @@ fn invalid_urls_ignored() {
 
 #[test]
 fn empty_port_is_no_port() {
-    assert_eq!(scan("http://localhost:/x"), one("http://localhost:/x", None));
+    assert_eq!(
+        scan("http://localhost:/x"),
+        one("http://localhost:/x", None)
+    );
     assert_eq!(scan("http://example.com:/x"), none());
     // A trailing ':' is punctuation.
     assert_eq!(scan("see http://localhost:"), one("http://localhost", None));
@@ -408,8 +438,14 @@ fn empty_port_is_no_port() {
 
 #[test]
 fn scheme_boundary() {
-    assert_eq!(scan("url=http://localhost:1"), one("http://localhost:1", None));
-    assert_eq!(scan("(http://localhost:1)"), one("http://localhost:1", None));
+    assert_eq!(
+        scan("url=http://localhost:1"),
+        one("http://localhost:1", None)
+    );
+    assert_eq!(
+        scan("(http://localhost:1)"),
+        one("http://localhost:1", None)
+    );
     assert_eq!(scan("9http://localhost:1"), none());
 }
 
@@ -417,9 +453,18 @@ fn scheme_boundary() {
 
 #[test]
 fn label_rules() {
-    assert_eq!(scan("Error: http://localhost:3000 refused"), one("http://localhost:3000", None));
-    assert_eq!(scan("error: http://localhost:3000"), one("http://localhost:3000", None));
-    assert_eq!(scan("local: http://localhost:3000"), one("http://localhost:3000", None));
+    assert_eq!(
+        scan("Error: http://localhost:3000 refused"),
+        one("http://localhost:3000", None)
+    );
+    assert_eq!(
+        scan("error: http://localhost:3000"),
+        one("http://localhost:3000", None)
+    );
+    assert_eq!(
+        scan("local: http://localhost:3000"),
+        one("http://localhost:3000", None)
+    );
     assert_eq!(
         scan("This Is Too Many Words: http://localhost:3000"),
         one("http://localhost:3000", None)
@@ -428,7 +473,10 @@ fn label_rules() {
         scan("App URL:http://localhost:3000"),
         one("http://localhost:3000", Some("App URL"))
     );
-    assert_eq!(scan("URL: http://localhost:3000"), one("http://localhost:3000", None));
+    assert_eq!(
+        scan("URL: http://localhost:3000"),
+        one("http://localhost:3000", None)
+    );
     assert_eq!(
         scan("  Local:\t\thttp://localhost:3000"),
         one("http://localhost:3000", Some("Local"))
@@ -466,9 +514,15 @@ fn dedup_per_process_and_reset_on_end() {
     // Another process is independent.
     assert_eq!(scan_with(&mut d, 8, 1, l).len(), 1);
     // A different path is a different URL.
-    assert_eq!(scan_with(&mut d, 7, 13, b"http://localhost:5173/app").len(), 1);
+    assert_eq!(
+        scan_with(&mut d, 7, 13, b"http://localhost:5173/app").len(),
+        1
+    );
     // A different path with trailing slash is a different URL too.
-    assert_eq!(scan_with(&mut d, 7, 14, b"http://localhost:5173/app/").len(), 1);
+    assert_eq!(
+        scan_with(&mut d, 7, 14, b"http://localhost:5173/app/").len(),
+        1
+    );
     d.on_process_end(7);
     let again = scan_with(&mut d, 7, 20, l);
     assert_eq!(again.len(), 1);
@@ -492,11 +546,20 @@ fn dedup_cap() {
     let mut d = UrlDetector::new();
     let mut n = 0;
     for i in 0..MAX_URLS_PER_PROCESS + 10 {
-        n += scan_with(&mut d, 1, i as u64, format!("http://localhost:3000/r/{i}").as_bytes()).len();
+        n += scan_with(
+            &mut d,
+            1,
+            i as u64,
+            format!("http://localhost:3000/r/{i}").as_bytes(),
+        )
+        .len();
     }
     assert_eq!(n, MAX_URLS_PER_PROCESS);
     d.on_process_end(1);
-    assert_eq!(scan_with(&mut d, 1, 0, b"http://localhost:3000/r/999").len(), 1);
+    assert_eq!(
+        scan_with(&mut d, 1, 0, b"http://localhost:3000/r/999").len(),
+        1
+    );
 }
 
 // ---- cheap paths ----
@@ -562,4 +625,83 @@ fn out_is_appended_not_cleared() {
         &mut out,
     );
     assert_eq!(out.len(), 2);
+}
+
+// ---- allocation accounting ----
+
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    /// Counts allocations made by the current thread (tests run on many threads).
+    pub struct Counting;
+
+    thread_local! {
+        static ALLOCS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+
+    /// Number of allocations `f` made on this thread.
+    pub fn allocs_during(f: impl FnOnce()) -> usize {
+        let before = ALLOCS.with(Cell::get);
+        f();
+        ALLOCS.with(Cell::get) - before
+    }
+}
+
+#[test]
+fn no_allocation_for_lines_without_urls_or_already_seen() {
+    let mut d = UrlDetector::new();
+    let mut out = Vec::with_capacity(4);
+    let mut run = |bytes: &[u8], out: &mut Vec<UrlFound>| {
+        d.on_line(
+            &LineIn {
+                process: 1,
+                stream: Stream::Stdout,
+                seq: 1,
+                ts_ms: 0,
+                bytes,
+            },
+            out,
+        )
+    };
+    // Warm up: the dedup set, scratch buffer and the URL itself allocate once.
+    run(b"\x1b[1mLocal:\x1b[0m http://localhost:5173/", &mut out);
+    out.clear();
+    let n = counting::allocs_during(|| {
+        for _ in 0..100 {
+            run(b"\x1b[32mcompiled\x1b[0m successfully in 12 ms", &mut out);
+            run(b"GET /api/users 200 3.1 ms", &mut out);
+            run(
+                b"see https://github.com/vitejs/vite (no port, ignored)",
+                &mut out,
+            );
+        }
+    });
+    assert_eq!(n, 0, "lines without reportable URLs must not allocate");
+    assert!(out.is_empty());
+}
+
+#[test]
+fn allocation_counter_counts() {
+    let n = counting::allocs_during(|| {
+        std::hint::black_box(Vec::<u8>::with_capacity(16));
+    });
+    assert!(n >= 1);
 }

@@ -1,0 +1,108 @@
+//! Test fixture plugin: misbehaves on command so brum's host can be shown
+//! to survive it. Configured with `mode`:
+//! - `trap`: panics (a wasm trap) on a line containing "boom";
+//! - `loop`: spins forever on a line containing "boom" (fuel runs out);
+//! - `alloc`: allocates without bound on "boom" (memory cap);
+//! - `garbage`: returns a finding with a seq brum never gave it on "boom";
+//! - `huge`: returns 100,000 findings on "boom";
+//! - `fail-configure`: rejects its settings;
+//! - `stderr`: prints each line to stderr;
+//! - `every`: traps on every `n`-th batch (setting `n`);
+//! - `probe`: reports what the sandbox lets it see (env, args, files,
+//!   clocks) as a finding on the first line;
+//! - anything else (or none): echoes "boom" lines as custom findings.
+
+use brum_plugin_sdk::*;
+
+#[derive(Default)]
+struct Misbehave {
+    mode: String,
+    n: u64,
+    batches: u64,
+    hoard: Vec<Vec<u8>>,
+    probed: bool,
+}
+
+impl Plugin for Misbehave {
+    fn info() -> Info {
+        info("misbehave", "0.0.1", "a test fixture that fails on command")
+    }
+
+    fn configure(&mut self, settings: &[(String, String)]) -> Result<(), String> {
+        for (k, v) in settings {
+            match k.as_str() {
+                "mode" => self.mode = v.clone(),
+                "n" => self.n = v.parse().map_err(|_| format!("n: expected a number, found {v:?}"))?,
+                other => return Err(format!("unknown setting {other:?}")),
+            }
+        }
+        if self.mode == "fail-configure" {
+            return Err("this plugin refuses every configuration".into());
+        }
+        Ok(())
+    }
+
+    fn batch(&mut self, batch: &Batch, out: &mut Output) {
+        self.batches += 1;
+        if self.mode == "every" && self.n > 0 && self.batches % self.n == 0 {
+            panic!("failing on batch {} as configured", self.batches);
+        }
+        for l in lines(batch) {
+            self.line(l, out);
+        }
+    }
+
+    fn line(&mut self, line: Line<'_>, out: &mut Output) {
+        let text = line.text().unwrap_or("");
+        if self.mode == "stderr" {
+            eprintln!("saw: {text}");
+            return;
+        }
+        if self.mode == "probe" && !self.probed {
+            self.probed = true;
+            let env = std::env::vars().count();
+            let args = std::env::args().count();
+            let file = std::fs::read_to_string("/etc/passwd").is_ok();
+            let dir = std::fs::read_dir("/").is_ok();
+            let wall = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let msg = format!("env={env} args={args} file={file} dir={dir} wall={wall}");
+            out.findings.push(finding(&line, Kind::Custom, Severity::Info, &msg).custom("probe"));
+            return;
+        }
+        if !text.contains("boom") {
+            return;
+        }
+        match self.mode.as_str() {
+            "trap" => panic!("boom as configured"),
+            "loop" => {
+                let mut x = 0u64;
+                loop {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    if x == 42 {
+                        break;
+                    }
+                }
+            }
+            "alloc" => loop {
+                self.hoard.push(vec![1u8; 1 << 20]);
+            },
+            "garbage" => {
+                let mut f = finding(&line, Kind::Error, Severity::Error, "made up");
+                f.first_seq = u64::MAX - 1;
+                f.last_seq = u64::MAX;
+                out.findings.push(f);
+            }
+            "huge" => {
+                for _ in 0..100_000 {
+                    out.findings.push(finding(&line, Kind::Custom, Severity::Info, "spam").custom("spam"));
+                }
+            }
+            _ => out.findings.push(finding(&line, Kind::Custom, Severity::Info, text).custom("boom")),
+        }
+    }
+}
+
+export!(Misbehave);

@@ -1,0 +1,233 @@
+//! Guest SDK for brum plugins.
+//!
+//! The contract is the WIT package in `wit/` alone; this crate is only the
+//! generated bindings plus a small convenience layer: implement
+//! [`Plugin`] for a type with a `Default`, then `brum_plugin_sdk::export!(T);`.
+//! brum hands the plugin batches of lines; the SDK walks the batch and calls
+//! [`Plugin::line`] for each line the plugin asked for.
+//!
+//! ```ignore
+//! use brum_plugin_sdk::*;
+//!
+//! #[derive(Default)]
+//! struct Todo;
+//!
+//! impl Plugin for Todo {
+//!     fn info() -> Info {
+//!         info("todo", "0.1.0", "finds TODO markers")
+//!     }
+//!     fn line(&mut self, line: Line<'_>, out: &mut Output) {
+//!         if let Some(text) = line.text() {
+//!             if text.contains("TODO") {
+//!                 out.findings.push(finding(&line, Kind::Custom, Severity::Info, text).custom("todo"));
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! export!(Todo);
+//! ```
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "plugin",
+        path: "../../wit",
+        pub_export_macro: true,
+        default_bindings_module: "brum_plugin_sdk::bindings",
+        export_macro_name: "export_world",
+    });
+}
+
+pub use bindings::brum::plugin::types::{Finding, Kind, LineRef, LineVerdict, Pipe, Severity, Verdict};
+pub use bindings::{Batch, Guest, Info, Output, ProcessEnd, ProcessStart};
+
+/// One line of a batch, borrowed.
+#[derive(Clone, Copy)]
+pub struct Line<'a> {
+    pub process: u32,
+    pub pipe: Pipe,
+    pub seq: u64,
+    pub ts_ms: i64,
+    pub truncated: bool,
+    pub bytes: &'a [u8],
+}
+
+impl<'a> Line<'a> {
+    /// The line as text, when it is valid UTF-8.
+    pub fn text(&self) -> Option<&'a str> {
+        std::str::from_utf8(self.bytes).ok()
+    }
+
+    pub fn is_stderr(&self) -> bool {
+        matches!(self.pipe, Pipe::Stderr)
+    }
+}
+
+/// The lines of a batch, in order.
+pub fn lines(batch: &Batch) -> impl Iterator<Item = Line<'_>> {
+    batch.lines.iter().map(move |l| {
+        let start = l.start as usize;
+        let end = start.saturating_add(l.len as usize).min(batch.data.len());
+        Line {
+            process: l.process,
+            pipe: l.pipe,
+            seq: l.seq,
+            ts_ms: l.ts_ms,
+            truncated: l.truncated,
+            bytes: batch.data.get(start..end).unwrap_or(&[]),
+        }
+    })
+}
+
+/// An empty output.
+pub fn output() -> Output {
+    Output { findings: Vec::new(), verdicts: Vec::new(), tick_after_ms: None }
+}
+
+/// Info with the usual defaults (all pipes, all processes, not a filter).
+pub fn info(name: &str, version: &str, description: &str) -> Info {
+    Info {
+        name: name.into(),
+        version: version.into(),
+        description: description.into(),
+        pipes: Vec::new(),
+        processes: Vec::new(),
+        filter: false,
+    }
+}
+
+/// A finding covering one line.
+pub fn finding(line: &Line<'_>, kind: Kind, severity: Severity, message: &str) -> Finding {
+    Finding {
+        kind,
+        custom_kind: None,
+        severity,
+        process: line.process,
+        message: message.into(),
+        first_seq: line.seq,
+        last_seq: line.seq,
+        file: None,
+        line: None,
+        column: None,
+        code: None,
+        url: None,
+        language: None,
+        fields: Vec::new(),
+    }
+}
+
+/// Builder-style setters for findings.
+pub trait FindingExt {
+    fn custom(self, kind: &str) -> Self;
+    fn at(self, file: &str, line: Option<u32>, column: Option<u32>) -> Self;
+    fn field(self, key: &str, value: &str) -> Self;
+}
+
+impl FindingExt for Finding {
+    fn custom(mut self, kind: &str) -> Self {
+        self.kind = Kind::Custom;
+        self.custom_kind = Some(kind.into());
+        self
+    }
+    fn at(mut self, file: &str, line: Option<u32>, column: Option<u32>) -> Self {
+        self.file = Some(file.into());
+        self.line = line;
+        self.column = column;
+        self
+    }
+    fn field(mut self, key: &str, value: &str) -> Self {
+        self.fields.push((key.into(), value.into()));
+        self
+    }
+}
+
+/// What a plugin implements. Every method but [`Plugin::info`] has a
+/// default that does nothing.
+pub trait Plugin: Default + 'static {
+    fn info() -> Info;
+
+    fn configure(&mut self, _settings: &[(String, String)]) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn process_started(&mut self, _p: &ProcessStart, _out: &mut Output) {}
+
+    fn process_ended(&mut self, _p: &ProcessEnd, _out: &mut Output) {}
+
+    /// Called for every line of a batch, in order.
+    fn line(&mut self, _line: Line<'_>, _out: &mut Output) {}
+
+    /// Called once per batch; the default calls [`Plugin::line`] per line.
+    fn batch(&mut self, batch: &Batch, out: &mut Output) {
+        for l in lines(batch) {
+            self.line(l, out);
+        }
+    }
+
+    fn tick(&mut self, _now_ms: i64, _out: &mut Output) {}
+}
+
+#[doc(hidden)]
+pub mod __private {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Adapts a [`Plugin`] to the generated world trait, keeping the
+    /// plugin's state in a thread-local (a component is single-threaded).
+    pub struct Adapter<P: Plugin>(std::marker::PhantomData<P>);
+
+    thread_local! {
+        static STATE: RefCell<Option<Box<dyn std::any::Any>>> = const { RefCell::new(None) };
+    }
+
+    fn with<P: Plugin, R>(f: impl FnOnce(&mut P) -> R) -> R {
+        STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            let any = s.get_or_insert_with(|| Box::new(P::default()));
+            match any.downcast_mut::<P>() {
+                Some(p) => f(p),
+                None => unreachable!("one plugin type per component"),
+            }
+        })
+    }
+
+    impl<P: Plugin> Guest for Adapter<P> {
+        fn describe() -> Info {
+            P::info()
+        }
+        fn configure(settings: Vec<(String, String)>) -> Result<(), String> {
+            with::<P, _>(|p| p.configure(&settings))
+        }
+        fn process_started(ps: ProcessStart) -> Output {
+            let mut out = output();
+            with::<P, _>(|p| p.process_started(&ps, &mut out));
+            out
+        }
+        fn process_ended(pe: ProcessEnd) -> Output {
+            let mut out = output();
+            with::<P, _>(|p| p.process_ended(&pe, &mut out));
+            out
+        }
+        fn lines(batch: Batch) -> Output {
+            let mut out = output();
+            with::<P, _>(|p| p.batch(&batch, &mut out));
+            out
+        }
+        fn tick(now_ms: i64) -> Output {
+            let mut out = output();
+            with::<P, _>(|p| p.tick(now_ms, &mut out));
+            out
+        }
+    }
+}
+
+/// Exports a [`Plugin`] type as the component's implementation of the
+/// brum plugin world.
+#[macro_export]
+macro_rules! export {
+    ($t:ty) => {
+        type __BrumPluginAdapter = $crate::__private::Adapter<$t>;
+        $crate::bindings::export_world!(__BrumPluginAdapter with_types_in $crate::bindings);
+    };
+}
