@@ -32,6 +32,8 @@ fn bench(c: &mut Criterion) {
                 stream: Stream::Stdout,
                 line,
                 truncated: false,
+                boost: false,
+                tag: None,
             };
             json::encode(&mut out, &mut ts, seq, 1_795_704_462_007, black_box(&ev));
         })

@@ -9,7 +9,64 @@ use crate::config::Settings;
 use crate::events::{Event, ProcRef};
 use crate::lines::LineSplitter;
 use crate::output::Output;
+use crate::plugins::{Pipe, PluginHost};
 use crate::store::{Ring, Stream};
+
+/// Where captured lines go next: straight to the output, or into the
+/// batch the plugins see first.
+pub trait LineSink {
+    fn line(
+        &mut self,
+        p: ProcRef<'_>,
+        stream: Stream,
+        seq: u64,
+        ts_ms: i64,
+        truncated: bool,
+        bytes: &[u8],
+    );
+}
+
+impl LineSink for Output {
+    #[inline]
+    fn line(
+        &mut self,
+        p: ProcRef<'_>,
+        stream: Stream,
+        seq: u64,
+        ts_ms: i64,
+        truncated: bool,
+        bytes: &[u8],
+    ) {
+        let ev = Event::LogLine {
+            process: p,
+            stream,
+            line: bytes,
+            truncated,
+            boost: false,
+            tag: None,
+        };
+        self.emit(seq, ts_ms, &ev);
+    }
+}
+
+impl LineSink for PluginHost {
+    #[inline]
+    fn line(
+        &mut self,
+        p: ProcRef<'_>,
+        stream: Stream,
+        seq: u64,
+        ts_ms: i64,
+        truncated: bool,
+        bytes: &[u8],
+    ) {
+        let pipe = match stream {
+            Stream::Stdout => Pipe::Stdout,
+            Stream::Stderr => Pipe::Stderr,
+        };
+        self.push_line(p.index as u32, pipe, seq, ts_ms, truncated, bytes);
+    }
+}
 
 /// Line state and recent output of one process (kept across restarts).
 #[derive(Debug)]
@@ -30,6 +87,37 @@ fn slot(stream: Stream) -> usize {
     }
 }
 
+struct Counters<'a> {
+    ring: &'a mut Ring,
+    evicted_unreported: &'a mut u64,
+    evicted_total: &'a mut u64,
+    lines: &'a mut u64,
+    stream: Stream,
+    ts_ms: i64,
+}
+
+impl Counters<'_> {
+    #[inline]
+    fn take<S: LineSink>(
+        &mut self,
+        p: ProcRef<'_>,
+        line: &[u8],
+        truncated: bool,
+        seq: &mut u64,
+        out: &mut S,
+    ) {
+        *seq += 1;
+        *self.lines += 1;
+        let ev = u64::from(
+            self.ring
+                .push(*seq, self.ts_ms, self.stream, truncated, line),
+        );
+        *self.evicted_unreported += ev;
+        *self.evicted_total += ev;
+        out.line(p, self.stream, *seq, self.ts_ms, truncated, line);
+    }
+}
+
 impl Capture {
     pub fn new(settings: &Settings) -> Self {
         Capture {
@@ -44,76 +132,51 @@ impl Capture {
         }
     }
 
+    fn parts(&mut self, stream: Stream, ts_ms: i64) -> (&mut LineSplitter, Counters<'_>) {
+        let Capture {
+            splitters,
+            ring,
+            evicted_unreported,
+            evicted_total,
+            lines,
+        } = self;
+        let counters = Counters {
+            ring,
+            evicted_unreported,
+            evicted_total,
+            lines,
+            stream,
+            ts_ms,
+        };
+        (&mut splitters[slot(stream)], counters)
+    }
+
     /// Takes one chunk read from `stream`; every complete line gets the next
-    /// `seq`, is stored, and is encoded into `out`.
+    /// `seq`, is stored, and goes to `out`.
     #[inline]
-    pub fn ingest(
+    pub fn ingest<S: LineSink>(
         &mut self,
         p: ProcRef<'_>,
         stream: Stream,
         data: &[u8],
         ts_ms: i64,
         seq: &mut u64,
-        out: &mut Output,
+        out: &mut S,
     ) {
-        let Capture {
-            splitters,
-            ring,
-            evicted_unreported,
-            evicted_total,
-            lines,
-        } = self;
-        splitters[slot(stream)].feed(data, |line, truncated| {
-            *seq += 1;
-            *lines += 1;
-            let ev = ring.push(*seq, ts_ms, stream, truncated, line);
-            *evicted_unreported += u64::from(ev);
-            *evicted_total += u64::from(ev);
-            out.emit(
-                *seq,
-                ts_ms,
-                &Event::LogLine {
-                    process: p,
-                    stream,
-                    line,
-                    truncated,
-                },
-            );
-        });
+        let (splitter, mut c) = self.parts(stream, ts_ms);
+        splitter.feed(data, |line, truncated| c.take(p, line, truncated, seq, out));
     }
 
-    /// End of `stream`: emits its unterminated last line, if any.
-    pub fn finish(
+    /// End of `stream`: its unterminated last line, if any.
+    pub fn finish<S: LineSink>(
         &mut self,
         p: ProcRef<'_>,
         stream: Stream,
         ts_ms: i64,
         seq: &mut u64,
-        out: &mut Output,
+        out: &mut S,
     ) {
-        let Capture {
-            splitters,
-            ring,
-            evicted_unreported,
-            evicted_total,
-            lines,
-        } = self;
-        splitters[slot(stream)].finish(|line, truncated| {
-            *seq += 1;
-            *lines += 1;
-            let ev = ring.push(*seq, ts_ms, stream, truncated, line);
-            *evicted_unreported += u64::from(ev);
-            *evicted_total += u64::from(ev);
-            out.emit(
-                *seq,
-                ts_ms,
-                &Event::LogLine {
-                    process: p,
-                    stream,
-                    line,
-                    truncated,
-                },
-            );
-        });
+        let (splitter, mut c) = self.parts(stream, ts_ms);
+        splitter.finish(|line, truncated| c.take(p, line, truncated, seq, out));
     }
 }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod events;
 pub mod lines;
 pub mod output;
+pub mod plugins;
 pub mod reactor;
 pub mod store;
 pub mod supervise;

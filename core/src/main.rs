@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use brum::config::{self, Config, ConfigErrors, Source};
 use brum::events::human::HumanStyle;
 use brum::output::{Format, Output};
+use brum::plugins::{self, Budgets, Notice, PluginHost, PluginSpec, Source as PluginSource};
 use brum::reactor::{self, RunOptions};
 
 /// Exit code for bad usage or configuration.
@@ -45,6 +46,48 @@ first process that failed (128+N for signal N); 130/143 after Ctrl-C/SIGTERM; 2 
     Run(RunArgs),
     /// List the processes brum would run here, with their resolved command lines.
     Scripts(ScriptsArgs),
+    /// List the detector plugins brum would load here, or check one .wasm file.
+    #[command(
+        after_help = "Plugins come from: the built-in `errors` and `urls` (and `filter` when \
+[plugin.filter] is configured), .brum/plugins/*.wasm in the project, `plugins_dir` in brum.toml, \
+and --plugin PATH. Build your own with the SDK in plugins/sdk (see README.md)."
+    )]
+    Plugins(PluginsArgs),
+}
+
+#[derive(Args, Debug)]
+struct PluginsArgs {
+    #[command(subcommand)]
+    action: Option<PluginsAction>,
+    /// Configuration file (brum.toml or package.json) instead of the one in the current directory.
+    #[arg(short, long, value_name = "PATH", global = true)]
+    config: Option<PathBuf>,
+    /// Also load this plugin (repeatable).
+    #[arg(long = "plugin", value_name = "PATH", global = true)]
+    plugins: Vec<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum PluginsAction {
+    /// Validate one .wasm file: a component of the brum:plugin@0.1.0 world that loads and describes itself.
+    Check {
+        #[arg(value_name = "FILE.wasm")]
+        file: PathBuf,
+    },
+}
+
+/// Plugin options shared by `run`.
+#[derive(Args, Debug, Clone, Default)]
+struct PluginOpts {
+    /// Load this detector plugin (.wasm component) too (repeatable).
+    #[arg(long = "plugin", value_name = "PATH")]
+    plugins: Vec<PathBuf>,
+    /// Load no plugins at all (not even the built-in ones).
+    #[arg(long)]
+    no_plugins: bool,
+    /// Exit 2 if a plugin cannot be loaded, instead of going on without it.
+    #[arg(long)]
+    strict_plugins: bool,
 }
 
 #[derive(Args, Debug)]
@@ -81,6 +124,9 @@ struct RunArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     ring_bytes: Option<usize>,
 
+    #[command(flatten)]
+    plugin: PluginOpts,
+
     /// Run this one command (argv, no shell) instead of configured processes.
     #[arg(last = true, value_name = "CMD")]
     command: Vec<String>,
@@ -110,6 +156,7 @@ fn main() -> ExitCode {
     match cli.command {
         Cmd::Run(args) => run(args),
         Cmd::Scripts(args) => scripts(args),
+        Cmd::Plugins(args) => plugins_cmd(args),
     }
 }
 
@@ -191,12 +238,16 @@ fn run(args: RunArgs) -> ExitCode {
             .unwrap_or(0);
         Format::Human(HumanStyle { color, width })
     };
+    let host = match load_plugins(&cfg, &args.plugin) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
     let out = Output::stdout(format, 1 << 20);
     let opts = RunOptions {
         selection,
         kill_others_on_fail: args.kill_others_on_fail,
     };
-    match reactor::run(&cfg, &opts, out) {
+    match reactor::run(&cfg, &opts, out, host) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
             eprintln!("brum: {e}");
@@ -261,4 +312,195 @@ fn scripts(args: ScriptsArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The project directory: where the configuration file lives, else the
+/// current directory.
+fn project_dir(cfg: &Config) -> PathBuf {
+    cfg.source_path()
+        .and_then(|p| p.parent())
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn wasm_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// What to load, in order: built-ins, the project's .brum/plugins, the
+/// configured plugins_dir, then --plugin files.
+fn plugin_specs(cfg: &Config, opts: &PluginOpts) -> Vec<PluginSpec> {
+    let mut specs = Vec::new();
+    let table = |name: &str| cfg.plugins.table(name);
+    if !opts.no_plugins {
+        for b in &plugins::BUILTINS {
+            let enabled = table(b.name).map(|t| t.enabled).unwrap_or(b.default_on);
+            if enabled {
+                let settings = table(b.name)
+                    .map(|t| t.settings.clone())
+                    .unwrap_or_default();
+                specs.push(PluginSpec {
+                    source: PluginSource::Builtin(b),
+                    settings,
+                });
+            }
+        }
+    }
+    let mut files = Vec::new();
+    if !opts.no_plugins {
+        files.extend(wasm_files(&project_dir(cfg).join(".brum").join("plugins")));
+        if let Some(d) = &cfg.plugins.dir {
+            files.extend(wasm_files(d));
+        }
+    }
+    files.extend(opts.plugins.iter().cloned());
+    for f in files {
+        let stem = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if table(&stem).is_some_and(|t| !t.enabled) {
+            continue;
+        }
+        let settings = table(&stem).map(|t| t.settings.clone()).unwrap_or_default();
+        specs.push(PluginSpec {
+            source: PluginSource::File(f),
+            settings,
+        });
+    }
+    specs
+}
+
+fn new_host(cfg: &Config) -> Result<PluginHost, ExitCode> {
+    let budgets = Budgets {
+        fuel: cfg.plugins.fuel.unwrap_or(plugins::DEFAULT_FUEL),
+        memory: cfg.plugins.memory.unwrap_or(plugins::DEFAULT_MEMORY),
+    };
+    let names = cfg.processes.iter().map(|p| p.name.clone()).collect();
+    PluginHost::new(budgets, names).map_err(|e| {
+        eprintln!("brum: {e}");
+        ExitCode::from(1)
+    })
+}
+
+fn load_plugins(cfg: &Config, opts: &PluginOpts) -> Result<Option<PluginHost>, ExitCode> {
+    let specs = plugin_specs(cfg, opts);
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    let mut host = new_host(cfg)?;
+    let cache = plugins::cache_dir();
+    for spec in &specs {
+        if let Err(reason) = host.load(spec, cache.as_deref())
+            && opts.strict_plugins
+        {
+            eprintln!("brum: plugin {}: {reason}", spec.source.describe());
+            return Err(ExitCode::from(EXIT_USAGE));
+        }
+    }
+    Ok(Some(host))
+}
+
+fn plugins_cmd(args: PluginsArgs) -> ExitCode {
+    if let Some(PluginsAction::Check { file }) = &args.action {
+        return match plugins::check_file(file) {
+            Ok((info, imports)) => {
+                println!("{}: ok", file.display());
+                println!("  name:        {}", info.name);
+                println!("  version:     {}", info.version);
+                println!("  description: {}", info.description);
+                println!("  filter:      {}", info.filter);
+                println!(
+                    "  imports:     {}",
+                    if imports.is_empty() {
+                        "none".to_string()
+                    } else {
+                        imports.join(", ")
+                    }
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        };
+    }
+    let cfg = match load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(ConfigErrors(errs)) if errs.iter().all(|e| e.message.starts_with("no brum.toml")) => {
+            config::ad_hoc(vec!["true".into()], None)
+        }
+        Err(e) => return fail(e),
+    };
+    let opts = PluginOpts {
+        plugins: args.plugins.clone(),
+        ..PluginOpts::default()
+    };
+    for b in &plugins::BUILTINS {
+        if !cfg
+            .plugins
+            .table(b.name)
+            .map(|t| t.enabled)
+            .unwrap_or(b.default_on)
+        {
+            println!(
+                "{:<10} {:<8} {:<22} off (enable with [plugin.{}])",
+                b.name,
+                "-",
+                format!("builtin:{}", b.name),
+                b.name
+            );
+        }
+    }
+    let specs = plugin_specs(&cfg, &opts);
+    let mut host = match new_host(&cfg) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let cache = plugins::cache_dir();
+    let mut bad = false;
+    for spec in &specs {
+        let _ = host.load(spec, cache.as_deref());
+        for n in host.take_notices() {
+            match n {
+                Notice::Loaded {
+                    plugin,
+                    version,
+                    source,
+                    filter,
+                    cached,
+                    load_ms,
+                } => {
+                    let kind = if filter { "filter" } else { "detector" };
+                    let how = if cached { "cached" } else { "compiled" };
+                    println!(
+                        "{plugin:<10} {version:<8} {source:<22} loaded ({kind}, {how} in {load_ms} ms)"
+                    );
+                }
+                Notice::Rejected {
+                    plugin,
+                    source,
+                    reason,
+                } => {
+                    bad = true;
+                    println!("{plugin:<10} {:<8} {source:<22} REJECTED: {reason}", "-");
+                }
+                Notice::Failed { .. } | Notice::Log { .. } => {}
+            }
+        }
+    }
+    if bad {
+        ExitCode::from(EXIT_USAGE)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

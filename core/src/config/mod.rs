@@ -104,11 +104,36 @@ impl Default for Settings {
     }
 }
 
+/// A `[plugin.NAME]` table: `enabled` for brum, the rest for the plugin,
+/// flattened to dotted keys (`rule.0.pattern`) with string values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginTable {
+    pub name: String,
+    pub enabled: bool,
+    pub settings: Vec<(String, String)>,
+}
+
+/// Plugin settings of the session.
+#[derive(Debug, Clone, Default)]
+pub struct PluginConfig {
+    pub dir: Option<PathBuf>,
+    pub fuel: Option<u64>,
+    pub memory: Option<usize>,
+    pub tables: Vec<PluginTable>,
+}
+
+impl PluginConfig {
+    pub fn table(&self, name: &str) -> Option<&PluginTable> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub source: Source,
     pub settings: Settings,
+    pub plugins: PluginConfig,
     pub processes: Vec<ProcessSpec>,
     /// For package.json: the script text behind each process, by index.
     pub scripts: Vec<Option<String>>,
@@ -209,6 +234,7 @@ pub fn ad_hoc(argv: Vec<String>, name: Option<String>) -> Config {
         settings: Settings::default(),
         processes: vec![ProcessSpec::new(name, argv, display)],
         scripts: vec![None],
+        plugins: PluginConfig::default(),
     }
 }
 
@@ -333,6 +359,7 @@ impl Validator<'_> {
             dep_spans.push(spans);
         }
         self.check_cycles(&processes, &dep_spans);
+        let plugins = self.plugins(&raw, &base);
         if !self.errors.is_empty() {
             return Err(ConfigErrors(self.errors));
         }
@@ -342,6 +369,7 @@ impl Validator<'_> {
             settings,
             processes,
             scripts,
+            plugins,
         })
     }
 
@@ -557,6 +585,58 @@ impl Validator<'_> {
         }
     }
 
+    fn plugins(&mut self, raw: &raw::RawFile, base: &Path) -> PluginConfig {
+        let mut pc = PluginConfig::default();
+        if let Some(d) = &raw.plugins_dir {
+            let dir = base.join(d.get_ref());
+            if !dir.is_dir() {
+                self.err(
+                    d.span(),
+                    "plugins_dir".into(),
+                    format!("directory {} does not exist", dir.display()),
+                );
+            }
+            pc.dir = Some(dir);
+        }
+        if let Some(f) = &raw.plugin_fuel {
+            match f.get_ref() {
+                Value::Integer(n) if *n > 0 => pc.fuel = Some(*n as u64),
+                other => self.err(
+                    f.span(),
+                    "plugin_fuel".into(),
+                    format!("expected a positive integer, found {}", describe(other)),
+                ),
+            }
+        }
+        if let Some(m) = &raw.plugin_memory {
+            pc.memory = self.size(m, "plugin_memory".into());
+        }
+        for (name, table) in &raw.plugin {
+            let mut enabled = true;
+            let mut settings = Vec::new();
+            for (k, v) in table.get_ref() {
+                if k == "enabled" {
+                    match v {
+                        Value::Boolean(b) => enabled = *b,
+                        other => self.err(
+                            table.span(),
+                            format!("plugin.{name}.enabled"),
+                            format!("expected true or false, found {}", describe(other)),
+                        ),
+                    }
+                    continue;
+                }
+                flatten(k, v, &mut settings);
+            }
+            pc.tables.push(PluginTable {
+                name: name.clone(),
+                enabled,
+                settings,
+            });
+        }
+        pc
+    }
+
     fn duration(&mut self, v: &Spanned<Value>, key: String) -> Option<Duration> {
         let parsed = match v.get_ref() {
             Value::Integer(n) if *n >= 0 => Some(Duration::from_secs(*n as u64)),
@@ -622,6 +702,25 @@ fn dfs(
     path.pop();
     mark[n] = 2;
     None
+}
+
+/// Flattens a TOML value into dotted keys with string values: tables by
+/// key, arrays by 0-based index.
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Table(t) => {
+            for (k, v) in t {
+                flatten(&format!("{prefix}.{k}"), v, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                flatten(&format!("{prefix}.{i}"), v, out);
+            }
+        }
+        Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        other => out.push((prefix.to_string(), other.to_string())),
+    }
 }
 
 fn describe(v: &Value) -> String {

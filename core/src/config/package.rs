@@ -126,6 +126,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         settings: Settings::default(),
         processes,
         scripts,
+        plugins: super::PluginConfig::default(),
     })
 }
 

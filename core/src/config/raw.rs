@@ -13,8 +13,17 @@ pub struct RawFile {
     pub max_line_bytes: Option<Spanned<Value>>,
     /// Ring store budget per process (bytes, or a size like "8MiB").
     pub ring_bytes: Option<Spanned<Value>>,
+    /// Extra folder of `.wasm` plugins (relative to brum.toml).
+    pub plugins_dir: Option<Spanned<String>>,
+    /// CPU budget per plugin call, in fuel units.
+    pub plugin_fuel: Option<Spanned<Value>>,
+    /// Memory cap per plugin (bytes, or a size like "32MiB").
+    pub plugin_memory: Option<Spanned<Value>>,
     #[serde(default)]
     pub process: IndexMap<String, Spanned<RawProcess>>,
+    /// Settings of plugins, by plugin name.
+    #[serde(default)]
+    pub plugin: IndexMap<String, Spanned<toml::Table>>,
 }
 
 #[derive(Debug, Deserialize)]

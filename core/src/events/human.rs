@@ -85,6 +85,8 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             process,
             stream,
             line,
+            boost,
+            tag,
             ..
         } => {
             let mark = match stream {
@@ -92,9 +94,103 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
                 Stream::Stderr => b'!',
             };
             prefix(out, style, process.name, Some(process.index), mark);
+            if let Some(t) = tag {
+                let _ = write!(out, "[{t}] ");
+            }
+            if boost && style.color {
+                out.extend_from_slice(b"\x1b[1m");
+            }
             out.extend_from_slice(line);
+            if boost && style.color {
+                out.extend_from_slice(RESET);
+            }
             out.push(b'\n');
         }
+        Event::Finding {
+            process,
+            finding: f,
+            ..
+        } => {
+            lifecycle(out, style, process);
+            let colour: &[u8] = match f.event_type() {
+                "error.detected" if f.kind == "warning" => b"\x1b[22;33m",
+                "error.detected" | "test.failed" => b"\x1b[22;1;31m",
+                "url.detected" => b"\x1b[22;1;36m",
+                _ => b"\x1b[22;32m",
+            };
+            if style.color {
+                out.extend_from_slice(colour);
+            }
+            match f.event_type() {
+                "error.detected" => {
+                    let what = if f.kind == "warning" {
+                        "warning"
+                    } else {
+                        "error"
+                    };
+                    let _ = write!(out, "{what}: {}", f.message);
+                    if let Some(file) = f.file {
+                        let _ = write!(out, " ({file}");
+                        if let Some(l) = f.line {
+                            let _ = write!(out, ":{l}");
+                            if let Some(c) = f.column {
+                                let _ = write!(out, ":{c}");
+                            }
+                        }
+                        out.push(b')');
+                    }
+                }
+                "url.detected" => {
+                    let _ = write!(out, "url: {}", f.url.unwrap_or(f.message));
+                }
+                "test.passed" | "test.failed" => {
+                    let n = |k| f.field(k).unwrap_or("0");
+                    let _ = write!(
+                        out,
+                        "tests: {} passed, {} failed, {} skipped",
+                        n("passed"),
+                        n("failed"),
+                        n("skipped")
+                    );
+                }
+                "build.event" => {
+                    let _ = write!(
+                        out,
+                        "build {}: {}",
+                        f.field("status").unwrap_or("finished"),
+                        f.message
+                    );
+                }
+                _ => {
+                    let _ = write!(out, "{}: {}", f.custom_kind.unwrap_or(f.kind), f.message);
+                }
+            }
+            end(out, style);
+        }
+        Event::PluginFailed {
+            plugin,
+            reason,
+            action,
+            retry_ms,
+            ..
+        } => {
+            prefix(out, style, "brum", None, b'*');
+            let _ = write!(out, "plugin {plugin}: {reason}");
+            match action {
+                "restarting" => {
+                    let _ = write!(out, " (restarting in {retry_ms}ms)");
+                }
+                "disabled" => out.extend_from_slice(b" (disabled after repeated failures)"),
+                _ => out.extend_from_slice(b" (not loaded)"),
+            }
+            end(out, style);
+        }
+        Event::PluginLog { plugin, text } => {
+            prefix(out, style, "brum", None, b'*');
+            let _ = write!(out, "[{plugin}] {text}");
+            end(out, style);
+        }
+        Event::PluginLoaded { .. } => {}
         Event::ProcessStarted {
             process,
             pid,
@@ -199,6 +295,8 @@ mod tests {
             stream: Stream::Stdout,
             line: b"hello",
             truncated: false,
+            boost: false,
+            tag: None,
         });
         assert_eq!(out, "api   | hello\n");
         let err = plain(&Event::LogLine {
@@ -206,6 +304,8 @@ mod tests {
             stream: Stream::Stderr,
             line: b"oops",
             truncated: false,
+            boost: false,
+            tag: None,
         });
         assert_eq!(err, "api   ! oops\n");
     }
@@ -252,6 +352,8 @@ mod tests {
                 stream: Stream::Stdout,
                 line: b"x",
                 truncated: false,
+                boost: false,
+                tag: None,
             },
         );
         assert!(a.starts_with(PALETTE[1]));

@@ -2,7 +2,7 @@
 //! order, `text` for UTF-8 line content and `bytes` (standard base64) when
 //! the content is not valid UTF-8, so nothing a child prints is lost.
 
-use super::{Event, ProcRef, Timestamps, signal_name};
+use super::{Event, FindingView, ProcRef, Timestamps, signal_name};
 
 /// Appends one event as a JSON object and a newline to `out`.
 pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: &Event<'_>) {
@@ -56,6 +56,8 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             stream,
             line,
             truncated,
+            boost,
+            tag,
         } => {
             proc_key(out, process);
             key(out, "stream");
@@ -76,6 +78,13 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             }
             if truncated {
                 out.extend_from_slice(b",\"truncated\":true");
+            }
+            if boost {
+                out.extend_from_slice(b",\"boost\":true");
+            }
+            if let Some(t) = tag {
+                key(out, "tag");
+                push_str(out, t);
             }
         }
         Event::ProcessExited {
@@ -143,8 +152,156 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             key(out, "exit_code");
             push_i64(out, i64::from(exit_code));
         }
+        Event::Finding {
+            process,
+            plugin,
+            finding: f,
+        } => {
+            proc_key(out, process);
+            key(out, "plugin");
+            push_str(out, plugin);
+            encode_finding(out, f);
+        }
+        Event::PluginLoaded {
+            plugin,
+            version,
+            source,
+            filter,
+            cached,
+            load_ms,
+        } => {
+            key(out, "plugin");
+            push_str(out, plugin);
+            key(out, "version");
+            push_str(out, version);
+            key(out, "source");
+            push_str(out, source);
+            key(out, "filter");
+            out.extend_from_slice(if filter { b"true" } else { b"false" });
+            key(out, "cached");
+            out.extend_from_slice(if cached { b"true" } else { b"false" });
+            key(out, "load_ms");
+            push_u64(out, load_ms);
+        }
+        Event::PluginFailed {
+            plugin,
+            reason,
+            action,
+            failures,
+            retry_ms,
+        } => {
+            key(out, "plugin");
+            push_str(out, plugin);
+            key(out, "reason");
+            push_str(out, reason);
+            key(out, "action");
+            push_str(out, action);
+            key(out, "failures");
+            push_u64(out, u64::from(failures));
+            if action == "restarting" {
+                key(out, "retry_ms");
+                push_u64(out, retry_ms);
+            }
+        }
+        Event::PluginLog { plugin, text } => {
+            key(out, "plugin");
+            push_str(out, plugin);
+            key(out, "text");
+            push_str(out, text);
+        }
     }
     out.extend_from_slice(b"}\n");
+}
+
+fn opt_str(out: &mut Vec<u8>, k: &str, v: Option<&str>) {
+    if let Some(v) = v {
+        key(out, k);
+        push_str(out, v);
+    }
+}
+
+fn opt_u32(out: &mut Vec<u8>, k: &str, v: Option<u32>) {
+    if let Some(v) = v {
+        key(out, k);
+        push_u64(out, u64::from(v));
+    }
+}
+
+/// A field value as a JSON number when it is one, else a string.
+fn number_or_string(out: &mut Vec<u8>, v: &str) {
+    if !v.is_empty()
+        && v.len() < 19
+        && v.bytes().all(|b| b.is_ascii_digit())
+        && (v == "0" || !v.starts_with('0'))
+    {
+        out.extend_from_slice(v.as_bytes());
+    } else {
+        push_str(out, v);
+    }
+}
+
+fn encode_finding(out: &mut Vec<u8>, f: &FindingView<'_>) {
+    match f.event_type() {
+        "error.detected" => {
+            key(out, "severity");
+            push_str(out, f.severity);
+            key(out, "message");
+            push_str(out, f.message);
+        }
+        "url.detected" => {
+            key(out, "url");
+            push_str(out, f.url.unwrap_or(f.message));
+            opt_str(out, "label", f.field("label"));
+        }
+        "test.passed" | "test.failed" => {
+            for k in ["passed", "failed", "skipped"] {
+                key(out, k);
+                number_or_string(out, f.field(k).unwrap_or("0"));
+            }
+            key(out, "message");
+            push_str(out, f.message);
+        }
+        "build.event" => {
+            key(out, "status");
+            push_str(out, f.field("status").unwrap_or("unknown"));
+            if let Some(d) = f.field("duration_ms") {
+                key(out, "duration_ms");
+                number_or_string(out, d);
+            }
+            key(out, "message");
+            push_str(out, f.message);
+        }
+        _ => {
+            key(out, "kind");
+            push_str(out, f.custom_kind.unwrap_or(f.kind));
+            key(out, "severity");
+            push_str(out, f.severity);
+            key(out, "message");
+            push_str(out, f.message);
+        }
+    }
+    opt_str(out, "file", f.file);
+    opt_u32(out, "line", f.line);
+    opt_u32(out, "column", f.column);
+    opt_str(out, "code", f.code);
+    opt_str(out, "language", f.language);
+    key(out, "first_seq");
+    push_u64(out, f.first_seq);
+    key(out, "last_seq");
+    push_u64(out, f.last_seq);
+    if !f.fields.is_empty() {
+        key(out, "fields");
+        out.push(b'{');
+        for (i, (k, v)) in f.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_str(out, k);
+            out.push(b':');
+            push_str(out, v);
+        }
+        out.push(b'}');
+    }
 }
 
 #[inline]
@@ -293,6 +450,8 @@ mod tests {
             stream: Stream::Stderr,
             line: b"say \"hi\"\t\x01\\",
             truncated: false,
+            boost: false,
+            tag: None,
         };
         assert_eq!(
             enc(&ev),
@@ -307,6 +466,8 @@ mod tests {
             stream: Stream::Stdout,
             line: b"\xff\xfeok",
             truncated: true,
+            boost: false,
+            tag: None,
         };
         assert_eq!(
             enc(&ev),

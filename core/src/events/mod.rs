@@ -69,6 +69,10 @@ pub enum Event<'a> {
         stream: Stream,
         line: &'a [u8],
         truncated: bool,
+        /// A filter asked for this line to stand out.
+        boost: bool,
+        /// A filter's tag for this line.
+        tag: Option<&'a str>,
     },
     ProcessExited {
         process: ProcRef<'a>,
@@ -94,6 +98,85 @@ pub enum Event<'a> {
     DaemonStopped {
         exit_code: i32,
     },
+    /// Something a plugin found: `error.detected`, `url.detected`,
+    /// `build.event`, `test.passed` / `test.failed`, or `finding`.
+    Finding {
+        process: ProcRef<'a>,
+        plugin: &'a str,
+        finding: &'a FindingView<'a>,
+    },
+    PluginLoaded {
+        plugin: &'a str,
+        version: &'a str,
+        source: &'a str,
+        filter: bool,
+        cached: bool,
+        load_ms: u64,
+    },
+    /// A plugin could not be loaded (`action` = "rejected") or failed while
+    /// running ("restarting" after `retry_ms`, or "disabled").
+    PluginFailed {
+        plugin: &'a str,
+        reason: &'a str,
+        action: &'a str,
+        failures: u32,
+        retry_ms: u64,
+    },
+    PluginLog {
+        plugin: &'a str,
+        text: &'a str,
+    },
+}
+
+/// A plugin's finding, borrowed (the plugin host owns the data).
+#[derive(Debug, Clone, Copy)]
+pub struct FindingView<'a> {
+    /// error, warning, url, build, test or custom.
+    pub kind: &'a str,
+    pub custom_kind: Option<&'a str>,
+    /// critical, error, warning or info.
+    pub severity: &'a str,
+    pub message: &'a str,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub file: Option<&'a str>,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    pub code: Option<&'a str>,
+    pub url: Option<&'a str>,
+    pub language: Option<&'a str>,
+    pub fields: &'a [(String, String)],
+}
+
+impl FindingView<'_> {
+    /// A free field by key.
+    pub fn field(&self, key: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The event type this finding is published as.
+    pub fn event_type(&self) -> &'static str {
+        match self.kind {
+            "error" | "warning" => "error.detected",
+            "url" => "url.detected",
+            "build" => "build.event",
+            "test" => {
+                let failed = self
+                    .field("failed")
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+                if failed > 0 || matches!(self.severity, "error" | "critical") {
+                    "test.failed"
+                } else {
+                    "test.passed"
+                }
+            }
+            _ => "finding",
+        }
+    }
 }
 
 impl Event<'_> {
@@ -107,6 +190,10 @@ impl Event<'_> {
             Event::ProcessRestarting { .. } => "process.restarting",
             Event::LogDropped { .. } => "log.dropped",
             Event::DaemonStopped { .. } => "daemon.stopped",
+            Event::Finding { finding, .. } => finding.event_type(),
+            Event::PluginLoaded { .. } => "plugin.loaded",
+            Event::PluginFailed { .. } => "plugin.failed",
+            Event::PluginLog { .. } => "plugin.log",
         }
     }
 }

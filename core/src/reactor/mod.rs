@@ -26,8 +26,10 @@ use signal_hook_mio::v1_0::Signals;
 
 use crate::capture::Capture;
 use crate::config::{Config, ProcessSpec};
+use crate::events::FindingView;
 use crate::events::{EndState, Event, ProcRef, now_ms};
 use crate::output::{Flush, Output};
+use crate::plugins::{Found, Notice, PluginHost, Verdict};
 use crate::store::Stream;
 use crate::supervise::{self, Exit};
 use timers::{TimerKind, Timers};
@@ -95,6 +97,9 @@ struct Proc {
     /// Bumped on every start so timers from an earlier run are ignored.
     generation: u64,
     end: Option<EndState>,
+    /// Findings so far (for the summary and queries).
+    pub errors: u32,
+    pub warnings: u32,
 }
 
 impl Proc {
@@ -117,8 +122,14 @@ enum Shutdown {
 
 /// Runs the selected processes until they have all ended; returns brum's
 /// exit code.
-pub fn run(config: &Config, opts: &RunOptions, out: Output) -> Result<i32, ReactorError> {
+pub fn run(
+    config: &Config,
+    opts: &RunOptions,
+    out: Output,
+    host: Option<PluginHost>,
+) -> Result<i32, ReactorError> {
     let mut r = Reactor::new(config, opts, out)?;
+    r.host = host.filter(|h| !h.is_empty());
     r.start();
     r.event_loop()?;
     Ok(r.finish())
@@ -141,6 +152,10 @@ struct Reactor {
     first_failure: Option<i32>,
     evict_report_armed: bool,
     out_registered: bool,
+    host: Option<PluginHost>,
+    found: Vec<Found>,
+    verdicts: Vec<(u64, Verdict)>,
+    plugin_tick_armed: Option<Instant>,
 }
 
 fn pipe_token(proc: usize, slot: usize) -> Token {
@@ -190,6 +205,8 @@ impl Reactor {
                 stop_requested: false,
                 generation: 0,
                 end: None,
+                errors: 0,
+                warnings: 0,
             })
             .collect();
         Ok(Reactor {
@@ -209,6 +226,10 @@ impl Reactor {
             first_failure: None,
             evict_report_armed: false,
             out_registered,
+            host: None,
+            found: Vec::new(),
+            verdicts: Vec::new(),
+            plugin_tick_armed: None,
         })
     }
 
@@ -276,6 +297,17 @@ impl Reactor {
                         restart: p.restarts,
                     },
                 );
+                if let Some(host) = self.host.as_mut() {
+                    let p = &self.procs[i];
+                    host.process_started(
+                        i as u32,
+                        &p.spec.name,
+                        &p.spec.display,
+                        now_ms(),
+                        &mut self.found,
+                    );
+                    self.after_plugins();
+                }
             }
             Err(e) => {
                 p.pid = 0;
@@ -379,6 +411,7 @@ impl Reactor {
                 ReadResult::Eof => self.close_pipe(i, slot),
             }
         }
+        self.flush_batch();
     }
 
     fn read_one(&mut self, i: usize, slot: usize) -> ReadResult {
@@ -396,15 +429,31 @@ impl Reactor {
                         name: &p.spec.name,
                         index: p.index,
                     };
-                    p.capture.ingest(
-                        pref,
-                        stream,
-                        &self.rbuf[..n],
-                        now_ms(),
-                        &mut self.seq,
-                        &mut self.out,
-                    );
+                    match self.host.as_mut() {
+                        Some(host) => {
+                            p.capture.ingest(
+                                pref,
+                                stream,
+                                &self.rbuf[..n],
+                                now_ms(),
+                                &mut self.seq,
+                                host,
+                            );
+                            if host.batch_full() {
+                                self.flush_batch();
+                            }
+                        }
+                        None => p.capture.ingest(
+                            pref,
+                            stream,
+                            &self.rbuf[..n],
+                            now_ms(),
+                            &mut self.seq,
+                            &mut self.out,
+                        ),
+                    }
                     budget = budget.saturating_sub(n);
+                    let p = &self.procs[i];
                     if p.capture.evicted_unreported > 0 && !self.evict_report_armed {
                         self.evict_report_armed = true;
                         self.timers
@@ -429,13 +478,19 @@ impl Reactor {
                 name: &p.spec.name,
                 index: p.index,
             };
-            p.capture.finish(
-                pref,
-                stream_of(slot),
-                now_ms(),
-                &mut self.seq,
-                &mut self.out,
-            );
+            match self.host.as_mut() {
+                Some(host) => {
+                    p.capture
+                        .finish(pref, stream_of(slot), now_ms(), &mut self.seq, host)
+                }
+                None => p.capture.finish(
+                    pref,
+                    stream_of(slot),
+                    now_ms(),
+                    &mut self.seq,
+                    &mut self.out,
+                ),
+            }
         }
         self.ready.retain(|&(pi, ps)| !(pi == i && ps == slot));
         let p = &self.procs[i];
@@ -541,6 +596,14 @@ impl Reactor {
                     self.evict_report_armed = false;
                     self.report_evictions();
                 }
+                TimerKind::PluginTick => {
+                    self.plugin_tick_armed = None;
+                    self.flush_batch();
+                    if let Some(host) = self.host.as_mut() {
+                        host.tick(now_ms(), &mut self.found);
+                        self.after_plugins();
+                    }
+                }
             }
         }
     }
@@ -599,6 +662,11 @@ impl Reactor {
             Exit::Signal(s) => (None, Some(s)),
         };
         let duration_ms = p.started.elapsed().as_millis() as u64;
+        self.flush_batch();
+        if let Some(host) = self.host.as_mut() {
+            host.process_ended(i as u32, code, signal, now_ms(), &mut self.found);
+            self.after_plugins();
+        }
         let seq = self.seq + 1;
         self.seq = seq;
         let p = &self.procs[i];
@@ -653,6 +721,151 @@ impl Reactor {
             if self.kill_others_on_fail && self.shutdown == Shutdown::None {
                 self.begin_shutdown(Shutdown::KillOthers);
             }
+        }
+    }
+
+    /// Hands the lines read so far to the plugins, then emits them (as the
+    /// filters decided) and what the plugins found.
+    fn flush_batch(&mut self) {
+        let Some(host) = self.host.as_mut() else {
+            return;
+        };
+        if host.batch.lines.is_empty() {
+            return;
+        }
+        self.verdicts.clear();
+        host.run_batch(now_ms(), &mut self.found, &mut self.verdicts);
+        let mut vi = 0;
+        let batch = &host.batch;
+        for l in &batch.lines {
+            while vi < self.verdicts.len() && self.verdicts[vi].0 < l.seq {
+                vi += 1;
+            }
+            let verdict = self.verdicts.get(vi).filter(|v| v.0 == l.seq).map(|v| &v.1);
+            let (boost, tag) = match verdict {
+                Some(Verdict::Drop) => continue,
+                Some(Verdict::Boost) => (true, None),
+                Some(Verdict::Tag(t)) => (false, Some(t.as_str())),
+                Some(Verdict::Keep) | None => (false, None),
+            };
+            let p = &self.procs[l.process as usize];
+            let s = l.start as usize;
+            let ev = Event::LogLine {
+                process: p.pref(),
+                stream: if matches!(l.pipe, crate::plugins::Pipe::Stderr) {
+                    Stream::Stderr
+                } else {
+                    Stream::Stdout
+                },
+                line: &batch.data[s..s + l.len as usize],
+                truncated: l.truncated,
+                boost,
+                tag,
+            };
+            self.out.emit(l.seq, l.ts_ms, &ev);
+        }
+        host.clear_batch();
+        self.after_plugins();
+    }
+
+    /// Emits what the plugins produced (findings, notices) and re-arms the
+    /// plugin tick timer.
+    fn after_plugins(&mut self) {
+        let found = std::mem::take(&mut self.found);
+        for f in &found {
+            let Some(host) = self.host.as_ref() else {
+                break;
+            };
+            let g = &f.finding;
+            let view = FindingView {
+                kind: g.kind.as_str(),
+                custom_kind: g.custom_kind.as_deref(),
+                severity: g.severity.as_str(),
+                message: &g.message,
+                first_seq: g.first_seq,
+                last_seq: g.last_seq,
+                file: g.file.as_deref(),
+                line: g.line,
+                column: g.column,
+                code: g.code.as_deref(),
+                url: g.url.as_deref(),
+                language: g.language.as_deref(),
+                fields: &g.fields,
+            };
+            let Some(p) = self.procs.get_mut(g.process as usize) else {
+                continue;
+            };
+            match view.kind {
+                "error" => p.errors += 1,
+                "warning" => p.warnings += 1,
+                _ => {}
+            }
+            let p = &self.procs[g.process as usize];
+            self.seq += 1;
+            let ev = Event::Finding {
+                process: p.pref(),
+                plugin: host.name(f.plugin),
+                finding: &view,
+            };
+            self.out.emit(self.seq, now_ms(), &ev);
+        }
+        self.found = found;
+        self.found.clear();
+        self.emit_notices();
+        if let Some(t) = self.host.as_ref().and_then(|h| h.next_tick()) {
+            let at = Instant::now() + Duration::from_millis((t - now_ms()).max(0) as u64);
+            if self.plugin_tick_armed.is_none_or(|a| at < a) {
+                self.plugin_tick_armed = Some(at);
+                self.timers.arm(at, TimerKind::PluginTick);
+            }
+        }
+    }
+
+    fn emit_notices(&mut self) {
+        let Some(host) = self.host.as_mut() else {
+            return;
+        };
+        for n in host.take_notices() {
+            let ev = match &n {
+                Notice::Loaded {
+                    plugin,
+                    version,
+                    source,
+                    filter,
+                    cached,
+                    load_ms,
+                } => Event::PluginLoaded {
+                    plugin,
+                    version,
+                    source,
+                    filter: *filter,
+                    cached: *cached,
+                    load_ms: *load_ms,
+                },
+                Notice::Rejected { plugin, reason, .. } => Event::PluginFailed {
+                    plugin,
+                    reason,
+                    action: "rejected",
+                    failures: 1,
+                    retry_ms: 0,
+                },
+                Notice::Failed {
+                    plugin,
+                    reason,
+                    failures,
+                    disabled,
+                    retry_ms,
+                } => Event::PluginFailed {
+                    plugin,
+                    reason,
+                    action: if *disabled { "disabled" } else { "restarting" },
+                    failures: *failures,
+                    retry_ms: *retry_ms,
+                },
+                Notice::Log { plugin, text } => Event::PluginLog { plugin, text },
+            };
+            self.seq += 1;
+            self.out.emit(self.seq, now_ms(), &ev);
         }
     }
 

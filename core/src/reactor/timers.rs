@@ -18,6 +18,8 @@ pub enum TimerKind {
     Restart { proc: usize, generation: u64 },
     /// Report ring evictions as `log.dropped`.
     EvictReport,
+    /// A plugin asked to be ticked after a quiet period.
+    PluginTick,
 }
 
 #[derive(Debug, Default)]

@@ -1,1 +1,143 @@
-//! placeholder
+//! Detection logic of the built-in `errors` plugin, in plain Rust.
+//!
+//! Lines arrive in order per (process, stream). Each line is cleaned (ANSI
+//! escapes, `\r` redraws, timestamp / `[name]` prefixes removed; no
+//! allocation unless the line contains an escape sequence, and then only
+//! into a reused buffer), then:
+//! 1. if a multi-line record is open on that stream, the line either
+//!    continues it (stack frame, code frame, caret, note...) or closes it;
+//! 2. otherwise cheap anchored prefix checks decide whether the line starts
+//!    a finding. Most lines fail on the first byte or two; allocation only
+//!    happens when a finding is actually started.
+//!
+//! One logical error (however many lines) is one [`Finding`]. Records that
+//! see no further line are flushed by [`Detector::on_tick`] after
+//! `quiet_ms`, or by [`Detector::on_process_end`].
+
+#[cfg(target_arch = "wasm32")]
+mod component;
+mod detect;
+pub mod text;
+
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+pub struct LineIn<'a> {
+    pub process: u32,
+    pub stream: Stream,
+    pub seq: u64,
+    pub ts_ms: i64,
+    pub bytes: &'a [u8],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Error,
+    Warning,
+    Build,
+    Test,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Critical,
+    Error,
+    Warning,
+    Info,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub process: u32,
+    pub kind: Kind,
+    pub severity: Severity,
+    /// the human-meaningful line (e.g. "TypeError: x is not a function"), ANSI stripped
+    pub message: String,
+    /// seq of the first and last line the finding covers
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    /// TS2345, E0308, -Wint-conversion, lint name ...
+    pub code: Option<String>,
+    /// "typescript", "javascript", "python", "rust", "go", "java", "c", "cpp" ...
+    pub language: Option<String>,
+    /// free key/values: Test: passed/failed/skipped/framework; Build: status, duration_ms, tool
+    pub fields: Vec<(String, String)>,
+}
+
+pub struct Settings {
+    /// a record whose last line is older than this is flushed by `on_tick`
+    pub quiet_ms: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { quiet_ms: 200 }
+    }
+}
+
+pub struct Detector {
+    quiet_ms: i64,
+    streams: BTreeMap<(u32, u8), detect::StreamState>,
+    buf: Vec<u8>,
+}
+
+impl Detector {
+    pub fn new(settings: Settings) -> Self {
+        Detector {
+            quiet_ms: settings.quiet_ms.max(0),
+            streams: BTreeMap::new(),
+            buf: Vec::with_capacity(256),
+        }
+    }
+
+    /// Called for every line, in order.
+    pub fn on_line(&mut self, line: &LineIn<'_>, out: &mut Vec<Finding>) {
+        let key = (line.process, line.stream as u8);
+        let mut buf = std::mem::take(&mut self.buf);
+        let text = text::clean_line(line.bytes, &mut buf);
+        let st = self.streams.entry(key).or_default();
+        st.on_line(line.process, text, line.seq, line.ts_ms, out);
+        self.buf = buf;
+    }
+
+    /// Flushes everything still open for `process` and forgets its state.
+    pub fn on_process_end(&mut self, process: u32, out: &mut Vec<Finding>) {
+        for s in [Stream::Stdout, Stream::Stderr] {
+            if let Some(mut st) = self.streams.remove(&(process, s as u8)) {
+                st.flush(process, out);
+            }
+        }
+    }
+
+    /// Flushes records whose last line is at least `quiet_ms` old.
+    pub fn on_tick(&mut self, now_ms: i64, out: &mut Vec<Finding>) {
+        let quiet = self.quiet_ms;
+        for (&(pid, _), st) in self.streams.iter_mut() {
+            if let Some(ts) = st.open_since()
+                && now_ms - ts >= quiet
+            {
+                st.flush(pid, out);
+            }
+        }
+    }
+
+    /// When `on_tick` should next be called; None when nothing is open.
+    pub fn next_tick(&self) -> Option<i64> {
+        self.streams
+            .values()
+            .filter_map(|s| s.open_since())
+            .min()
+            .map(|t| t + self.quiet_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -62,6 +62,9 @@
 //! `prefix` and `suffix` (no per-line allocation); for `regex` it enables the regex
 //! engine's (Unicode-aware) case-insensitive mode, like a `(?i)` prefix.
 
+#[cfg(target_arch = "wasm32")]
+mod component;
+
 use memchr::memmem;
 use regex::bytes::{Regex, RegexBuilder};
 

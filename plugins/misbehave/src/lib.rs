@@ -8,8 +8,9 @@
 //! - `fail-configure`: rejects its settings;
 //! - `stderr`: prints each line to stderr;
 //! - `every`: traps on every `n`-th batch (setting `n`);
-//! - `probe`: reports what the sandbox lets it see (env, args, files,
-//!   clocks) as a finding on the first line;
+//! - `probe`: reports what the sandbox lets it see (env, args, clocks) as
+//!   a finding on the first line (files cannot even be imported: see the
+//!   `snoop` fixture);
 //! - anything else (or none): echoes "boom" lines as custom findings.
 
 use brum_plugin_sdk::*;
@@ -32,7 +33,11 @@ impl Plugin for Misbehave {
         for (k, v) in settings {
             match k.as_str() {
                 "mode" => self.mode = v.clone(),
-                "n" => self.n = v.parse().map_err(|_| format!("n: expected a number, found {v:?}"))?,
+                "n" => {
+                    self.n = v
+                        .parse()
+                        .map_err(|_| format!("n: expected a number, found {v:?}"))?
+                }
                 other => return Err(format!("unknown setting {other:?}")),
             }
         }
@@ -62,14 +67,14 @@ impl Plugin for Misbehave {
             self.probed = true;
             let env = std::env::vars().count();
             let args = std::env::args().count();
-            let file = std::fs::read_to_string("/etc/passwd").is_ok();
-            let dir = std::fs::read_dir("/").is_ok();
             let wall = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
-            let msg = format!("env={env} args={args} file={file} dir={dir} wall={wall}");
-            out.findings.push(finding(&line, Kind::Custom, Severity::Info, &msg).custom("probe"));
+            let mono = std::time::Instant::now().elapsed().as_nanos();
+            let msg = format!("env={env} args={args} wall={wall} mono={mono}");
+            out.findings
+                .push(finding(&line, Kind::Custom, Severity::Info, &msg).custom("probe"));
             return;
         }
         if !text.contains("boom") {
@@ -97,10 +102,13 @@ impl Plugin for Misbehave {
             }
             "huge" => {
                 for _ in 0..100_000 {
-                    out.findings.push(finding(&line, Kind::Custom, Severity::Info, "spam").custom("spam"));
+                    out.findings
+                        .push(finding(&line, Kind::Custom, Severity::Info, "spam").custom("spam"));
                 }
             }
-            _ => out.findings.push(finding(&line, Kind::Custom, Severity::Info, text).custom("boom")),
+            _ => out
+                .findings
+                .push(finding(&line, Kind::Custom, Severity::Info, text).custom("boom")),
         }
     }
 }

@@ -58,6 +58,9 @@
 //! Lines without `://` are rejected with one `memmem` search and no allocation.
 //! ANSI stripping only copies (into a reused buffer) when the line contains ESC.
 
+#[cfg(target_arch = "wasm32")]
+mod component;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 

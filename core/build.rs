@@ -1,0 +1,95 @@
+//! Builds the plugins in `plugins/` for wasm32-wasip2 with a nested cargo
+//! (its own target dir, so it never waits on the outer build's lock) and
+//! copies the components into OUT_DIR, where `src/plugins/builtin.rs`
+//! embeds them. No `.wasm` is ever committed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PLUGINS: [&str; 5] = ["errors", "urls", "filter", "misbehave", "snoop"];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
+    let root = manifest_dir
+        .parent()
+        .expect("core/ has a parent")
+        .to_path_buf();
+    let plugins = root.join("plugins");
+    let out_dir = PathBuf::from(env("OUT_DIR"));
+    println!("cargo:rerun-if-changed={}", root.join("wit").display());
+    for sub in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "sdk",
+        "errors",
+        "urls",
+        "filter",
+        "misbehave",
+        "snoop",
+    ] {
+        println!("cargo:rerun-if-changed={}", plugins.join(sub).display());
+    }
+    println!("cargo:rerun-if-env-changed=BRUM_PLUGINS_TARGET_DIR");
+
+    let target_dir = std::env::var_os("BRUM_PLUGINS_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir(&out_dir).join("plugins"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&plugins)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+            "--workspace",
+        ])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    // What the outer build set for the host must not leak into the guest
+    // build (clippy's wrapper, host rustflags, a forced target).
+    for var in [
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_PRIMARY_PACKAGE",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build the plugins: {e}"));
+    if !status.success() {
+        panic!(
+            "building the plugins in {} for wasm32-wasip2 failed ({status}).\n\
+             If the target is missing: rustup target add wasm32-wasip2",
+            plugins.display()
+        );
+    }
+    let built = target_dir.join("wasm32-wasip2").join("release");
+    for name in PLUGINS {
+        let file = built.join(format!("brum_plugin_{name}.wasm"));
+        let dest = out_dir.join(format!("{name}.wasm"));
+        std::fs::copy(&file, &dest)
+            .unwrap_or_else(|e| panic!("plugin {} missing: {e}", file.display()));
+    }
+    println!("cargo:rustc-env=BRUM_PLUGIN_WASM_DIR={}", out_dir.display());
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set by cargo"))
+}
+
+/// The outer build's target directory: OUT_DIR is
+/// `<target>/<profile>/build/<pkg>-<hash>/out`.
+fn target_dir(out_dir: &Path) -> PathBuf {
+    out_dir
+        .ancestors()
+        .nth(4)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| out_dir.join("target"))
+}

@@ -1,0 +1,378 @@
+use super::*;
+
+fn feed(d: &mut Detector, pid: u32, lines: &[&str], seq0: u64, out: &mut Vec<Finding>) {
+    for (i, l) in lines.iter().enumerate() {
+        let seq = seq0 + i as u64;
+        d.on_line(
+            &LineIn {
+                process: pid,
+                stream: Stream::Stderr,
+                seq,
+                ts_ms: seq as i64,
+                bytes: l.as_bytes(),
+            },
+            out,
+        );
+    }
+}
+
+fn run(lines: &[&str]) -> Vec<Finding> {
+    let mut d = Detector::new(Settings::default());
+    let mut out = Vec::new();
+    feed(&mut d, 1, lines, 1, &mut out);
+    d.on_process_end(1, &mut out);
+    out
+}
+
+#[test]
+fn ansi_colored_rust_error() {
+    let f = run(&[
+        "\x1b[1m\x1b[91merror[E0308]\x1b[0m\x1b[1m: mismatched types\x1b[0m",
+        " \x1b[1m\x1b[94m--> \x1b[0msrc/main.rs:5:18",
+        "  \x1b[1m\x1b[94m|\x1b[0m",
+        "\x1b[1m\x1b[94m5\x1b[0m \x1b[1m\x1b[94m|\x1b[0m     let n: i32 = \"five\";",
+        "",
+        "\x1b[1m\x1b[91merror\x1b[0m: aborting due to 1 previous error",
+    ]);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].code.as_deref(), Some("E0308"));
+    assert_eq!(f[0].file.as_deref(), Some("src/main.rs"));
+    assert_eq!((f[0].line, f[0].column), (Some(5), Some(18)));
+    assert_eq!((f[0].first_seq, f[0].last_seq), (1, 4));
+    assert_eq!(f[0].message, "mismatched types");
+}
+
+#[test]
+fn ansi_inside_path() {
+    let f = run(&[
+        "TypeError: x is not a function",
+        "    at main \x1b[90m(/srv/app/\x1b[39mserver.js:12:5\x1b[90m)\x1b[39m",
+        "\x1b[90m    at Module._compile (node:internal/modules/cjs/loader:1521:14)\x1b[39m",
+    ]);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].file.as_deref(), Some("/srv/app/server.js"));
+    assert_eq!((f[0].line, f[0].column), (Some(12), Some(5)));
+    assert_eq!(f[0].message, "TypeError: x is not a function");
+    assert_eq!(f[0].language.as_deref(), Some("javascript"));
+}
+
+#[test]
+fn chained_python_traceback_is_one_finding() {
+    let f = run(&[
+        "Traceback (most recent call last):",
+        "  File \"/a/app.py\", line 3, in lookup",
+        "    return d[k]",
+        "KeyError: 'db_url'",
+        "",
+        "During handling of the above exception, another exception occurred:",
+        "",
+        "Traceback (most recent call last):",
+        "  File \"/a/app.py\", line 7, in <module>",
+        "    lookup({}, \"db_url\")",
+        "  File \"/a/app.py\", line 5, in lookup",
+        "    raise RuntimeError(f\"missing setting {k}\")",
+        "RuntimeError: missing setting db_url",
+        "next unrelated line",
+    ]);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].message, "RuntimeError: missing setting db_url");
+    assert_eq!(
+        (f[0].file.as_deref(), f[0].line),
+        (Some("/a/app.py"), Some(5))
+    );
+    assert_eq!((f[0].first_seq, f[0].last_seq), (1, 13));
+}
+
+#[test]
+fn tick_flushes_after_quiet_period() {
+    let mut d = Detector::new(Settings { quiet_ms: 200 });
+    let mut out = Vec::new();
+    d.on_line(
+        &LineIn {
+            process: 7,
+            stream: Stream::Stderr,
+            seq: 1,
+            ts_ms: 1000,
+            bytes: b"panic: boom\n",
+        },
+        &mut out,
+    );
+    d.on_line(
+        &LineIn {
+            process: 7,
+            stream: Stream::Stderr,
+            seq: 2,
+            ts_ms: 1010,
+            bytes: b"",
+        },
+        &mut out,
+    );
+    d.on_line(
+        &LineIn {
+            process: 7,
+            stream: Stream::Stderr,
+            seq: 3,
+            ts_ms: 1020,
+            bytes: b"goroutine 1 [running]:",
+        },
+        &mut out,
+    );
+    assert!(out.is_empty());
+    assert_eq!(d.next_tick(), Some(1220));
+    d.on_tick(1219, &mut out);
+    assert!(out.is_empty());
+    d.on_tick(1220, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].severity, Severity::Critical);
+    assert_eq!((out[0].first_seq, out[0].last_seq), (1, 3));
+    assert_eq!(d.next_tick(), None);
+}
+
+#[test]
+fn interleaved_processes_and_streams_do_not_mix() {
+    let mut d = Detector::new(Settings::default());
+    let mut out = Vec::new();
+    let l = |p, s, seq, b: &'static str| LineIn {
+        process: p,
+        stream: s,
+        seq,
+        ts_ms: seq as i64,
+        bytes: b.as_bytes(),
+    };
+    d.on_line(
+        &l(1, Stream::Stderr, 1, "Traceback (most recent call last):"),
+        &mut out,
+    );
+    d.on_line(
+        &l(2, Stream::Stderr, 2, "TypeError: a is undefined"),
+        &mut out,
+    );
+    d.on_line(&l(1, Stream::Stdout, 3, "GET / 200"), &mut out);
+    d.on_line(
+        &l(1, Stream::Stderr, 4, "  File \"x.py\", line 9, in f"),
+        &mut out,
+    );
+    d.on_line(&l(2, Stream::Stderr, 5, "    at f (/w/b.js:4:2)"), &mut out);
+    d.on_line(&l(1, Stream::Stderr, 6, "    f()"), &mut out);
+    d.on_line(&l(1, Stream::Stderr, 7, "ValueError: bad"), &mut out);
+    assert!(out.is_empty());
+    d.on_process_end(2, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].process, out[0].file.as_deref(), out[0].line),
+        (2, Some("/w/b.js"), Some(4))
+    );
+    d.on_process_end(1, &mut out);
+    assert_eq!(out.len(), 2);
+    assert_eq!(
+        (out[1].process, out[1].message.as_str(), out[1].line),
+        (1, "ValueError: bad", Some(9))
+    );
+    assert_eq!((out[1].first_seq, out[1].last_seq), (1, 7));
+}
+
+#[test]
+fn old_and_new_rust_panic() {
+    let f = run(&[
+        "thread 'main' panicked at 'attempt to divide by zero', src/main.rs:2:5",
+        "note: run with `RUST_BACKTRACE=1`",
+    ]);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].message, "attempt to divide by zero");
+    assert_eq!(
+        (f[0].file.as_deref(), f[0].line, f[0].column),
+        (Some("src/main.rs"), Some(2), Some(5))
+    );
+    assert_eq!(f[0].severity, Severity::Critical);
+    let f = run(&[
+        "thread 'main' panicked at src/main.rs:2:5:",
+        "boom",
+        "note: run with `RUST_BACKTRACE=1`",
+        "after",
+    ]);
+    assert_eq!(f.len(), 1);
+    assert_eq!((f[0].message.as_str(), f[0].last_seq), ("boom", 3));
+}
+
+#[test]
+fn not_errors() {
+    let f = run(&[
+        "0 errors",
+        "error-free build",
+        "errors: 0",
+        "npm WARN deprecated foo@1: use bar",
+        "npm warn config production Use `--omit=dev` instead.",
+        "Found 3 errors in 2 files.",
+        "✖ 4 problems (4 errors, 0 warnings)",
+        "Test Suites: 1 failed, 1 total",
+        "[=====>    ] 50% building modules",
+        "warning: 3 warnings emitted",
+        "warning: `x` (bin \"x\") generated 1 warning",
+        "error: aborting due to 2 previous errors",
+        "make: *** [Makefile:2: all] Error 1",
+        "2 errors generated.",
+        "1 error",
+        "exit status 2",
+        "# example.com/pkg",
+        "the error handler is installed",
+        "ok 1 - adds",
+    ]);
+    assert!(f.is_empty(), "{f:#?}");
+}
+
+#[test]
+fn tsc_found_zero_is_build_success() {
+    let f = run(&["[3:04:05 PM] Found 0 errors. Watching for file changes."]);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].kind, Kind::Build);
+    assert!(f[0].fields.contains(&("status".into(), "success".into())));
+}
+
+#[test]
+fn gcc_context_belongs_to_next_diagnostic() {
+    let f = run(&[
+        "main.c: In function 'main':",
+        "main.c:3:13: warning: unused variable 'x' [-Wunused-variable]",
+        "    3 |     int x;",
+        "      |         ^",
+        "main.c: In function 'g':",
+        "main.c:9:5: error: 'y' undeclared",
+        "make: *** [Makefile:2: all] Error 1",
+    ]);
+    assert_eq!(f.len(), 2, "{f:#?}");
+    assert_eq!(
+        (f[0].first_seq, f[0].last_seq, f[0].kind),
+        (1, 4, Kind::Warning)
+    );
+    assert_eq!(f[0].code.as_deref(), Some("-Wunused-variable"));
+    assert_eq!((f[1].first_seq, f[1].last_seq, f[1].line), (5, 6, Some(9)));
+}
+
+#[test]
+fn unconfirmed_candidates_are_dropped() {
+    // a path:line line without a code frame, a mid-line "Error: " without
+    // frames, Python's "Exception in thread" without a traceback
+    let f = run(&[
+        "/srv/app/index.js:3",
+        "just a line",
+        "request failed: TypeError: nope",
+        "GET / 200",
+        "Exception in thread Thread-1 (worker):",
+        "done",
+    ]);
+    assert!(f.is_empty(), "{f:#?}");
+}
+
+#[test]
+fn carriage_return_progress_then_error() {
+    let f = run(&[
+        "  3% compiling\r 50% compiling\rsrc/a.ts(1,5): error TS2304: Cannot find name 'x'.",
+    ]);
+    assert_eq!(f.len(), 1);
+    assert_eq!(
+        (f[0].code.as_deref(), f[0].line, f[0].column),
+        (Some("TS2304"), Some(1), Some(5))
+    );
+}
+
+#[test]
+fn java_caused_by_chain_is_one_finding() {
+    let f = run(&[
+        "Exception in thread \"main\" java.lang.IllegalStateException: boom",
+        "\tat com.acme.App.start(App.java:7)",
+        "Caused by: java.lang.IllegalArgumentException: bad port",
+        "\tat com.acme.App.connect(App.java:3)",
+        "\t... 1 more",
+        "next",
+    ]);
+    assert_eq!(f.len(), 1);
+    assert_eq!(
+        (f[0].message.as_str(), f[0].line, f[0].last_seq),
+        ("java.lang.IllegalStateException: boom", Some(7), 5)
+    );
+    assert_eq!(f[0].language.as_deref(), Some("java"));
+}
+
+#[test]
+fn test_summaries() {
+    let f = run(&[
+        " Tests  1 failed | 3 passed (4)",
+        "Tests:       2 passed, 2 total",
+        "===== 1 failed, 3 passed, 1 skipped in 0.12s =====",
+        "test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out",
+    ]);
+    let got: Vec<_> = f
+        .iter()
+        .map(|f| {
+            (
+                f.severity,
+                f.fields[0].1.clone(),
+                f.fields[1].1.clone(),
+                f.fields[2].1.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Severity::Error, "3".into(), "1".into(), "0".into()),
+            (Severity::Info, "2".into(), "0".into(), "0".into()),
+            (Severity::Error, "3".into(), "1".into(), "1".into()),
+            (Severity::Info, "3".into(), "0".into(), "1".into()),
+        ]
+    );
+    assert!(f.iter().all(|f| f.kind == Kind::Test));
+}
+
+#[test]
+fn next_tick_tracks_earliest_open_record() {
+    let mut d = Detector::new(Settings { quiet_ms: 50 });
+    let mut out = Vec::new();
+    assert_eq!(d.next_tick(), None);
+    d.on_line(
+        &LineIn {
+            process: 1,
+            stream: Stream::Stdout,
+            seq: 1,
+            ts_ms: 100,
+            bytes: b"error: first",
+        },
+        &mut out,
+    );
+    d.on_line(
+        &LineIn {
+            process: 2,
+            stream: Stream::Stdout,
+            seq: 2,
+            ts_ms: 130,
+            bytes: b"error: second",
+        },
+        &mut out,
+    );
+    assert_eq!(d.next_tick(), Some(150));
+    d.on_tick(160, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(d.next_tick(), Some(180));
+    d.on_tick(180, &mut out);
+    assert_eq!(out.len(), 2);
+    assert_eq!(d.next_tick(), None);
+}
+
+#[test]
+fn phrase_errors() {
+    let f = run(&[
+        "12:00:00 PM [vite] Pre-transform error: Failed to load url /x.js",
+        "no error here: fine",
+        "Internal server error: boom",
+        "  File: /a/src/x.ts:3:4",
+    ]);
+    assert_eq!(f.len(), 2, "{f:#?}");
+    assert_eq!(
+        f[0].message,
+        "Pre-transform error: Failed to load url /x.js"
+    );
+    assert_eq!(
+        (f[1].file.as_deref(), f[1].line),
+        (Some("/a/src/x.ts"), Some(3))
+    );
+}

@@ -1,0 +1,84 @@
+//! Non-candidate lines must not allocate: counts heap allocations made by
+//! the detector while it is fed ordinary output (plain, coloured, `\r`
+//! progress redraws, prefixed, stdout and stderr of two processes).
+
+use brum_plugin_errors::{Detector, LineIn, Settings, Stream};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+const NOISE: &[&str] = &[
+    "GET /api/users 200 in 12ms",
+    "\x1b[32m✓\x1b[39m compiled client and server successfully in 1532 ms (812 modules)",
+    "[web] 12:00:01 ready - started server on 0.0.0.0:3000, url: http://localhost:3000",
+    "2024-05-01T10:00:00.123Z info: connected to database (0 errors)",
+    "   Compiling serde v1.0.200",
+    "  10% building 1/3 modules 2 active\r  55% building 2/3 modules\r 100% emitting",
+    "npm WARN deprecated inflight@1.0.6: This module is not supported",
+    "INFO:     Uvicorn running on http://127.0.0.1:8000 (Press CTRL+C to quit)",
+    "the error handler is installed, errors: 0",
+    "    at the end of the day this is only an indented line",
+    "",
+    "=== RUN   TestAdd",
+    "test tests::adds ... ok",
+];
+
+#[test]
+fn non_candidate_lines_do_not_allocate() {
+    let mut d = Detector::new(Settings::default());
+    let mut out = Vec::with_capacity(16);
+    let mut seq = 0u64;
+    let mut feed = |d: &mut Detector, out: &mut Vec<_>, rounds: usize| {
+        for _ in 0..rounds {
+            for (i, l) in NOISE.iter().enumerate() {
+                seq += 1;
+                let (process, stream) = if i % 3 == 0 {
+                    (2, Stream::Stderr)
+                } else {
+                    (1, Stream::Stdout)
+                };
+                d.on_line(
+                    &LineIn {
+                        process,
+                        stream,
+                        seq,
+                        ts_ms: seq as i64,
+                        bytes: l.as_bytes(),
+                    },
+                    out,
+                );
+            }
+        }
+    };
+    // warm up: creates per-stream state and grows the ANSI buffer once
+    feed(&mut d, &mut out, 2);
+    let before = ALLOCS.load(Ordering::Relaxed);
+    feed(&mut d, &mut out, 1000);
+    let after = ALLOCS.load(Ordering::Relaxed);
+    assert!(out.is_empty(), "noise produced findings: {out:#?}");
+    assert_eq!(
+        after - before,
+        0,
+        "allocations while feeding {} noise lines",
+        1000 * NOISE.len()
+    );
+}
