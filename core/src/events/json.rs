@@ -243,6 +243,8 @@ fn number_or_string(out: &mut Vec<u8>, v: &str) {
 fn encode_finding(out: &mut Vec<u8>, f: &FindingView<'_>) {
     match f.event_type() {
         "error.detected" => {
+            key(out, "kind");
+            push_str(out, f.kind);
             key(out, "severity");
             push_str(out, f.severity);
             key(out, "message");

@@ -2,6 +2,8 @@
 //! real pipes and signals. Shared helpers live here; one module per area.
 
 mod config_errors;
+mod detect;
+mod plugins;
 mod run;
 
 use std::io::{BufRead, BufReader, Read};
@@ -10,6 +12,17 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+/// One component cache for the whole test run (compiling a plugin in a
+/// debug build takes seconds; loading it from the cache milliseconds).
+pub fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("brum-cache")
+}
+
+/// A compiled plugin from build.rs's output (fixtures included).
+pub fn plugin_wasm(name: &str) -> PathBuf {
+    PathBuf::from(brum::plugins::fixture_wasm_dir()).join(format!("{name}.wasm"))
+}
 
 pub fn brum_bin() -> &'static str {
     env!("CARGO_BIN_EXE_brum")
@@ -44,6 +57,13 @@ impl Project {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Drops a plugin into the project's `.brum/plugins/` as `NAME.wasm`.
+    pub fn add_plugin(&self, name: &str, wasm: &Path) {
+        let dir = self.path().join(".brum").join("plugins");
+        std::fs::create_dir_all(&dir).expect("mkdir .brum/plugins");
+        std::fs::copy(wasm, dir.join(format!("{name}.wasm"))).expect("copy plugin");
     }
 
     pub fn write(&self, name: &str, text: &str) -> PathBuf {

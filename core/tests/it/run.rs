@@ -94,11 +94,21 @@ fn giant_line_peak_rss(size: usize, extra: &[&str]) -> u64 {
     assert_eq!(code, Some(0));
     let all: Vec<Value> = seen.into_iter().chain(rest).collect();
     let pieces: Vec<&Value> = all.iter().filter(|e| e["type"] == "log.line").collect();
-    let total: usize = pieces.iter().map(|e| e["text"].as_str().expect("text").len()).sum();
+    let total: usize = pieces
+        .iter()
+        .map(|e| e["text"].as_str().expect("text").len())
+        .sum();
     assert_eq!(total, size, "every byte of the giant line arrives");
     assert_eq!(pieces.len(), size / (64 * 1024));
-    assert!(pieces[..pieces.len() - 1].iter().all(|e| e["truncated"] == true));
-    assert!(pieces.last().expect("piece").get("truncated").is_none(), "the last piece ends the line");
+    assert!(
+        pieces[..pieces.len() - 1]
+            .iter()
+            .all(|e| e["truncated"] == true)
+    );
+    assert!(
+        pieces.last().expect("piece").get("truncated").is_none(),
+        "the last piece ends the line"
+    );
     assert!(peak_kib > 0, "could not read brum's peak RSS");
     peak_kib
 }
@@ -106,7 +116,10 @@ fn giant_line_peak_rss(size: usize, extra: &[&str]) -> u64 {
 #[test]
 fn giant_line_is_cut_into_pieces_with_bounded_memory() {
     let peak = giant_line_peak_rss(32 << 20, &["--no-plugins"]);
-    assert!(peak < 24 * 1024, "brum's peak RSS {peak} KiB is not bounded for a 32 MiB line");
+    assert!(
+        peak < 24 * 1024,
+        "brum's peak RSS {peak} KiB is not bounded for a 32 MiB line"
+    );
 }
 
 #[test]
@@ -114,7 +127,10 @@ fn giant_line_through_the_plugins_is_bounded_too() {
     // wasmtime and the plugin instances add a fixed cost; what matters is
     // that it does not grow with the line.
     let peak = giant_line_peak_rss(96 << 20, &[]);
-    assert!(peak < 80 * 1024, "brum's peak RSS {peak} KiB is not bounded for a 96 MiB line");
+    assert!(
+        peak < 80 * 1024,
+        "brum's peak RSS {peak} KiB is not bounded for a 96 MiB line"
+    );
 }
 
 #[test]

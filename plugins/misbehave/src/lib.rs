@@ -4,7 +4,7 @@
 //! - `loop`: spins forever on a line containing "boom" (fuel runs out);
 //! - `alloc`: allocates without bound on "boom" (memory cap);
 //! - `garbage`: returns a finding with a seq brum never gave it on "boom";
-//! - `huge`: returns 100,000 findings on "boom";
+//! - `huge`: returns 20,000 findings on "boom" (brum accepts 10,000);
 //! - `fail-configure`: rejects its settings;
 //! - `stderr`: prints each line to stderr;
 //! - `every`: traps on every `n`-th batch (setting `n`);
@@ -101,7 +101,7 @@ impl Plugin for Misbehave {
                 out.findings.push(f);
             }
             "huge" => {
-                for _ in 0..100_000 {
+                for _ in 0..20_000 {
                     out.findings
                         .push(finding(&line, Kind::Custom, Severity::Info, "spam").custom("spam"));
                 }

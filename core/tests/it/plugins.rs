@@ -1,0 +1,402 @@
+//! Plugins for real: the built-in components, a fixture plugin that
+//! misbehaves on command, files that are not plugins, and the example
+//! custom plugin built from source.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::*;
+
+/// A session where process `a` prints "boom" (the fixture's trigger) and,
+/// later, a dev-server URL, while process `b` prints 2,000 numbered lines.
+fn misbehaving(mode: &str, extra: &str) -> (Vec<Value>, Outcome) {
+    let p = Project::with_toml(&format!(
+        r#"
+plugin_fuel = 50000000
+plugin_memory = "16MiB"
+[process.a]
+cmd = "echo starting; sleep 0.2; echo boom; sleep 0.3; echo '  Local:   http://localhost:4321/'; sleep 0.2"
+[process.b]
+cmd = "sleep 0.1; seq 1 1000; sleep 0.5; seq 1001 2000"
+[plugin.misbehave]
+mode = "{mode}"
+{extra}
+"#
+    ));
+    p.add_plugin("misbehave", &plugin_wasm("misbehave"));
+    p.run_json(&[], LIMIT)
+}
+
+fn assert_session_survived(events: &[Value], out: &Outcome) {
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let b: Vec<String> = lines_of(events, "b", "stdout");
+    assert_eq!(b.len(), 2000, "process b's lines keep flowing");
+    assert!(b.iter().enumerate().all(|(i, l)| *l == (i + 1).to_string()));
+    let urls = of_type(events, "url.detected");
+    assert!(
+        urls.iter()
+            .any(|u| u["url"] == "http://localhost:4321/" && u["process"] == "a"),
+        "the urls plugin keeps finding: {urls:#?}"
+    );
+}
+
+fn failure_reason(events: &[Value]) -> String {
+    let failed = of_type(events, "plugin.failed");
+    assert!(!failed.is_empty(), "expected plugin.failed");
+    assert_eq!(failed[0]["plugin"], "misbehave");
+    failed[0]["reason"].as_str().expect("reason").to_string()
+}
+
+#[test]
+fn a_trapping_plugin_is_reported_and_the_session_goes_on() {
+    let (events, out) = misbehaving("trap", "");
+    assert_session_survived(&events, &out);
+    let reason = failure_reason(&events);
+    assert!(
+        reason.contains("unreachable") || reason.contains("panic"),
+        "{reason}"
+    );
+    assert_eq!(of_type(&events, "plugin.failed")[0]["action"], "restarting");
+}
+
+#[test]
+fn an_endless_loop_runs_out_of_fuel() {
+    let (events, out) = misbehaving("loop", "");
+    assert_session_survived(&events, &out);
+    let reason = failure_reason(&events);
+    assert!(reason.contains("fuel"), "{reason}");
+}
+
+#[test]
+fn a_memory_bomb_hits_the_cap() {
+    let (events, out) = misbehaving("alloc", "");
+    assert_session_survived(&events, &out);
+    let reason = failure_reason(&events);
+    assert!(
+        reason.contains("memory") || reason.contains("unreachable"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn garbage_results_are_rejected() {
+    let (events, out) = misbehaving("garbage", "");
+    assert_session_survived(&events, &out);
+    let reason = failure_reason(&events);
+    assert!(reason.starts_with("malformed result"), "{reason}");
+    assert!(
+        of_type(&events, "error.detected")
+            .iter()
+            .all(|e| e["message"] != "made up")
+    );
+}
+
+#[test]
+fn an_enormous_result_is_rejected() {
+    let (events, out) = misbehaving("huge", "");
+    assert_session_survived(&events, &out);
+    let reason = failure_reason(&events);
+    assert!(reason.contains("findings in one call"), "{reason}");
+}
+
+#[test]
+fn a_crash_looping_plugin_is_disabled() {
+    let p = Project::with_toml(
+        r#"
+[process.ticker]
+cmd = "for i in $(seq 1 40); do echo line $i; sleep 0.1; done"
+[plugin.misbehave]
+mode = "every"
+n = "1"
+"#,
+    );
+    p.add_plugin("misbehave", &plugin_wasm("misbehave"));
+    let (events, out) = p.run_json(&[], LIMIT);
+    assert_eq!(out.code, Some(0));
+    let failed = of_type(&events, "plugin.failed");
+    let actions: Vec<&str> = failed
+        .iter()
+        .map(|f| f["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(actions.last(), Some(&"disabled"), "{failed:#?}");
+    assert_eq!(actions.iter().filter(|a| **a == "disabled").count(), 1);
+    assert!(actions.len() >= 5);
+    assert_eq!(
+        lines_of(&events, "ticker", "stdout").len(),
+        40,
+        "nothing is lost meanwhile"
+    );
+}
+
+#[test]
+fn a_plugin_that_rejects_its_settings_is_not_used() {
+    let p = Project::with_toml(
+        "[process.a]\ncmd = \"echo boom\"\n[plugin.misbehave]\nmode = \"fail-configure\"\n",
+    );
+    p.add_plugin("misbehave", &plugin_wasm("misbehave"));
+    let (events, out) = p.run_json(&[], LIMIT);
+    assert_eq!(out.code, Some(0));
+    let failed = of_type(&events, "plugin.failed");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["action"], "rejected");
+    assert!(
+        failed[0]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("refuses every configuration")
+    );
+    let strict = p.run(&["run", "--strict-plugins"], LIMIT);
+    assert_eq!(strict.code, Some(2));
+    assert!(
+        strict
+            .stderr
+            .contains("misbehave.wasm: rejected its settings"),
+        "{}",
+        strict.stderr
+    );
+}
+
+#[test]
+fn files_that_are_not_plugins_are_rejected_clearly() {
+    let p = Project::with_toml("[process.a]\ncmd = \"echo hi\"\n");
+    let junk = p.write("junk.wasm", "definitely not wasm");
+    // a core module (not a component): magic + version 1
+    let core = p.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").expect("write");
+    let snoop = plugin_wasm("snoop");
+    for (file, want) in [
+        (&junk, "is not valid WebAssembly"),
+        (&core, "is not a WebAssembly component"),
+        (&snoop, "imports `wasi:filesystem/"),
+    ] {
+        let out = p.run(&["plugins", "check", file.to_str().expect("path")], LIMIT);
+        assert_eq!(out.code, Some(2), "{}", file.display());
+        assert!(
+            out.stderr.contains(want),
+            "{}: {}",
+            file.display(),
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(&file.display().to_string()),
+            "the message names the file"
+        );
+    }
+    // in a session they are skipped with an event, and the rest works
+    let (events, out) = p.run_json(
+        &[
+            "--plugin",
+            junk.to_str().expect("path"),
+            "--plugin",
+            snoop.to_str().expect("path"),
+        ],
+        LIMIT,
+    );
+    assert_eq!(out.code, Some(0));
+    let rejected: Vec<&Value> = of_type(&events, "plugin.failed");
+    assert_eq!(rejected.len(), 2);
+    assert!(rejected.iter().all(|e| e["action"] == "rejected"));
+    assert_eq!(lines_of(&events, "a", "stdout"), ["hi"]);
+    let good = p.run(
+        &[
+            "plugins",
+            "check",
+            plugin_wasm("misbehave").to_str().expect("path"),
+        ],
+        LIMIT,
+    );
+    assert_eq!(good.code, Some(0), "{}", good.stderr);
+    assert!(good.stdout_text().contains("name:        misbehave"));
+}
+
+#[test]
+fn the_sandbox_gives_no_environment_and_no_clock() {
+    let p = Project::with_toml(
+        "[process.a]\ncmd = \"echo hello\"\n[plugin.misbehave]\nmode = \"probe\"\n",
+    );
+    p.add_plugin("misbehave", &plugin_wasm("misbehave"));
+    let mut cmd = p.cmd(&["run", "--json"]);
+    cmd.env("SECRET_TOKEN", "hunter2");
+    let out = finish(
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+        LIMIT,
+    );
+    let events = parse_events(&out.stdout);
+    let probe = of_type(&events, "finding");
+    assert_eq!(probe.len(), 1, "{events:#?}");
+    assert_eq!(probe[0]["kind"], "probe");
+    assert_eq!(probe[0]["message"], "env=0 args=0 wall=0 mono=0");
+}
+
+#[test]
+fn plugin_stderr_becomes_plugin_log_and_no_thread_is_started() {
+    let p = Project::with_toml(
+        "[process.a]\ncmd = \"echo one; echo two; sleep 876010\"\n[plugin.misbehave]\nmode = \"stderr\"\n",
+    );
+    p.add_plugin("misbehave", &plugin_wasm("misbehave"));
+    let mut live = Live::spawn(p.cmd(&["run", "--json"]));
+    let seen = live.until(|e| e["type"] == "plugin.log" && e["text"] == "saw: two");
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", live.child.id()))
+        .expect("task dir")
+        .count();
+    live.signal(libc::SIGTERM);
+    let (_, code) = live.rest(LIMIT);
+    assert_eq!(code, Some(143));
+    assert_eq!(
+        tasks, 1,
+        "brum must stay single-threaded with plugins loaded and writing"
+    );
+    assert!(seen.iter().any(|e| e["type"] == "plugin.log"
+        && e["text"] == "saw: one"
+        && e["plugin"] == "misbehave"));
+}
+
+#[test]
+fn builtin_plugins_find_errors_and_urls_in_a_session() {
+    let p = Project::with_toml(
+        r#"
+[process.web]
+cmd = '''printf '  \033[32m➜\033[39m  Local:   \033[36mhttp://localhost:\033[1m5173\033[22m/\033[39m\n'; echo 'docs: https://vitejs.dev/guide/''''
+[process.api]
+cmd = '''printf 'Traceback (most recent call last):\n  File "app.py", line 3, in <module>\n    main()\nValueError: bad port\n' >&2; exit 1'''
+"#,
+    );
+    let (events, out) = p.run_json(&[], LIMIT);
+    assert_eq!(out.code, Some(1));
+    let urls = of_type(&events, "url.detected");
+    assert_eq!(urls.len(), 1, "{urls:#?}");
+    assert_eq!(urls[0]["url"], "http://localhost:5173/");
+    assert_eq!(urls[0]["process"], "web");
+    let errors = of_type(&events, "error.detected");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let e = errors[0];
+    assert_eq!(e["process"], "api");
+    assert_eq!(e["plugin"], "errors");
+    assert_eq!(e["message"], "ValueError: bad port");
+    assert_eq!(e["file"], "app.py");
+    assert_eq!(e["line"], 3);
+    assert_eq!(e["language"], "python");
+    // the finding covers the traceback's lines, and comes after them
+    let first = e["first_seq"].as_u64().expect("seq");
+    let last = e["last_seq"].as_u64().expect("seq");
+    let tb: Vec<u64> = events
+        .iter()
+        .filter(|x| x["type"] == "log.line" && x["process"] == "api")
+        .map(|x| x["seq"].as_u64().expect("seq"))
+        .collect();
+    assert_eq!((first, last), (tb[0], tb[3]));
+    assert!(e["seq"].as_u64().expect("seq") > last);
+    let loaded: Vec<&Value> = of_type(&events, "plugin.loaded")
+        .into_iter()
+        .map(|e| &e["plugin"])
+        .collect();
+    assert_eq!(loaded, ["errors", "urls"]);
+    // human output announces them on their own lines
+    let human = p.run(&["run"], LIMIT).stdout_text();
+    assert!(
+        human.contains("web * url: http://localhost:5173/"),
+        "{human}"
+    );
+    assert!(
+        human.contains("api * error: ValueError: bad port (app.py:3)"),
+        "{human}"
+    );
+}
+
+#[test]
+fn no_plugins_means_no_findings() {
+    let p = Project::new();
+    let (events, _) = p.run_json(
+        &["--no-plugins", "--", "echo", "http://localhost:3000"],
+        LIMIT,
+    );
+    assert!(of_type(&events, "url.detected").is_empty());
+    assert!(of_type(&events, "plugin.loaded").is_empty());
+}
+
+#[test]
+fn filter_rules_drop_and_tag_lines() {
+    let p = Project::with_toml(
+        r#"
+[process.api]
+cmd = "echo 'GET /health 200'; echo 'GET /api/items 200'; echo 'DeprecationWarning: old'; echo 'GET /health 200'"
+[plugin.filter]
+rule = [
+  { match = "contains", pattern = "GET /health", action = "drop" },
+  { match = "contains", pattern = "deprecation", action = "tag", tag = "deprecated", case_sensitive = false },
+]
+"#,
+    );
+    let (events, out) = p.run_json(&[], LIMIT);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let lines: Vec<&Value> = of_type(&events, "log.line");
+    let texts: Vec<&str> = lines
+        .iter()
+        .map(|l| l["text"].as_str().expect("text"))
+        .collect();
+    assert_eq!(texts, ["GET /api/items 200", "DeprecationWarning: old"]);
+    assert_eq!(lines[1]["tag"], "deprecated");
+    let human = p.run(&["run"], LIMIT).stdout_text();
+    assert!(
+        human.contains("api | [deprecated] DeprecationWarning: old"),
+        "{human}"
+    );
+    assert!(!human.contains("| GET /health"), "{human}");
+}
+
+#[test]
+fn a_bad_filter_rule_is_reported_with_its_key() {
+    let p = Project::with_toml(
+        "[process.a]\ncmd = \"echo x\"\n[plugin.filter]\nrule = [ { match = \"contains\", pattern = \"x\", action = \"hide\" } ]\n",
+    );
+    let (events, _) = p.run_json(&[], LIMIT);
+    let failed = of_type(&events, "plugin.failed");
+    assert_eq!(failed.len(), 1);
+    let reason = failed[0]["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("rule.0.action") && reason.contains("hide"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn the_example_custom_plugin_builds_and_finds() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root");
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("todo-plugin");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(root.join("examples/todo-plugin/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .expect("run cargo");
+    assert!(status.success(), "building examples/todo-plugin failed");
+    let wasm = target.join("wasm32-wasip2/release/todo_plugin.wasm");
+    let p = Project::with_toml(
+        "[process.app]\ncmd = \"echo starting; echo 'TODO: wire the cache'; echo done\"\n",
+    );
+    p.add_plugin("todo", &wasm);
+    let (events, out) = p.run_json(&[], LIMIT);
+    assert_eq!(out.code, Some(0));
+    let found = of_type(&events, "finding");
+    assert_eq!(found.len(), 1, "{events:#?}");
+    assert_eq!(found[0]["kind"], "todo");
+    assert_eq!(found[0]["plugin"], "todo");
+    assert_eq!(found[0]["message"], "TODO: wire the cache");
+    let _ = Duration::ZERO;
+}
