@@ -11,10 +11,7 @@ use brum::output::{Format, Output};
 use brum::store::Stream;
 
 fn bench(c: &mut Criterion) {
-    let p = ProcRef {
-        name: "web",
-        index: 0,
-    };
+    let p = ProcRef { name: "web", index: 0 };
     let line = b"  VITE v5.4.0  ready in 312 ms -> Local: http://localhost:5173/ \"ok\"";
     let mut g = c.benchmark_group("encode");
     g.throughput(Throughput::Elements(1));
@@ -27,14 +24,8 @@ fn bench(c: &mut Criterion) {
                 out.clear();
             }
             seq += 1;
-            let ev = Event::LogLine {
-                process: p,
-                stream: Stream::Stdout,
-                line,
-                truncated: false,
-                boost: false,
-                tag: None,
-            };
+            let ev =
+                Event::LogLine { process: p, stream: Stream::Stdout, line, truncated: false, boost: false, tag: None };
             json::encode(&mut out, &mut ts, seq, 1_795_704_462_007, black_box(&ev));
         })
     });
@@ -43,30 +34,19 @@ fn bench(c: &mut Criterion) {
     let mut data = Vec::new();
     for i in 0..10_000 {
         data.extend_from_slice(
-            format!("{i:06} GET /api/items?page={i} 200 in 3ms - lorem ipsum dolor sit am\n")
-                .as_bytes(),
+            format!("{i:06} GET /api/items?page={i} 200 in 3ms - lorem ipsum dolor sit am\n").as_bytes(),
         );
     }
     let mut g = c.benchmark_group("capture");
     g.throughput(Throughput::Elements(10_000));
     g.bench_function("split_store_encode_80B", |b| {
-        let settings = Settings {
-            max_line_bytes: 64 * 1024,
-            ring_bytes: 8 << 20,
-        };
+        let settings = Settings { max_line_bytes: 64 * 1024, ring_bytes: 8 << 20 };
         let mut cap = Capture::new(&settings);
         let mut out = Output::to_fd(-1, Format::Json, 4 << 20);
         let mut seq = 0;
         b.iter(|| {
             for chunk in data.chunks(128 * 1024) {
-                cap.ingest(
-                    p,
-                    Stream::Stdout,
-                    chunk,
-                    1_795_704_462_007,
-                    &mut seq,
-                    &mut out,
-                );
+                cap.ingest(p, Stream::Stdout, chunk, 1_795_704_462_007, &mut seq, &mut out);
             }
             out.clear();
         })

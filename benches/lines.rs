@@ -23,17 +23,10 @@ fn input(line_len: usize, total: usize) -> Vec<u8> {
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("split");
-    let cases = [
-        ("80B_lines", input(80, 8 << 20)),
-        ("4KiB_lines", input(4096, 8 << 20)),
-        ("no_newline", vec![b'x'; 8 << 20]),
-    ];
+    let cases =
+        [("80B_lines", input(80, 8 << 20)), ("4KiB_lines", input(4096, 8 << 20)), ("no_newline", vec![b'x'; 8 << 20])];
     for (name, data) in &cases {
-        let lines = data
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            .max(data.len() / (64 * 1024));
+        let lines = data.iter().filter(|&&b| b == b'\n').count().max(data.len() / (64 * 1024));
         g.throughput(Throughput::Bytes(data.len() as u64));
         g.bench_function(format!("{name}/bytes"), |b| {
             let mut s = LineSplitter::new(64 * 1024);

@@ -8,10 +8,7 @@ use brum::store::{Ring, Stream};
 
 fn bench(c: &mut Criterion) {
     let lines: Vec<Vec<u8>> = (0..10_000)
-        .map(|i| {
-            format!("{i:06} GET /api/items?page={i} 200 in 3ms - lorem ipsum dolor sit amet")
-                .into_bytes()
-        })
+        .map(|i| format!("{i:06} GET /api/items?page={i} 200 in 3ms - lorem ipsum dolor sit amet").into_bytes())
         .collect();
     let mut g = c.benchmark_group("ring");
     g.throughput(Throughput::Elements(lines.len() as u64));
@@ -40,12 +37,8 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("search_1M_lines");
     g.sample_size(20);
     g.throughput(Throughput::Elements(1_000_000));
-    g.bench_function("substring_count", |b| {
-        b.iter(|| black_box(big.count_matches(b"ECONNREFUSED")))
-    });
-    g.bench_function("substring_last_100", |b| {
-        b.iter(|| black_box(big.search(b"ECONNREFUSED", 100).1))
-    });
+    g.bench_function("substring_count", |b| b.iter(|| black_box(big.count_matches(b"ECONNREFUSED"))));
+    g.bench_function("substring_last_100", |b| b.iter(|| black_box(big.search(b"ECONNREFUSED", 100).1)));
     g.finish();
 }
 

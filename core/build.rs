@@ -10,23 +10,11 @@ const PLUGINS: [&str; 5] = ["errors", "urls", "filter", "misbehave", "snoop"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
-    let root = manifest_dir
-        .parent()
-        .expect("core/ has a parent")
-        .to_path_buf();
+    let root = manifest_dir.parent().expect("core/ has a parent").to_path_buf();
     let plugins = root.join("plugins");
     let out_dir = PathBuf::from(env("OUT_DIR"));
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
-    for sub in [
-        "Cargo.toml",
-        "Cargo.lock",
-        "sdk",
-        "errors",
-        "urls",
-        "filter",
-        "misbehave",
-        "snoop",
-    ] {
+    for sub in ["Cargo.toml", "Cargo.lock", "sdk", "errors", "urls", "filter", "misbehave", "snoop"] {
         println!("cargo:rerun-if-changed={}", plugins.join(sub).display());
     }
     println!("cargo:rerun-if-env-changed=BRUM_PLUGINS_TARGET_DIR");
@@ -37,14 +25,7 @@ fn main() {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&plugins)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            "wasm32-wasip2",
-            "--workspace",
-        ])
+        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--workspace"])
         .arg("--target-dir")
         .arg(&target_dir);
     // What the outer build set for the host must not leak into the guest
@@ -60,9 +41,7 @@ fn main() {
     ] {
         cmd.env_remove(var);
     }
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run cargo to build the plugins: {e}"));
+    let status = cmd.status().unwrap_or_else(|e| panic!("cannot run cargo to build the plugins: {e}"));
     if !status.success() {
         panic!(
             "building the plugins in {} for wasm32-wasip2 failed ({status}).\n\
@@ -74,8 +53,7 @@ fn main() {
     for name in PLUGINS {
         let file = built.join(format!("brum_plugin_{name}.wasm"));
         let dest = out_dir.join(format!("{name}.wasm"));
-        std::fs::copy(&file, &dest)
-            .unwrap_or_else(|e| panic!("plugin {} missing: {e}", file.display()));
+        std::fs::copy(&file, &dest).unwrap_or_else(|e| panic!("plugin {} missing: {e}", file.display()));
     }
     println!("cargo:rustc-env=BRUM_PLUGIN_WASM_DIR={}", out_dir.display());
 }
@@ -87,9 +65,5 @@ fn env(name: &str) -> String {
 /// The outer build's target directory: OUT_DIR is
 /// `<target>/<profile>/build/<pkg>-<hash>/out`.
 fn target_dir(out_dir: &Path) -> PathBuf {
-    out_dir
-        .ancestors()
-        .nth(4)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| out_dir.join("target"))
+    out_dir.ancestors().nth(4).map(Path::to_path_buf).unwrap_or_else(|| out_dir.join("target"))
 }

@@ -15,51 +15,20 @@ use crate::store::{Ring, Stream};
 /// Where captured lines go next: straight to the output, or into the
 /// batch the plugins see first.
 pub trait LineSink {
-    fn line(
-        &mut self,
-        p: ProcRef<'_>,
-        stream: Stream,
-        seq: u64,
-        ts_ms: i64,
-        truncated: bool,
-        bytes: &[u8],
-    );
+    fn line(&mut self, p: ProcRef<'_>, stream: Stream, seq: u64, ts_ms: i64, truncated: bool, bytes: &[u8]);
 }
 
 impl LineSink for Output {
     #[inline]
-    fn line(
-        &mut self,
-        p: ProcRef<'_>,
-        stream: Stream,
-        seq: u64,
-        ts_ms: i64,
-        truncated: bool,
-        bytes: &[u8],
-    ) {
-        let ev = Event::LogLine {
-            process: p,
-            stream,
-            line: bytes,
-            truncated,
-            boost: false,
-            tag: None,
-        };
+    fn line(&mut self, p: ProcRef<'_>, stream: Stream, seq: u64, ts_ms: i64, truncated: bool, bytes: &[u8]) {
+        let ev = Event::LogLine { process: p, stream, line: bytes, truncated, boost: false, tag: None };
         self.emit(seq, ts_ms, &ev);
     }
 }
 
 impl LineSink for PluginHost {
     #[inline]
-    fn line(
-        &mut self,
-        p: ProcRef<'_>,
-        stream: Stream,
-        seq: u64,
-        ts_ms: i64,
-        truncated: bool,
-        bytes: &[u8],
-    ) {
+    fn line(&mut self, p: ProcRef<'_>, stream: Stream, seq: u64, ts_ms: i64, truncated: bool, bytes: &[u8]) {
         let pipe = match stream {
             Stream::Stdout => Pipe::Stdout,
             Stream::Stderr => Pipe::Stderr,
@@ -98,20 +67,10 @@ struct Counters<'a> {
 
 impl Counters<'_> {
     #[inline]
-    fn take<S: LineSink>(
-        &mut self,
-        p: ProcRef<'_>,
-        line: &[u8],
-        truncated: bool,
-        seq: &mut u64,
-        out: &mut S,
-    ) {
+    fn take<S: LineSink>(&mut self, p: ProcRef<'_>, line: &[u8], truncated: bool, seq: &mut u64, out: &mut S) {
         *seq += 1;
         *self.lines += 1;
-        let ev = u64::from(
-            self.ring
-                .push(*seq, self.ts_ms, self.stream, truncated, line),
-        );
+        let ev = u64::from(self.ring.push(*seq, self.ts_ms, self.stream, truncated, line));
         *self.evicted_unreported += ev;
         *self.evicted_total += ev;
         out.line(p, self.stream, *seq, self.ts_ms, truncated, line);
@@ -121,10 +80,7 @@ impl Counters<'_> {
 impl Capture {
     pub fn new(settings: &Settings) -> Self {
         Capture {
-            splitters: [
-                LineSplitter::new(settings.max_line_bytes),
-                LineSplitter::new(settings.max_line_bytes),
-            ],
+            splitters: [LineSplitter::new(settings.max_line_bytes), LineSplitter::new(settings.max_line_bytes)],
             ring: Ring::new(settings.ring_bytes),
             evicted_unreported: 0,
             evicted_total: 0,
@@ -133,21 +89,8 @@ impl Capture {
     }
 
     fn parts(&mut self, stream: Stream, ts_ms: i64) -> (&mut LineSplitter, Counters<'_>) {
-        let Capture {
-            splitters,
-            ring,
-            evicted_unreported,
-            evicted_total,
-            lines,
-        } = self;
-        let counters = Counters {
-            ring,
-            evicted_unreported,
-            evicted_total,
-            lines,
-            stream,
-            ts_ms,
-        };
+        let Capture { splitters, ring, evicted_unreported, evicted_total, lines } = self;
+        let counters = Counters { ring, evicted_unreported, evicted_total, lines, stream, ts_ms };
         (&mut splitters[slot(stream)], counters)
     }
 
@@ -168,14 +111,7 @@ impl Capture {
     }
 
     /// End of `stream`: its unterminated last line, if any.
-    pub fn finish<S: LineSink>(
-        &mut self,
-        p: ProcRef<'_>,
-        stream: Stream,
-        ts_ms: i64,
-        seq: &mut u64,
-        out: &mut S,
-    ) {
+    pub fn finish<S: LineSink>(&mut self, p: ProcRef<'_>, stream: Stream, ts_ms: i64, seq: &mut u64, out: &mut S) {
         let (splitter, mut c) = self.parts(stream, ts_ms);
         splitter.finish(|line, truncated| c.take(p, line, truncated, seq, out));
     }

@@ -26,10 +26,7 @@ impl LineSplitter {
     /// `max` is the longest line content emitted in one piece (at least 1).
     pub fn new(max: usize) -> Self {
         let max = max.max(1);
-        LineSplitter {
-            carry: Vec::with_capacity(max + 2),
-            max,
-        }
+        LineSplitter { carry: Vec::with_capacity(max + 2), max }
     }
 
     /// The configured maximum piece length.
@@ -184,40 +181,23 @@ mod tests {
 
     #[test]
     fn plain_lines_and_crlf() {
-        let want = vec![
-            (b"a".to_vec(), false),
-            (b"bc".to_vec(), false),
-            (b"".to_vec(), false),
-            (b"d\re".to_vec(), false),
-        ];
+        let want =
+            vec![(b"a".to_vec(), false), (b"bc".to_vec(), false), (b"".to_vec(), false), (b"d\re".to_vec(), false)];
         assert_eq!(split_all(b"a\nbc\r\n\nd\re\n", 64, &[100]), want);
         check_every_chunking(b"a\nbc\r\n\nd\re\n", 64);
     }
 
     #[test]
     fn unterminated_last_line_is_emitted_at_eof() {
-        assert_eq!(
-            split_all(b"x\nlast", 64, &[3]),
-            vec![(b"x".to_vec(), false), (b"last".to_vec(), false)]
-        );
+        assert_eq!(split_all(b"x\nlast", 64, &[3]), vec![(b"x".to_vec(), false), (b"last".to_vec(), false)]);
     }
 
     #[test]
     fn long_lines_are_cut_into_flagged_pieces() {
         let got = split_all(b"abcdefghij\n", 4, &[100]);
-        assert_eq!(
-            got,
-            vec![
-                (b"abcd".to_vec(), true),
-                (b"efgh".to_vec(), true),
-                (b"ij".to_vec(), false)
-            ]
-        );
+        assert_eq!(got, vec![(b"abcd".to_vec(), true), (b"efgh".to_vec(), true), (b"ij".to_vec(), false)]);
         // exactly a multiple of max: no empty tail piece
-        assert_eq!(
-            split_all(b"abcdefgh\n", 4, &[1]),
-            vec![(b"abcd".to_vec(), true), (b"efgh".to_vec(), false)]
-        );
+        assert_eq!(split_all(b"abcdefgh\n", 4, &[1]), vec![(b"abcd".to_vec(), true), (b"efgh".to_vec(), false)]);
         // a \r\n right at the cut does not create an extra piece
         check_every_chunking(b"abcd\r\nabcde\r\nabc\r\r\n\r\r\r\n", 4);
     }
@@ -228,9 +208,8 @@ mod tests {
         let alphabet = b"ab\r\n\n\xff\x00";
         for len in [0usize, 1, 2, 5, 17, 64, 300] {
             for _ in 0..8 {
-                let input: Vec<u8> = (0..len)
-                    .map(|_| alphabet[(rng.next() % alphabet.len() as u64) as usize])
-                    .collect();
+                let input: Vec<u8> =
+                    (0..len).map(|_| alphabet[(rng.next() % alphabet.len() as u64) as usize]).collect();
                 for max in [1, 2, 3, 4, 7, 64] {
                     check_every_chunking(&input, max);
                 }

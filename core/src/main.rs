@@ -35,23 +35,19 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Run processes in the foreground and stream what they print.
-    #[command(
-        after_help = "Examples:\n  brum run                     all autostart processes of ./brum.toml \
+    #[command(after_help = "Examples:\n  brum run                     all autostart processes of ./brum.toml \
 (or the `dev` script of ./package.json)\n  brum run web api             these processes and what they depend on\n  \
 brum run --json | jq .        NDJSON events (schema: docs/events.md)\n  brum run -- cargo watch -x test   one ad-hoc command\n\n\
 Output markers: `NAME | line` stdout, `NAME ! line` stderr, `NAME * ...` brum's own notes.\n\
 Exit code: 0 when every process succeeded or was stopped by brum; otherwise the exit code of the \
-first process that failed (128+N for signal N); 130/143 after Ctrl-C/SIGTERM; 2 for configuration errors."
-    )]
+first process that failed (128+N for signal N); 130/143 after Ctrl-C/SIGTERM; 2 for configuration errors.")]
     Run(RunArgs),
     /// List the processes brum would run here, with their resolved command lines.
     Scripts(ScriptsArgs),
     /// List the detector plugins brum would load here, or check one .wasm file.
-    #[command(
-        after_help = "Plugins come from: the built-in `errors` and `urls` (and `filter` when \
+    #[command(after_help = "Plugins come from: the built-in `errors` and `urls` (and `filter` when \
 [plugin.filter] is configured), .brum/plugins/*.wasm in the project, `plugins_dir` in brum.toml, \
-and --plugin PATH. Build your own with the SDK in plugins/sdk (see README.md)."
-    )]
+and --plugin PATH. Build your own with the SDK in plugins/sdk (see README.md).")]
     Plugins(PluginsArgs),
 }
 
@@ -147,8 +143,7 @@ enum ColorChoice {
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
-    config::parse_size(s)
-        .ok_or_else(|| format!("expected a size such as 65536, 64KiB or 8MiB, got \"{s}\""))
+    config::parse_size(s).ok_or_else(|| format!("expected a size such as 65536, 64KiB or 8MiB, got \"{s}\""))
 }
 
 fn main() -> ExitCode {
@@ -200,25 +195,17 @@ fn run(args: RunArgs) -> ExitCode {
     let selection = match cfg.select(&args.names) {
         Ok(s) => s,
         Err(e) => {
-            let file = cfg
-                .source_path()
-                .map(|p| format!("{}: ", p.display()))
-                .unwrap_or_default();
+            let file = cfg.source_path().map(|p| format!("{}: ", p.display())).unwrap_or_default();
             return fail(format!("{file}{e}"));
         }
     };
     if selection.is_empty() {
         if let Source::PackageJson { path, .. } = &cfg.source {
-            eprintln!(
-                "brum: {} has no \"dev\" script; name the scripts to run:",
-                path.display()
-            );
+            eprintln!("brum: {} has no \"dev\" script; name the scripts to run:", path.display());
             eprint!("{}", list_processes(&cfg));
             return ExitCode::from(EXIT_USAGE);
         }
-        return fail(
-            "no process to run: every process has autostart = false; name the ones to run",
-        );
+        return fail("no process to run: every process has autostart = false; name the ones to run");
     }
     let format = if args.json {
         Format::Json
@@ -227,15 +214,10 @@ fn run(args: RunArgs) -> ExitCode {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => {
-                std::io::stdout().is_terminal()
-                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             }
         };
-        let width = selection
-            .iter()
-            .map(|&i| cfg.processes[i].name.chars().count())
-            .max()
-            .unwrap_or(0);
+        let width = selection.iter().map(|&i| cfg.processes[i].name.chars().count()).max().unwrap_or(0);
         Format::Human(HumanStyle { color, width })
     };
     let host = match load_plugins(&cfg, &args.plugin) {
@@ -243,10 +225,7 @@ fn run(args: RunArgs) -> ExitCode {
         Err(code) => return code,
     };
     let out = Output::stdout(format, 1 << 20);
-    let opts = RunOptions {
-        selection,
-        kill_others_on_fail: args.kill_others_on_fail,
-    };
+    let opts = RunOptions { selection, kill_others_on_fail: args.kill_others_on_fail };
     match reactor::run(&cfg, &opts, out, host) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
@@ -257,18 +236,8 @@ fn run(args: RunArgs) -> ExitCode {
 }
 
 fn list_processes(cfg: &Config) -> String {
-    let width = cfg
-        .processes
-        .iter()
-        .map(|p| p.name.chars().count())
-        .max()
-        .unwrap_or(0);
-    let cmd_width = cfg
-        .processes
-        .iter()
-        .map(|p| p.display.chars().count())
-        .max()
-        .unwrap_or(0);
+    let width = cfg.processes.iter().map(|p| p.name.chars().count()).max().unwrap_or(0);
+    let cmd_width = cfg.processes.iter().map(|p| p.display.chars().count()).max().unwrap_or(0);
     let mut s = String::new();
     for (p, script) in cfg.processes.iter().zip(&cfg.scripts) {
         let mut line = format!("  {:width$}  {}", p.name, p.display);
@@ -291,20 +260,13 @@ fn scripts(args: ScriptsArgs) -> ExitCode {
     match &cfg.source {
         Source::Toml(p) => println!("Processes in {}:", p.display()),
         Source::PackageJson { path, manager } => {
-            println!(
-                "Scripts in {} (run with {}):",
-                path.display(),
-                manager.program()
-            )
+            println!("Scripts in {} (run with {}):", path.display(), manager.program())
         }
         Source::AdHoc => {}
     }
     print!("{}", list_processes(&cfg));
     if let Ok(sel) = cfg.select(&[]) {
-        let names: Vec<&str> = sel
-            .iter()
-            .map(|&i| cfg.processes[i].name.as_str())
-            .collect();
+        let names: Vec<&str> = sel.iter().map(|&i| cfg.processes[i].name.as_str()).collect();
         if names.is_empty() {
             println!("`brum run` alone starts nothing here; name what to run.");
         } else {
@@ -327,12 +289,7 @@ fn project_dir(cfg: &Config) -> PathBuf {
 
 fn wasm_files(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
-                .collect()
-        })
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "wasm")).collect())
         .unwrap_or_default();
     v.sort();
     v
@@ -347,13 +304,8 @@ fn plugin_specs(cfg: &Config, opts: &PluginOpts) -> Vec<PluginSpec> {
         for b in &plugins::BUILTINS {
             let enabled = table(b.name).map(|t| t.enabled).unwrap_or(b.default_on);
             if enabled {
-                let settings = table(b.name)
-                    .map(|t| t.settings.clone())
-                    .unwrap_or_default();
-                specs.push(PluginSpec {
-                    source: PluginSource::Builtin(b),
-                    settings,
-                });
+                let settings = table(b.name).map(|t| t.settings.clone()).unwrap_or_default();
+                specs.push(PluginSpec { source: PluginSource::Builtin(b), settings });
             }
         }
     }
@@ -366,18 +318,12 @@ fn plugin_specs(cfg: &Config, opts: &PluginOpts) -> Vec<PluginSpec> {
     }
     files.extend(opts.plugins.iter().cloned());
     for f in files {
-        let stem = f
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let stem = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         if table(&stem).is_some_and(|t| !t.enabled) {
             continue;
         }
         let settings = table(&stem).map(|t| t.settings.clone()).unwrap_or_default();
-        specs.push(PluginSpec {
-            source: PluginSource::File(f),
-            settings,
-        });
+        specs.push(PluginSpec { source: PluginSource::File(f), settings });
     }
     specs
 }
@@ -421,14 +367,7 @@ fn plugins_cmd(args: PluginsArgs) -> ExitCode {
                 println!("  version:     {}", info.version);
                 println!("  description: {}", info.description);
                 println!("  filter:      {}", info.filter);
-                println!(
-                    "  imports:     {}",
-                    if imports.is_empty() {
-                        "none".to_string()
-                    } else {
-                        imports.join(", ")
-                    }
-                );
+                println!("  imports:     {}", if imports.is_empty() { "none".to_string() } else { imports.join(", ") });
                 ExitCode::SUCCESS
             }
             Err(e) => fail(e),
@@ -441,17 +380,9 @@ fn plugins_cmd(args: PluginsArgs) -> ExitCode {
         }
         Err(e) => return fail(e),
     };
-    let opts = PluginOpts {
-        plugins: args.plugins.clone(),
-        ..PluginOpts::default()
-    };
+    let opts = PluginOpts { plugins: args.plugins.clone(), ..PluginOpts::default() };
     for b in &plugins::BUILTINS {
-        if !cfg
-            .plugins
-            .table(b.name)
-            .map(|t| t.enabled)
-            .unwrap_or(b.default_on)
-        {
+        if !cfg.plugins.table(b.name).map(|t| t.enabled).unwrap_or(b.default_on) {
             println!(
                 "{:<10} {:<8} {:<22} off (enable with [plugin.{}])",
                 b.name,
@@ -472,25 +403,12 @@ fn plugins_cmd(args: PluginsArgs) -> ExitCode {
         let _ = host.load(spec, cache.as_deref());
         for n in host.take_notices() {
             match n {
-                Notice::Loaded {
-                    plugin,
-                    version,
-                    source,
-                    filter,
-                    cached,
-                    load_ms,
-                } => {
+                Notice::Loaded { plugin, version, source, filter, cached, load_ms } => {
                     let kind = if filter { "filter" } else { "detector" };
                     let how = if cached { "cached" } else { "compiled" };
-                    println!(
-                        "{plugin:<10} {version:<8} {source:<22} loaded ({kind}, {how} in {load_ms} ms)"
-                    );
+                    println!("{plugin:<10} {version:<8} {source:<22} loaded ({kind}, {how} in {load_ms} ms)");
                 }
-                Notice::Rejected {
-                    plugin,
-                    source,
-                    reason,
-                } => {
+                Notice::Rejected { plugin, source, reason } => {
                     bad = true;
                     println!("{plugin:<10} {:<8} {source:<22} REJECTED: {reason}", "-");
                 }
@@ -498,9 +416,5 @@ fn plugins_cmd(args: PluginsArgs) -> ExitCode {
             }
         }
     }
-    if bad {
-        ExitCode::from(EXIT_USAGE)
-    } else {
-        ExitCode::SUCCESS
-    }
+    if bad { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS }
 }

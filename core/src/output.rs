@@ -86,12 +86,7 @@ impl Output {
         }
         let path = format!("/proc/self/fd/{}\0", self.fd);
         // SAFETY: NUL-terminated path; the result is checked.
-        let fd = unsafe {
-            libc::open(
-                path.as_ptr().cast(),
-                libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC,
-            )
-        };
+        let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC) };
         if fd >= 0 {
             // SAFETY: a fresh descriptor we own.
             let owned = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -201,11 +196,7 @@ impl Output {
             match self.flush() {
                 Flush::Drained | Flush::Closed => break,
                 Flush::Pending => {
-                    let mut pfd = libc::pollfd {
-                        fd: self.fd,
-                        events: libc::POLLOUT,
-                        revents: 0,
-                    };
+                    let mut pfd = libc::pollfd { fd: self.fd, events: libc::POLLOUT, revents: 0 };
                     // SAFETY: one valid pollfd.
                     unsafe {
                         libc::poll(&mut pfd, 1, 1000);

@@ -119,14 +119,7 @@ impl Ring {
     }
 
     /// Stores one line; returns how many old lines were evicted for it.
-    pub fn push(
-        &mut self,
-        seq: u64,
-        ts_ms: i64,
-        stream: Stream,
-        truncated: bool,
-        line: &[u8],
-    ) -> u32 {
+    pub fn push(&mut self, seq: u64, ts_ms: i64, stream: Stream, truncated: bool, line: &[u8]) -> u32 {
         let line = &line[..line.len().min(self.budget - RECORD_COST)];
         let cost = line.len() + RECORD_COST;
         let mut evicted = 0u32;
@@ -136,14 +129,7 @@ impl Ring {
             }
             evicted += 1;
         }
-        let record = Record {
-            seq,
-            ts_ms,
-            stream,
-            truncated,
-            len: line.len() as u32,
-            start: self.tail,
-        };
+        let record = Record { seq, ts_ms, stream, truncated, len: line.len() as u32, start: self.tail };
         let pushed = self.bytes.push_slice(line);
         debug_assert_eq!(pushed, line.len());
         let _ = self.index.try_push(record);
@@ -276,11 +262,7 @@ mod tests {
     fn search_finds_across_eviction_boundaries() {
         let mut r = Ring::new(4096);
         for i in 0..1000u64 {
-            let line = if i % 10 == 0 {
-                format!("{i} ERROR boom")
-            } else {
-                format!("{i} ok")
-            };
+            let line = if i % 10 == 0 { format!("{i} ERROR boom") } else { format!("{i} ok") };
             r.push(i, 0, Stream::Stdout, false, line.as_bytes());
         }
         let first = r.first_seq().expect("lines held");

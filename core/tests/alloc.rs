@@ -38,9 +38,7 @@ static GLOBAL: Counting = Counting;
 fn chunk() -> Vec<u8> {
     let mut data = Vec::new();
     for i in 0..1000 {
-        data.extend_from_slice(
-            format!("{i:06} GET /api/items?page={i} 200 in 3ms \"quoted\" \t tab\n").as_bytes(),
-        );
+        data.extend_from_slice(format!("{i:06} GET /api/items?page={i} 200 in 3ms \"quoted\" \t tab\n").as_bytes());
     }
     data.extend_from_slice(b"\xff\xfe not utf-8\r\n");
     data.extend_from_slice(&[b'x'; 70_000]); // a line longer than the cap
@@ -51,20 +49,11 @@ fn chunk() -> Vec<u8> {
 
 #[test]
 fn capture_path_allocates_nothing_per_line() {
-    let settings = Settings {
-        max_line_bytes: 64 * 1024,
-        ring_bytes: 1 << 20,
-    };
+    let settings = Settings { max_line_bytes: 64 * 1024, ring_bytes: 1 << 20 };
     let mut cap = Capture::new(&settings);
-    let devnull = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/null")
-        .expect("/dev/null");
+    let devnull = std::fs::OpenOptions::new().write(true).open("/dev/null").expect("/dev/null");
     let mut out = Output::to_fd(devnull.as_raw_fd(), Format::Json, 1 << 20);
-    let p = ProcRef {
-        name: "web",
-        index: 0,
-    };
+    let p = ProcRef { name: "web", index: 0 };
     let data = chunk();
     let mut seq = 0u64;
     let pass = |cap: &mut Capture, out: &mut Output, seq: &mut u64| {
@@ -88,9 +77,6 @@ fn capture_path_allocates_nothing_per_line() {
     let allocs = ALLOCS.load(Ordering::Relaxed) - before;
     let lines = cap.lines - lines_before;
     assert!(lines > 100_000, "the test must push many lines ({lines})");
-    assert!(
-        cap.ring.stats().evicted_lines > 0,
-        "the ring must be evicting in steady state"
-    );
+    assert!(cap.ring.stats().evicted_lines > 0, "the ring must be evicting in steady state");
     assert_eq!(allocs, 0, "{allocs} heap allocations for {lines} lines");
 }

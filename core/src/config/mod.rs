@@ -81,10 +81,7 @@ impl ProcessSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Toml(PathBuf),
-    PackageJson {
-        path: PathBuf,
-        manager: PackageManager,
-    },
+    PackageJson { path: PathBuf, manager: PackageManager },
     AdHoc,
 }
 
@@ -97,10 +94,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings {
-            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
-            ring_bytes: DEFAULT_RING_BYTES,
-        }
+        Settings { max_line_bytes: DEFAULT_MAX_LINE_BYTES, ring_bytes: DEFAULT_RING_BYTES }
     }
 }
 
@@ -223,10 +217,7 @@ pub fn discover(dir: &Path, explicit: Option<&Path>) -> Result<Config, ConfigErr
 /// A configuration running one command given on the command line.
 pub fn ad_hoc(argv: Vec<String>, name: Option<String>) -> Config {
     let name = name.unwrap_or_else(|| {
-        Path::new(&argv[0])
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| argv[0].clone())
+        Path::new(&argv[0]).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| argv[0].clone())
     });
     let display = shell_join(&argv);
     Config {
@@ -240,8 +231,8 @@ pub fn ad_hoc(argv: Vec<String>, name: Option<String>) -> Config {
 
 /// Loads and validates a `brum.toml`.
 pub fn load_toml(path: &Path) -> Result<Config, ConfigErrors> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigErrors::one(path, format!("cannot read the file: {e}")))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ConfigErrors::one(path, format!("cannot read the file: {e}")))?;
     parse_toml(path, &text)
 }
 
@@ -260,20 +251,9 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         if message.starts_with("unknown field") {
             message.push_str("; check the spelling (see `brum run --help` and README.md)");
         }
-        ConfigErrors(vec![ConfigError {
-            file: path.to_path_buf(),
-            line,
-            column,
-            key: None,
-            message,
-        }])
+        ConfigErrors(vec![ConfigError { file: path.to_path_buf(), line, column, key: None, message }])
     })?;
-    Validator {
-        path,
-        lines,
-        errors: Vec::new(),
-    }
-    .run(raw)
+    Validator { path, lines, errors: Vec::new() }.run(raw)
 }
 
 /// Byte offset → (line, column), both 1-based.
@@ -345,12 +325,7 @@ impl Validator<'_> {
             });
         }
         let base = self.path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let index: HashMap<&str, usize> = raw
-            .process
-            .keys()
-            .enumerate()
-            .map(|(i, k)| (k.as_str(), i))
-            .collect();
+        let index: HashMap<&str, usize> = raw.process.keys().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
         let mut processes = Vec::with_capacity(raw.process.len());
         let mut dep_spans = Vec::with_capacity(raw.process.len());
         for (name, p) in &raw.process {
@@ -364,13 +339,7 @@ impl Validator<'_> {
             return Err(ConfigErrors(self.errors));
         }
         let scripts = vec![None; processes.len()];
-        Ok(Config {
-            source: Source::Toml(self.path.to_path_buf()),
-            settings,
-            processes,
-            scripts,
-            plugins,
-        })
+        Ok(Config { source: Source::Toml(self.path.to_path_buf()), settings, processes, scripts, plugins })
     }
 
     fn process(
@@ -394,10 +363,7 @@ impl Validator<'_> {
                 if c.get_ref().trim().is_empty() {
                     self.err(c.span(), key("cmd"), "is empty");
                 }
-                (
-                    vec!["sh".into(), "-c".into(), c.get_ref().clone()],
-                    c.get_ref().clone(),
-                )
+                (vec!["sh".into(), "-c".into(), c.get_ref().clone()], c.get_ref().clone())
             }
             (None, Some(a)) => {
                 if a.get_ref().is_empty() || a.get_ref()[0].is_empty() {
@@ -406,11 +372,7 @@ impl Validator<'_> {
                 (a.get_ref().clone(), shell_join(a.get_ref()))
             }
             (Some(c), Some(_)) => {
-                self.err(
-                    c.span(),
-                    key("cmd"),
-                    "give either `cmd` (run with sh -c) or `argv` (a list), not both",
-                );
+                self.err(c.span(), key("cmd"), "give either `cmd` (run with sh -c) or `argv` (a list), not both");
                 (Vec::new(), String::new())
             }
             (None, None) => {
@@ -426,11 +388,7 @@ impl Validator<'_> {
         if let Some(cwd) = &p.cwd {
             let dir = base.join(cwd.get_ref());
             if !dir.is_dir() {
-                self.err(
-                    cwd.span(),
-                    key("cwd"),
-                    format!("directory {} does not exist", dir.display()),
-                );
+                self.err(cwd.span(), key("cwd"), format!("directory {} does not exist", dir.display()));
             }
             spec.cwd = Some(dir);
         } else if base != Path::new("") {
@@ -441,17 +399,11 @@ impl Validator<'_> {
             match std::fs::read_to_string(&file) {
                 Ok(text) => match parse_env_file(&text) {
                     Ok(vars) => spec.env.extend(vars),
-                    Err((line, msg)) => self.err(
-                        f.span(),
-                        key("env_file"),
-                        format!("{}:{line}: {msg}", file.display()),
-                    ),
+                    Err((line, msg)) => {
+                        self.err(f.span(), key("env_file"), format!("{}:{line}: {msg}", file.display()))
+                    }
                 },
-                Err(e) => self.err(
-                    f.span(),
-                    key("env_file"),
-                    format!("cannot read {}: {e}", file.display()),
-                ),
+                Err(e) => self.err(f.span(), key("env_file"), format!("cannot read {}: {e}", file.display())),
             }
         }
         for (k, v) in &p.env {
@@ -463,10 +415,7 @@ impl Validator<'_> {
                 other => self.err(
                     v.span(),
                     format!("process.{name}.env.{k}"),
-                    format!(
-                        "expected a string, number or boolean, found {}",
-                        other.type_str()
-                    ),
+                    format!("expected a string, number or boolean, found {}", other.type_str()),
                 ),
             }
         }
@@ -480,9 +429,7 @@ impl Validator<'_> {
                     self.err(
                         r.span(),
                         key("restart"),
-                        format!(
-                            "expected \"never\", \"on-failure\" or \"always\", found \"{other}\""
-                        ),
+                        format!("expected \"never\", \"on-failure\" or \"always\", found \"{other}\""),
                     );
                     RestartPolicy::Never
                 }
@@ -503,9 +450,7 @@ impl Validator<'_> {
         }
         if let Some(m) = &p.max_restarts {
             match m.get_ref() {
-                Value::Integer(n) if (0..=u32::MAX as i64).contains(n) => {
-                    spec.max_restarts = Some(*n as u32)
-                }
+                Value::Integer(n) if (0..=u32::MAX as i64).contains(n) => spec.max_restarts = Some(*n as u32),
                 other => self.err(
                     m.span(),
                     key("max_restarts"),
@@ -524,10 +469,7 @@ impl Validator<'_> {
                 None => self.err(
                     s.span(),
                     key("stop_signal"),
-                    format!(
-                        "expected a signal such as \"TERM\", \"INT\" or 15, found {}",
-                        describe(s.get_ref())
-                    ),
+                    format!("expected a signal such as \"TERM\", \"INT\" or 15, found {}", describe(s.get_ref())),
                 ),
             }
         }
@@ -549,11 +491,7 @@ impl Validator<'_> {
                     self.err(
                         dep.span(),
                         key("depends_on"),
-                        format!(
-                            "unknown process \"{}\" (defined: {})",
-                            dep.get_ref(),
-                            known.join(", ")
-                        ),
+                        format!("unknown process \"{}\" (defined: {})", dep.get_ref(), known.join(", ")),
                     )
                 }
             }
@@ -569,11 +507,7 @@ impl Validator<'_> {
             if let Some(cycle) = dfs(start, procs, &mut mark, &mut path) {
                 let first = cycle[0];
                 let names: Vec<&str> = cycle.iter().map(|&i| procs[i].name.as_str()).collect();
-                let dep_pos = procs[first]
-                    .depends_on
-                    .iter()
-                    .position(|&d| d == cycle[1])
-                    .unwrap_or(0);
+                let dep_pos = procs[first].depends_on.iter().position(|&d| d == cycle[1]).unwrap_or(0);
                 let span = spans[first].get(dep_pos).cloned().unwrap_or(0..0);
                 self.err(
                     span,
@@ -590,11 +524,7 @@ impl Validator<'_> {
         if let Some(d) = &raw.plugins_dir {
             let dir = base.join(d.get_ref());
             if !dir.is_dir() {
-                self.err(
-                    d.span(),
-                    "plugins_dir".into(),
-                    format!("directory {} does not exist", dir.display()),
-                );
+                self.err(d.span(), "plugins_dir".into(), format!("directory {} does not exist", dir.display()));
             }
             pc.dir = Some(dir);
         }
@@ -628,11 +558,7 @@ impl Validator<'_> {
                 }
                 flatten(k, v, &mut settings);
             }
-            pc.tables.push(PluginTable {
-                name: name.clone(),
-                enabled,
-                settings,
-            });
+            pc.tables.push(PluginTable { name: name.clone(), enabled, settings });
         }
         pc
     }
@@ -648,10 +574,7 @@ impl Validator<'_> {
             self.err(
                 v.span(),
                 key,
-                format!(
-                    "expected a duration such as 5, 2.5, \"500ms\" or \"2m\", found {}",
-                    describe(v.get_ref())
-                ),
+                format!("expected a duration such as 5, 2.5, \"500ms\" or \"2m\", found {}", describe(v.get_ref())),
             );
         }
         parsed
@@ -667,22 +590,14 @@ impl Validator<'_> {
             self.err(
                 v.span(),
                 key,
-                format!(
-                    "expected a size such as 65536, \"64KiB\" or \"8MiB\", found {}",
-                    describe(v.get_ref())
-                ),
+                format!("expected a size such as 65536, \"64KiB\" or \"8MiB\", found {}", describe(v.get_ref())),
             );
         }
         parsed
     }
 }
 
-fn dfs(
-    n: usize,
-    procs: &[ProcessSpec],
-    mark: &mut [u8],
-    path: &mut Vec<usize>,
-) -> Option<Vec<usize>> {
+fn dfs(n: usize, procs: &[ProcessSpec], mark: &mut [u8], path: &mut Vec<usize>) -> Option<Vec<usize>> {
     if mark[n] == 2 {
         return None;
     }
@@ -734,18 +649,13 @@ fn describe(v: &Value) -> String {
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+    !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
 }
 
 /// "500ms", "5s", "2m", "1h", "1.5s", or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num.parse().ok()?;
     let secs = match unit.trim() {
@@ -793,8 +703,7 @@ pub fn parse_env_file(text: &str) -> Result<Vec<(String, String)>, (usize, Strin
         }
         let v = v.trim();
         let v = if v.len() >= 2
-            && ((v.starts_with('"') && v.ends_with('"'))
-                || (v.starts_with('\'') && v.ends_with('\'')))
+            && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
         {
             &v[1..v.len() - 1]
         } else {
@@ -812,9 +721,7 @@ pub fn shell_join(argv: &[String]) -> String {
         if i > 0 {
             out.push(' ');
         }
-        let plain = !a.is_empty()
-            && a.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+        let plain = !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
         if plain {
             out.push_str(a);
         } else {
@@ -839,12 +746,8 @@ impl Config {
                 match self.processes.iter().position(|p| &p.name == n) {
                     Some(i) => roots.push(i),
                     None => {
-                        let known: Vec<&str> =
-                            self.processes.iter().map(|p| p.name.as_str()).collect();
-                        return Err(format!(
-                            "unknown process \"{n}\" (defined: {})",
-                            known.join(", ")
-                        ));
+                        let known: Vec<&str> = self.processes.iter().map(|p| p.name.as_str()).collect();
+                        return Err(format!("unknown process \"{n}\" (defined: {})", known.join(", ")));
                     }
                 }
             }
@@ -919,13 +822,7 @@ depends_on = ["db"]
         assert!(!db.autostart);
         let web = &cfg.processes[1];
         assert_eq!(web.argv, ["sh", "-c", "npm run dev"]);
-        assert_eq!(
-            web.env,
-            [
-                ("PORT".into(), "3000".into()),
-                ("DEBUG".into(), "true".into())
-            ]
-        );
+        assert_eq!(web.env, [("PORT".into(), "3000".into()), ("DEBUG".into(), "true".into())]);
         assert_eq!(web.restart, RestartPolicy::OnFailure);
         assert_eq!(web.restart_delay, Duration::from_millis(250));
         assert_eq!(web.restart_max_delay, Duration::from_secs(10));
@@ -935,11 +832,7 @@ depends_on = ["db"]
         assert_eq!(web.depends_on, [0]);
         // no names: autostart ones, dependencies first
         assert_eq!(cfg.select(&[]).expect("select"), [0, 1]);
-        assert!(
-            cfg.select(&["nope".into()])
-                .unwrap_err()
-                .contains("unknown process \"nope\"")
-        );
+        assert!(cfg.select(&["nope".into()]).unwrap_err().contains("unknown process \"nope\""));
     }
 
     #[test]
@@ -951,10 +844,7 @@ depends_on = ["db"]
     #[test]
     fn unknown_key_is_named() {
         let e = errors("[process.web]\ncmd = \"x\"\nrestrat = \"always\"\n");
-        assert!(
-            e[0].starts_with("brum.toml:3:1: unknown field `restrat`"),
-            "{e:?}"
-        );
+        assert!(e[0].starts_with("brum.toml:3:1: unknown field `restrat`"), "{e:?}");
     }
 
     #[test]
@@ -970,33 +860,17 @@ depends_on = ["db"]
             "[process.a]\nrestart = \"sometimes\"\n[process.b]\ncmd = \"x\"\nstop_timeout = \"soon\"\ndepends_on = [\"zzz\"]\n",
         );
         assert_eq!(e.len(), 4, "{e:#?}");
-        assert!(
-            e[0].starts_with("brum.toml:1:") && e[0].contains("process.a: missing `cmd`"),
-            "{e:?}"
-        );
-        assert!(
-            e[1].starts_with("brum.toml:2:11: process.a.restart: expected"),
-            "{e:?}"
-        );
-        assert!(
-            e[2].starts_with("brum.toml:5:16: process.b.stop_timeout: expected a duration"),
-            "{e:?}"
-        );
-        assert!(
-            e[3].starts_with("brum.toml:6:15: process.b.depends_on: unknown process \"zzz\""),
-            "{e:?}"
-        );
+        assert!(e[0].starts_with("brum.toml:1:") && e[0].contains("process.a: missing `cmd`"), "{e:?}");
+        assert!(e[1].starts_with("brum.toml:2:11: process.a.restart: expected"), "{e:?}");
+        assert!(e[2].starts_with("brum.toml:5:16: process.b.stop_timeout: expected a duration"), "{e:?}");
+        assert!(e[3].starts_with("brum.toml:6:15: process.b.depends_on: unknown process \"zzz\""), "{e:?}");
     }
 
     #[test]
     fn cycles_are_reported_with_their_path() {
-        let e = errors(
-            "[process.a]\ncmd = \"x\"\ndepends_on = [\"b\"]\n[process.b]\ncmd = \"y\"\ndepends_on = [\"a\"]\n",
-        );
-        assert_eq!(
-            e,
-            ["brum.toml:3:15: process.a.depends_on: dependency cycle: a -> b -> a"]
-        );
+        let e =
+            errors("[process.a]\ncmd = \"x\"\ndepends_on = [\"b\"]\n[process.b]\ncmd = \"y\"\ndepends_on = [\"a\"]\n");
+        assert_eq!(e, ["brum.toml:3:15: process.a.depends_on: dependency cycle: a -> b -> a"]);
     }
 
     #[test]
@@ -1009,23 +883,13 @@ depends_on = ["db"]
         assert_eq!(parse_size("64k"), Some(64 << 10));
         assert_eq!(parse_size("lots"), None);
         let vars = parse_env_file("# c\nexport A=1\nB = \"two words\"\n\nC='x'\n").expect("ok");
-        assert_eq!(
-            vars,
-            [
-                ("A".into(), "1".into()),
-                ("B".into(), "two words".into()),
-                ("C".into(), "x".into())
-            ]
-        );
+        assert_eq!(vars, [("A".into(), "1".into()), ("B".into(), "two words".into()), ("C".into(), "x".into())]);
         assert_eq!(parse_env_file("A=1\noops\n").unwrap_err().0, 2);
     }
 
     #[test]
     fn shell_join_quotes_what_needs_it() {
         let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            shell_join(&v(&["echo", "a b", "it's"])),
-            "echo 'a b' 'it'\\''s'"
-        );
+        assert_eq!(shell_join(&v(&["echo", "a b", "it's"])), "echo 'a b' 'it'\\''s'");
     }
 }

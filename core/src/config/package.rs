@@ -53,9 +53,8 @@ struct PackageJson {
 pub fn detect_package_manager(dir: &Path, field: Option<&str>) -> Result<PackageManager, String> {
     if let Some(f) = field {
         let name = f.split('@').next().unwrap_or("").trim();
-        return PackageManager::from_name(name).ok_or_else(|| {
-            format!("packageManager \"{f}\" is not supported; use npm, pnpm, yarn or bun")
-        });
+        return PackageManager::from_name(name)
+            .ok_or_else(|| format!("packageManager \"{f}\" is not supported; use npm, pnpm, yarn or bun"));
     }
     const LOCKS: [(&str, PackageManager); 5] = [
         ("bun.lock", PackageManager::Bun),
@@ -64,17 +63,13 @@ pub fn detect_package_manager(dir: &Path, field: Option<&str>) -> Result<Package
         ("yarn.lock", PackageManager::Yarn),
         ("package-lock.json", PackageManager::Npm),
     ];
-    Ok(LOCKS
-        .iter()
-        .find(|(f, _)| dir.join(f).exists())
-        .map(|&(_, m)| m)
-        .unwrap_or(PackageManager::Npm))
+    Ok(LOCKS.iter().find(|(f, _)| dir.join(f).exists()).map(|&(_, m)| m).unwrap_or(PackageManager::Npm))
 }
 
 /// Loads the scripts of a `package.json` as processes.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigErrors::one(path, format!("cannot read the file: {e}")))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ConfigErrors::one(path, format!("cannot read the file: {e}")))?;
     let pkg: PackageJson = serde_json::from_str(&text).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             file: path.to_path_buf(),
@@ -84,10 +79,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             message: format!("invalid package.json: {e}"),
         }])
     })?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let manager = detect_package_manager(dir, pkg.package_manager.as_deref()).map_err(|m| {
         ConfigErrors(vec![ConfigError {
             file: path.to_path_buf(),
@@ -119,10 +111,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         scripts.push(Some(body.to_string()));
     }
     Ok(Config {
-        source: Source::PackageJson {
-            path: path.to_path_buf(),
-            manager,
-        },
+        source: Source::PackageJson { path: path.to_path_buf(), manager },
         settings: Settings::default(),
         processes,
         scripts,
@@ -157,26 +146,16 @@ mod tests {
         let d = tempdir("none");
         assert_eq!(detect_package_manager(&d, None), Ok(PackageManager::Npm));
         std::fs::write(d.join("yarn.lock"), "").expect("write");
-        assert_eq!(
-            detect_package_manager(&d, Some("pnpm@9.1.0")),
-            Ok(PackageManager::Pnpm)
-        );
-        assert!(
-            detect_package_manager(&d, Some("deno@2"))
-                .unwrap_err()
-                .contains("not supported")
-        );
+        assert_eq!(detect_package_manager(&d, Some("pnpm@9.1.0")), Ok(PackageManager::Pnpm));
+        assert!(detect_package_manager(&d, Some("deno@2")).unwrap_err().contains("not supported"));
     }
 
     #[test]
     fn scripts_become_processes() {
         let d = tempdir("scripts");
         std::fs::write(d.join("pnpm-lock.yaml"), "").expect("write");
-        std::fs::write(
-            d.join("package.json"),
-            r#"{"scripts":{"build":"tsc","dev":"vite --port 5173"}}"#,
-        )
-        .expect("write");
+        std::fs::write(d.join("package.json"), r#"{"scripts":{"build":"tsc","dev":"vite --port 5173"}}"#)
+            .expect("write");
         let cfg = load(&d.join("package.json")).expect("loads");
         assert_eq!(cfg.processes[1].argv, ["pnpm", "run", "dev"]);
         assert_eq!(cfg.scripts[1].as_deref(), Some("vite --port 5173"));

@@ -23,14 +23,7 @@ pub struct HumanStyle {
     pub width: usize,
 }
 
-const PALETTE: [&[u8]; 6] = [
-    b"\x1b[36m",
-    b"\x1b[33m",
-    b"\x1b[32m",
-    b"\x1b[35m",
-    b"\x1b[34m",
-    b"\x1b[96m",
-];
+const PALETTE: [&[u8]; 6] = [b"\x1b[36m", b"\x1b[33m", b"\x1b[32m", b"\x1b[35m", b"\x1b[34m", b"\x1b[96m"];
 const RESET: &[u8] = b"\x1b[0m";
 
 fn prefix(out: &mut Vec<u8>, style: HumanStyle, name: &str, index: Option<usize>, mark: u8) {
@@ -81,14 +74,7 @@ pub fn push_duration(out: &mut Vec<u8>, ms: u64) {
 /// Appends the human form of `ev` (possibly nothing) to `out`.
 pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
     match *ev {
-        Event::LogLine {
-            process,
-            stream,
-            line,
-            boost,
-            tag,
-            ..
-        } => {
+        Event::LogLine { process, stream, line, boost, tag, .. } => {
             let mark = match stream {
                 Stream::Stdout => b'|',
                 Stream::Stderr => b'!',
@@ -106,11 +92,7 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             }
             out.push(b'\n');
         }
-        Event::Finding {
-            process,
-            finding: f,
-            ..
-        } => {
+        Event::Finding { process, finding: f, .. } => {
             lifecycle(out, style, process);
             let colour: &[u8] = match f.event_type() {
                 "error.detected" if f.kind == "warning" => b"\x1b[22;33m",
@@ -123,11 +105,7 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             }
             match f.event_type() {
                 "error.detected" => {
-                    let what = if f.kind == "warning" {
-                        "warning"
-                    } else {
-                        "error"
-                    };
+                    let what = if f.kind == "warning" { "warning" } else { "error" };
                     let _ = write!(out, "{what}: {}", f.message);
                     if let Some(file) = f.file {
                         let _ = write!(out, " ({file}");
@@ -145,21 +123,11 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
                 }
                 "test.passed" | "test.failed" => {
                     let n = |k| f.field(k).unwrap_or("0");
-                    let _ = write!(
-                        out,
-                        "tests: {} passed, {} failed, {} skipped",
-                        n("passed"),
-                        n("failed"),
-                        n("skipped")
-                    );
+                    let _ =
+                        write!(out, "tests: {} passed, {} failed, {} skipped", n("passed"), n("failed"), n("skipped"));
                 }
                 "build.event" => {
-                    let _ = write!(
-                        out,
-                        "build {}: {}",
-                        f.field("status").unwrap_or("finished"),
-                        f.message
-                    );
+                    let _ = write!(out, "build {}: {}", f.field("status").unwrap_or("finished"), f.message);
                 }
                 _ => {
                     let _ = write!(out, "{}: {}", f.custom_kind.unwrap_or(f.kind), f.message);
@@ -167,13 +135,7 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             }
             end(out, style);
         }
-        Event::PluginFailed {
-            plugin,
-            reason,
-            action,
-            retry_ms,
-            ..
-        } => {
+        Event::PluginFailed { plugin, reason, action, retry_ms, .. } => {
             prefix(out, style, "brum", None, b'*');
             let _ = write!(out, "plugin {plugin}: {reason}");
             match action {
@@ -191,12 +153,7 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             end(out, style);
         }
         Event::PluginLoaded { .. } => {}
-        Event::ProcessStarted {
-            process,
-            pid,
-            command,
-            restart,
-        } => {
+        Event::ProcessStarted { process, pid, command, restart } => {
             lifecycle(out, style, process);
             let _ = if restart == 0 {
                 write!(out, "started (pid {pid}): {command}")
@@ -205,15 +162,7 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             };
             end(out, style);
         }
-        Event::ProcessExited {
-            process,
-            code,
-            signal,
-            duration_ms,
-            state,
-            error,
-            ..
-        } => {
+        Event::ProcessExited { process, code, signal, duration_ms, state, error, .. } => {
             lifecycle(out, style, process);
             if let Some(e) = error {
                 let _ = write!(out, "failed to start: {e}");
@@ -238,23 +187,14 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             }
             end(out, style);
         }
-        Event::ProcessRestarting {
-            process,
-            attempt,
-            delay_ms,
-        } => {
+        Event::ProcessRestarting { process, attempt, delay_ms } => {
             lifecycle(out, style, process);
             out.extend_from_slice(b"restarting in ");
             push_duration(out, delay_ms);
             let _ = write!(out, " (attempt {attempt})");
             end(out, style);
         }
-        Event::LogDropped {
-            process,
-            count,
-            reason,
-            ..
-        } => {
+        Event::LogDropped { process, count, reason, .. } => {
             match process {
                 Some(p) => lifecycle(out, style, p),
                 None => prefix(out, style, "brum", None, b'*'),
@@ -272,21 +212,11 @@ mod tests {
 
     fn plain(ev: &Event<'_>) -> String {
         let mut out = Vec::new();
-        encode(
-            &mut out,
-            HumanStyle {
-                color: false,
-                width: 5,
-            },
-            ev,
-        );
+        encode(&mut out, HumanStyle { color: false, width: 5 }, ev);
         String::from_utf8(out).expect("utf-8")
     }
 
-    const API: ProcRef<'static> = ProcRef {
-        name: "api",
-        index: 1,
-    };
+    const API: ProcRef<'static> = ProcRef { name: "api", index: 1 };
 
     #[test]
     fn lines_are_prefixed_and_stderr_marked() {
@@ -323,27 +253,15 @@ mod tests {
                 error: None,
             })
         };
-        assert_eq!(
-            ex(Some(1), None, EndState::Failed),
-            "api   * exited with code 1 after 2.31s\n"
-        );
-        assert_eq!(
-            ex(None, Some(9), EndState::Failed),
-            "api   * killed by SIGKILL after 2.31s\n"
-        );
-        assert_eq!(
-            ex(None, Some(15), EndState::Stopped),
-            "api   * stopped (SIGTERM) after 2.31s\n"
-        );
+        assert_eq!(ex(Some(1), None, EndState::Failed), "api   * exited with code 1 after 2.31s\n");
+        assert_eq!(ex(None, Some(9), EndState::Failed), "api   * killed by SIGKILL after 2.31s\n");
+        assert_eq!(ex(None, Some(15), EndState::Stopped), "api   * stopped (SIGTERM) after 2.31s\n");
     }
 
     #[test]
     fn colour_is_stable_per_process() {
         let mut a = Vec::new();
-        let style = HumanStyle {
-            color: true,
-            width: 3,
-        };
+        let style = HumanStyle { color: true, width: 3 };
         encode(
             &mut a,
             style,

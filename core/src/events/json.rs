@@ -14,11 +14,7 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
     out.extend_from_slice(ev.type_name().as_bytes());
     out.push(b'"');
     match *ev {
-        Event::DaemonStarted {
-            pid,
-            cwd,
-            processes,
-        } => {
+        Event::DaemonStarted { pid, cwd, processes } => {
             key(out, "pid");
             push_u64(out, u64::from(pid));
             key(out, "version");
@@ -37,12 +33,7 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             }
             out.push(b']');
         }
-        Event::ProcessStarted {
-            process,
-            pid,
-            command,
-            restart,
-        } => {
+        Event::ProcessStarted { process, pid, command, restart } => {
             proc_key(out, process);
             key(out, "pid");
             push_u64(out, u64::from(pid));
@@ -51,14 +42,7 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             key(out, "restart");
             push_u64(out, u64::from(restart));
         }
-        Event::LogLine {
-            process,
-            stream,
-            line,
-            truncated,
-            boost,
-            tag,
-        } => {
+        Event::LogLine { process, stream, line, truncated, boost, tag } => {
             proc_key(out, process);
             key(out, "stream");
             out.push(b'"');
@@ -87,15 +71,7 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
                 push_str(out, t);
             }
         }
-        Event::ProcessExited {
-            process,
-            pid,
-            code,
-            signal,
-            duration_ms,
-            state,
-            error,
-        } => {
+        Event::ProcessExited { process, pid, code, signal, duration_ms, state, error } => {
             proc_key(out, process);
             key(out, "pid");
             match pid {
@@ -121,23 +97,14 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
                 push_str(out, e);
             }
         }
-        Event::ProcessRestarting {
-            process,
-            attempt,
-            delay_ms,
-        } => {
+        Event::ProcessRestarting { process, attempt, delay_ms } => {
             proc_key(out, process);
             key(out, "attempt");
             push_u64(out, u64::from(attempt));
             key(out, "delay_ms");
             push_u64(out, delay_ms);
         }
-        Event::LogDropped {
-            process,
-            count,
-            total,
-            reason,
-        } => {
+        Event::LogDropped { process, count, total, reason } => {
             if let Some(p) = process {
                 proc_key(out, p);
             }
@@ -152,24 +119,13 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             key(out, "exit_code");
             push_i64(out, i64::from(exit_code));
         }
-        Event::Finding {
-            process,
-            plugin,
-            finding: f,
-        } => {
+        Event::Finding { process, plugin, finding: f } => {
             proc_key(out, process);
             key(out, "plugin");
             push_str(out, plugin);
             encode_finding(out, f);
         }
-        Event::PluginLoaded {
-            plugin,
-            version,
-            source,
-            filter,
-            cached,
-            load_ms,
-        } => {
+        Event::PluginLoaded { plugin, version, source, filter, cached, load_ms } => {
             key(out, "plugin");
             push_str(out, plugin);
             key(out, "version");
@@ -183,13 +139,7 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             key(out, "load_ms");
             push_u64(out, load_ms);
         }
-        Event::PluginFailed {
-            plugin,
-            reason,
-            action,
-            failures,
-            retry_ms,
-        } => {
+        Event::PluginFailed { plugin, reason, action, failures, retry_ms } => {
             key(out, "plugin");
             push_str(out, plugin);
             key(out, "reason");
@@ -229,11 +179,7 @@ fn opt_u32(out: &mut Vec<u8>, k: &str, v: Option<u32>) {
 
 /// A field value as a JSON number when it is one, else a string.
 fn number_or_string(out: &mut Vec<u8>, v: &str) {
-    if !v.is_empty()
-        && v.len() < 19
-        && v.bytes().all(|b| b.is_ascii_digit())
-        && (v == "0" || !v.starts_with('0'))
-    {
+    if !v.is_empty() && v.len() < 19 && v.bytes().all(|b| b.is_ascii_digit()) && (v == "0" || !v.starts_with('0')) {
         out.extend_from_slice(v.as_bytes());
     } else {
         push_str(out, v);
@@ -375,14 +321,7 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
         out.extend_from_slice(&bytes[start..i]);
         if esc == b'u' {
             const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(b >> 4) as usize],
-                HEX[(b & 15) as usize],
-            ]);
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
         } else {
             out.extend_from_slice(&[b'\\', esc]);
         }
@@ -408,12 +347,7 @@ pub fn push_base64(out: &mut Vec<u8>, data: &[u8]) {
     match *chunks.remainder() {
         [a] => {
             let n = u32::from(a) << 16;
-            out.extend_from_slice(&[
-                A[(n >> 18) as usize & 63],
-                A[(n >> 12) as usize & 63],
-                b'=',
-                b'=',
-            ]);
+            out.extend_from_slice(&[A[(n >> 18) as usize & 63], A[(n >> 12) as usize & 63], b'=', b'=']);
         }
         [a, b] => {
             let n = (u32::from(a) << 16) | (u32::from(b) << 8);
@@ -440,10 +374,7 @@ mod tests {
         String::from_utf8(out).expect("json is utf-8")
     }
 
-    const WEB: ProcRef<'static> = ProcRef {
-        name: "web",
-        index: 0,
-    };
+    const WEB: ProcRef<'static> = ProcRef { name: "web", index: 0 };
 
     #[test]
     fn golden_log_line() {
@@ -498,34 +429,11 @@ mod tests {
     fn every_event_is_valid_json() {
         let procs = ["a", "b\"c"];
         let evs = [
-            Event::DaemonStarted {
-                pid: 1,
-                cwd: "/tmp/x y",
-                processes: &procs,
-            },
-            Event::ProcessStarted {
-                process: WEB,
-                pid: 9,
-                command: "sh -c 'echo \"x\"'",
-                restart: 2,
-            },
-            Event::ProcessRestarting {
-                process: WEB,
-                attempt: 3,
-                delay_ms: 400,
-            },
-            Event::LogDropped {
-                process: None,
-                count: 5,
-                total: 9,
-                reason: "evicted",
-            },
-            Event::LogDropped {
-                process: Some(WEB),
-                count: 5,
-                total: 9,
-                reason: "evicted",
-            },
+            Event::DaemonStarted { pid: 1, cwd: "/tmp/x y", processes: &procs },
+            Event::ProcessStarted { process: WEB, pid: 9, command: "sh -c 'echo \"x\"'", restart: 2 },
+            Event::ProcessRestarting { process: WEB, attempt: 3, delay_ms: 400 },
+            Event::LogDropped { process: None, count: 5, total: 9, reason: "evicted" },
+            Event::LogDropped { process: Some(WEB), count: 5, total: 9, reason: "evicted" },
             Event::DaemonStopped { exit_code: -1 },
             Event::ProcessExited {
                 process: WEB,
@@ -556,13 +464,7 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        for (input, want) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foobar", "Zm9vYmFy"),
-        ] {
+        for (input, want) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
             let mut out = Vec::new();
             push_base64(&mut out, input.as_bytes());
             assert_eq!(out, want.as_bytes());

@@ -151,10 +151,7 @@ pub struct FindingView<'a> {
 impl FindingView<'_> {
     /// A free field by key.
     pub fn field(&self, key: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// The event type this finding is published as.
@@ -164,15 +161,8 @@ impl FindingView<'_> {
             "url" => "url.detected",
             "build" => "build.event",
             "test" => {
-                let failed = self
-                    .field("failed")
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0);
-                if failed > 0 || matches!(self.severity, "error" | "critical") {
-                    "test.failed"
-                } else {
-                    "test.passed"
-                }
+                let failed = self.field("failed").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                if failed > 0 || matches!(self.severity, "error" | "critical") { "test.failed" } else { "test.passed" }
             }
             _ => "finding",
         }

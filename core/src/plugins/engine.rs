@@ -24,6 +24,10 @@ pub fn engine() -> wasmtime::Result<Engine> {
         .memory_reservation(64 << 20)
         .memory_guard_size(64 << 10)
         .memory_reservation_for_growth(0);
+    // For profiling plugins with `perf`: wasm function names in perf's map.
+    if std::env::var_os("BRUM_WASM_PERFMAP").is_some() {
+        c.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     Engine::new(&c)
 }
 
@@ -31,22 +35,13 @@ pub fn engine() -> wasmtime::Result<Engine> {
 /// Rust's std needs, linked to a context that grants nothing (see
 /// `sandbox`). Anything else — files, sockets, HTTP, an interface brum does
 /// not know — is refused when the plugin is loaded.
-const ALLOWED_IMPORTS: [&str; 5] = [
-    "brum:plugin/types@0.1.",
-    "wasi:cli/",
-    "wasi:io/",
-    "wasi:clocks/",
-    "wasi:random/",
-];
+const ALLOWED_IMPORTS: [&str; 5] = ["brum:plugin/types@0.1.", "wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/"];
 
 /// Why a plugin file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{0} is not a WebAssembly component (a core module? build it for wasm32-wasip2)")]
     NotComponent(String),
     #[error("{0} is not valid WebAssembly: {1}")]
@@ -95,20 +90,12 @@ fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
 }
 
 /// Compiles `wasm` (or loads it from the cache) after checking it.
-pub fn load(
-    engine: &Engine,
-    what: &str,
-    wasm: &[u8],
-    cache: Option<&Path>,
-) -> Result<Loaded, LoadError> {
+pub fn load(engine: &Engine, what: &str, wasm: &[u8], cache: Option<&Path>) -> Result<Loaded, LoadError> {
     if !wasmparser_is_component(wasm) {
         if wasm.starts_with(b"\0asm") {
             return Err(LoadError::NotComponent(what.to_string()));
         }
-        return Err(LoadError::Invalid(
-            what.to_string(),
-            "missing the \\0asm header".into(),
-        ));
+        return Err(LoadError::Invalid(what.to_string(), "missing the \\0asm header".into()));
     }
     let start = std::time::Instant::now();
     let key = cache_key(engine, wasm);
@@ -121,15 +108,10 @@ pub fn load(
         // wasm's hash and the engine's compatibility hash).
         if let Ok(component) = unsafe { Component::deserialize_file(engine, file) } {
             check_imports(engine, &component, what)?;
-            return Ok(Loaded {
-                component,
-                cached: true,
-                compile_ms: start.elapsed().as_millis() as u64,
-            });
+            return Ok(Loaded { component, cached: true, compile_ms: start.elapsed().as_millis() as u64 });
         }
     }
-    let component = Component::new(engine, wasm)
-        .map_err(|e| LoadError::Invalid(what.to_string(), format!("{e:#}")))?;
+    let component = Component::new(engine, wasm).map_err(|e| LoadError::Invalid(what.to_string(), format!("{e:#}")))?;
     check_imports(engine, &component, what)?;
     if let Some(file) = &cached_file
         && let Ok(bytes) = component.serialize()
@@ -141,11 +123,7 @@ pub fn load(
             let _ = std::fs::rename(&tmp, file);
         }
     }
-    Ok(Loaded {
-        component,
-        cached: false,
-        compile_ms: start.elapsed().as_millis() as u64,
-    })
+    Ok(Loaded { component, cached: false, compile_ms: start.elapsed().as_millis() as u64 })
 }
 
 /// A component starts with the wasm magic and a layer field of 1 (version
@@ -157,10 +135,7 @@ fn wasmparser_is_component(wasm: &[u8]) -> bool {
 fn check_imports(engine: &Engine, component: &Component, what: &str) -> Result<(), LoadError> {
     for (name, _) in component.component_type().imports(engine) {
         if !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p)) {
-            return Err(LoadError::ForbiddenImport {
-                what: what.to_string(),
-                import: name.to_string(),
-            });
+            return Err(LoadError::ForbiddenImport { what: what.to_string(), import: name.to_string() });
         }
     }
     Ok(())
@@ -168,9 +143,5 @@ fn check_imports(engine: &Engine, component: &Component, what: &str) -> Result<(
 
 /// The names a component imports (for `brum plugins check`).
 pub fn imports(engine: &Engine, component: &Component) -> Vec<String> {
-    component
-        .component_type()
-        .imports(engine)
-        .map(|(n, _)| n.to_string())
-        .collect()
+    component.component_type().imports(engine).map(|(n, _)| n.to_string()).collect()
 }

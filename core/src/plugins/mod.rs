@@ -35,8 +35,7 @@ mod bindings {
 }
 
 pub use bindings::brum::plugin::types::{
-    Batch, Finding, Info, Kind, LineRef, LineVerdict, Output, Pipe, ProcessEnd, ProcessStart,
-    Severity, Verdict,
+    Batch, Finding, Info, Kind, LineRef, LineVerdict, Output, Pipe, ProcessEnd, ProcessStart, Severity, Verdict,
 };
 
 /// Default CPU budget of one call, in fuel units (about one per wasm
@@ -88,10 +87,7 @@ pub struct Budgets {
 
 impl Default for Budgets {
     fn default() -> Self {
-        Budgets {
-            fuel: DEFAULT_FUEL,
-            memory: DEFAULT_MEMORY,
-        }
+        Budgets { fuel: DEFAULT_FUEL, memory: DEFAULT_MEMORY }
     }
 }
 
@@ -175,9 +171,7 @@ pub struct PluginHost {
 
 impl std::fmt::Debug for PluginHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginHost")
-            .field("plugins", &self.slots.len())
-            .finish()
+        f.debug_struct("PluginHost").field("plugins", &self.slots.len()).finish()
     }
 }
 
@@ -200,8 +194,7 @@ impl PluginHost {
     pub fn new(budgets: Budgets, process_names: Vec<String>) -> Result<PluginHost, HostError> {
         let engine = engine::engine().map_err(|e| HostError(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| HostError(format!("{e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| HostError(format!("{e:#}")))?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| HostError(format!("tokio runtime: {e}")))?;
@@ -234,9 +227,7 @@ impl PluginHost {
 
     /// Whether any loaded plugin is a filter (its verdicts decide output).
     pub fn has_filter(&self) -> bool {
-        self.slots
-            .iter()
-            .any(|s| s.info.filter && s.status != Status::Disabled)
+        self.slots.iter().any(|s| s.info.filter && s.status != Status::Disabled)
     }
 
     /// Takes the notices produced since the last call.
@@ -249,30 +240,19 @@ impl PluginHost {
     pub fn load(&mut self, spec: &PluginSpec, cache: Option<&Path>) -> Result<(), String> {
         let source = spec.source.describe();
         let reject = |this: &mut Self, plugin: String, reason: String| {
-            this.notices.push(Notice::Rejected {
-                plugin,
-                source: source.clone(),
-                reason: reason.clone(),
-            });
+            this.notices.push(Notice::Rejected { plugin, source: source.clone(), reason: reason.clone() });
             Err(reason)
         };
         let fallback_name = match &spec.source {
             Source::Builtin(b) => b.name.to_string(),
-            Source::File(p) => p
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            Source::File(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
         };
         let bytes: std::borrow::Cow<'_, [u8]> = match &spec.source {
             Source::Builtin(b) => b.wasm.into(),
             Source::File(p) => match std::fs::read(p) {
                 Ok(b) => b.into(),
                 Err(e) => {
-                    return reject(
-                        self,
-                        fallback_name,
-                        format!("cannot read {}: {e}", p.display()),
-                    );
+                    return reject(self, fallback_name, format!("cannot read {}: {e}", p.display()));
                 }
             },
         };
@@ -283,26 +263,14 @@ impl PluginHost {
         let pre = match self.linker.instantiate_pre(&loaded.component) {
             Ok(p) => p,
             Err(e) => {
-                return reject(
-                    self,
-                    fallback_name,
-                    format!("{source}: cannot be linked: {e:#}"),
-                );
+                return reject(self, fallback_name, format!("{source}: cannot be linked: {e:#}"));
             }
         };
         let pre = match bindings::PluginPre::new(pre) {
             Ok(p) => p,
             Err(e) => {
                 let detail = format!("{e:#}");
-                return reject(
-                    self,
-                    fallback_name,
-                    LoadError::WrongWorld {
-                        what: source.clone(),
-                        detail,
-                    }
-                    .to_string(),
-                );
+                return reject(self, fallback_name, LoadError::WrongWorld { what: source.clone(), detail }.to_string());
             }
         };
         let mut slot = Slot {
@@ -348,25 +316,14 @@ impl PluginHost {
         let _rt = self.rt.enter();
         let mut store = Store::new(&self.engine, State::new(self.budgets.memory));
         store.limiter(|s| &mut s.limits);
-        store
-            .set_fuel(self.budgets.fuel)
-            .map_err(|e| e.to_string())?;
-        let inst = slot
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| format!("cannot be instantiated: {}", reason(&e)))?;
-        store
-            .set_fuel(self.budgets.fuel)
-            .map_err(|e| e.to_string())?;
-        let info = inst
-            .call_describe(&mut store)
-            .map_err(|e| format!("describe failed: {}", reason(&e)))?;
+        store.set_fuel(self.budgets.fuel).map_err(|e| e.to_string())?;
+        let inst = slot.pre.instantiate(&mut store).map_err(|e| format!("cannot be instantiated: {}", reason(&e)))?;
+        store.set_fuel(self.budgets.fuel).map_err(|e| e.to_string())?;
+        let info = inst.call_describe(&mut store).map_err(|e| format!("describe failed: {}", reason(&e)))?;
         if info.name.is_empty() || info.name.len() > 64 {
             return Err("describe returned an empty or over-long name".into());
         }
-        store
-            .set_fuel(self.budgets.fuel)
-            .map_err(|e| e.to_string())?;
+        store.set_fuel(self.budgets.fuel).map_err(|e| e.to_string())?;
         match inst.call_configure(&mut store, &slot.settings) {
             Ok(Ok(())) => {}
             Ok(Err(msg)) => return Err(format!("rejected its settings: {msg}")),
@@ -378,12 +335,7 @@ impl PluginHost {
         slot.want_procs = info
             .processes
             .iter()
-            .filter_map(|n| {
-                self.process_names
-                    .iter()
-                    .position(|p| p == n)
-                    .map(|i| i as u32)
-            })
+            .filter_map(|n| self.process_names.iter().position(|p| p == n).map(|i| i as u32))
             .collect();
         slot.info = info;
         // A re-instantiated plugin learns the processes again.
@@ -391,14 +343,8 @@ impl PluginHost {
             if !slot.want_procs.is_empty() && !slot.want_procs.contains(&(i as u32)) {
                 continue;
             }
-            let ps = ProcessStart {
-                process: i as u32,
-                name: name.clone(),
-                command: String::new(),
-            };
-            store
-                .set_fuel(self.budgets.fuel)
-                .map_err(|e| e.to_string())?;
+            let ps = ProcessStart { process: i as u32, name: name.clone(), command: String::new() };
+            store.set_fuel(self.budgets.fuel).map_err(|e| e.to_string())?;
             if let Err(e) = inst.call_process_started(&mut store, &ps) {
                 return Err(format!("process-started failed: {}", reason(&e)));
             }
@@ -421,46 +367,22 @@ impl PluginHost {
 
     /// Appends one line to the current batch.
     #[inline]
-    pub fn push_line(
-        &mut self,
-        process: u32,
-        pipe: Pipe,
-        seq: u64,
-        ts_ms: i64,
-        truncated: bool,
-        bytes: &[u8],
-    ) {
+    pub fn push_line(&mut self, process: u32, pipe: Pipe, seq: u64, ts_ms: i64, truncated: bool, bytes: &[u8]) {
         let start = self.batch.data.len() as u32;
         self.batch.data.extend_from_slice(bytes);
-        self.batch.lines.push(LineRef {
-            process,
-            pipe,
-            seq,
-            ts_ms,
-            start,
-            len: bytes.len() as u32,
-            truncated,
-        });
+        self.batch.lines.push(LineRef { process, pipe, seq, ts_ms, start, len: bytes.len() as u32, truncated });
     }
 
     /// Hands the current batch to every active plugin. Findings are
     /// appended to `found`; verdicts (first non-keep verdict per line, in
     /// plugin order) to `verdicts`, sorted by seq. The batch is left in
     /// place for the caller to emit, then `clear_batch`.
-    pub fn run_batch(
-        &mut self,
-        now_ms: i64,
-        found: &mut Vec<Found>,
-        verdicts: &mut Vec<(u64, Verdict)>,
-    ) {
+    pub fn run_batch(&mut self, now_ms: i64, found: &mut Vec<Found>, verdicts: &mut Vec<(u64, Verdict)>) {
         if self.batch.lines.is_empty() {
             return;
         }
         self.batch.now_ms = now_ms;
-        let (first, last) = (
-            self.batch.lines[0].seq,
-            self.batch.lines[self.batch.lines.len() - 1].seq,
-        );
+        let (first, last) = (self.batch.lines[0].seq, self.batch.lines[self.batch.lines.len() - 1].seq);
         for i in 0..self.slots.len() {
             if !self.ready(i, now_ms) {
                 continue;
@@ -494,14 +416,7 @@ impl PluginHost {
             let input = if all { batch } else { sub };
             let _ = store.set_fuel(self.budgets.fuel);
             let result = inst.call_lines(&mut *store, input);
-            self.finish_call(
-                i,
-                now_ms,
-                result,
-                Some((first, last)),
-                found,
-                Some(verdicts),
-            );
+            self.finish_call(i, now_ms, result, Some((first, last)), found, Some(verdicts));
         }
         verdicts.sort_by_key(|v| v.0);
         verdicts.dedup_by_key(|v| v.0);
@@ -514,19 +429,8 @@ impl PluginHost {
     }
 
     /// Tells every plugin that process `id` started.
-    pub fn process_started(
-        &mut self,
-        id: u32,
-        name: &str,
-        command: &str,
-        now_ms: i64,
-        found: &mut Vec<Found>,
-    ) {
-        let ps = ProcessStart {
-            process: id,
-            name: name.to_string(),
-            command: command.to_string(),
-        };
+    pub fn process_started(&mut self, id: u32, name: &str, command: &str, now_ms: i64, found: &mut Vec<Found>) {
+        let ps = ProcessStart { process: id, name: name.to_string(), command: command.to_string() };
         for i in 0..self.slots.len() {
             if !self.ready(i, now_ms) {
                 continue;
@@ -567,12 +471,7 @@ impl PluginHost {
                 continue;
             };
             let _ = store.set_fuel(self.budgets.fuel);
-            let pe = ProcessEnd {
-                process: id,
-                code,
-                signal,
-                now_ms,
-            };
+            let pe = ProcessEnd { process: id, code, signal, now_ms };
             let result = inst.call_process_ended(&mut *store, pe);
             self.finish_call(i, now_ms, result, None, found, None);
         }
@@ -580,11 +479,7 @@ impl PluginHost {
 
     /// The earliest time a plugin asked to be ticked at.
     pub fn next_tick(&self) -> Option<i64> {
-        self.slots
-            .iter()
-            .filter(|s| s.status == Status::Active)
-            .filter_map(|s| s.tick_at_ms)
-            .min()
+        self.slots.iter().filter(|s| s.status == Status::Active).filter_map(|s| s.tick_at_ms).min()
     }
 
     /// Ticks every plugin whose quiet period has passed.
@@ -666,25 +561,13 @@ impl PluginHost {
                     .map(|lv| (lv.seq, lv.verdict)),
             );
         }
-        found.extend(
-            out.findings
-                .into_iter()
-                .map(|finding| Found { plugin: i, finding }),
-        );
+        found.extend(out.findings.into_iter().map(|finding| Found { plugin: i, finding }));
     }
 
-    fn validate(
-        &self,
-        i: usize,
-        out: &Output,
-        batch_range: Option<(u64, u64)>,
-    ) -> Result<(), String> {
+    fn validate(&self, i: usize, out: &Output, batch_range: Option<(u64, u64)>) -> Result<(), String> {
         let slot = &self.slots[i];
         if out.findings.len() > MAX_FINDINGS_PER_CALL {
-            return Err(format!(
-                "{} findings in one call (at most {MAX_FINDINGS_PER_CALL})",
-                out.findings.len()
-            ));
+            return Err(format!("{} findings in one call (at most {MAX_FINDINGS_PER_CALL})", out.findings.len()));
         }
         for f in &out.findings {
             if f.first_seq > f.last_seq || f.last_seq > slot.max_seq || f.first_seq == 0 {
@@ -727,13 +610,7 @@ impl PluginHost {
         slot.failures += 1;
         let disabled = slot.failures >= MAX_FAILURES;
         let retry_ms = 100u64 << (slot.failures.min(10) - 1);
-        slot.status = if disabled {
-            Status::Disabled
-        } else {
-            Status::Backoff {
-                until_ms: now_ms + retry_ms as i64,
-            }
-        };
+        slot.status = if disabled { Status::Disabled } else { Status::Backoff { until_ms: now_ms + retry_ms as i64 } };
         self.notices.push(Notice::Failed {
             plugin: slot.name.clone(),
             reason,
@@ -753,19 +630,13 @@ impl PluginHost {
         };
         let text = String::from_utf8_lossy(&bytes);
         for line in text.lines().filter(|l| !l.is_empty()).take(20) {
-            self.notices.push(Notice::Log {
-                plugin: slot.name.clone(),
-                text: truncate(line, 1000).to_string(),
-            });
+            self.notices.push(Notice::Log { plugin: slot.name.clone(), text: truncate(line, 1000).to_string() });
         }
         let lines = text.lines().count();
         if lines > 20 || dropped > 0 {
             self.notices.push(Notice::Log {
                 plugin: slot.name.clone(),
-                text: format!(
-                    "(stderr rate limit: {} more lines, {dropped} bytes dropped)",
-                    lines.saturating_sub(20)
-                ),
+                text: format!("(stderr rate limit: {} more lines, {dropped} bytes dropped)", lines.saturating_sub(20)),
             });
         }
     }
@@ -787,9 +658,7 @@ fn reason(e: &wasmtime::Error) -> String {
     if let Some(trap) = e.downcast_ref::<Trap>() {
         return match trap {
             Trap::OutOfFuel => "CPU budget exhausted (fuel): the call ran too long".to_string(),
-            Trap::UnreachableCodeReached => {
-                "trap: unreachable code reached (a panic in the plugin)".to_string()
-            }
+            Trap::UnreachableCodeReached => "trap: unreachable code reached (a panic in the plugin)".to_string(),
             Trap::MemoryOutOfBounds => "trap: out-of-bounds memory access".to_string(),
             Trap::StackOverflow => "trap: stack overflow".to_string(),
             other => format!("trap: {other}"),
@@ -807,13 +676,9 @@ fn reason(e: &wasmtime::Error) -> String {
 pub fn check_file(path: &Path) -> Result<(Info, Vec<String>), String> {
     let mut host = PluginHost::new(Budgets::default(), Vec::new()).map_err(|e| e.to_string())?;
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let loaded = engine::load(&host.engine, &path.display().to_string(), &bytes, None)
-        .map_err(|e| e.to_string())?;
+    let loaded = engine::load(&host.engine, &path.display().to_string(), &bytes, None).map_err(|e| e.to_string())?;
     let imports = engine::imports(&host.engine, &loaded.component);
-    let spec = PluginSpec {
-        source: Source::File(path.to_path_buf()),
-        settings: Vec::new(),
-    };
+    let spec = PluginSpec { source: Source::File(path.to_path_buf()), settings: Vec::new() };
     match host.load(&spec, None) {
         Ok(()) => Ok((host.slots[0].info.clone(), imports)),
         Err(e) => Err(e),

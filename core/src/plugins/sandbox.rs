@@ -24,10 +24,7 @@ pub struct State {
 
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -55,12 +52,7 @@ impl State {
             .memories(16)
             .trap_on_grow_failure(true)
             .build();
-        State {
-            wasi: b.build(),
-            table: ResourceTable::new(),
-            limits,
-            stderr,
-        }
+        State { wasi: b.build(), table: ResourceTable::new(), limits, stderr }
     }
 }
 
@@ -153,11 +145,7 @@ impl Pollable for Sink {
 }
 
 impl tokio::io::AsyncWrite for Sink {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         self.push(buf);
         Poll::Ready(Ok(buf.len()))
     }

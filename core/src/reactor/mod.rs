@@ -104,10 +104,7 @@ struct Proc {
 
 impl Proc {
     fn pref(&self) -> ProcRef<'_> {
-        ProcRef {
-            name: &self.spec.name,
-            index: self.index,
-        }
+        ProcRef { name: &self.spec.name, index: self.index }
     }
 }
 
@@ -122,12 +119,7 @@ enum Shutdown {
 
 /// Runs the selected processes until they have all ended; returns brum's
 /// exit code.
-pub fn run(
-    config: &Config,
-    opts: &RunOptions,
-    out: Output,
-    host: Option<PluginHost>,
-) -> Result<i32, ReactorError> {
+pub fn run(config: &Config, opts: &RunOptions, out: Output, host: Option<PluginHost>) -> Result<i32, ReactorError> {
     let mut r = Reactor::new(config, opts, out)?;
     r.host = host.filter(|h| !h.is_empty());
     r.start();
@@ -163,27 +155,17 @@ fn pipe_token(proc: usize, slot: usize) -> Token {
 }
 
 fn stream_of(slot: usize) -> Stream {
-    if slot == 0 {
-        Stream::Stdout
-    } else {
-        Stream::Stderr
-    }
+    if slot == 0 { Stream::Stdout } else { Stream::Stderr }
 }
 
 impl Reactor {
     fn new(config: &Config, opts: &RunOptions, out: Output) -> Result<Self, ReactorError> {
         let poll = Poll::new().map_err(ReactorError::Poll)?;
-        let mut signals =
-            Signals::new([SIGCHLD, SIGINT, SIGTERM, SIGHUP]).map_err(ReactorError::Signals)?;
-        poll.registry()
-            .register(&mut signals, SIGNALS, Interest::READABLE)
-            .map_err(ReactorError::Signals)?;
+        let mut signals = Signals::new([SIGCHLD, SIGINT, SIGTERM, SIGHUP]).map_err(ReactorError::Signals)?;
+        poll.registry().register(&mut signals, SIGNALS, Interest::READABLE).map_err(ReactorError::Signals)?;
         let mut out_registered = false;
         if let Some(fd) = out.needs_poll() {
-            out_registered = poll
-                .registry()
-                .register(&mut SourceFd(&fd), STDOUT, Interest::WRITABLE)
-                .is_ok();
+            out_registered = poll.registry().register(&mut SourceFd(&fd), STDOUT, Interest::WRITABLE).is_ok();
         }
         supervise::become_subreaper();
         raise_fd_limit();
@@ -244,25 +226,11 @@ impl Reactor {
     }
 
     fn start(&mut self) {
-        let names: Vec<&str> = self
-            .selection
-            .iter()
-            .map(|&i| self.procs[i].spec.name.as_str())
-            .collect();
-        let cwd = std::env::current_dir()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
+        let names: Vec<&str> = self.selection.iter().map(|&i| self.procs[i].spec.name.as_str()).collect();
+        let cwd = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
         let seq = self.seq + 1;
         self.seq = seq;
-        self.out.emit(
-            seq,
-            now_ms(),
-            &Event::DaemonStarted {
-                pid: std::process::id(),
-                cwd: &cwd,
-                processes: &names,
-            },
-        );
+        self.out.emit(seq, now_ms(), &Event::DaemonStarted { pid: std::process::id(), cwd: &cwd, processes: &names });
         for i in self.selection.clone() {
             self.spawn(i);
         }
@@ -299,24 +267,14 @@ impl Reactor {
                 );
                 if let Some(host) = self.host.as_mut() {
                     let p = &self.procs[i];
-                    host.process_started(
-                        i as u32,
-                        &p.spec.name,
-                        &p.spec.display,
-                        now_ms(),
-                        &mut self.found,
-                    );
+                    host.process_started(i as u32, &p.spec.name, &p.spec.display, now_ms(), &mut self.found);
                     self.after_plugins();
                 }
             }
             Err(e) => {
                 p.pid = 0;
                 p.phase = Phase::Exiting;
-                p.exit = Some(Exit::Code(if e.kind() == io::ErrorKind::PermissionDenied {
-                    126
-                } else {
-                    127
-                }));
+                p.exit = Some(Exit::Code(if e.kind() == io::ErrorKind::PermissionDenied { 126 } else { 127 }));
                 p.spawn_error = Some(format!("cannot run `{}`: {e}", p.spec.argv[0]));
                 self.finalize(i);
             }
@@ -325,12 +283,7 @@ impl Reactor {
 
     fn add_pipe(&mut self, i: usize, slot: usize, fd: OwnedFd) {
         let mut rx = Receiver::from(fd);
-        if self
-            .poll
-            .registry()
-            .register(&mut rx, pipe_token(i, slot), Interest::READABLE)
-            .is_ok()
-        {
+        if self.poll.registry().register(&mut rx, pipe_token(i, slot), Interest::READABLE).is_ok() {
             self.procs[i].pipes[slot] = Some(Pipe { rx, queued: true });
             // Read once right away: data may already be there.
             self.ready.push_back((i, slot));
@@ -343,9 +296,7 @@ impl Reactor {
             let timeout = if !self.ready.is_empty() && !self.out.is_full() {
                 Some(Duration::ZERO)
             } else {
-                self.timers
-                    .next_deadline()
-                    .map(|d| d.saturating_duration_since(Instant::now()))
+                self.timers.next_deadline().map(|d| d.saturating_duration_since(Instant::now()))
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -360,8 +311,7 @@ impl Reactor {
                     STDOUT => {}
                     Token(t) => {
                         let (i, slot) = ((t - FIRST_PIPE) / 2, (t - FIRST_PIPE) % 2);
-                        if let Some(pipe) =
-                            self.procs.get_mut(i).and_then(|p| p.pipes[slot].as_mut())
+                        if let Some(pipe) = self.procs.get_mut(i).and_then(|p| p.pipes[slot].as_mut())
                             && !pipe.queued
                         {
                             pipe.queued = true;
@@ -425,39 +375,21 @@ impl Reactor {
             match pipe.rx.read(&mut self.rbuf) {
                 Ok(0) => return ReadResult::Eof,
                 Ok(n) => {
-                    let pref = ProcRef {
-                        name: &p.spec.name,
-                        index: p.index,
-                    };
+                    let pref = ProcRef { name: &p.spec.name, index: p.index };
                     match self.host.as_mut() {
                         Some(host) => {
-                            p.capture.ingest(
-                                pref,
-                                stream,
-                                &self.rbuf[..n],
-                                now_ms(),
-                                &mut self.seq,
-                                host,
-                            );
+                            p.capture.ingest(pref, stream, &self.rbuf[..n], now_ms(), &mut self.seq, host);
                             if host.batch_full() {
                                 self.flush_batch();
                             }
                         }
-                        None => p.capture.ingest(
-                            pref,
-                            stream,
-                            &self.rbuf[..n],
-                            now_ms(),
-                            &mut self.seq,
-                            &mut self.out,
-                        ),
+                        None => p.capture.ingest(pref, stream, &self.rbuf[..n], now_ms(), &mut self.seq, &mut self.out),
                     }
                     budget = budget.saturating_sub(n);
                     let p = &self.procs[i];
                     if p.capture.evicted_unreported > 0 && !self.evict_report_armed {
                         self.evict_report_armed = true;
-                        self.timers
-                            .arm(Instant::now() + EVICT_REPORT_EVERY, TimerKind::EvictReport);
+                        self.timers.arm(Instant::now() + EVICT_REPORT_EVERY, TimerKind::EvictReport);
                     }
                     if budget == 0 || self.out.is_full() {
                         return ReadResult::More;
@@ -474,22 +406,10 @@ impl Reactor {
         let p = &mut self.procs[i];
         if let Some(mut pipe) = p.pipes[slot].take() {
             let _ = self.poll.registry().deregister(&mut pipe.rx);
-            let pref = ProcRef {
-                name: &p.spec.name,
-                index: p.index,
-            };
+            let pref = ProcRef { name: &p.spec.name, index: p.index };
             match self.host.as_mut() {
-                Some(host) => {
-                    p.capture
-                        .finish(pref, stream_of(slot), now_ms(), &mut self.seq, host)
-                }
-                None => p.capture.finish(
-                    pref,
-                    stream_of(slot),
-                    now_ms(),
-                    &mut self.seq,
-                    &mut self.out,
-                ),
+                Some(host) => p.capture.finish(pref, stream_of(slot), now_ms(), &mut self.seq, host),
+                None => p.capture.finish(pref, stream_of(slot), now_ms(), &mut self.seq, &mut self.out),
             }
         }
         self.ready.retain(|&(pi, ps)| !(pi == i && ps == slot));
@@ -530,11 +450,7 @@ impl Reactor {
 
     fn reap(&mut self) {
         while let Some((pid, exit)) = supervise::reap_one() {
-            let Some(i) = self
-                .procs
-                .iter()
-                .position(|p| p.pid == pid && p.phase == Phase::Running)
-            else {
+            let Some(i) = self.procs.iter().position(|p| p.pid == pid && p.phase == Phase::Running) else {
                 continue; // a reparented orphan: reaped, nothing to report
             };
             let p = &mut self.procs[i];
@@ -550,13 +466,7 @@ impl Reactor {
                 supervise::signal_group(pid, p.spec.stop_signal);
             }
             let (generation, linger) = (p.generation, p.spec.stop_timeout);
-            self.timers.arm(
-                Instant::now() + linger,
-                TimerKind::Linger {
-                    proc: i,
-                    generation,
-                },
-            );
+            self.timers.arm(Instant::now() + linger, TimerKind::Linger { proc: i, generation });
         }
     }
 
@@ -566,10 +476,7 @@ impl Reactor {
             match kind {
                 TimerKind::Kill { proc, generation } => {
                     let p = &self.procs[proc];
-                    if p.generation == generation
-                        && matches!(p.phase, Phase::Running | Phase::Exiting)
-                        && p.pid > 0
-                    {
+                    if p.generation == generation && matches!(p.phase, Phase::Running | Phase::Exiting) && p.pid > 0 {
                         supervise::signal_group(p.pid, libc::SIGKILL);
                     }
                 }
@@ -585,10 +492,7 @@ impl Reactor {
                 }
                 TimerKind::Restart { proc, generation } => {
                     let p = &self.procs[proc];
-                    if p.generation == generation
-                        && p.phase == Phase::Restarting
-                        && self.shutdown == Shutdown::None
-                    {
+                    if p.generation == generation && p.phase == Phase::Restarting && self.shutdown == Shutdown::None {
                         self.spawn(proc);
                     }
                 }
@@ -623,12 +527,7 @@ impl Reactor {
                 self.out.emit(
                     seq,
                     now_ms(),
-                    &Event::LogDropped {
-                        process: Some(p.pref()),
-                        count,
-                        total,
-                        reason: "ring_evicted",
-                    },
+                    &Event::LogDropped { process: Some(p.pref()), count, total, reason: "ring_evicted" },
                 );
             }
         }
@@ -692,24 +591,14 @@ impl Reactor {
             p.phase = Phase::Restarting;
             let delay = supervise::backoff(&p.spec, p.restarts);
             let (attempt, generation) = (p.restarts, p.generation);
-            self.timers.arm(
-                Instant::now() + delay,
-                TimerKind::Restart {
-                    proc: i,
-                    generation,
-                },
-            );
+            self.timers.arm(Instant::now() + delay, TimerKind::Restart { proc: i, generation });
             let seq = self.seq + 1;
             self.seq = seq;
             let p = &self.procs[i];
             self.out.emit(
                 seq,
                 now_ms(),
-                &Event::ProcessRestarting {
-                    process: p.pref(),
-                    attempt,
-                    delay_ms: delay.as_millis() as u64,
-                },
+                &Event::ProcessRestarting { process: p.pref(), attempt, delay_ms: delay.as_millis() as u64 },
             );
             return;
         }
@@ -752,11 +641,7 @@ impl Reactor {
             let s = l.start as usize;
             let ev = Event::LogLine {
                 process: p.pref(),
-                stream: if matches!(l.pipe, crate::plugins::Pipe::Stderr) {
-                    Stream::Stderr
-                } else {
-                    Stream::Stdout
-                },
+                stream: if matches!(l.pipe, crate::plugins::Pipe::Stderr) { Stream::Stderr } else { Stream::Stdout },
                 line: &batch.data[s..s + l.len as usize],
                 truncated: l.truncated,
                 boost,
@@ -802,11 +687,7 @@ impl Reactor {
             }
             let p = &self.procs[g.process as usize];
             self.seq += 1;
-            let ev = Event::Finding {
-                process: p.pref(),
-                plugin: host.name(f.plugin),
-                finding: &view,
-            };
+            let ev = Event::Finding { process: p.pref(), plugin: host.name(f.plugin), finding: &view };
             self.out.emit(self.seq, now_ms(), &ev);
         }
         self.found = found;
@@ -827,35 +708,13 @@ impl Reactor {
         };
         for n in host.take_notices() {
             let ev = match &n {
-                Notice::Loaded {
-                    plugin,
-                    version,
-                    source,
-                    filter,
-                    cached,
-                    load_ms,
-                } => Event::PluginLoaded {
-                    plugin,
-                    version,
-                    source,
-                    filter: *filter,
-                    cached: *cached,
-                    load_ms: *load_ms,
-                },
-                Notice::Rejected { plugin, reason, .. } => Event::PluginFailed {
-                    plugin,
-                    reason,
-                    action: "rejected",
-                    failures: 1,
-                    retry_ms: 0,
-                },
-                Notice::Failed {
-                    plugin,
-                    reason,
-                    failures,
-                    disabled,
-                    retry_ms,
-                } => Event::PluginFailed {
+                Notice::Loaded { plugin, version, source, filter, cached, load_ms } => {
+                    Event::PluginLoaded { plugin, version, source, filter: *filter, cached: *cached, load_ms: *load_ms }
+                }
+                Notice::Rejected { plugin, reason, .. } => {
+                    Event::PluginFailed { plugin, reason, action: "rejected", failures: 1, retry_ms: 0 }
+                }
+                Notice::Failed { plugin, reason, failures, disabled, retry_ms } => Event::PluginFailed {
                     plugin,
                     reason,
                     action: if *disabled { "disabled" } else { "restarting" },
@@ -885,13 +744,7 @@ impl Reactor {
                 p.stop_requested = true;
                 supervise::signal_group(p.pid, p.spec.stop_signal);
                 let (generation, timeout) = (p.generation, p.spec.stop_timeout);
-                self.timers.arm(
-                    Instant::now() + timeout,
-                    TimerKind::Kill {
-                        proc: i,
-                        generation,
-                    },
-                );
+                self.timers.arm(Instant::now() + timeout, TimerKind::Kill { proc: i, generation });
             }
             Phase::Restarting => {
                 p.phase = Phase::Done;
@@ -915,9 +768,7 @@ impl Reactor {
     }
 
     fn all_done(&self) -> bool {
-        self.procs
-            .iter()
-            .all(|p| matches!(p.phase, Phase::Idle | Phase::Done))
+        self.procs.iter().all(|p| matches!(p.phase, Phase::Idle | Phase::Done))
     }
 
     /// After the last process: stop stragglers, report, and compute the exit
@@ -968,10 +819,7 @@ enum ReadResult {
 fn raise_fd_limit() {
     // SAFETY: getrlimit/setrlimit with a valid struct.
     unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
             lim.rlim_cur = lim.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
@@ -981,9 +829,6 @@ fn raise_fd_limit() {
 
 impl std::fmt::Debug for Reactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reactor")
-            .field("seq", &self.seq)
-            .field("processes", &self.procs.len())
-            .finish()
+        f.debug_struct("Reactor").field("seq", &self.seq).field("processes", &self.procs.len()).finish()
     }
 }

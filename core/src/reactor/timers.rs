@@ -57,37 +57,13 @@ mod tests {
         let mut t = Timers::default();
         let now = Instant::now();
         t.arm(now + Duration::from_millis(30), TimerKind::EvictReport);
-        t.arm(
-            now + Duration::from_millis(10),
-            TimerKind::Kill {
-                proc: 1,
-                generation: 1,
-            },
-        );
-        t.arm(
-            now + Duration::from_millis(20),
-            TimerKind::Restart {
-                proc: 2,
-                generation: 1,
-            },
-        );
+        t.arm(now + Duration::from_millis(10), TimerKind::Kill { proc: 1, generation: 1 });
+        t.arm(now + Duration::from_millis(20), TimerKind::Restart { proc: 2, generation: 1 });
         assert_eq!(t.next_deadline(), Some(now + Duration::from_millis(10)));
         assert_eq!(t.pop_due(now), None);
         let later = now + Duration::from_millis(25);
-        assert_eq!(
-            t.pop_due(later),
-            Some(TimerKind::Kill {
-                proc: 1,
-                generation: 1
-            })
-        );
-        assert_eq!(
-            t.pop_due(later),
-            Some(TimerKind::Restart {
-                proc: 2,
-                generation: 1
-            })
-        );
+        assert_eq!(t.pop_due(later), Some(TimerKind::Kill { proc: 1, generation: 1 }));
+        assert_eq!(t.pop_due(later), Some(TimerKind::Restart { proc: 2, generation: 1 }));
         assert_eq!(t.pop_due(later), None);
     }
 }

@@ -28,10 +28,7 @@ pub struct Spawned {
 /// Starts `spec` as the leader of a new process group.
 pub fn spawn(spec: &ProcessSpec, pipe_size: Option<i32>) -> io::Result<Spawned> {
     let mut cmd = Command::new(&spec.argv[0]);
-    cmd.args(&spec.argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(&spec.argv[1..]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
@@ -46,14 +43,7 @@ pub fn spawn(spec: &ProcessSpec, pipe_size: Option<i32>) -> io::Result<Spawned> 
             if libc::setpgid(0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
             // brum died between fork and prctl: do not outlive it.
@@ -87,11 +77,7 @@ pub fn spawn(spec: &ProcessSpec, pipe_size: Option<i32>) -> io::Result<Spawned> 
     }
     // The std handle is dropped without waiting: brum reaps with waitpid.
     drop(child);
-    Ok(Spawned {
-        pid,
-        stdout,
-        stderr,
-    })
+    Ok(Spawned { pid, stdout, stderr })
 }
 
 /// Puts an fd in non-blocking mode.
@@ -109,11 +95,7 @@ pub fn set_nonblocking(fd: &impl AsRawFd) -> io::Result<()> {
 
 /// The largest pipe buffer an unprivileged process may ask for.
 pub fn max_pipe_size() -> Option<i32> {
-    std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    std::fs::read_to_string("/proc/sys/fs/pipe-max-size").ok()?.trim().parse().ok()
 }
 
 /// Sends `sig` to the process group `pgid`. Returns false when the group is
@@ -182,11 +164,7 @@ pub fn own_children() -> Vec<i32> {
         return out;
     };
     for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
         if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -218,9 +196,7 @@ pub fn should_restart(spec: &ProcessSpec, exit: Exit, restarts: u32) -> bool {
 /// initial delay, capped at the maximum.
 pub fn backoff(spec: &ProcessSpec, attempt: u32) -> Duration {
     let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(30));
-    spec.restart_delay
-        .saturating_mul(factor)
-        .min(spec.restart_max_delay)
+    spec.restart_delay.saturating_mul(factor).min(spec.restart_max_delay)
 }
 
 #[cfg(test)]

@@ -9,11 +9,7 @@ fn expect_error(toml: &str, args: &[&str], want: &str) {
     full.extend_from_slice(args);
     let out = p.run(&full, LIMIT);
     assert_eq!(out.code, Some(2), "stderr: {}", out.stderr);
-    assert!(
-        out.stderr.contains(want),
-        "want {want:?} in:\n{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains(want), "want {want:?} in:\n{}", out.stderr);
     assert!(out.stdout.is_empty(), "nothing runs on a config error");
 }
 
@@ -24,11 +20,7 @@ fn bad_toml() {
 
 #[test]
 fn unknown_key() {
-    expect_error(
-        "[process.web]\ncmd = \"x\"\nautostrat = true\n",
-        &[],
-        "brum.toml:3:1: unknown field `autostrat`",
-    );
+    expect_error("[process.web]\ncmd = \"x\"\nautostrat = true\n", &[], "brum.toml:3:1: unknown field `autostrat`");
 }
 
 #[test]
@@ -42,20 +34,12 @@ fn wrong_type() {
 
 #[test]
 fn missing_cmd() {
-    expect_error(
-        "[process.web]\ncwd = \".\"\n",
-        &[],
-        "process.web: missing `cmd`",
-    );
+    expect_error("[process.web]\ncwd = \".\"\n", &[], "process.web: missing `cmd`");
 }
 
 #[test]
 fn unknown_name() {
-    expect_error(
-        "[process.web]\ncmd = \"x\"\n",
-        &["api"],
-        "unknown process \"api\" (defined: web)",
-    );
+    expect_error("[process.web]\ncmd = \"x\"\n", &["api"], "unknown process \"api\" (defined: web)");
 }
 
 #[test]
@@ -69,22 +53,11 @@ fn dependency_cycle() {
 
 #[test]
 fn several_mistakes_reported_at_once() {
-    let p = Project::with_toml(
-        "[process.a]\ncmd = \"x\"\nrestart = \"sometimes\"\nstop_signal = \"NOPE\"\n",
-    );
+    let p = Project::with_toml("[process.a]\ncmd = \"x\"\nrestart = \"sometimes\"\nstop_signal = \"NOPE\"\n");
     let out = p.run(&["run"], LIMIT);
     assert_eq!(out.code, Some(2));
-    assert!(
-        out.stderr.contains("brum.toml:3:11: process.a.restart:"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr
-            .contains("brum.toml:4:15: process.a.stop_signal:"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("brum.toml:3:11: process.a.restart:"), "{}", out.stderr);
+    assert!(out.stderr.contains("brum.toml:4:15: process.a.stop_signal:"), "{}", out.stderr);
 }
 
 #[test]
@@ -92,18 +65,10 @@ fn no_configuration_at_all() {
     let p = Project::new();
     let out = p.run(&["run"], LIMIT);
     assert_eq!(out.code, Some(2));
-    assert!(
-        out.stderr.contains("no brum.toml or package.json"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("no brum.toml or package.json"), "{}", out.stderr);
 }
 
 #[test]
 fn missing_env_file() {
-    expect_error(
-        "[process.a]\ncmd = \"x\"\nenv_file = \".env.local\"\n",
-        &[],
-        "process.a.env_file: cannot read",
-    );
+    expect_error("[process.a]\ncmd = \"x\"\nenv_file = \".env.local\"\n", &[], "process.a.env_file: cannot read");
 }

@@ -80,12 +80,8 @@ fn matches(e: &Expected, f: &Value) -> bool {
 #[test]
 fn real_tool_output_corpus_is_detected_exactly() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/errors/tests/fixtures");
-    let mut dirs: Vec<_> = std::fs::read_dir(&root)
-        .expect("fixtures dir")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut dirs: Vec<_> =
+        std::fs::read_dir(&root).expect("fixtures dir").flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
     dirs.sort();
     assert!(dirs.len() >= 35, "the corpus has {} scenarios", dirs.len());
     let (mut tp, mut fp, mut fneg) = (0usize, 0usize, 0usize);
@@ -93,55 +89,31 @@ fn real_tool_output_corpus_is_detected_exactly() {
     let p = Project::new();
     for dir in &dirs {
         let name = dir.file_name().expect("name").to_string_lossy().to_string();
-        let expected = parse_expected(
-            &std::fs::read_to_string(dir.join("expected.txt")).expect("expected.txt"),
-        );
+        let expected = parse_expected(&std::fs::read_to_string(dir.join("expected.txt")).expect("expected.txt"));
         let log = dir.join("output.log");
-        let (events, out) = p.run_json(
-            &["--name", "tool", "--", "cat", log.to_str().expect("path")],
-            LIMIT,
-        );
+        let (events, out) = p.run_json(&["--name", "tool", "--", "cat", log.to_str().expect("path")], LIMIT);
         assert_eq!(out.code, Some(0), "{name}: {}", out.stderr);
         let found: Vec<&Value> = of_type(&events, "error.detected");
-        let want: Vec<&Expected> = expected
-            .iter()
-            .filter(|e| e.kind == "error" || e.kind == "warning")
-            .collect();
+        let want: Vec<&Expected> = expected.iter().filter(|e| e.kind == "error" || e.kind == "warning").collect();
         // file:line precision/recall
-        let key = |file: Option<&str>, line: Option<u64>| {
-            file.map(|f| (f.rsplit('/').next().unwrap_or(f).to_string(), line))
-        };
-        let want_keys: Vec<_> = want
-            .iter()
-            .filter_map(|e| key(e.file.as_deref(), e.line))
-            .collect();
-        let got_keys: Vec<_> = found
-            .iter()
-            .filter_map(|f| key(f["file"].as_str(), f["line"].as_u64()))
-            .collect();
+        let key =
+            |file: Option<&str>, line: Option<u64>| file.map(|f| (f.rsplit('/').next().unwrap_or(f).to_string(), line));
+        let want_keys: Vec<_> = want.iter().filter_map(|e| key(e.file.as_deref(), e.line)).collect();
+        let got_keys: Vec<_> = found.iter().filter_map(|f| key(f["file"].as_str(), f["line"].as_u64())).collect();
         let hits = got_keys.iter().filter(|k| want_keys.contains(k)).count();
         tp += hits;
         fp += got_keys.len() - hits;
         fneg += want_keys.len().saturating_sub(hits);
         // exactness: same count, each expected one matched in order
-        let exact =
-            found.len() == want.len() && want.iter().zip(&found).all(|(e, f)| matches(e, f));
+        let exact = found.len() == want.len() && want.iter().zip(&found).all(|(e, f)| matches(e, f));
         if !exact {
             failures.push(format!("{name}: expected {want:#?}\nfound {found:#?}"));
         }
-        for (kind, types) in [
-            ("test", &["test.passed", "test.failed"][..]),
-            ("build", &["build.event"][..]),
-        ] {
+        for (kind, types) in [("test", &["test.passed", "test.failed"][..]), ("build", &["build.event"][..])] {
             let n_want = expected.iter().filter(|e| e.kind == kind).count();
-            let n_got = events
-                .iter()
-                .filter(|e| types.iter().any(|t| e["type"] == *t))
-                .count();
+            let n_got = events.iter().filter(|e| types.iter().any(|t| e["type"] == *t)).count();
             if n_want != n_got {
-                failures.push(format!(
-                    "{name}: {n_want} {kind} results expected, {n_got} found"
-                ));
+                failures.push(format!("{name}: {n_want} {kind} results expected, {n_got} found"));
             }
         }
     }
@@ -151,14 +123,6 @@ fn real_tool_output_corpus_is_detected_exactly() {
         "corpus: {} scenarios; file:line tp={tp} fp={fp} fn={fneg} precision={precision:.3} recall={recall:.3}",
         dirs.len()
     );
-    assert!(
-        failures.is_empty(),
-        "{} scenario(s) differ:\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
-    assert!(
-        precision >= 0.95 && recall >= 0.95,
-        "precision {precision:.3}, recall {recall:.3}"
-    );
+    assert!(failures.is_empty(), "{} scenario(s) differ:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(precision >= 0.95 && recall >= 0.95, "precision {precision:.3}, recall {recall:.3}");
 }

@@ -41,12 +41,7 @@ impl Default for Project {
 
 impl Project {
     pub fn new() -> Project {
-        Project {
-            dir: tempfile::Builder::new()
-                .prefix("brum-it-")
-                .tempdir()
-                .expect("tempdir"),
-        }
+        Project { dir: tempfile::Builder::new().prefix("brum-it-").tempdir().expect("tempdir") }
     }
 
     pub fn with_toml(toml: &str) -> Project {
@@ -74,22 +69,14 @@ impl Project {
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(brum_bin());
-        c.args(args)
-            .current_dir(self.path())
-            .env_remove("NO_COLOR")
-            .env_remove("GITHUB_ACTIONS");
+        c.args(args).current_dir(self.path()).env_remove("NO_COLOR").env_remove("GITHUB_ACTIONS");
         c
     }
 
     /// Runs brum to completion (killing it after `limit`), returning stdout,
     /// stderr and the exit code.
     pub fn run(&self, args: &[&str], limit: Duration) -> Outcome {
-        let child = self
-            .cmd(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn brum");
+        let child = self.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn brum");
         finish(child, limit)
     }
 
@@ -145,12 +132,7 @@ pub fn finish(mut child: Child, limit: Duration) -> Outcome {
         std::thread::sleep(Duration::from_millis(5));
     };
     let elapsed = start.elapsed();
-    Outcome {
-        stdout: t_out.join().expect("join"),
-        stderr: t_err.join().expect("join"),
-        code,
-        elapsed,
-    }
+    Outcome { stdout: t_out.join().expect("join"), stderr: t_err.join().expect("join"), code, elapsed }
 }
 
 pub fn parse_events(stdout: &[u8]) -> Vec<Value> {
@@ -158,9 +140,8 @@ pub fn parse_events(stdout: &[u8]) -> Vec<Value> {
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
         .map(|l| {
-            serde_json::from_slice(l).unwrap_or_else(|e| {
-                panic!("invalid JSON line {:?}: {e}", String::from_utf8_lossy(l))
-            })
+            serde_json::from_slice(l)
+                .unwrap_or_else(|e| panic!("invalid JSON line {:?}: {e}", String::from_utf8_lossy(l)))
         })
         .collect()
 }
@@ -182,11 +163,7 @@ pub fn lines_of(events: &[Value], process: &str, stream: &str) -> Vec<String> {
 pub fn processes_matching(marker: &str) -> Vec<i32> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
         if pid == std::process::id() as i32 {
@@ -199,13 +176,7 @@ pub fn processes_matching(marker: &str) -> Vec<i32> {
         if text.contains(marker) {
             let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
             // zombies waiting for a reaper are not survivors
-            if !state
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-            {
+            if !state.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z') {
                 found.push(pid);
             }
         }
@@ -221,11 +192,7 @@ pub struct Live {
 
 impl Live {
     pub fn spawn(mut cmd: Command) -> Live {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn brum");
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn brum");
         let reader = BufReader::new(child.stdout.take().expect("stdout"));
         Live { child, reader }
     }

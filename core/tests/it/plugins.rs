@@ -35,8 +35,7 @@ fn assert_session_survived(events: &[Value], out: &Outcome) {
     assert!(b.iter().enumerate().all(|(i, l)| *l == (i + 1).to_string()));
     let urls = of_type(events, "url.detected");
     assert!(
-        urls.iter()
-            .any(|u| u["url"] == "http://localhost:4321/" && u["process"] == "a"),
+        urls.iter().any(|u| u["url"] == "http://localhost:4321/" && u["process"] == "a"),
         "the urls plugin keeps finding: {urls:#?}"
     );
 }
@@ -53,10 +52,7 @@ fn a_trapping_plugin_is_reported_and_the_session_goes_on() {
     let (events, out) = misbehaving("trap", "");
     assert_session_survived(&events, &out);
     let reason = failure_reason(&events);
-    assert!(
-        reason.contains("unreachable") || reason.contains("panic"),
-        "{reason}"
-    );
+    assert!(reason.contains("unreachable") || reason.contains("panic"), "{reason}");
     assert_eq!(of_type(&events, "plugin.failed")[0]["action"], "restarting");
 }
 
@@ -73,10 +69,7 @@ fn a_memory_bomb_hits_the_cap() {
     let (events, out) = misbehaving("alloc", "");
     assert_session_survived(&events, &out);
     let reason = failure_reason(&events);
-    assert!(
-        reason.contains("memory") || reason.contains("unreachable"),
-        "{reason}"
-    );
+    assert!(reason.contains("memory") || reason.contains("unreachable"), "{reason}");
 }
 
 #[test]
@@ -85,11 +78,7 @@ fn garbage_results_are_rejected() {
     assert_session_survived(&events, &out);
     let reason = failure_reason(&events);
     assert!(reason.starts_with("malformed result"), "{reason}");
-    assert!(
-        of_type(&events, "error.detected")
-            .iter()
-            .all(|e| e["message"] != "made up")
-    );
+    assert!(of_type(&events, "error.detected").iter().all(|e| e["message"] != "made up"));
 }
 
 #[test]
@@ -115,46 +104,26 @@ n = "1"
     let (events, out) = p.run_json(&[], LIMIT);
     assert_eq!(out.code, Some(0));
     let failed = of_type(&events, "plugin.failed");
-    let actions: Vec<&str> = failed
-        .iter()
-        .map(|f| f["action"].as_str().expect("action"))
-        .collect();
+    let actions: Vec<&str> = failed.iter().map(|f| f["action"].as_str().expect("action")).collect();
     assert_eq!(actions.last(), Some(&"disabled"), "{failed:#?}");
     assert_eq!(actions.iter().filter(|a| **a == "disabled").count(), 1);
     assert!(actions.len() >= 5);
-    assert_eq!(
-        lines_of(&events, "ticker", "stdout").len(),
-        40,
-        "nothing is lost meanwhile"
-    );
+    assert_eq!(lines_of(&events, "ticker", "stdout").len(), 40, "nothing is lost meanwhile");
 }
 
 #[test]
 fn a_plugin_that_rejects_its_settings_is_not_used() {
-    let p = Project::with_toml(
-        "[process.a]\ncmd = \"echo boom\"\n[plugin.misbehave]\nmode = \"fail-configure\"\n",
-    );
+    let p = Project::with_toml("[process.a]\ncmd = \"echo boom\"\n[plugin.misbehave]\nmode = \"fail-configure\"\n");
     p.add_plugin("misbehave", &plugin_wasm("misbehave"));
     let (events, out) = p.run_json(&[], LIMIT);
     assert_eq!(out.code, Some(0));
     let failed = of_type(&events, "plugin.failed");
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["action"], "rejected");
-    assert!(
-        failed[0]["reason"]
-            .as_str()
-            .expect("reason")
-            .contains("refuses every configuration")
-    );
+    assert!(failed[0]["reason"].as_str().expect("reason").contains("refuses every configuration"));
     let strict = p.run(&["run", "--strict-plugins"], LIMIT);
     assert_eq!(strict.code, Some(2));
-    assert!(
-        strict
-            .stderr
-            .contains("misbehave.wasm: rejected its settings"),
-        "{}",
-        strict.stderr
-    );
+    assert!(strict.stderr.contains("misbehave.wasm: rejected its settings"), "{}", strict.stderr);
 }
 
 #[test]
@@ -172,57 +141,30 @@ fn files_that_are_not_plugins_are_rejected_clearly() {
     ] {
         let out = p.run(&["plugins", "check", file.to_str().expect("path")], LIMIT);
         assert_eq!(out.code, Some(2), "{}", file.display());
-        assert!(
-            out.stderr.contains(want),
-            "{}: {}",
-            file.display(),
-            out.stderr
-        );
-        assert!(
-            out.stderr.contains(&file.display().to_string()),
-            "the message names the file"
-        );
+        assert!(out.stderr.contains(want), "{}: {}", file.display(), out.stderr);
+        assert!(out.stderr.contains(&file.display().to_string()), "the message names the file");
     }
     // in a session they are skipped with an event, and the rest works
-    let (events, out) = p.run_json(
-        &[
-            "--plugin",
-            junk.to_str().expect("path"),
-            "--plugin",
-            snoop.to_str().expect("path"),
-        ],
-        LIMIT,
-    );
+    let (events, out) =
+        p.run_json(&["--plugin", junk.to_str().expect("path"), "--plugin", snoop.to_str().expect("path")], LIMIT);
     assert_eq!(out.code, Some(0));
     let rejected: Vec<&Value> = of_type(&events, "plugin.failed");
     assert_eq!(rejected.len(), 2);
     assert!(rejected.iter().all(|e| e["action"] == "rejected"));
     assert_eq!(lines_of(&events, "a", "stdout"), ["hi"]);
-    let good = p.run(
-        &[
-            "plugins",
-            "check",
-            plugin_wasm("misbehave").to_str().expect("path"),
-        ],
-        LIMIT,
-    );
+    let good = p.run(&["plugins", "check", plugin_wasm("misbehave").to_str().expect("path")], LIMIT);
     assert_eq!(good.code, Some(0), "{}", good.stderr);
     assert!(good.stdout_text().contains("name:        misbehave"));
 }
 
 #[test]
 fn the_sandbox_gives_no_environment_and_no_clock() {
-    let p = Project::with_toml(
-        "[process.a]\ncmd = \"echo hello\"\n[plugin.misbehave]\nmode = \"probe\"\n",
-    );
+    let p = Project::with_toml("[process.a]\ncmd = \"echo hello\"\n[plugin.misbehave]\nmode = \"probe\"\n");
     p.add_plugin("misbehave", &plugin_wasm("misbehave"));
     let mut cmd = p.cmd(&["run", "--json"]);
     cmd.env("SECRET_TOKEN", "hunter2");
     let out = finish(
-        cmd.stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn"),
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn"),
         LIMIT,
     );
     let events = parse_events(&out.stdout);
@@ -240,19 +182,12 @@ fn plugin_stderr_becomes_plugin_log_and_no_thread_is_started() {
     p.add_plugin("misbehave", &plugin_wasm("misbehave"));
     let mut live = Live::spawn(p.cmd(&["run", "--json"]));
     let seen = live.until(|e| e["type"] == "plugin.log" && e["text"] == "saw: two");
-    let tasks = std::fs::read_dir(format!("/proc/{}/task", live.child.id()))
-        .expect("task dir")
-        .count();
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", live.child.id())).expect("task dir").count();
     live.signal(libc::SIGTERM);
     let (_, code) = live.rest(LIMIT);
     assert_eq!(code, Some(143));
-    assert_eq!(
-        tasks, 1,
-        "brum must stay single-threaded with plugins loaded and writing"
-    );
-    assert!(seen.iter().any(|e| e["type"] == "plugin.log"
-        && e["text"] == "saw: one"
-        && e["plugin"] == "misbehave"));
+    assert_eq!(tasks, 1, "brum must stay single-threaded with plugins loaded and writing");
+    assert!(seen.iter().any(|e| e["type"] == "plugin.log" && e["text"] == "saw: one" && e["plugin"] == "misbehave"));
 }
 
 #[test]
@@ -290,30 +225,18 @@ cmd = '''printf 'Traceback (most recent call last):\n  File "app.py", line 3, in
         .collect();
     assert_eq!((first, last), (tb[0], tb[3]));
     assert!(e["seq"].as_u64().expect("seq") > last);
-    let loaded: Vec<&Value> = of_type(&events, "plugin.loaded")
-        .into_iter()
-        .map(|e| &e["plugin"])
-        .collect();
+    let loaded: Vec<&Value> = of_type(&events, "plugin.loaded").into_iter().map(|e| &e["plugin"]).collect();
     assert_eq!(loaded, ["errors", "urls"]);
     // human output announces them on their own lines
     let human = p.run(&["run"], LIMIT).stdout_text();
-    assert!(
-        human.contains("web * url: http://localhost:5173/"),
-        "{human}"
-    );
-    assert!(
-        human.contains("api * error: ValueError: bad port (app.py:3)"),
-        "{human}"
-    );
+    assert!(human.contains("web * url: http://localhost:5173/"), "{human}");
+    assert!(human.contains("api * error: ValueError: bad port (app.py:3)"), "{human}");
 }
 
 #[test]
 fn no_plugins_means_no_findings() {
     let p = Project::new();
-    let (events, _) = p.run_json(
-        &["--no-plugins", "--", "echo", "http://localhost:3000"],
-        LIMIT,
-    );
+    let (events, _) = p.run_json(&["--no-plugins", "--", "echo", "http://localhost:3000"], LIMIT);
     assert!(of_type(&events, "url.detected").is_empty());
     assert!(of_type(&events, "plugin.loaded").is_empty());
 }
@@ -334,17 +257,11 @@ rule = [
     let (events, out) = p.run_json(&[], LIMIT);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let lines: Vec<&Value> = of_type(&events, "log.line");
-    let texts: Vec<&str> = lines
-        .iter()
-        .map(|l| l["text"].as_str().expect("text"))
-        .collect();
+    let texts: Vec<&str> = lines.iter().map(|l| l["text"].as_str().expect("text")).collect();
     assert_eq!(texts, ["GET /api/items 200", "DeprecationWarning: old"]);
     assert_eq!(lines[1]["tag"], "deprecated");
     let human = p.run(&["run"], LIMIT).stdout_text();
-    assert!(
-        human.contains("api | [deprecated] DeprecationWarning: old"),
-        "{human}"
-    );
+    assert!(human.contains("api | [deprecated] DeprecationWarning: old"), "{human}");
     assert!(!human.contains("| GET /health"), "{human}");
 }
 
@@ -357,27 +274,16 @@ fn a_bad_filter_rule_is_reported_with_its_key() {
     let failed = of_type(&events, "plugin.failed");
     assert_eq!(failed.len(), 1);
     let reason = failed[0]["reason"].as_str().expect("reason");
-    assert!(
-        reason.contains("rule.0.action") && reason.contains("hide"),
-        "{reason}"
-    );
+    assert!(reason.contains("rule.0.action") && reason.contains("hide"), "{reason}");
 }
 
 #[test]
 fn the_example_custom_plugin_builds_and_finds() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("repo root");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root");
     let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("todo-plugin");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
         .arg(root.join("examples/todo-plugin/Cargo.toml"))
         .arg("--target-dir")
         .arg(&target)
@@ -387,9 +293,7 @@ fn the_example_custom_plugin_builds_and_finds() {
         .expect("run cargo");
     assert!(status.success(), "building examples/todo-plugin failed");
     let wasm = target.join("wasm32-wasip2/release/todo_plugin.wasm");
-    let p = Project::with_toml(
-        "[process.app]\ncmd = \"echo starting; echo 'TODO: wire the cache'; echo done\"\n",
-    );
+    let p = Project::with_toml("[process.app]\ncmd = \"echo starting; echo 'TODO: wire the cache'; echo done\"\n");
     p.add_plugin("todo", &wasm);
     let (events, out) = p.run_json(&[], LIMIT);
     assert_eq!(out.code, Some(0));

@@ -29,37 +29,18 @@ cmd = "seq 1 100000; seq 100001 200000 >&2"
     expect(lines_of(&events, "a", "stdout"), 1, 200_000, "a stdout");
     expect(lines_of(&events, "b", "stderr"), 1, 200_000, "b stderr");
     expect(lines_of(&events, "c", "stdout"), 1, 100_000, "c stdout");
-    expect(
-        lines_of(&events, "c", "stderr"),
-        100_001,
-        200_000,
-        "c stderr",
-    );
+    expect(lines_of(&events, "c", "stderr"), 100_001, 200_000, "c stderr");
     // seq is strictly increasing over the whole stream
-    let seqs: Vec<u64> = events
-        .iter()
-        .map(|e| e["seq"].as_u64().expect("seq"))
-        .collect();
-    assert!(
-        seqs.windows(2).all(|w| w[1] == w[0] + 1),
-        "seq must increase by one"
-    );
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().expect("seq")).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "seq must increase by one");
     assert_eq!(events[0]["type"], "daemon.started");
     assert_eq!(events.last().expect("events")["type"], "daemon.stopped");
     // every line of a process comes before its process.exited
     for name in ["a", "b", "c"] {
-        let exit_at = events
-            .iter()
-            .position(|e| e["type"] == "process.exited" && e["process"] == name)
-            .expect("exited");
-        let last_line = events
-            .iter()
-            .rposition(|e| e["type"] == "log.line" && e["process"] == name)
-            .expect("lines");
-        assert!(
-            last_line < exit_at,
-            "{name}: a line arrived after process.exited"
-        );
+        let exit_at =
+            events.iter().position(|e| e["type"] == "process.exited" && e["process"] == name).expect("exited");
+        let last_line = events.iter().rposition(|e| e["type"] == "log.line" && e["process"] == name).expect("lines");
+        assert!(last_line < exit_at, "{name}: a line arrived after process.exited");
     }
 }
 
@@ -94,21 +75,11 @@ fn giant_line_peak_rss(size: usize, extra: &[&str]) -> u64 {
     assert_eq!(code, Some(0));
     let all: Vec<Value> = seen.into_iter().chain(rest).collect();
     let pieces: Vec<&Value> = all.iter().filter(|e| e["type"] == "log.line").collect();
-    let total: usize = pieces
-        .iter()
-        .map(|e| e["text"].as_str().expect("text").len())
-        .sum();
+    let total: usize = pieces.iter().map(|e| e["text"].as_str().expect("text").len()).sum();
     assert_eq!(total, size, "every byte of the giant line arrives");
     assert_eq!(pieces.len(), size / (64 * 1024));
-    assert!(
-        pieces[..pieces.len() - 1]
-            .iter()
-            .all(|e| e["truncated"] == true)
-    );
-    assert!(
-        pieces.last().expect("piece").get("truncated").is_none(),
-        "the last piece ends the line"
-    );
+    assert!(pieces[..pieces.len() - 1].iter().all(|e| e["truncated"] == true));
+    assert!(pieces.last().expect("piece").get("truncated").is_none(), "the last piece ends the line");
     assert!(peak_kib > 0, "could not read brum's peak RSS");
     peak_kib
 }
@@ -116,10 +87,7 @@ fn giant_line_peak_rss(size: usize, extra: &[&str]) -> u64 {
 #[test]
 fn giant_line_is_cut_into_pieces_with_bounded_memory() {
     let peak = giant_line_peak_rss(32 << 20, &["--no-plugins"]);
-    assert!(
-        peak < 24 * 1024,
-        "brum's peak RSS {peak} KiB is not bounded for a 32 MiB line"
-    );
+    assert!(peak < 24 * 1024, "brum's peak RSS {peak} KiB is not bounded for a 32 MiB line");
 }
 
 #[test]
@@ -127,26 +95,17 @@ fn giant_line_through_the_plugins_is_bounded_too() {
     // wasmtime and the plugin instances add a fixed cost; what matters is
     // that it does not grow with the line.
     let peak = giant_line_peak_rss(96 << 20, &[]);
-    assert!(
-        peak < 80 * 1024,
-        "brum's peak RSS {peak} KiB is not bounded for a 96 MiB line"
-    );
+    assert!(peak < 80 * 1024, "brum's peak RSS {peak} KiB is not bounded for a 96 MiB line");
 }
 
 #[test]
 fn non_utf8_output_survives_losslessly() {
     let p = Project::new();
-    let (events, out) = p.run_json(
-        &["--", "printf", "\\377\\376ok\\n\\303\\251t\\303\\251\\n"],
-        LIMIT,
-    );
+    let (events, out) = p.run_json(&["--", "printf", "\\377\\376ok\\n\\303\\251t\\303\\251\\n"], LIMIT);
     assert_eq!(out.code, Some(0));
     let lines = of_type(&events, "log.line");
     assert_eq!(lines.len(), 2);
-    assert_eq!(
-        lines[0]["bytes"], "//5vaw==",
-        "invalid UTF-8 comes as base64 bytes"
-    );
+    assert_eq!(lines[0]["bytes"], "//5vaw==", "invalid UTF-8 comes as base64 bytes");
     assert_eq!(lines[1]["text"], "été");
 }
 
@@ -165,16 +124,10 @@ cmd = "sleep 0.2; exit 5"
     let (events, out) = p.run_json(&[], LIMIT);
     assert_eq!(out.code, Some(3));
     let exits = of_type(&events, "process.exited");
-    let bad = exits
-        .iter()
-        .find(|e| e["process"] == "bad")
-        .expect("bad exited");
+    let bad = exits.iter().find(|e| e["process"] == "bad").expect("bad exited");
     assert_eq!(bad["code"], 3);
     assert_eq!(bad["state"], "failed");
-    let ok = exits
-        .iter()
-        .find(|e| e["process"] == "ok")
-        .expect("ok exited");
+    let ok = exits.iter().find(|e| e["process"] == "ok").expect("ok exited");
     assert_eq!(ok["state"], "success");
     assert_eq!(of_type(&events, "daemon.stopped")[0]["exit_code"], 3);
 }
@@ -196,12 +149,7 @@ fn missing_program_fails_with_127_and_says_why() {
     assert_eq!(out.code, Some(127));
     let ex = &of_type(&events, "process.exited")[0];
     assert_eq!(ex["state"], "failed");
-    assert!(
-        ex["error"]
-            .as_str()
-            .expect("error")
-            .contains("definitely-not-a-program-xyz")
-    );
+    assert!(ex["error"].as_str().expect("error").contains("definitely-not-a-program-xyz"));
 }
 
 #[test]
@@ -217,11 +165,8 @@ cmd = "sleep 876001"
     let (events, out) = p.run_json(&["--kill-others-on-fail"], LIMIT);
     assert_eq!(out.code, Some(4));
     assert!(out.elapsed < Duration::from_secs(20));
-    let server = of_type(&events, "process.exited")
-        .into_iter()
-        .find(|e| e["process"] == "server")
-        .cloned()
-        .expect("server");
+    let server =
+        of_type(&events, "process.exited").into_iter().find(|e| e["process"] == "server").cloned().expect("server");
     assert_eq!(server["state"], "stopped");
     assert_eq!(server["signal"], "SIGTERM");
     assert!(processes_matching("876001").is_empty());
@@ -244,20 +189,12 @@ max_restarts = 3
     assert_eq!(of_type(&events, "process.started").len(), 4);
     assert_eq!(lines_of(&events, "flaky", "stdout").len(), 4);
     let restarts = of_type(&events, "process.restarting");
-    let delays: Vec<u64> = restarts
-        .iter()
-        .map(|e| e["delay_ms"].as_u64().expect("delay"))
-        .collect();
-    let attempts: Vec<u64> = restarts
-        .iter()
-        .map(|e| e["attempt"].as_u64().expect("attempt"))
-        .collect();
+    let delays: Vec<u64> = restarts.iter().map(|e| e["delay_ms"].as_u64().expect("delay")).collect();
+    let attempts: Vec<u64> = restarts.iter().map(|e| e["attempt"].as_u64().expect("attempt")).collect();
     assert_eq!(delays, [50, 100, 200]);
     assert_eq!(attempts, [1, 2, 3]);
-    let started: Vec<u64> = of_type(&events, "process.started")
-        .iter()
-        .map(|e| e["restart"].as_u64().expect("n"))
-        .collect();
+    let started: Vec<u64> =
+        of_type(&events, "process.started").iter().map(|e| e["restart"].as_u64().expect("n")).collect();
     assert_eq!(started, [0, 1, 2, 3]);
 }
 
@@ -268,10 +205,7 @@ fn restart_always_restarts_successes_too() {
     );
     let (events, out) = p.run_json(&[], LIMIT);
     assert_eq!(out.code, Some(0));
-    assert_eq!(
-        lines_of(&events, "tick", "stdout"),
-        ["tick", "tick", "tick"]
-    );
+    assert_eq!(lines_of(&events, "tick", "stdout"), ["tick", "tick", "tick"]);
 }
 
 #[test]
@@ -291,26 +225,18 @@ stop_timeout = "300ms"
     let ex = &of_type(&events, "process.exited")[0];
     assert_eq!(ex["state"], "stopped");
     assert_eq!(ex["signal"], "SIGKILL", "{ex}");
-    assert!(
-        processes_matching("876002").is_empty(),
-        "the stubborn child survived"
-    );
+    assert!(processes_matching("876002").is_empty(), "the stubborn child survived");
 }
 
 #[test]
 fn sigint_stops_everything_and_exits_130() {
-    let p = Project::with_toml(
-        "[process.a]\ncmd = \"echo up; sleep 876003\"\n[process.b]\ncmd = \"sleep 876003\"\n",
-    );
+    let p = Project::with_toml("[process.a]\ncmd = \"echo up; sleep 876003\"\n[process.b]\ncmd = \"sleep 876003\"\n");
     let mut live = Live::spawn(p.cmd(&["run", "--json"]));
     live.until(|e| e["type"] == "log.line" && e["text"] == "up");
     live.signal(libc::SIGINT);
     let (events, code) = live.rest(LIMIT);
     assert_eq!(code, Some(130));
-    let states: Vec<&Value> = of_type(&events, "process.exited")
-        .iter()
-        .map(|e| &e["state"])
-        .collect();
+    let states: Vec<&Value> = of_type(&events, "process.exited").iter().map(|e| &e["state"]).collect();
     assert_eq!(states, ["stopped", "stopped"]);
     assert!(processes_matching("876003").is_empty());
 }
@@ -328,10 +254,7 @@ fn second_signal_kills_immediately() {
     live.signal(libc::SIGTERM);
     let (_, code) = live.rest(LIMIT);
     assert_eq!(code, Some(143));
-    assert!(
-        start.elapsed() < Duration::from_secs(30),
-        "the second signal must not wait for stop_timeout"
-    );
+    assert!(start.elapsed() < Duration::from_secs(30), "the second signal must not wait for stop_timeout");
     assert!(processes_matching("876004").is_empty());
 }
 
@@ -341,10 +264,7 @@ fn background_grandchildren_are_not_left_behind() {
     let (events, out) = p.run_json(&["--", "sh", "-c", "sleep 876005 & echo spawned"], LIMIT);
     assert_eq!(out.code, Some(0));
     assert_eq!(lines_of(&events, "sh", "stdout"), ["spawned"]);
-    assert!(
-        processes_matching("876005").is_empty(),
-        "the background sleep outlived brum"
-    );
+    assert!(processes_matching("876005").is_empty(), "the background sleep outlived brum");
 }
 
 #[test]
@@ -352,32 +272,17 @@ fn setsid_escapees_are_reaped_at_the_end() {
     // A grandchild in its own session escapes the process group; as the
     // subreaper brum still finds it once its parent is gone.
     let p = Project::new();
-    let (_, out) = p.run_json(
-        &[
-            "--",
-            "sh",
-            "-c",
-            "setsid sleep 876006 >/dev/null 2>&1 & sleep 0.2",
-        ],
-        LIMIT,
-    );
+    let (_, out) = p.run_json(&["--", "sh", "-c", "setsid sleep 876006 >/dev/null 2>&1 & sleep 0.2"], LIMIT);
     assert_eq!(out.code, Some(0));
-    assert!(
-        processes_matching("876006").is_empty(),
-        "the setsid grandchild outlived brum"
-    );
+    assert!(processes_matching("876006").is_empty(), "the setsid grandchild outlived brum");
 }
 
 #[test]
 fn brum_runs_exactly_one_thread() {
-    let p = Project::with_toml(
-        "[process.a]\ncmd = \"echo up; sleep 876007\"\n[process.b]\ncmd = \"sleep 876007\"\n",
-    );
+    let p = Project::with_toml("[process.a]\ncmd = \"echo up; sleep 876007\"\n[process.b]\ncmd = \"sleep 876007\"\n");
     let mut live = Live::spawn(p.cmd(&["run", "--json"]));
     live.until(|e| e["type"] == "log.line" && e["text"] == "up");
-    let tasks = std::fs::read_dir(format!("/proc/{}/task", live.child.id()))
-        .expect("task dir")
-        .count();
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", live.child.id())).expect("task dir").count();
     live.signal(libc::SIGTERM);
     let (_, code) = live.rest(LIMIT);
     assert_eq!(tasks, 1, "brum must be single-threaded");
@@ -390,8 +295,7 @@ fn a_slow_reader_loses_nothing() {
     // hold back (backpressure) rather than drop lines.
     let p = Project::new();
     let mut cmd = p.cmd(&["run", "--json", "--", "seq", "1", "300000"]);
-    cmd.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let child = cmd.spawn().expect("spawn");
     std::thread::sleep(Duration::from_millis(1500));
     let out = finish(child, LIMIT);
@@ -399,12 +303,7 @@ fn a_slow_reader_loses_nothing() {
     let events = parse_events(&out.stdout);
     let lines = lines_of(&events, "seq", "stdout");
     assert_eq!(lines.len(), 300_000);
-    assert!(
-        lines
-            .iter()
-            .enumerate()
-            .all(|(i, l)| *l == (i + 1).to_string())
-    );
+    assert!(lines.iter().enumerate().all(|(i, l)| *l == (i + 1).to_string()));
 }
 
 #[test]
@@ -428,10 +327,7 @@ fn closed_stdout_ends_brum_cleanly() {
         std::thread::sleep(Duration::from_millis(10));
     };
     let status = status.expect("brum must end when its reader goes away");
-    assert!(
-        status.code().is_some(),
-        "brum must exit, not die of SIGPIPE: {status:?}"
-    );
+    assert!(status.code().is_some(), "brum must exit, not die of SIGPIPE: {status:?}");
     assert!(processes_matching("876008").is_empty());
 }
 
@@ -453,10 +349,7 @@ argv = ["echo", "db up"]
     p.write(".env", "FROM_FILE=dotenv\n");
     let (events, out) = p.run_json(&[], LIMIT);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let order: Vec<&Value> = of_type(&events, "process.started")
-        .iter()
-        .map(|e| &e["process"])
-        .collect();
+    let order: Vec<&Value> = of_type(&events, "process.started").iter().map(|e| &e["process"]).collect();
     assert_eq!(order, ["db", "web"]);
     assert_eq!(lines_of(&events, "web", "stdout"), ["web 3000 dotenv sub"]);
     assert_eq!(lines_of(&events, "db", "stdout"), ["db up"]);
@@ -469,10 +362,7 @@ fn named_processes_only_with_their_dependencies() {
     );
     let (events, out) = p.run_json(&["b"], LIMIT);
     assert_eq!(out.code, Some(0));
-    let order: Vec<&Value> = of_type(&events, "process.started")
-        .iter()
-        .map(|e| &e["process"])
-        .collect();
+    let order: Vec<&Value> = of_type(&events, "process.started").iter().map(|e| &e["process"]).collect();
     assert_eq!(order, ["a", "b"]);
 }
 
@@ -484,20 +374,14 @@ fn human_output_prefixes_marks_and_reports() {
     let out = p.run(&["run"], LIMIT);
     assert_eq!(out.code, Some(2));
     let text = out.stdout_text();
-    assert!(
-        !text.contains('\x1b'),
-        "no colour when stdout is not a terminal"
-    );
+    assert!(!text.contains('\x1b'), "no colour when stdout is not a terminal");
     assert!(text.contains("api | hello\n"), "{text}");
     assert!(text.contains("api ! oops\n"), "{text}");
     assert!(text.contains("w   | hi\n"), "{text}");
     assert!(text.contains("api * started (pid "), "{text}");
     assert!(text.contains("api * exited with code 2 after "), "{text}");
     let forced = p.run(&["run", "--color", "always"], LIMIT);
-    assert!(
-        forced.stdout_text().contains("\x1b["),
-        "--color always colours"
-    );
+    assert!(forced.stdout_text().contains("\x1b["), "--color always colours");
 }
 
 #[test]
@@ -510,29 +394,19 @@ fn ad_hoc_name_option() {
 #[test]
 fn package_json_dev_script_runs_through_npm() {
     let p = Project::new();
-    p.write(
-        "package.json",
-        r#"{"name":"x","scripts":{"dev":"echo dev-876009","build":"echo build"}}"#,
-    );
+    p.write("package.json", r#"{"name":"x","scripts":{"dev":"echo dev-876009","build":"echo build"}}"#);
     let (events, out) = p.run_json(&[], LIMIT);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let started = &of_type(&events, "process.started")[0];
     assert_eq!(started["process"], "dev");
     assert_eq!(started["command"], "npm run dev");
-    assert!(
-        lines_of(&events, "dev", "stdout")
-            .iter()
-            .any(|l| l == "dev-876009")
-    );
+    assert!(lines_of(&events, "dev", "stdout").iter().any(|l| l == "dev-876009"));
 }
 
 #[test]
 fn package_json_without_dev_lists_scripts_and_exits_2() {
     let p = Project::new();
-    p.write(
-        "package.json",
-        r#"{"scripts":{"build":"tsc -p .","test":"jest"}}"#,
-    );
+    p.write("package.json", r#"{"scripts":{"build":"tsc -p .","test":"jest"}}"#);
     p.write("yarn.lock", "");
     let out = p.run(&["run"], LIMIT);
     assert_eq!(out.code, Some(2));
@@ -547,32 +421,17 @@ fn package_json_without_dev_lists_scripts_and_exits_2() {
 
 #[test]
 fn scripts_lists_package_managers_from_lockfiles() {
-    for (lock, pm) in [
-        ("bun.lockb", "bun"),
-        ("bun.lock", "bun"),
-        ("pnpm-lock.yaml", "pnpm"),
-        ("package-lock.json", "npm"),
-    ] {
+    for (lock, pm) in
+        [("bun.lockb", "bun"), ("bun.lock", "bun"), ("pnpm-lock.yaml", "pnpm"), ("package-lock.json", "npm")]
+    {
         let p = Project::new();
         p.write("package.json", r#"{"scripts":{"dev":"vite"}}"#);
         p.write(lock, "");
         let out = p.run(&["scripts"], LIMIT);
-        assert!(
-            out.stdout_text()
-                .contains(&format!("dev  {pm} run dev  # vite")),
-            "{lock}: {}",
-            out.stdout_text()
-        );
+        assert!(out.stdout_text().contains(&format!("dev  {pm} run dev  # vite")), "{lock}: {}", out.stdout_text());
     }
     let p = Project::new();
-    p.write(
-        "package.json",
-        r#"{"packageManager":"pnpm@9.0.0","scripts":{"dev":"vite"}}"#,
-    );
+    p.write("package.json", r#"{"packageManager":"pnpm@9.0.0","scripts":{"dev":"vite"}}"#);
     p.write("yarn.lock", "");
-    assert!(
-        p.run(&["scripts"], LIMIT)
-            .stdout_text()
-            .contains("pnpm run dev")
-    );
+    assert!(p.run(&["scripts"], LIMIT).stdout_text().contains("pnpm run dev"));
 }

@@ -2,9 +2,7 @@
 //! Settings: `quiet_ms` (how long a multi-line record may stay open without
 //! a following line before it is flushed; default 200).
 
-use brum_plugin_sdk::{
-    Batch, Info, Kind as K, Output, Plugin, ProcessEnd, Severity as S, export, info, lines,
-};
+use brum_plugin_sdk::{Batch, Info, Kind as K, Output, Plugin, ProcessEnd, Severity as S, export, info, lines};
 
 use crate::{Detector, Finding, Kind, LineIn, Settings, Severity, Stream};
 
@@ -16,11 +14,7 @@ struct Errors {
 
 impl Default for Errors {
     fn default() -> Self {
-        Errors {
-            det: Detector::new(Settings { quiet_ms: 200 }),
-            quiet_ms: 200,
-            found: Vec::new(),
-        }
+        Errors { det: Detector::new(Settings { quiet_ms: 200 }), quiet_ms: 200, found: Vec::new() }
     }
 }
 
@@ -75,16 +69,12 @@ impl Plugin for Errors {
         for (k, v) in settings {
             match k.as_str() {
                 "quiet_ms" => {
-                    self.quiet_ms = v
-                        .parse()
-                        .map_err(|_| format!("quiet_ms: expected milliseconds, found {v:?}"))?;
+                    self.quiet_ms = v.parse().map_err(|_| format!("quiet_ms: expected milliseconds, found {v:?}"))?;
                 }
                 other => return Err(format!("unknown setting {other:?} (known: quiet_ms)")),
             }
         }
-        self.det = Detector::new(Settings {
-            quiet_ms: self.quiet_ms,
-        });
+        self.det = Detector::new(Settings { quiet_ms: self.quiet_ms });
         Ok(())
     }
 
@@ -95,18 +85,8 @@ impl Plugin for Errors {
 
     fn batch(&mut self, batch: &Batch, out: &mut Output) {
         for l in lines(batch) {
-            let stream = if l.is_stderr() {
-                Stream::Stderr
-            } else {
-                Stream::Stdout
-            };
-            let input = LineIn {
-                process: l.process,
-                stream,
-                seq: l.seq,
-                ts_ms: l.ts_ms,
-                bytes: l.bytes,
-            };
+            let stream = if l.is_stderr() { Stream::Stderr } else { Stream::Stdout };
+            let input = LineIn { process: l.process, stream, seq: l.seq, ts_ms: l.ts_ms, bytes: l.bytes };
             self.det.on_line(&input, &mut self.found);
         }
         self.flush(out);

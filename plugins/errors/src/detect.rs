@@ -205,14 +205,7 @@ impl StreamState {
         let ctx = self.ctx.take().filter(|c| c.1 + 1 == seq);
         match b0 {
             b'T' if starts(t, b"Traceback (most recent call last)") => {
-                let mut r = Rec::new(
-                    Mode::PyTb,
-                    Kind::Error,
-                    Severity::Error,
-                    lossy(trim(t)),
-                    seq,
-                    ts,
-                );
+                let mut r = Rec::new(Mode::PyTb, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
                 r.language = Some("python");
                 self.open(r);
             }
@@ -227,14 +220,7 @@ impl StreamState {
             }
             b't' if starts(t, b"test result: ") => emit_test(pid, "cargo", t, seq, out),
             b'p' if starts(t, b"panic: ") => {
-                let mut r = Rec::new(
-                    Mode::GoPanic,
-                    Kind::Error,
-                    Severity::Critical,
-                    lossy(trim(t)),
-                    seq,
-                    ts,
-                );
+                let mut r = Rec::new(Mode::GoPanic, Kind::Error, Severity::Critical, lossy(trim(t)), seq, ts);
                 r.language = Some("go");
                 self.open(r);
             }
@@ -243,14 +229,7 @@ impl StreamState {
                     Some(p) => &t[21 + p + 2..],
                     None => t,
                 };
-                let mut r = Rec::new(
-                    Mode::Stack,
-                    Kind::Error,
-                    Severity::Error,
-                    lossy(trim(msg)),
-                    seq,
-                    ts,
-                );
+                let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(msg)), seq, ts);
                 r.language = Some("java");
                 self.open(r);
             }
@@ -261,9 +240,7 @@ impl StreamState {
                 }
             }
             b'_' if starts(t, b"____") => self.pytest_e = None,
-            b'e' | b'w' if starts(t, b"error") || starts(t, b"warning") => {
-                self.start_rust_like(pid, t, seq, ts, out)
-            }
+            b'e' | b'w' if starts(t, b"error") || starts(t, b"warning") => self.start_rust_like(pid, t, seq, ts, out),
             b'r' if starts(t, b"running ") && (t.ends_with(b" tests") || t.ends_with(b" test")) => {
                 self.in_cargo_test = true;
             }
@@ -274,49 +251,26 @@ impl StreamState {
             }
             b'-' if starts(t, b"--- ") => self.count_go(t),
             b'#' if starts(t, b"# tests ") => {
-                let mut r = Rec::new(
-                    Mode::TestBlock,
-                    Kind::Test,
-                    Severity::Info,
-                    lossy(trim(t)),
-                    seq,
-                    ts,
-                );
+                let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
                 r.framework = "node";
                 self.open(r);
             }
             b'=' if starts(t, b"==") => {
                 if contains(t, b" in ")
-                    && (contains(t, b" passed")
-                        || contains(t, b" failed")
-                        || contains(t, b" error"))
+                    && (contains(t, b" passed") || contains(t, b" failed") || contains(t, b" error"))
                 {
                     emit_test(pid, "pytest", t, seq, out);
                 }
             }
             b'n' if starts(t, b"npm ERR!") || starts(t, b"npm error") => {
-                let mut r = Rec::new(
-                    Mode::Npm,
-                    Kind::Error,
-                    Severity::Error,
-                    lossy(trim(t)),
-                    seq,
-                    ts,
-                );
+                let mut r = Rec::new(Mode::Npm, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
                 r.language = Some("javascript");
                 self.open(r);
             }
             b'n' if starts(t, b"node:") => {
                 // node code frame pointing into node internals: `node:assert:90`
                 if memchr::memchr(b' ', t).is_none() && t.last().is_some_and(u8::is_ascii_digit) {
-                    let mut r = Rec::new(
-                        Mode::NodeFrame,
-                        Kind::Error,
-                        Severity::Error,
-                        String::new(),
-                        seq,
-                        ts,
-                    );
+                    let mut r = Rec::new(Mode::NodeFrame, Kind::Error, Severity::Error, String::new(), seq, ts);
                     r.confirmed = false;
                     r.language = Some("javascript");
                     self.open(r);
@@ -334,14 +288,7 @@ impl StreamState {
                     return;
                 }
                 if let Some(name_end) = exc_line(t) {
-                    let mut r = Rec::new(
-                        Mode::Stack,
-                        Kind::Error,
-                        Severity::Error,
-                        lossy(trim(t)),
-                        seq,
-                        ts,
-                    );
+                    let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
                     if name_end == 0 {
                         r.mode = Mode::Single;
                     }
@@ -352,43 +299,28 @@ impl StreamState {
                     return;
                 }
                 if is_level_error(t) {
-                    let mut r = Rec::new(
-                        Mode::Single,
-                        Kind::Error,
-                        Severity::Error,
-                        lossy(trim(t)),
-                        seq,
-                        ts,
-                    );
+                    let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
                     r.tb_merge = true;
                     self.open(r);
                     return;
                 }
                 if starts(t, b"Exception in thread ") {
                     // Python: `Exception in thread Thread-1 (worker):` + traceback
-                    let mut r = Rec::new(
-                        Mode::Single,
-                        Kind::Error,
-                        Severity::Error,
-                        lossy(trim(t)),
-                        seq,
-                        ts,
-                    );
+                    let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
                     r.tb_merge = true;
                     r.confirmed = false;
                     self.open(r);
                     return;
                 }
+                // Everything below needs a ':' somewhere; most log lines
+                // without one are done after this single memchr.
+                let has_colon = memchr::memchr(b':', t).is_some();
+                if !has_colon && !starts(t, b"/usr/bin/ld") && !starts(t, b"ld") {
+                    return;
+                }
                 if let Some(p) = find(t, b"undefined reference to ") {
                     // linker: `main.c:(.text+0xa): undefined reference to `helper'`
-                    let mut r = Rec::new(
-                        Mode::Single,
-                        Kind::Error,
-                        Severity::Error,
-                        lossy(trim(&t[p..])),
-                        seq,
-                        ts,
-                    );
+                    let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(&t[p..])), seq, ts);
                     if let Some(q) = find(&t[..p], b":(") {
                         r.file = Some(lossy(&t[..q]));
                         r.language = language_of(&t[..q]);
@@ -403,44 +335,20 @@ impl StreamState {
                     if t.ends_with(b"':") && contains(t, b": in function `") {
                         self.ctx = Some((ctx.map_or(seq, |c| c.0), seq));
                     } else if contains(t, b"cannot find ") || contains(t, b"error: ") {
-                        self.open(Rec::new(
-                            Mode::Single,
-                            Kind::Error,
-                            Severity::Error,
-                            lossy(trim(t)),
-                            seq,
-                            ts,
-                        ));
+                        self.open(Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts));
                     }
                     return;
                 }
                 if phrase_error(t) {
                     // `Internal server error: Failed to resolve import` (vite), `Pre-transform error: x`
-                    let mut r = Rec::new(
-                        Mode::Stack,
-                        Kind::Error,
-                        Severity::Error,
-                        lossy(trim(t)),
-                        seq,
-                        ts,
-                    );
+                    let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
                     r.loose = true;
                     self.open(r);
                     return;
                 }
                 // `job 1 failed: TypeError: x` — only a finding when stack frames follow
-                if find(t, b"Error: ")
-                    .or_else(|| find(t, b"Exception: "))
-                    .is_some_and(|p| p > 0 && t[p - 1].is_ascii_alphanumeric())
-                {
-                    let mut r = Rec::new(
-                        Mode::Stack,
-                        Kind::Error,
-                        Severity::Error,
-                        lossy(trim(t)),
-                        seq,
-                        ts,
-                    );
+                if error_word_colon(t) {
+                    let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
                     r.confirmed = false;
                     self.open(r);
                 }
@@ -461,14 +369,7 @@ impl StreamState {
         match c0 {
             b'F' if starts(tw, b"File \"") && starts(t, b"  File \"") => {
                 // Python SyntaxError printed without a Traceback header
-                let mut r = Rec::new(
-                    Mode::PyTb,
-                    Kind::Error,
-                    Severity::Error,
-                    String::new(),
-                    seq,
-                    ts,
-                );
+                let mut r = Rec::new(Mode::PyTb, Kind::Error, Severity::Error, String::new(), seq, ts);
                 r.language = Some("python");
                 r.confirmed = false;
                 py_frame(&mut r, tw);
@@ -476,15 +377,7 @@ impl StreamState {
             }
             b'F' if starts(tw, b"Finished ") => {
                 if let Some(p) = find(tw, b" target(s) in ") {
-                    emit_build(
-                        pid,
-                        "cargo",
-                        true,
-                        parse_duration_ms(&tw[p + 14..]),
-                        t,
-                        seq,
-                        out,
-                    );
+                    emit_build(pid, "cargo", true, parse_duration_ms(&tw[p + 14..]), t, seq, out);
                 }
             }
             b'T' if starts(tw, b"Tests ") => emit_test(pid, "vitest", t, seq, out),
@@ -493,14 +386,7 @@ impl StreamState {
                 if let Some((n, len)) = parse_num(tw)
                     && starts(&tw[len..], b" passing")
                 {
-                    let mut r = Rec::new(
-                        Mode::TestBlock,
-                        Kind::Test,
-                        Severity::Info,
-                        lossy(trim(t)),
-                        seq,
-                        ts,
-                    );
+                    let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
                     r.framework = "mocha";
                     r.counts[0] = n;
                     self.open(r);
@@ -515,14 +401,7 @@ impl StreamState {
                     && loc.path.ends_with(b"_test.go")
                     && !loc.rest.is_empty()
                 {
-                    let mut r = Rec::new(
-                        Mode::Single,
-                        Kind::Error,
-                        Severity::Error,
-                        lossy(trim(loc.rest)),
-                        seq,
-                        ts,
-                    );
+                    let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(loc.rest)), seq, ts);
                     r.set_loc(loc.path, loc.line, loc.col);
                     self.open(r);
                 }
@@ -532,11 +411,7 @@ impl StreamState {
     }
 
     fn start_rust_panic(&mut self, t: &[u8], at: usize, seq: u64, ts: i64) {
-        let sev = if self.in_cargo_test {
-            Severity::Error
-        } else {
-            Severity::Critical
-        };
+        let sev = if self.in_cargo_test { Severity::Error } else { Severity::Critical };
         let rest = trim(&t[at..]);
         let mut r = Rec::new(Mode::RustPanic, Kind::Error, sev, String::new(), seq, ts);
         r.language = Some("rust");
@@ -546,8 +421,7 @@ impl StreamState {
             match memchr::memrchr(b'\'', body) {
                 Some(q) => {
                     r.message = lossy(&body[..q]);
-                    let after =
-                        trim_start(body[q + 1..].strip_prefix(b",").unwrap_or(&body[q + 1..]));
+                    let after = trim_start(body[q + 1..].strip_prefix(b",").unwrap_or(&body[q + 1..]));
                     if let Some((p, l, c)) = loc_from_end(after) {
                         r.set_loc(p, l, c);
                     }
@@ -567,24 +441,14 @@ impl StreamState {
     }
 
     fn start_rust_like(&mut self, pid: u32, t: &[u8], seq: u64, ts: i64, out: &mut Vec<Finding>) {
-        let (kind, sev, mut i) = if starts(t, b"error") {
-            (Kind::Error, Severity::Error, 5)
-        } else {
-            (Kind::Warning, Severity::Warning, 7)
-        };
+        let (kind, sev, mut i) =
+            if starts(t, b"error") { (Kind::Error, Severity::Error, 5) } else { (Kind::Warning, Severity::Warning, 7) };
         if kind == Kind::Error && starts(&t[i..], b" TS") {
             // tsc global diagnostic: `error TS6053: File 'x' not found.`
-            let code_len = t[i + 1..]
-                .iter()
-                .take_while(|b| b.is_ascii_alphanumeric())
-                .count();
+            let code_len = t[i + 1..].iter().take_while(|b| b.is_ascii_alphanumeric()).count();
             let mut r = Rec::new(Mode::Single, kind, sev, String::new(), seq, ts);
             r.code = Some(lossy(&t[i + 1..i + 1 + code_len]));
-            r.message = lossy(trim(
-                t[i + 1 + code_len..]
-                    .strip_prefix(b":")
-                    .unwrap_or(&t[i + 1 + code_len..]),
-            ));
+            r.message = lossy(trim(t[i + 1 + code_len..].strip_prefix(b":").unwrap_or(&t[i + 1 + code_len..])));
             r.language = Some("typescript");
             r.cont_ws = true;
             self.open(r);
@@ -632,42 +496,21 @@ impl StreamState {
         self.open(r);
     }
 
-    fn start_loc(
-        &mut self,
-        _pid: u32,
-        _t: &[u8],
-        loc: Loc<'_>,
-        ctx: Option<(u64, u64)>,
-        seq: u64,
-        ts: i64,
-    ) {
+    fn start_loc(&mut self, _pid: u32, _t: &[u8], loc: Loc<'_>, ctx: Option<(u64, u64)>, seq: u64, ts: i64) {
         let rest = trim_start(loc.rest);
         let lang = language_of(loc.path);
         // tsc, both styles
-        if (starts(rest, b"error TS") || starts(rest, b"warning TS"))
-            && (loc.paren || loc.col.is_some())
-        {
+        if (starts(rest, b"error TS") || starts(rest, b"warning TS")) && (loc.paren || loc.col.is_some()) {
             let is_err = rest[0] == b'e';
             let w = if is_err { 6 } else { 8 };
-            let code_len = rest[w..]
-                .iter()
-                .take_while(|b| b.is_ascii_alphanumeric())
-                .count();
+            let code_len = rest[w..].iter().take_while(|b| b.is_ascii_alphanumeric()).count();
             let after = &rest[w + code_len..];
             let msg = trim(after.strip_prefix(b":").unwrap_or(after));
-            let (kind, sev) = if is_err {
-                (Kind::Error, Severity::Error)
-            } else {
-                (Kind::Warning, Severity::Warning)
-            };
+            let (kind, sev) = if is_err { (Kind::Error, Severity::Error) } else { (Kind::Warning, Severity::Warning) };
             let mut r = Rec::new(Mode::Tsc, kind, sev, lossy(msg), seq, ts);
             r.code = Some(lossy(&rest[w..w + code_len]));
             r.set_loc(loc.path, loc.line, loc.col);
-            r.language = Some(if lang == Some("javascript") {
-                "javascript"
-            } else {
-                "typescript"
-            });
+            r.language = Some(if lang == Some("javascript") { "javascript" } else { "typescript" });
             r.stage = u8::from(!loc.paren);
             self.open(r);
             return;
@@ -692,11 +535,7 @@ impl StreamState {
                 code = Some(lossy(&msg[p + 1..msg.len() - 1]));
                 msg = trim(&msg[..p]);
             }
-            let mode = if lang == Some("java") {
-                Mode::Javac
-            } else {
-                Mode::CDiag
-            };
+            let mode = if lang == Some("java") { Mode::Javac } else { Mode::CDiag };
             let mut r = Rec::new(mode, kind, sev, lossy(msg), seq, ts);
             r.code = code;
             r.set_loc(loc.path, loc.line, loc.col);
@@ -711,14 +550,7 @@ impl StreamState {
         }
         match lang {
             Some("go") if loc.col.is_some() && !rest.is_empty() => {
-                let mut r = Rec::new(
-                    Mode::GoBuild,
-                    Kind::Error,
-                    Severity::Error,
-                    lossy(trim(rest)),
-                    seq,
-                    ts,
-                );
+                let mut r = Rec::new(Mode::GoBuild, Kind::Error, Severity::Error, lossy(trim(rest)), seq, ts);
                 r.set_loc(loc.path, loc.line, loc.col);
                 self.open(r);
             }
@@ -734,21 +566,12 @@ impl StreamState {
                 let name = &rest[..n];
                 let after = &rest[n..];
                 if name.ends_with(b"Warning") && starts(after, b":") {
-                    let mut r = Rec::new(
-                        Mode::Single,
-                        Kind::Warning,
-                        Severity::Warning,
-                        lossy(trim(rest)),
-                        seq,
-                        ts,
-                    );
+                    let mut r = Rec::new(Mode::Single, Kind::Warning, Severity::Warning, lossy(trim(rest)), seq, ts);
                     r.set_loc(loc.path, loc.line, loc.col);
                     r.code = Some(lossy(name));
                     r.cont_ws = true;
                     self.open(r);
-                } else if (name.ends_with(b"Error") || name.ends_with(b"Exception"))
-                    && trim(after).is_empty()
-                {
+                } else if (name.ends_with(b"Error") || name.ends_with(b"Exception")) && trim(after).is_empty() {
                     // pytest failure location `test_calc.py:8: AssertionError`
                     let msg = match self.pytest_e.take() {
                         Some(e) if e.as_bytes().starts_with(name) => e,
@@ -761,14 +584,7 @@ impl StreamState {
                 }
             }
             Some("javascript") | Some("typescript") if rest.is_empty() && loc.col.is_none() => {
-                let mut r = Rec::new(
-                    Mode::NodeFrame,
-                    Kind::Error,
-                    Severity::Error,
-                    String::new(),
-                    seq,
-                    ts,
-                );
+                let mut r = Rec::new(Mode::NodeFrame, Kind::Error, Severity::Error, String::new(), seq, ts);
                 r.set_loc(loc.path, loc.line, None);
                 r.loc_locked = true;
                 r.confirmed = false;
@@ -818,9 +634,7 @@ impl StreamState {
     }
 
     fn emit_go(&mut self, pid: u32, t: &[u8], ok: bool, seq: u64, out: &mut Vec<Finding>) {
-        let mut parts = t
-            .split(|b| *b == b'\t' || *b == b' ')
-            .filter(|p| !p.is_empty());
+        let mut parts = t.split(|b| *b == b'\t' || *b == b' ').filter(|p| !p.is_empty());
         parts.next();
         let Some(pkg) = parts.next() else { return };
         let mut c = std::mem::take(&mut self.go_counts);
@@ -838,9 +652,7 @@ impl StreamState {
 }
 
 fn ident_len(s: &[u8]) -> usize {
-    s.iter()
-        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'.')
-        .count()
+    s.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'.').count()
 }
 
 /// `TypeError: msg`, `java.lang.IllegalStateException: boom`,
@@ -857,24 +669,28 @@ fn exc_line(t: &[u8]) -> Option<usize> {
     if !s.first()?.is_ascii_alphabetic() {
         return None;
     }
-    let n = s
-        .iter()
-        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'$'))
-        .count();
+    let n = s.iter().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'$')).count();
     let name = &s[..n];
     if !(name.ends_with(b"Error") || name.ends_with(b"Exception") || name.ends_with(b"Rejection")) {
         return None;
     }
     let after = &s[n..];
-    if after.is_empty()
-        || starts(after, b": ")
-        || after == b":"
-        || starts(after, b" [") && contains(after, b"]: ")
-    {
+    if after.is_empty() || starts(after, b": ") || after == b":" || starts(after, b" [") && contains(after, b"]: ") {
         Some(n.max(1))
     } else {
         None
     }
+}
+
+/// `...Error: ` or `...Exception: ` glued to a longer word (`TypeError: `,
+/// `IllegalStateException: `), found with one pass over the colons.
+fn error_word_colon(t: &[u8]) -> bool {
+    let first = |word: &[u8]| {
+        memchr::memchr_iter(b':', t)
+            .find(|&c| t.get(c + 1) == Some(&b' ') && t[..c].ends_with(word) && c > word.len())
+            .map(|c| c - word.len())
+    };
+    first(b"Error").or_else(|| first(b"Exception")).is_some_and(|p| t[p - 1].is_ascii_alphanumeric())
 }
 
 /// A short phrase ending in "error" then `: `: `Internal server error: x`,
@@ -887,9 +703,7 @@ fn phrase_error(t: &[u8]) -> bool {
     let phrase = &t[..c];
     phrase.len() > 5
         && t.get(c + 1) == Some(&b' ')
-        && phrase
-            .iter()
-            .all(|b| b.is_ascii_alphabetic() || matches!(b, b' ' | b'-'))
+        && phrase.iter().all(|b| b.is_ascii_alphabetic() || matches!(b, b' ' | b'-'))
         && phrase[phrase.len() - 5..].eq_ignore_ascii_case(b"error")
         && memchr::memchr(b' ', phrase).is_some()
 }
@@ -897,15 +711,7 @@ fn phrase_error(t: &[u8]) -> bool {
 /// Log lines at error level: `ERROR: x`, `ERROR request failed`,
 /// `[ERROR] x`, `FATAL x`, `CRITICAL x`, `fatal: x` (git).
 fn is_level_error(t: &[u8]) -> bool {
-    for w in [
-        &b"ERROR"[..],
-        b"[ERROR]",
-        b"FATAL",
-        b"[FATAL]",
-        b"CRITICAL",
-        b"fatal:",
-        b"PANIC",
-    ] {
+    for w in [&b"ERROR"[..], b"[ERROR]", b"FATAL", b"[FATAL]", b"CRITICAL", b"fatal:", b"PANIC"] {
         if let Some(r) = t.strip_prefix(w) {
             return matches!(r.first(), None | Some(b' ' | b':' | b'\t'));
         }
@@ -948,11 +754,7 @@ fn is_caret_line(tw: &[u8]) -> bool {
 
 fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
     if blank {
-        return if r.max_blanks() > 0 {
-            Cont::Blank
-        } else {
-            Cont::Reject
-        };
+        return if r.max_blanks() > 0 { Cont::Blank } else { Cont::Reject };
     }
     let tw = trim_start(t);
     let ws = tw.len() != t.len();
@@ -994,12 +796,7 @@ fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
                 return Reject;
             }
             let js = r.language != Some("java");
-            if js
-                && (ws
-                    || starts(t, b"}")
-                    || starts(t, b"Node.js v")
-                    || starts(t, b"Emitted 'error' event"))
-            {
+            if js && (ws || starts(t, b"}") || starts(t, b"Node.js v") || starts(t, b"Emitted 'error' event")) {
                 return Accept;
             }
             Reject
@@ -1103,11 +900,7 @@ fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
                     return Accept;
                 }
             }
-            if starts(t, b"note: ")
-                || starts(t, b"help: ")
-                || starts(t, b"note[")
-                || starts(t, b"...")
-            {
+            if starts(t, b"note: ") || starts(t, b"help: ") || starts(t, b"note[") || starts(t, b"...") {
                 return Accept;
             }
             Reject
@@ -1172,10 +965,7 @@ fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
         }
         Mode::GoPanic => {
             if ws {
-                if r.file.is_none()
-                    && !contains(tw, b"/src/runtime/")
-                    && !contains(tw, b"/src/testing/")
-                {
+                if r.file.is_none() && !contains(tw, b"/src/runtime/") && !contains(tw, b"/src/testing/") {
                     let end = find(tw, b" +0x").unwrap_or(tw.len());
                     if let Some((p, l, c)) = loc_from_end(&tw[..end])
                         && language_of(p) == Some("go")
@@ -1185,16 +975,11 @@ fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
                 }
                 return Accept;
             }
-            if starts(t, b"goroutine ")
-                || starts(t, b"created by ")
-                || starts(t, b"[signal ")
-                || starts(t, b"panic: ")
+            if starts(t, b"goroutine ") || starts(t, b"created by ") || starts(t, b"[signal ") || starts(t, b"panic: ")
             {
                 return Accept;
             }
-            if t.ends_with(b")")
-                && memchr::memchr(b'(', t).is_some_and(|p| memchr::memchr(b' ', &t[..p]).is_none())
-            {
+            if t.ends_with(b")") && memchr::memchr(b'(', t).is_some_and(|p| memchr::memchr(b' ', &t[..p]).is_none()) {
                 return Accept;
             }
             Reject
@@ -1202,10 +987,7 @@ fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
         Mode::TestBlock => {
             if r.framework == "node" {
                 if let Some(body) = t.strip_prefix(b"# ") {
-                    let w = body
-                        .iter()
-                        .take_while(|b| b.is_ascii_alphabetic() || **b == b'_')
-                        .count();
+                    let w = body.iter().take_while(|b| b.is_ascii_alphabetic() || **b == b'_').count();
                     let key = &body[..w];
                     let val = trim(&body[w..]);
                     match key {
@@ -1280,12 +1062,9 @@ fn stack_frame(r: &mut Rec, t: &[u8], tw: &[u8]) {
     } else {
         body
     };
-    if r.language.is_none() || r.language == Some("javascript") && r.frames == 1 && r.file.is_none()
-    {
-        let java = t[0] == b'\t'
-            || contains(inner, b".java:")
-            || inner == b"Native Method"
-            || inner == b"Unknown Source";
+    if r.language.is_none() || r.language == Some("javascript") && r.frames == 1 && r.file.is_none() {
+        let java =
+            t[0] == b'\t' || contains(inner, b".java:") || inner == b"Native Method" || inner == b"Unknown Source";
         if java {
             r.language = Some("java");
         } else if r.language.is_none() {
@@ -1337,13 +1116,7 @@ fn finish(mut r: Rec, pid: u32, out: &mut Vec<Finding>) {
         r.col = c;
     }
     if r.mode == Mode::TestBlock {
-        let mut f = test_finding(
-            pid,
-            r.framework,
-            r.message.as_bytes(),
-            r.first_seq,
-            r.counts,
-        );
+        let mut f = test_finding(pid, r.framework, r.message.as_bytes(), r.first_seq, r.counts);
         f.last_seq = r.last_seq;
         f.fields.extend(r.fields);
         out.push(f);
@@ -1369,11 +1142,7 @@ fn test_finding(pid: u32, framework: &str, line: &[u8], seq: u64, c: [u32; 3]) -
     Finding {
         process: pid,
         kind: Kind::Test,
-        severity: if c[1] > 0 {
-            Severity::Error
-        } else {
-            Severity::Info
-        },
+        severity: if c[1] > 0 { Severity::Error } else { Severity::Info },
         message: lossy(trim(line)),
         first_seq: seq,
         last_seq: seq,
@@ -1415,22 +1184,9 @@ fn emit_test(pid: u32, framework: &str, t: &[u8], seq: u64, out: &mut Vec<Findin
     out.push(test_finding(pid, framework, t, seq, c));
 }
 
-fn emit_build(
-    pid: u32,
-    tool: &str,
-    ok: bool,
-    dur: Option<u64>,
-    t: &[u8],
-    seq: u64,
-    out: &mut Vec<Finding>,
-) {
-    let mut fields = vec![
-        (
-            "status".to_string(),
-            if ok { "success" } else { "failure" }.to_string(),
-        ),
-        ("tool".into(), tool.into()),
-    ];
+fn emit_build(pid: u32, tool: &str, ok: bool, dur: Option<u64>, t: &[u8], seq: u64, out: &mut Vec<Finding>) {
+    let mut fields =
+        vec![("status".to_string(), if ok { "success" } else { "failure" }.to_string()), ("tool".into(), tool.into())];
     if let Some(d) = dur {
         fields.push(("duration_ms".into(), d.to_string()));
     }

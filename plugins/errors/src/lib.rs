@@ -91,11 +91,7 @@ pub struct Detector {
 
 impl Detector {
     pub fn new(settings: Settings) -> Self {
-        Detector {
-            quiet_ms: settings.quiet_ms.max(0),
-            streams: BTreeMap::new(),
-            buf: Vec::with_capacity(256),
-        }
+        Detector { quiet_ms: settings.quiet_ms.max(0), streams: BTreeMap::new(), buf: Vec::with_capacity(256) }
     }
 
     /// Called for every line, in order.
@@ -131,11 +127,7 @@ impl Detector {
 
     /// When `on_tick` should next be called; None when nothing is open.
     pub fn next_tick(&self) -> Option<i64> {
-        self.streams
-            .values()
-            .filter_map(|s| s.open_since())
-            .min()
-            .map(|t| t + self.quiet_ms)
+        self.streams.values().filter_map(|s| s.open_since()).min().map(|t| t + self.quiet_ms)
     }
 }
 

@@ -3,16 +3,7 @@ use super::*;
 fn feed(d: &mut Detector, pid: u32, lines: &[&str], seq0: u64, out: &mut Vec<Finding>) {
     for (i, l) in lines.iter().enumerate() {
         let seq = seq0 + i as u64;
-        d.on_line(
-            &LineIn {
-                process: pid,
-                stream: Stream::Stderr,
-                seq,
-                ts_ms: seq as i64,
-                bytes: l.as_bytes(),
-            },
-            out,
-        );
+        d.on_line(&LineIn { process: pid, stream: Stream::Stderr, seq, ts_ms: seq as i64, bytes: l.as_bytes() }, out);
     }
 }
 
@@ -76,10 +67,7 @@ fn chained_python_traceback_is_one_finding() {
     ]);
     assert_eq!(f.len(), 1, "{f:#?}");
     assert_eq!(f[0].message, "RuntimeError: missing setting db_url");
-    assert_eq!(
-        (f[0].file.as_deref(), f[0].line),
-        (Some("/a/app.py"), Some(5))
-    );
+    assert_eq!((f[0].file.as_deref(), f[0].line), (Some("/a/app.py"), Some(5)));
     assert_eq!((f[0].first_seq, f[0].last_seq), (1, 13));
 }
 
@@ -87,34 +75,10 @@ fn chained_python_traceback_is_one_finding() {
 fn tick_flushes_after_quiet_period() {
     let mut d = Detector::new(Settings { quiet_ms: 200 });
     let mut out = Vec::new();
+    d.on_line(&LineIn { process: 7, stream: Stream::Stderr, seq: 1, ts_ms: 1000, bytes: b"panic: boom\n" }, &mut out);
+    d.on_line(&LineIn { process: 7, stream: Stream::Stderr, seq: 2, ts_ms: 1010, bytes: b"" }, &mut out);
     d.on_line(
-        &LineIn {
-            process: 7,
-            stream: Stream::Stderr,
-            seq: 1,
-            ts_ms: 1000,
-            bytes: b"panic: boom\n",
-        },
-        &mut out,
-    );
-    d.on_line(
-        &LineIn {
-            process: 7,
-            stream: Stream::Stderr,
-            seq: 2,
-            ts_ms: 1010,
-            bytes: b"",
-        },
-        &mut out,
-    );
-    d.on_line(
-        &LineIn {
-            process: 7,
-            stream: Stream::Stderr,
-            seq: 3,
-            ts_ms: 1020,
-            bytes: b"goroutine 1 [running]:",
-        },
+        &LineIn { process: 7, stream: Stream::Stderr, seq: 3, ts_ms: 1020, bytes: b"goroutine 1 [running]:" },
         &mut out,
     );
     assert!(out.is_empty());
@@ -132,42 +96,21 @@ fn tick_flushes_after_quiet_period() {
 fn interleaved_processes_and_streams_do_not_mix() {
     let mut d = Detector::new(Settings::default());
     let mut out = Vec::new();
-    let l = |p, s, seq, b: &'static str| LineIn {
-        process: p,
-        stream: s,
-        seq,
-        ts_ms: seq as i64,
-        bytes: b.as_bytes(),
-    };
-    d.on_line(
-        &l(1, Stream::Stderr, 1, "Traceback (most recent call last):"),
-        &mut out,
-    );
-    d.on_line(
-        &l(2, Stream::Stderr, 2, "TypeError: a is undefined"),
-        &mut out,
-    );
+    let l = |p, s, seq, b: &'static str| LineIn { process: p, stream: s, seq, ts_ms: seq as i64, bytes: b.as_bytes() };
+    d.on_line(&l(1, Stream::Stderr, 1, "Traceback (most recent call last):"), &mut out);
+    d.on_line(&l(2, Stream::Stderr, 2, "TypeError: a is undefined"), &mut out);
     d.on_line(&l(1, Stream::Stdout, 3, "GET / 200"), &mut out);
-    d.on_line(
-        &l(1, Stream::Stderr, 4, "  File \"x.py\", line 9, in f"),
-        &mut out,
-    );
+    d.on_line(&l(1, Stream::Stderr, 4, "  File \"x.py\", line 9, in f"), &mut out);
     d.on_line(&l(2, Stream::Stderr, 5, "    at f (/w/b.js:4:2)"), &mut out);
     d.on_line(&l(1, Stream::Stderr, 6, "    f()"), &mut out);
     d.on_line(&l(1, Stream::Stderr, 7, "ValueError: bad"), &mut out);
     assert!(out.is_empty());
     d.on_process_end(2, &mut out);
     assert_eq!(out.len(), 1);
-    assert_eq!(
-        (out[0].process, out[0].file.as_deref(), out[0].line),
-        (2, Some("/w/b.js"), Some(4))
-    );
+    assert_eq!((out[0].process, out[0].file.as_deref(), out[0].line), (2, Some("/w/b.js"), Some(4)));
     d.on_process_end(1, &mut out);
     assert_eq!(out.len(), 2);
-    assert_eq!(
-        (out[1].process, out[1].message.as_str(), out[1].line),
-        (1, "ValueError: bad", Some(9))
-    );
+    assert_eq!((out[1].process, out[1].message.as_str(), out[1].line), (1, "ValueError: bad", Some(9)));
     assert_eq!((out[1].first_seq, out[1].last_seq), (1, 7));
 }
 
@@ -179,17 +122,9 @@ fn old_and_new_rust_panic() {
     ]);
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].message, "attempt to divide by zero");
-    assert_eq!(
-        (f[0].file.as_deref(), f[0].line, f[0].column),
-        (Some("src/main.rs"), Some(2), Some(5))
-    );
+    assert_eq!((f[0].file.as_deref(), f[0].line, f[0].column), (Some("src/main.rs"), Some(2), Some(5)));
     assert_eq!(f[0].severity, Severity::Critical);
-    let f = run(&[
-        "thread 'main' panicked at src/main.rs:2:5:",
-        "boom",
-        "note: run with `RUST_BACKTRACE=1`",
-        "after",
-    ]);
+    let f = run(&["thread 'main' panicked at src/main.rs:2:5:", "boom", "note: run with `RUST_BACKTRACE=1`", "after"]);
     assert_eq!(f.len(), 1);
     assert_eq!((f[0].message.as_str(), f[0].last_seq), ("boom", 3));
 }
@@ -240,10 +175,7 @@ fn gcc_context_belongs_to_next_diagnostic() {
         "make: *** [Makefile:2: all] Error 1",
     ]);
     assert_eq!(f.len(), 2, "{f:#?}");
-    assert_eq!(
-        (f[0].first_seq, f[0].last_seq, f[0].kind),
-        (1, 4, Kind::Warning)
-    );
+    assert_eq!((f[0].first_seq, f[0].last_seq, f[0].kind), (1, 4, Kind::Warning));
     assert_eq!(f[0].code.as_deref(), Some("-Wunused-variable"));
     assert_eq!((f[1].first_seq, f[1].last_seq, f[1].line), (5, 6, Some(9)));
 }
@@ -265,14 +197,9 @@ fn unconfirmed_candidates_are_dropped() {
 
 #[test]
 fn carriage_return_progress_then_error() {
-    let f = run(&[
-        "  3% compiling\r 50% compiling\rsrc/a.ts(1,5): error TS2304: Cannot find name 'x'.",
-    ]);
+    let f = run(&["  3% compiling\r 50% compiling\rsrc/a.ts(1,5): error TS2304: Cannot find name 'x'."]);
     assert_eq!(f.len(), 1);
-    assert_eq!(
-        (f[0].code.as_deref(), f[0].line, f[0].column),
-        (Some("TS2304"), Some(1), Some(5))
-    );
+    assert_eq!((f[0].code.as_deref(), f[0].line, f[0].column), (Some("TS2304"), Some(1), Some(5)));
 }
 
 #[test]
@@ -301,17 +228,8 @@ fn test_summaries() {
         "===== 1 failed, 3 passed, 1 skipped in 0.12s =====",
         "test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out",
     ]);
-    let got: Vec<_> = f
-        .iter()
-        .map(|f| {
-            (
-                f.severity,
-                f.fields[0].1.clone(),
-                f.fields[1].1.clone(),
-                f.fields[2].1.clone(),
-            )
-        })
-        .collect();
+    let got: Vec<_> =
+        f.iter().map(|f| (f.severity, f.fields[0].1.clone(), f.fields[1].1.clone(), f.fields[2].1.clone())).collect();
     assert_eq!(
         got,
         vec![
@@ -329,26 +247,8 @@ fn next_tick_tracks_earliest_open_record() {
     let mut d = Detector::new(Settings { quiet_ms: 50 });
     let mut out = Vec::new();
     assert_eq!(d.next_tick(), None);
-    d.on_line(
-        &LineIn {
-            process: 1,
-            stream: Stream::Stdout,
-            seq: 1,
-            ts_ms: 100,
-            bytes: b"error: first",
-        },
-        &mut out,
-    );
-    d.on_line(
-        &LineIn {
-            process: 2,
-            stream: Stream::Stdout,
-            seq: 2,
-            ts_ms: 130,
-            bytes: b"error: second",
-        },
-        &mut out,
-    );
+    d.on_line(&LineIn { process: 1, stream: Stream::Stdout, seq: 1, ts_ms: 100, bytes: b"error: first" }, &mut out);
+    d.on_line(&LineIn { process: 2, stream: Stream::Stdout, seq: 2, ts_ms: 130, bytes: b"error: second" }, &mut out);
     assert_eq!(d.next_tick(), Some(150));
     d.on_tick(160, &mut out);
     assert_eq!(out.len(), 1);
@@ -367,12 +267,6 @@ fn phrase_errors() {
         "  File: /a/src/x.ts:3:4",
     ]);
     assert_eq!(f.len(), 2, "{f:#?}");
-    assert_eq!(
-        f[0].message,
-        "Pre-transform error: Failed to load url /x.js"
-    );
-    assert_eq!(
-        (f[1].file.as_deref(), f[1].line),
-        (Some("/a/src/x.ts"), Some(3))
-    );
+    assert_eq!(f[0].message, "Pre-transform error: Failed to load url /x.js");
+    assert_eq!((f[1].file.as_deref(), f[1].line), (Some("/a/src/x.ts"), Some(3)));
 }

@@ -145,13 +145,7 @@ fn bracket_prefix(s: &[u8]) -> usize {
 fn timestamp_prefix(s: &[u8]) -> usize {
     let mut i = 0;
     // date part
-    if s.len() >= 10
-        && s[4] == b'-'
-        && s[7] == b'-'
-        && digits_at(s, 0, 4)
-        && digits_at(s, 5, 2)
-        && digits_at(s, 8, 2)
-    {
+    if s.len() >= 10 && s[4] == b'-' && s[7] == b'-' && digits_at(s, 0, 4) && digits_at(s, 5, 2) && digits_at(s, 8, 2) {
         i = 10;
         match s.get(i) {
             Some(b'T') | Some(b' ') => i += 1,
@@ -164,11 +158,7 @@ fn timestamp_prefix(s: &[u8]) -> usize {
         return 0;
     }
     let j = i + h;
-    if s.get(j) != Some(&b':')
-        || !digits_at(s, j + 1, 2)
-        || s.get(j + 3) != Some(&b':')
-        || !digits_at(s, j + 4, 2)
-    {
+    if s.get(j) != Some(&b':') || !digits_at(s, j + 1, 2) || s.get(j + 3) != Some(&b':') || !digits_at(s, j + 4, 2) {
         return 0;
     }
     let mut k = j + 6;
@@ -204,21 +194,14 @@ fn timestamp_prefix(s: &[u8]) -> usize {
 /// `|`, space.
 fn compose_prefix(s: &[u8]) -> usize {
     let mut i = 0;
-    while i < s.len()
-        && i < 40
-        && (s[i].is_ascii_alphanumeric() || matches!(s[i], b'-' | b'_' | b'.'))
-    {
+    while i < s.len() && i < 40 && (s[i].is_ascii_alphanumeric() || matches!(s[i], b'-' | b'_' | b'.')) {
         i += 1;
     }
     let name_end = i;
     while i < s.len() && s[i] == b' ' {
         i += 1;
     }
-    if i > name_end && s.get(i) == Some(&b'|') && matches!(s.get(i + 1), None | Some(b' ')) {
-        i + 1
-    } else {
-        0
-    }
+    if i > name_end && s.get(i) == Some(&b'|') && matches!(s.get(i + 1), None | Some(b' ')) { i + 1 } else { 0 }
 }
 
 fn digits_at(s: &[u8], at: usize, n: usize) -> bool {
@@ -253,20 +236,32 @@ pub fn trim_start(s: &[u8]) -> &[u8] {
 
 pub fn trim(s: &[u8]) -> &[u8] {
     let s = trim_start(s);
-    let n = s
-        .iter()
-        .rev()
-        .take_while(|b| b.is_ascii_whitespace())
-        .count();
+    let n = s.iter().rev().take_while(|b| b.is_ascii_whitespace()).count();
     &s[..s.len() - n]
 }
 
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    memchr::memmem::find(hay, needle).is_some()
+    find(hay, needle).is_some()
 }
 
+/// Position of `needle` in `hay`. Lines are short and needles tiny, so a
+/// memchr for the first byte and a compare beats building a `memmem`
+/// searcher for every call (which dominated profiles inside wasm).
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(hay, needle)
+    let (&first, rest) = needle.split_first()?;
+    if hay.len() < needle.len() {
+        return None;
+    }
+    let last_start = hay.len() - needle.len();
+    let mut i = 0;
+    while i <= last_start {
+        let p = i + memchr(first, &hay[i..=last_start])?;
+        if &hay[p + 1..p + needle.len()] == rest {
+            return Some(p);
+        }
+        i = p + 1;
+    }
+    None
 }
 
 pub fn lossy(s: &[u8]) -> String {
@@ -333,13 +328,7 @@ pub fn parse_loc(s: &[u8]) -> Option<Loc<'_>> {
             } else {
                 return None;
             };
-            return Some(Loc {
-                path,
-                line,
-                col,
-                rest,
-                paren: b == b'(',
-            });
+            return Some(Loc { path, line, col, rest, paren: b == b'(' });
         }
         i += 1;
     }
@@ -428,10 +417,7 @@ pub fn for_each_count(s: &[u8], mut f: impl FnMut(&[u8], u32)) {
             let mut j = i + len;
             if s.get(j) == Some(&b' ') {
                 j += 1;
-                let w = s[j..]
-                    .iter()
-                    .take_while(|b| b.is_ascii_alphabetic())
-                    .count();
+                let w = s[j..].iter().take_while(|b| b.is_ascii_alphabetic()).count();
                 if w > 0 {
                     f(&s[j..j + w], n);
                     i = j + w;
@@ -496,20 +482,11 @@ mod tests {
     #[test]
     fn strips_ansi_and_osc() {
         assert_eq!(clean(b"\x1b[1m\x1b[91merror\x1b[0m: boom\n"), "error: boom");
-        assert_eq!(
-            clean(b"\x1b]8;;file:///a\x07link\x1b]8;;\x07 text"),
-            "link text"
-        );
+        assert_eq!(clean(b"\x1b]8;;file:///a\x07link\x1b]8;;\x07 text"), "link text");
         assert_eq!(clean(b"\x1b]0;title\x1b\\ok"), "ok");
         assert_eq!(clean(b"\x1bcFound 0 errors."), "Found 0 errors.");
-        assert_eq!(
-            clean(b"at x (/tmp/\x1b[39ma.js:2:3\x1b[90m)"),
-            "at x (/tmp/a.js:2:3)"
-        );
-        assert_eq!(
-            clean(b"\x1b[96msrc/a.ts\x1b[0m:\x1b[93m4\x1b[0m:\x1b[93m7\x1b[0m - x"),
-            "src/a.ts:4:7 - x"
-        );
+        assert_eq!(clean(b"at x (/tmp/\x1b[39ma.js:2:3\x1b[90m)"), "at x (/tmp/a.js:2:3)");
+        assert_eq!(clean(b"\x1b[96msrc/a.ts\x1b[0m:\x1b[93m4\x1b[0m:\x1b[93m7\x1b[0m - x"), "src/a.ts:4:7 - x");
     }
 
     #[test]
@@ -521,38 +498,23 @@ mod tests {
 
     #[test]
     fn prefixes() {
-        assert_eq!(
-            clean(b"[api] 12:00:01     at f (a.js:1:2)"),
-            "    at f (a.js:1:2)"
-        );
-        assert_eq!(
-            clean(b"2024-05-01T10:00:00.123Z TypeError: x"),
-            "TypeError: x"
-        );
+        assert_eq!(clean(b"[api] 12:00:01     at f (a.js:1:2)"), "    at f (a.js:1:2)");
+        assert_eq!(clean(b"2024-05-01T10:00:00.123Z TypeError: x"), "TypeError: x");
         assert_eq!(clean(b"2024-05-01 10:00:00,123 ERROR boom"), "ERROR boom");
         assert_eq!(clean(b"[3:04:05 PM] Found 0 errors."), "Found 0 errors.");
         assert_eq!(clean(b"3:01:35 PM - Found 0 errors."), "Found 0 errors.");
         assert_eq!(clean(b"web-1  | panic: x"), "panic: x");
         assert_eq!(clean(b"[ERROR] keep me"), "[ERROR] keep me");
         assert_eq!(clean(b"5 |     let x"), "5 |     let x");
-        assert_eq!(
-            clean(b"[UnhandledPromiseRejection: x y]"),
-            "[UnhandledPromiseRejection: x y]"
-        );
+        assert_eq!(clean(b"[UnhandledPromiseRejection: x y]"), "[UnhandledPromiseRejection: x y]");
     }
 
     #[test]
     fn locations() {
         let l = parse_loc(b"src/a.ts(4,7): error TS2322: x").unwrap();
-        assert_eq!(
-            (l.path, l.line, l.col, l.paren),
-            (&b"src/a.ts"[..], 4, Some(7), true)
-        );
+        assert_eq!((l.path, l.line, l.col, l.paren), (&b"src/a.ts"[..], 4, Some(7), true));
         let l = parse_loc(b"./main.go:5:2: undefined: y").unwrap();
-        assert_eq!(
-            (l.path, l.line, l.col, l.rest),
-            (&b"./main.go"[..], 5, Some(2), &b" undefined: y"[..])
-        );
+        assert_eq!((l.path, l.line, l.col, l.rest), (&b"./main.go"[..], 5, Some(2), &b" undefined: y"[..]));
         let l = parse_loc(b"src/a.ts:4:7 - error TS2322: x").unwrap();
         assert_eq!(l.rest, b" error TS2322: x");
         let l = parse_loc(b"file:///tmp/a.mjs:3").unwrap();
@@ -560,35 +522,17 @@ mod tests {
         assert!(parse_loc(b"make: *** [Makefile:5: util.o] Error 1").is_none());
         assert!(parse_loc(b"Makefile:5: *** missing").is_none());
         assert!(parse_loc(b"http://localhost:5199/").is_none());
-        assert_eq!(
-            loc_from_end(b"/a/b.js:3:22"),
-            Some((&b"/a/b.js"[..], 3, Some(22)))
-        );
-        assert_eq!(
-            loc_from_end(b"file:///a/b.mjs:3:9"),
-            Some((&b"/a/b.mjs"[..], 3, Some(9)))
-        );
-        assert_eq!(
-            loc_from_end(b"App.java:7"),
-            Some((&b"App.java"[..], 7, None))
-        );
+        assert_eq!(loc_from_end(b"/a/b.js:3:22"), Some((&b"/a/b.js"[..], 3, Some(22))));
+        assert_eq!(loc_from_end(b"file:///a/b.mjs:3:9"), Some((&b"/a/b.mjs"[..], 3, Some(9))));
+        assert_eq!(loc_from_end(b"App.java:7"), Some((&b"App.java"[..], 7, None)));
         assert_eq!(loc_from_end(b"node:internal/x:1:2").map(|x| x.1), None);
     }
 
     #[test]
     fn counts_and_durations() {
         let mut v = Vec::new();
-        for_each_count(b"Tests:  1 failed, 3 passed, 4 total", |w, n| {
-            v.push((lossy(w), n))
-        });
-        assert_eq!(
-            v,
-            vec![
-                ("failed".into(), 1),
-                ("passed".into(), 3),
-                ("total".into(), 4)
-            ]
-        );
+        for_each_count(b"Tests:  1 failed, 3 passed, 4 total", |w, n| v.push((lossy(w), n)));
+        assert_eq!(v, vec![("failed".into(), 1), ("passed".into(), 3), ("total".into(), 4)]);
         assert_eq!(parse_duration_ms(b"1.23s"), Some(1230));
         assert_eq!(parse_duration_ms(b"59ms"), Some(59));
         assert_eq!(parse_duration_ms(b"112 ms"), Some(112));

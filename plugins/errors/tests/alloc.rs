@@ -51,21 +51,8 @@ fn non_candidate_lines_do_not_allocate() {
         for _ in 0..rounds {
             for (i, l) in NOISE.iter().enumerate() {
                 seq += 1;
-                let (process, stream) = if i % 3 == 0 {
-                    (2, Stream::Stderr)
-                } else {
-                    (1, Stream::Stdout)
-                };
-                d.on_line(
-                    &LineIn {
-                        process,
-                        stream,
-                        seq,
-                        ts_ms: seq as i64,
-                        bytes: l.as_bytes(),
-                    },
-                    out,
-                );
+                let (process, stream) = if i % 3 == 0 { (2, Stream::Stderr) } else { (1, Stream::Stdout) };
+                d.on_line(&LineIn { process, stream, seq, ts_ms: seq as i64, bytes: l.as_bytes() }, out);
             }
         }
     };
@@ -75,10 +62,5 @@ fn non_candidate_lines_do_not_allocate() {
     feed(&mut d, &mut out, 1000);
     let after = ALLOCS.load(Ordering::Relaxed);
     assert!(out.is_empty(), "noise produced findings: {out:#?}");
-    assert_eq!(
-        after - before,
-        0,
-        "allocations while feeding {} noise lines",
-        1000 * NOISE.len()
-    );
+    assert_eq!(after - before, 0, "allocations while feeding {} noise lines", 1000 * NOISE.len());
 }

@@ -59,11 +59,8 @@ fn parse_expected(text: &str) -> Vec<Expect> {
         if loc != "-" {
             let parts: Vec<&str> = loc.rsplitn(3, ':').collect();
             // parts reversed: [last, middle, first]
-            let nums: Vec<u32> = parts
-                .iter()
-                .take_while(|p| p.parse::<u32>().is_ok())
-                .map(|p| p.parse().unwrap())
-                .collect();
+            let nums: Vec<u32> =
+                parts.iter().take_while(|p| p.parse::<u32>().is_ok()).map(|p| p.parse().unwrap()).collect();
             match nums.len() {
                 2 => {
                     column = Some(nums[0]);
@@ -112,16 +109,7 @@ fn detect(data: &[u8]) -> Vec<Finding> {
     let mut out = Vec::new();
     for (i, l) in split_lines(data).iter().enumerate() {
         let seq = i as u64 + 1;
-        d.on_line(
-            &LineIn {
-                process: 1,
-                stream: Stream::Stdout,
-                seq,
-                ts_ms: seq as i64,
-                bytes: l,
-            },
-            &mut out,
-        );
+        d.on_line(&LineIn { process: 1, stream: Stream::Stdout, seq, ts_ms: seq as i64, bytes: l }, &mut out);
     }
     d.on_process_end(1, &mut out);
     out
@@ -177,11 +165,7 @@ fn fixtures() {
         .filter(|p| p.join("output.log").exists())
         .collect();
     dirs.sort();
-    assert!(
-        dirs.len() >= 25,
-        "expected at least 25 fixtures, found {}",
-        dirs.len()
-    );
+    assert!(dirs.len() >= 25, "expected at least 25 fixtures, found {}", dirs.len());
     let (mut tp, mut fp, mut fneg) = (0usize, 0usize, 0usize);
     let mut failures = Vec::new();
     let mut total_findings = 0;
@@ -207,11 +191,7 @@ fn fixtures() {
             .collect();
         let mut used = vec![false; exp_locs.len()];
         for g in &got_locs {
-            match exp_locs
-                .iter()
-                .enumerate()
-                .position(|(i, e)| !used[i] && g.0.ends_with(e.0) && g.1 == e.1)
-            {
+            match exp_locs.iter().enumerate().position(|(i, e)| !used[i] && g.0.ends_with(e.0) && g.1 == e.1) {
                 Some(i) => {
                     used[i] = true;
                     tp += 1;
@@ -223,11 +203,7 @@ fn fixtures() {
 
         let mut errs = Vec::new();
         if found.len() != expected.len() {
-            errs.push(format!(
-                "expected {} findings, got {}",
-                expected.len(),
-                found.len()
-            ));
+            errs.push(format!("expected {} findings, got {}", expected.len(), found.len()));
         }
         for (i, (e, f)) in expected.iter().zip(found.iter()).enumerate() {
             for m in check(e, f) {
@@ -255,16 +231,8 @@ fn fixtures() {
             failures.push(s);
         }
     }
-    let precision = if tp + fp == 0 {
-        1.0
-    } else {
-        tp as f64 / (tp + fp) as f64
-    };
-    let recall = if tp + fneg == 0 {
-        1.0
-    } else {
-        tp as f64 / (tp + fneg) as f64
-    };
+    let precision = if tp + fp == 0 { 1.0 } else { tp as f64 / (tp + fp) as f64 };
+    let recall = if tp + fneg == 0 { 1.0 } else { tp as f64 / (tp + fneg) as f64 };
     println!(
         "fixtures: {} scenarios, {} findings; file:line of error/warning findings: tp={tp} fp={fp} fn={fneg} precision={:.3} recall={:.3}",
         dirs.len(),
@@ -272,12 +240,7 @@ fn fixtures() {
         precision,
         recall
     );
-    assert!(
-        failures.is_empty(),
-        "{} fixture(s) failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} fixture(s) failed:\n{}", failures.len(), failures.join("\n"));
 }
 
 /// Dumps the findings of every fixture (for writing expected.txt):
@@ -344,16 +307,7 @@ fn throughput() {
     for _ in 0..rounds {
         for l in &all {
             seq += 1;
-            d.on_line(
-                &LineIn {
-                    process: 1,
-                    stream: Stream::Stdout,
-                    seq,
-                    ts_ms: seq as i64,
-                    bytes: l,
-                },
-                &mut out,
-            );
+            d.on_line(&LineIn { process: 1, stream: Stream::Stdout, seq, ts_ms: seq as i64, bytes: l }, &mut out);
         }
         out.clear();
     }

@@ -14,11 +14,7 @@ struct FilterPlugin {
 
 impl Plugin for FilterPlugin {
     fn info() -> Info {
-        let mut i = info(
-            "filter",
-            env!("CARGO_PKG_VERSION"),
-            "drops, keeps, boosts or tags lines by configured rules",
-        );
+        let mut i = info("filter", env!("CARGO_PKG_VERSION"), "drops, keeps, boosts or tags lines by configured rules");
         i.filter = true;
         i
     }
@@ -43,10 +39,7 @@ impl Plugin for FilterPlugin {
             crate::Verdict::Boost => Verdict::Boost,
             crate::Verdict::Tag(t) => Verdict::Tag(t),
         };
-        out.verdicts.push(LineVerdict {
-            seq: l.seq,
-            verdict,
-        });
+        out.verdicts.push(LineVerdict { seq: l.seq, verdict });
     }
 }
 

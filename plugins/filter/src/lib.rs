@@ -145,10 +145,7 @@ impl Filter {
             let pos = match raws.iter().position(|r| r.index == index) {
                 Some(p) => p,
                 None => {
-                    raws.push(RawRule {
-                        index,
-                        ..RawRule::default()
-                    });
+                    raws.push(RawRule { index, ..RawRule::default() });
                     raws.len() - 1
                 }
             };
@@ -176,10 +173,7 @@ impl Filter {
         }
         raws.sort_by_key(|r| r.index);
         let rules = raws.iter().map(build_rule).collect::<Result<Vec<_>, _>>()?;
-        Ok(Filter {
-            rules,
-            scratch: Vec::new(),
-        })
+        Ok(Filter { rules, scratch: Vec::new() })
     }
 
     /// Number of configured rules.
@@ -236,20 +230,14 @@ fn parse_key(key: &str) -> Result<(u64, &str), String> {
     let rest = key
         .strip_prefix("rule.")
         .or_else(|| key.strip_prefix("rules."))
-        .ok_or_else(|| {
-            format!("{key}: unknown setting, expected keys of the form rule.<N>.<field>")
-        })?;
-    let (num, field) = rest.split_once('.').ok_or_else(|| {
-        format!("{key}: expected rule.<N>.<field> with <N> a number and <field> one of {FIELDS}")
-    })?;
+        .ok_or_else(|| format!("{key}: unknown setting, expected keys of the form rule.<N>.<field>"))?;
+    let (num, field) = rest
+        .split_once('.')
+        .ok_or_else(|| format!("{key}: expected rule.<N>.<field> with <N> a number and <field> one of {FIELDS}"))?;
     if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "{key}: rule number must be a non-negative integer, found {num:?}"
-        ));
+        return Err(format!("{key}: rule number must be a non-negative integer, found {num:?}"));
     }
-    let index = num
-        .parse::<u64>()
-        .map_err(|_| format!("{key}: rule number {num:?} is too large"))?;
+    let index = num.parse::<u64>().map_err(|_| format!("{key}: rule number {num:?} is too large"))?;
     Ok((index, field))
 }
 
@@ -274,9 +262,7 @@ fn build_rule(raw: &RawRule<'_>) -> Result<Rule, String> {
             "stderr" => StreamSel::Stderr,
             "any" => StreamSel::Any,
             _ => {
-                return Err(format!(
-                    "{key}: expected stdout, stderr or any, found {v:?}"
-                ));
+                return Err(format!("{key}: expected stdout, stderr or any, found {v:?}"));
             }
         },
     };
@@ -294,60 +280,38 @@ fn build_rule(raw: &RawRule<'_>) -> Result<Rule, String> {
         "drop" => Verdict::Drop,
         "boost" => Verdict::Boost,
         "tag" => {
-            let (tag_key, tag) = required(raw, raw.tag, "tag")
-                .map_err(|e| format!("{e}; action = \"tag\" needs a tag"))?;
+            let (tag_key, tag) =
+                required(raw, raw.tag, "tag").map_err(|e| format!("{e}; action = \"tag\" needs a tag"))?;
             if tag.is_empty() {
                 return Err(format!("{tag_key}: tag must not be empty"));
             }
             Verdict::Tag(tag.to_owned())
         }
         _ => {
-            return Err(format!(
-                "{action_key}: expected keep, drop, boost or tag, found {action_val:?}"
-            ));
+            return Err(format!("{action_key}: expected keep, drop, boost or tag, found {action_val:?}"));
         }
     };
     if let (Some((tag_key, _)), false) = (raw.tag, matches!(verdict, Verdict::Tag(_))) {
-        return Err(format!(
-            "{tag_key}: only valid with action = \"tag\", but the action is {action_val:?}"
-        ));
+        return Err(format!("{tag_key}: only valid with action = \"tag\", but the action is {action_val:?}"));
     }
 
     let pat = pattern.as_bytes();
     let matcher = match keyword(match_val).as_str() {
-        "contains" if case_sensitive => {
-            Matcher::Contains(Box::new(memmem::Finder::new(pat).into_owned()))
-        }
+        "contains" if case_sensitive => Matcher::Contains(Box::new(memmem::Finder::new(pat).into_owned())),
         "contains" => Matcher::ContainsNoCase(pat.to_ascii_lowercase()),
-        "exact" => Matcher::Exact {
-            pat: fold_if(pat, !case_sensitive),
-            fold: !case_sensitive,
-        },
-        "prefix" => Matcher::Prefix {
-            pat: fold_if(pat, !case_sensitive),
-            fold: !case_sensitive,
-        },
-        "suffix" => Matcher::Suffix {
-            pat: fold_if(pat, !case_sensitive),
-            fold: !case_sensitive,
-        },
+        "exact" => Matcher::Exact { pat: fold_if(pat, !case_sensitive), fold: !case_sensitive },
+        "prefix" => Matcher::Prefix { pat: fold_if(pat, !case_sensitive), fold: !case_sensitive },
+        "suffix" => Matcher::Suffix { pat: fold_if(pat, !case_sensitive), fold: !case_sensitive },
         "regex" => {
             let pattern_key = raw.pattern.map_or(match_key, |(k, _)| k);
             Matcher::Regex(build_regex(pattern, case_sensitive, pattern_key)?)
         }
         _ => {
-            return Err(format!(
-                "{match_key}: expected contains, exact, prefix, suffix or regex, found {match_val:?}"
-            ));
+            return Err(format!("{match_key}: expected contains, exact, prefix, suffix or regex, found {match_val:?}"));
         }
     };
 
-    Ok(Rule {
-        matcher,
-        stream,
-        process,
-        verdict,
-    })
+    Ok(Rule { matcher, stream, process, verdict })
 }
 
 /// The value of a required field, or an error naming the missing key (spelled with
@@ -358,20 +322,12 @@ fn required<'a>(
     field: &str,
 ) -> Result<(&'a str, &'a str), String> {
     slot.ok_or_else(|| {
-        let any_key = [
-            raw.match_,
-            raw.pattern,
-            raw.action,
-            raw.tag,
-            raw.case_sensitive,
-            raw.stream,
-            raw.process,
-        ]
-        .into_iter()
-        .flatten()
-        .map(|(k, _)| k)
-        .next()
-        .unwrap_or("rule.?.x");
+        let any_key = [raw.match_, raw.pattern, raw.action, raw.tag, raw.case_sensitive, raw.stream, raw.process]
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k)
+            .next()
+            .unwrap_or("rule.?.x");
         let prefix = &any_key[..any_key.rfind('.').map_or(0, |p| p + 1)];
         let n = raw.index;
         format!("{prefix}{field}: missing (rule {n} needs match, pattern and action)")
@@ -383,11 +339,7 @@ fn keyword(v: &str) -> String {
 }
 
 fn fold_if(pat: &[u8], fold: bool) -> Vec<u8> {
-    if fold {
-        pat.to_ascii_lowercase()
-    } else {
-        pat.to_vec()
-    }
+    if fold { pat.to_ascii_lowercase() } else { pat.to_vec() }
 }
 
 /// Compiled-program size cap, so a pathological pattern cannot eat the plugin's memory.
@@ -436,11 +388,7 @@ fn trim_ascii(s: &[u8]) -> &[u8] {
 
 /// `a == b`, or with `fold`, `a` equals the (already lowercase) `b` ignoring ASCII case.
 fn eq(a: &[u8], b: &[u8], fold: bool) -> bool {
-    if fold {
-        a.eq_ignore_ascii_case(b)
-    } else {
-        a == b
-    }
+    if fold { a.eq_ignore_ascii_case(b) } else { a == b }
 }
 
 /// Whether `hay` contains `needle_lower` (ASCII-lowercased) ignoring ASCII case.

@@ -1,10 +1,7 @@
 use super::*;
 
 fn settings(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
 fn filter(pairs: &[(&str, &str)]) -> Filter {
@@ -20,11 +17,7 @@ fn err(pairs: &[(&str, &str)]) -> String {
 
 /// One rule with the given match kind, pattern and action (+ extra fields).
 fn rule(kind: &str, pattern: &str, extra: &[(&str, &str)]) -> Filter {
-    let mut pairs = vec![
-        ("rule.1.match", kind),
-        ("rule.1.pattern", pattern),
-        ("rule.1.action", "drop"),
-    ];
+    let mut pairs = vec![("rule.1.match", kind), ("rule.1.pattern", pattern), ("rule.1.action", "drop")];
     pairs.extend_from_slice(extra);
     filter(&pairs)
 }
@@ -60,14 +53,8 @@ fn example() -> Filter {
 fn example_config() {
     let mut f = example();
     assert_eq!(f.len(), 4);
-    assert_eq!(
-        f.verdict("web", false, b"GET /health 200 1ms"),
-        Verdict::Drop
-    );
-    assert_eq!(
-        f.verdict("web", true, b"Warning: DEPRECATED option foo"),
-        Verdict::Tag("deprecation".into())
-    );
+    assert_eq!(f.verdict("web", false, b"GET /health 200 1ms"), Verdict::Drop);
+    assert_eq!(f.verdict("web", true, b"Warning: DEPRECATED option foo"), Verdict::Tag("deprecation".into()));
     assert_eq!(f.verdict("web", false, b"READY"), Verdict::Boost);
     assert_eq!(f.verdict("web", false, b"  Ready \r"), Verdict::Boost);
     assert_eq!(f.verdict("web", false, b"ready now"), Verdict::Keep);
@@ -146,13 +133,7 @@ fn contains_case_sensitive() {
 #[test]
 fn contains_case_insensitive() {
     let mut f = rule("contains", "HeAlTh", &[("rule.1.case_sensitive", "false")]);
-    for line in [
-        "health",
-        "HEALTH",
-        "GET /Health 200",
-        "xxhealth",
-        "healthxx",
-    ] {
+    for line in ["health", "HEALTH", "GET /Health 200", "xxhealth", "healthxx"] {
         assert_eq!(v(&mut f, line), Verdict::Drop, "{line}");
     }
     for line in ["", "heal", "healt", "h e a l t h", "hhhhealtx"] {
@@ -315,20 +296,10 @@ fn ansi_is_stripped_before_matching() {
         ("rule.3.action", "tag"),
         ("rule.3.tag", "err"),
     ]);
+    assert_eq!(f.verdict("p", false, b"\x1b[32mGET\x1b[0m /\x1b[1mhealth\x1b[22m 200"), Verdict::Drop);
+    assert_eq!(f.verdict("p", false, b"\x1b[1m\x1b[32mready\x1b[39m\x1b[22m"), Verdict::Boost);
     assert_eq!(
-        f.verdict("p", false, b"\x1b[32mGET\x1b[0m /\x1b[1mhealth\x1b[22m 200"),
-        Verdict::Drop
-    );
-    assert_eq!(
-        f.verdict("p", false, b"\x1b[1m\x1b[32mready\x1b[39m\x1b[22m"),
-        Verdict::Boost
-    );
-    assert_eq!(
-        f.verdict(
-            "p",
-            true,
-            b"\x1b[31merror\x1b[39m: build \x1b]8;;http://x\x1b\\failed\x1b]8;;\x1b\\"
-        ),
+        f.verdict("p", true, b"\x1b[31merror\x1b[39m: build \x1b]8;;http://x\x1b\\failed\x1b]8;;\x1b\\"),
         Verdict::Tag("err".into())
     );
     // The scratch buffer is reused: a later plain line is unaffected.
@@ -396,11 +367,7 @@ fn error_bad_action() {
 #[test]
 fn error_bad_match_kind() {
     assert_eq!(
-        err(&[
-            ("rule.1.match", "glob"),
-            ("rule.1.pattern", "a*"),
-            ("rule.1.action", "drop"),
-        ]),
+        err(&[("rule.1.match", "glob"), ("rule.1.pattern", "a*"), ("rule.1.action", "drop"),]),
         "rule.1.match: expected contains, exact, prefix, suffix or regex, found \"glob\""
     );
 }
@@ -423,40 +390,22 @@ fn error_missing_fields() {
 
 #[test]
 fn error_tag_rules() {
-    let e = err(&[
-        ("rule.1.match", "contains"),
-        ("rule.1.pattern", "x"),
-        ("rule.1.action", "tag"),
-    ]);
+    let e = err(&[("rule.1.match", "contains"), ("rule.1.pattern", "x"), ("rule.1.action", "tag")]);
     assert!(e.starts_with("rule.1.tag: missing"), "{e}");
     assert!(e.contains("action = \"tag\" needs a tag"), "{e}");
     assert_eq!(
-        err(&[
-            ("rule.1.match", "contains"),
-            ("rule.1.pattern", "x"),
-            ("rule.1.action", "tag"),
-            ("rule.1.tag", ""),
-        ]),
+        err(&[("rule.1.match", "contains"), ("rule.1.pattern", "x"), ("rule.1.action", "tag"), ("rule.1.tag", ""),]),
         "rule.1.tag: tag must not be empty"
     );
     assert_eq!(
-        err(&[
-            ("rule.1.match", "contains"),
-            ("rule.1.pattern", "x"),
-            ("rule.1.action", "drop"),
-            ("rule.1.tag", "t"),
-        ]),
+        err(&[("rule.1.match", "contains"), ("rule.1.pattern", "x"), ("rule.1.action", "drop"), ("rule.1.tag", "t"),]),
         "rule.1.tag: only valid with action = \"tag\", but the action is \"drop\""
     );
 }
 
 #[test]
 fn error_bad_bool_and_stream_and_process() {
-    let base = [
-        ("rule.1.match", "contains"),
-        ("rule.1.pattern", "x"),
-        ("rule.1.action", "drop"),
-    ];
+    let base = [("rule.1.match", "contains"), ("rule.1.pattern", "x"), ("rule.1.action", "drop")];
     let with = |extra: (&'static str, &'static str)| {
         let mut p = base.to_vec();
         p.push(extra);
@@ -466,14 +415,8 @@ fn error_bad_bool_and_stream_and_process() {
         with(("rule.1.case_sensitive", "nope")),
         "rule.1.case_sensitive: expected true or false, found \"nope\""
     );
-    assert_eq!(
-        with(("rule.1.stream", "both")),
-        "rule.1.stream: expected stdout, stderr or any, found \"both\""
-    );
-    assert_eq!(
-        with(("rule.1.process", "")),
-        "rule.1.process: process name must not be empty"
-    );
+    assert_eq!(with(("rule.1.stream", "both")), "rule.1.stream: expected stdout, stderr or any, found \"both\"");
+    assert_eq!(with(("rule.1.process", "")), "rule.1.process: process name must not be empty");
 }
 
 #[test]
@@ -482,10 +425,7 @@ fn error_unknown_keys() {
         err(&[("rule.1.matches", "contains")]),
         "rule.1.matches: unknown field \"matches\", expected match, pattern, action, tag, case_sensitive, stream or process"
     );
-    assert_eq!(
-        err(&[("enabled", "true")]),
-        "enabled: unknown setting, expected keys of the form rule.<N>.<field>"
-    );
+    assert_eq!(err(&[("enabled", "true")]), "enabled: unknown setting, expected keys of the form rule.<N>.<field>");
     assert_eq!(
         err(&[("rule.x.match", "contains")]),
         "rule.x.match: rule number must be a non-negative integer, found \"x\""
@@ -511,30 +451,19 @@ fn error_unknown_keys() {
 
 #[test]
 fn error_duplicate_key() {
-    assert_eq!(
-        err(&[("rule.1.match", "contains"), ("rule.1.match", "exact")]),
-        "rule.1.match: duplicate key"
-    );
+    assert_eq!(err(&[("rule.1.match", "contains"), ("rule.1.match", "exact")]), "rule.1.match: duplicate key");
 }
 
 #[test]
 fn error_invalid_regex_names_pattern_key() {
-    let e = err(&[
-        ("rule.2.match", "regex"),
-        ("rule.2.pattern", "(unclosed"),
-        ("rule.2.action", "drop"),
-    ]);
+    let e = err(&[("rule.2.match", "regex"), ("rule.2.pattern", "(unclosed"), ("rule.2.action", "drop")]);
     assert!(e.starts_with("rule.2.pattern: invalid regex:"), "{e}");
     assert!(e.contains("unclosed group"), "{e}");
 }
 
 #[test]
 fn error_regex_too_big() {
-    let e = err(&[
-        ("rule.1.match", "regex"),
-        ("rule.1.pattern", "(?:[a-z]{1000}){1000}"),
-        ("rule.1.action", "drop"),
-    ]);
+    let e = err(&[("rule.1.match", "regex"), ("rule.1.pattern", "(?:[a-z]{1000}){1000}"), ("rule.1.action", "drop")]);
     assert!(e.starts_with("rule.1.pattern: invalid regex:"), "{e}");
 }
 
@@ -548,12 +477,8 @@ fn regex_fallback_to_ascii_mode_only_when_needed() {
 #[test]
 fn verdict_tag_is_cloned_each_time() {
     let mut f = rule("contains", "x", &[]);
-    let mut f2 = filter(&[
-        ("rule.1.match", "contains"),
-        ("rule.1.pattern", "x"),
-        ("rule.1.action", "tag"),
-        ("rule.1.tag", "t"),
-    ]);
+    let mut f2 =
+        filter(&[("rule.1.match", "contains"), ("rule.1.pattern", "x"), ("rule.1.action", "tag"), ("rule.1.tag", "t")]);
     assert_eq!(v(&mut f, "x"), Verdict::Drop);
     assert_eq!(v(&mut f2, "x"), Verdict::Tag("t".into()));
     assert_eq!(v(&mut f2, "xx"), Verdict::Tag("t".into()));
@@ -620,11 +545,7 @@ fn no_allocation_per_line_for_plain_kinds() {
     ]);
     // Warm up the scratch buffer (and the regex engine's lazily built caches).
     f.verdict("p", false, &[b'x'; 256]);
-    f.verdict(
-        "p",
-        false,
-        b"\x1b[1mwarm up the scratch buffer with a long enough line\x1b[0m",
-    );
+    f.verdict("p", false, b"\x1b[1mwarm up the scratch buffer with a long enough line\x1b[0m");
     f.verdict("p", false, b"query took 12ms");
     let lines: [&[u8]; 6] = [
         b"GET /health 200",

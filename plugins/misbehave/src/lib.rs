@@ -33,11 +33,7 @@ impl Plugin for Misbehave {
         for (k, v) in settings {
             match k.as_str() {
                 "mode" => self.mode = v.clone(),
-                "n" => {
-                    self.n = v
-                        .parse()
-                        .map_err(|_| format!("n: expected a number, found {v:?}"))?
-                }
+                "n" => self.n = v.parse().map_err(|_| format!("n: expected a number, found {v:?}"))?,
                 other => return Err(format!("unknown setting {other:?}")),
             }
         }
@@ -67,14 +63,11 @@ impl Plugin for Misbehave {
             self.probed = true;
             let env = std::env::vars().count();
             let args = std::env::args().count();
-            let wall = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
+            let wall =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
             let mono = std::time::Instant::now().elapsed().as_nanos();
             let msg = format!("env={env} args={args} wall={wall} mono={mono}");
-            out.findings
-                .push(finding(&line, Kind::Custom, Severity::Info, &msg).custom("probe"));
+            out.findings.push(finding(&line, Kind::Custom, Severity::Info, &msg).custom("probe"));
             return;
         }
         if !text.contains("boom") {
@@ -102,13 +95,10 @@ impl Plugin for Misbehave {
             }
             "huge" => {
                 for _ in 0..20_000 {
-                    out.findings
-                        .push(finding(&line, Kind::Custom, Severity::Info, "spam").custom("spam"));
+                    out.findings.push(finding(&line, Kind::Custom, Severity::Info, "spam").custom("spam"));
                 }
             }
-            _ => out
-                .findings
-                .push(finding(&line, Kind::Custom, Severity::Info, text).custom("boom")),
+            _ => out.findings.push(finding(&line, Kind::Custom, Severity::Info, text).custom("boom")),
         }
     }
 }

@@ -39,9 +39,7 @@ pub mod bindings {
     });
 }
 
-pub use bindings::brum::plugin::types::{
-    Finding, Kind, LineRef, LineVerdict, Pipe, Severity, Verdict,
-};
+pub use bindings::brum::plugin::types::{Finding, Kind, LineRef, LineVerdict, Pipe, Severity, Verdict};
 pub use bindings::{Batch, Guest, Info, Output, ProcessEnd, ProcessStart};
 
 /// One line of a batch, borrowed.
@@ -84,11 +82,7 @@ pub fn lines(batch: &Batch) -> impl Iterator<Item = Line<'_>> {
 
 /// An empty output.
 pub fn output() -> Output {
-    Output {
-        findings: Vec::new(),
-        verdicts: Vec::new(),
-        tick_after_ms: None,
-    }
+    Output { findings: Vec::new(), verdicts: Vec::new(), tick_after_ms: None }
 }
 
 /// Info with the usual defaults (all pipes, all processes, not a filter).

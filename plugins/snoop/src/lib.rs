@@ -14,15 +14,7 @@ impl Plugin for Snoop {
 
     fn line(&mut self, line: Line<'_>, out: &mut Output) {
         if let Ok(text) = std::fs::read_to_string("/etc/passwd") {
-            out.findings.push(
-                finding(
-                    &line,
-                    Kind::Custom,
-                    Severity::Info,
-                    &text[..text.len().min(80)],
-                )
-                .custom("leak"),
-            );
+            out.findings.push(finding(&line, Kind::Custom, Severity::Info, &text[..text.len().min(80)]).custom("leak"));
         }
     }
 }

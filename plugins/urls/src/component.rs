@@ -12,11 +12,7 @@ struct Urls {
 
 impl Plugin for Urls {
     fn info() -> Info {
-        info(
-            "urls",
-            env!("CARGO_PKG_VERSION"),
-            "URLs that dev servers announce on loopback and LAN addresses",
-        )
+        info("urls", env!("CARGO_PKG_VERSION"), "URLs that dev servers announce on loopback and LAN addresses")
     }
 
     fn process_ended(&mut self, p: &ProcessEnd, _out: &mut Output) {
@@ -24,18 +20,8 @@ impl Plugin for Urls {
     }
 
     fn line(&mut self, l: Line<'_>, out: &mut Output) {
-        let stream = if l.is_stderr() {
-            Stream::Stderr
-        } else {
-            Stream::Stdout
-        };
-        let input = LineIn {
-            process: l.process,
-            stream,
-            seq: l.seq,
-            ts_ms: l.ts_ms,
-            bytes: l.bytes,
-        };
+        let stream = if l.is_stderr() { Stream::Stderr } else { Stream::Stdout };
+        let input = LineIn { process: l.process, stream, seq: l.seq, ts_ms: l.ts_ms, bytes: l.bytes };
         self.det.on_line(&input, &mut self.found);
         for u in self.found.drain(..) {
             let mut f = finding(&l, Kind::Url, Severity::Info, &u.url);

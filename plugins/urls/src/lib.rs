@@ -110,11 +110,7 @@ impl Default for UrlDetector {
 
 impl UrlDetector {
     pub fn new() -> Self {
-        UrlDetector {
-            seen: BTreeMap::new(),
-            scratch: Vec::new(),
-            finder: memmem::Finder::new(b"://").into_owned(),
-        }
+        UrlDetector { seen: BTreeMap::new(), scratch: Vec::new(), finder: memmem::Finder::new(b"://").into_owned() }
     }
 
     /// Scans one output line and appends newly seen URLs to `out`.
@@ -154,12 +150,7 @@ impl UrlDetector {
                 continue;
             }
             set.insert(key.to_owned());
-            out.push(UrlFound {
-                process: line.process,
-                seq: line.seq,
-                url,
-                label,
-            });
+            out.push(UrlFound { process: line.process, seq: line.seq, url, label });
         }
     }
 
@@ -189,16 +180,9 @@ impl Candidate {
             s.push(b.to_ascii_lowercase() as char);
         }
         // Everything is ASCII (the URL stops at non-ASCII bytes).
-        for (i, &b) in text[self.start + self.scheme_len..self.end]
-            .iter()
-            .enumerate()
-        {
+        for (i, &b) in text[self.start + self.scheme_len..self.end].iter().enumerate() {
             let at = self.start + self.scheme_len + i;
-            let c = if at >= self.host.0 && at < self.host.1 {
-                b.to_ascii_lowercase()
-            } else {
-                b
-            };
+            let c = if at >= self.host.0 && at < self.host.1 { b.to_ascii_lowercase() } else { b };
             s.push(c as char);
         }
         s
@@ -206,21 +190,12 @@ impl Candidate {
 }
 
 fn dedup_key<'u>(url: &'u str, cand: &Candidate) -> &'u str {
-    if cand.end - cand.path_start == 1 && url.ends_with('/') {
-        &url[..url.len() - 1]
-    } else {
-        url
-    }
+    if cand.end - cand.path_start == 1 && url.ends_with('/') { &url[..url.len() - 1] } else { url }
 }
 
 /// Bytes that end a URL.
 fn is_terminator(b: u8) -> bool {
-    b <= b' '
-        || b >= 0x7f
-        || matches!(
-            b,
-            b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
-        )
+    b <= b' ' || b >= 0x7f || matches!(b, b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}')
 }
 
 /// Parses a URL whose `://` is at `sep`.
@@ -234,9 +209,7 @@ fn parse_at(text: &[u8], sep: usize) -> Option<Candidate> {
         return None;
     }
     let scheme = &text[start..sep];
-    let ok_scheme = [&b"http"[..], b"https", b"ws", b"wss"]
-        .iter()
-        .any(|s| scheme.eq_ignore_ascii_case(s));
+    let ok_scheme = [&b"http"[..], b"https", b"ws", b"wss"].iter().any(|s| scheme.eq_ignore_ascii_case(s));
     if !ok_scheme {
         return None;
     }
@@ -253,10 +226,7 @@ fn parse_at(text: &[u8], sep: usize) -> Option<Candidate> {
     }
 
     // Authority: up to the first '/', '?' or '#'.
-    let auth_end = text[body..end]
-        .iter()
-        .position(|&b| matches!(b, b'/' | b'?' | b'#'))
-        .map_or(end, |p| body + p);
+    let auth_end = text[body..end].iter().position(|&b| matches!(b, b'/' | b'?' | b'#')).map_or(end, |p| body + p);
     let auth = &text[body..auth_end];
     let host_start = match auth.iter().rposition(|&b| b == b'@') {
         Some(p) => body + p + 1,
@@ -282,11 +252,7 @@ fn parse_at(text: &[u8], sep: usize) -> Option<Candidate> {
     if host.is_empty() {
         return None;
     }
-    if host[0] != b'['
-        && !host
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-    {
+    if host[0] != b'[' && !host.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')) {
         return None;
     }
     let has_port = match port {
@@ -347,18 +313,12 @@ fn is_interesting(text: &[u8], c: &Candidate) -> bool {
             Some(p) => &inner[..p],
             None => inner,
         };
-        let Some(ip) = std::str::from_utf8(inner)
-            .ok()
-            .and_then(|s| s.parse::<Ipv6Addr>().ok())
-        else {
+        let Some(ip) = std::str::from_utf8(inner).ok().and_then(|s| s.parse::<Ipv6Addr>().ok()) else {
             return false;
         };
         return is_local_v6(ip) || c.has_port;
     }
-    if let Some(ip) = std::str::from_utf8(host)
-        .ok()
-        .and_then(|s| s.parse::<Ipv4Addr>().ok())
-    {
+    if let Some(ip) = std::str::from_utf8(host).ok().and_then(|s| s.parse::<Ipv4Addr>().ok()) {
         return is_local_v4(ip) || c.has_port;
     }
     if host.iter().all(|b| b.is_ascii_digit() || *b == b'.') {
@@ -407,16 +367,9 @@ fn ends_with_ci(s: &[u8], suffix: &[u8]) -> bool {
 fn is_local_name(host: &[u8]) -> bool {
     let host = host.strip_suffix(b".").unwrap_or(host); // FQDN form "localhost."
     host.eq_ignore_ascii_case(b"localhost")
-        || [
-            &b".localhost"[..],
-            b".local",
-            b".lan",
-            b".internal",
-            b".home.arpa",
-            b".test",
-        ]
-        .iter()
-        .any(|suf| ends_with_ci(host, suf) && host.len() > suf.len())
+        || [&b".localhost"[..], b".local", b".lan", b".internal", b".home.arpa", b".test"]
+            .iter()
+            .any(|suf| ends_with_ci(host, suf) && host.len() > suf.len())
 }
 
 /// True when the path's first segment is `docs`, `doc` or `documentation`.
@@ -424,20 +377,15 @@ fn is_docs_path(path: &[u8]) -> bool {
     let Some(rest) = path.strip_prefix(b"/") else {
         return false;
     };
-    let seg_end = rest
-        .iter()
-        .position(|&b| matches!(b, b'/' | b'?' | b'#'))
-        .unwrap_or(rest.len());
+    let seg_end = rest.iter().position(|&b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
     let seg = &rest[..seg_end];
-    [&b"docs"[..], b"doc", b"documentation"]
-        .iter()
-        .any(|d| seg.eq_ignore_ascii_case(d))
+    [&b"docs"[..], b"doc", b"documentation"].iter().any(|d| seg.eq_ignore_ascii_case(d))
 }
 
 /// Words that end in `:` before a URL but are not labels.
 const NOT_LABELS: &[&str] = &[
-    "error", "err", "warning", "warn", "info", "debug", "trace", "fatal", "note", "hint", "see",
-    "url", "href", "link", "docs", "http", "https", "ws", "wss", "at", "on",
+    "error", "err", "warning", "warn", "info", "debug", "trace", "fatal", "note", "hint", "see", "url", "href", "link",
+    "docs", "http", "https", "ws", "wss", "at", "on",
 ];
 
 /// Extracts a `Label:` that directly precedes a URL (see the crate docs).

@@ -2,16 +2,7 @@ use super::*;
 
 fn scan_with(d: &mut UrlDetector, process: u32, seq: u64, line: &[u8]) -> Vec<UrlFound> {
     let mut out = Vec::new();
-    d.on_line(
-        &LineIn {
-            process,
-            stream: Stream::Stdout,
-            seq,
-            ts_ms: 0,
-            bytes: line,
-        },
-        &mut out,
-    );
+    d.on_line(&LineIn { process, stream: Stream::Stdout, seq, ts_ms: 0, bytes: line }, &mut out);
     out
 }
 
@@ -22,10 +13,7 @@ fn scan(line: &str) -> Vec<(String, Option<String>)> {
 
 fn scan_bytes(line: &[u8]) -> Vec<(String, Option<String>)> {
     let mut d = UrlDetector::new();
-    scan_with(&mut d, 1, 1, line)
-        .into_iter()
-        .map(|u| (u.url, u.label))
-        .collect()
+    scan_with(&mut d, 1, 1, line).into_iter().map(|u| (u.url, u.label)).collect()
 }
 
 fn one(url: &str, label: Option<&str>) -> Vec<(String, Option<String>)> {
@@ -40,26 +28,17 @@ fn none() -> Vec<(String, Option<String>)> {
 
 #[test]
 fn vite_local() {
-    assert_eq!(
-        scan("  ➜  Local:   http://localhost:5173/"),
-        one("http://localhost:5173/", Some("Local"))
-    );
+    assert_eq!(scan("  ➜  Local:   http://localhost:5173/"), one("http://localhost:5173/", Some("Local")));
 }
 
 #[test]
 fn vite_network() {
-    assert_eq!(
-        scan("  ➜  Network: http://192.168.1.20:5173/"),
-        one("http://192.168.1.20:5173/", Some("Network"))
-    );
+    assert_eq!(scan("  ➜  Network: http://192.168.1.20:5173/"), one("http://192.168.1.20:5173/", Some("Network")));
 }
 
 #[test]
 fn listening_on() {
-    assert_eq!(
-        scan("listening on http://127.0.0.1:3000"),
-        one("http://127.0.0.1:3000", None)
-    );
+    assert_eq!(scan("listening on http://127.0.0.1:3000"), one("http://127.0.0.1:3000", None));
 }
 
 #[test]
@@ -72,14 +51,8 @@ fn server_running_at_with_parenthetical() {
 
 #[test]
 fn nextjs_local_and_network() {
-    assert_eq!(
-        scan("  - Local:        http://localhost:3000"),
-        one("http://localhost:3000", Some("Local"))
-    );
-    assert_eq!(
-        scan("  - Network:      http://10.0.0.7:3000"),
-        one("http://10.0.0.7:3000", Some("Network"))
-    );
+    assert_eq!(scan("  - Local:        http://localhost:3000"), one("http://localhost:3000", Some("Local")));
+    assert_eq!(scan("  - Network:      http://10.0.0.7:3000"), one("http://10.0.0.7:3000", Some("Network")));
 }
 
 #[test]
@@ -91,10 +64,7 @@ fn webpack_dev_server() {
     assert_eq!(
         scan("<i> [webpack-dev-server] Loopback: http://localhost:8080/, http://[::1]:8080/"),
         vec![
-            (
-                "http://localhost:8080/".to_owned(),
-                Some("Loopback".to_owned())
-            ),
+            ("http://localhost:8080/".to_owned(), Some("Loopback".to_owned())),
             ("http://[::1]:8080/".to_owned(), None),
         ]
     );
@@ -118,44 +88,26 @@ fn uvicorn() {
 
 #[test]
 fn flask() {
-    assert_eq!(
-        scan(" * Running on http://127.0.0.1:5000"),
-        one("http://127.0.0.1:5000", None)
-    );
+    assert_eq!(scan(" * Running on http://127.0.0.1:5000"), one("http://127.0.0.1:5000", None));
     assert_eq!(scan(" * Running on all addresses (0.0.0.0)"), none());
 }
 
 #[test]
 fn websocket_urls() {
-    assert_eq!(
-        scan("ws://localhost:24678"),
-        one("ws://localhost:24678", None)
-    );
-    assert_eq!(
-        scan("hmr on wss://dev.local:443/hmr"),
-        one("wss://dev.local:443/hmr", None)
-    );
+    assert_eq!(scan("ws://localhost:24678"), one("ws://localhost:24678", None));
+    assert_eq!(scan("hmr on wss://dev.local:443/hmr"), one("wss://dev.local:443/hmr", None));
 }
 
 #[test]
 fn django() {
-    assert_eq!(
-        scan("Starting development server at http://127.0.0.1:8000/"),
-        one("http://127.0.0.1:8000/", None)
-    );
+    assert_eq!(scan("Starting development server at http://127.0.0.1:8000/"), one("http://127.0.0.1:8000/", None));
     assert_eq!(scan("Quit the server with CONTROL-C."), none());
 }
 
 #[test]
 fn browsersync_labels() {
-    assert_eq!(
-        scan("    External: http://192.168.0.5:3000"),
-        one("http://192.168.0.5:3000", Some("External"))
-    );
-    assert_eq!(
-        scan(" UI External: http://localhost:3001"),
-        one("http://localhost:3001", Some("UI External"))
-    );
+    assert_eq!(scan("    External: http://192.168.0.5:3000"), one("http://192.168.0.5:3000", Some("External")));
+    assert_eq!(scan(" UI External: http://localhost:3001"), one("http://localhost:3001", Some("UI External")));
 }
 
 // ---- real captured vite 8 output (FORCE_COLOR=1, --host) ----
@@ -163,19 +115,13 @@ fn browsersync_labels() {
 #[test]
 fn real_vite_colored_local() {
     let line = b"  \x1b[32m\xe2\x9e\x9c\x1b[39m  \x1b[1mLocal\x1b[22m:   \x1b[36mhttp://localhost:\x1b[1m5199\x1b[22m/\x1b[39m";
-    assert_eq!(
-        scan_bytes(line),
-        one("http://localhost:5199/", Some("Local"))
-    );
+    assert_eq!(scan_bytes(line), one("http://localhost:5199/", Some("Local")));
 }
 
 #[test]
 fn real_vite_colored_network_public_ip_with_port() {
     let line = b"  \x1b[32m\xe2\x9e\x9c\x1b[39m  \x1b[1mNetwork\x1b[22m: \x1b[36mhttp://192.0.2.2:\x1b[1m5199\x1b[22m/\x1b[39m  \x1b[2meth0\x1b[22m";
-    assert_eq!(
-        scan_bytes(line),
-        one("http://192.0.2.2:5199/", Some("Network"))
-    );
+    assert_eq!(scan_bytes(line), one("http://192.0.2.2:5199/", Some("Network")));
 }
 
 #[test]
@@ -192,10 +138,7 @@ fn real_vite_plain() {
 
 #[test]
 fn ansi_inside_url() {
-    assert_eq!(
-        scan_bytes(b"http://localhost:\x1b[1m5173\x1b[22m/"),
-        one("http://localhost:5173/", None)
-    );
+    assert_eq!(scan_bytes(b"http://localhost:\x1b[1m5173\x1b[22m/"), one("http://localhost:5173/", None));
 }
 
 #[test]
@@ -246,15 +189,9 @@ fn trailing_punctuation_trimmed() {
         ("'http://localhost:3000'", "http://localhost:3000"),
         ("\"http://localhost:3000\"", "http://localhost:3000"),
         ("<http://localhost:3000>", "http://localhost:3000"),
-        (
-            "go to http://localhost:3000/app!",
-            "http://localhost:3000/app",
-        ),
+        ("go to http://localhost:3000/app!", "http://localhost:3000/app"),
         ("url: http://localhost:3000/;", "http://localhost:3000/"),
-        (
-            "http://localhost:3000/x?y=1:",
-            "http://localhost:3000/x?y=1",
-        ),
+        ("http://localhost:3000/x?y=1:", "http://localhost:3000/x?y=1"),
         ("`http://localhost:3000`", "http://localhost:3000"),
         ("http://localhost:3000/\r", "http://localhost:3000/"),
         ("http://localhost:3000/\t(ok)", "http://localhost:3000/"),
@@ -266,24 +203,15 @@ fn trailing_punctuation_trimmed() {
 
 #[test]
 fn balanced_brackets_kept() {
-    assert_eq!(
-        scan("http://localhost:3000/wiki/Foo_(bar)"),
-        one("http://localhost:3000/wiki/Foo_(bar)", None)
-    );
-    assert_eq!(
-        scan("(see http://[::1]:3000)"),
-        one("http://[::1]:3000", None)
-    );
+    assert_eq!(scan("http://localhost:3000/wiki/Foo_(bar)"), one("http://localhost:3000/wiki/Foo_(bar)", None));
+    assert_eq!(scan("(see http://[::1]:3000)"), one("http://[::1]:3000", None));
     assert_eq!(scan("[http://[::1]:3000]"), one("http://[::1]:3000", None));
     assert_eq!(scan("http://[::1]"), one("http://[::1]", None));
 }
 
 #[test]
 fn scheme_and_host_lowercased_path_kept() {
-    assert_eq!(
-        scan("HTTP://LocalHost:3000/Admin?Q=A#Frag"),
-        one("http://localhost:3000/Admin?Q=A#Frag", None)
-    );
+    assert_eq!(scan("HTTP://LocalHost:3000/Admin?Q=A#Frag"), one("http://localhost:3000/Admin?Q=A#Frag", None));
 }
 
 #[test]
@@ -292,29 +220,20 @@ fn path_query_fragment_and_userinfo_kept() {
         scan("http://user:pw@localhost:5432/db?x=1&y=%20#top"),
         one("http://user:pw@localhost:5432/db?x=1&y=%20#top", None)
     );
-    assert_eq!(
-        scan("http://localhost?x=1"),
-        one("http://localhost?x=1", None)
-    );
+    assert_eq!(scan("http://localhost?x=1"), one("http://localhost?x=1", None));
 }
 
 #[test]
 fn multiple_urls_in_one_line() {
     assert_eq!(
         scan("http://localhost:3000 and ws://127.0.0.1:3001/ws, https://github.com/x"),
-        vec![
-            ("http://localhost:3000".to_owned(), None),
-            ("ws://127.0.0.1:3001/ws".to_owned(), None),
-        ]
+        vec![("http://localhost:3000".to_owned(), None), ("ws://127.0.0.1:3001/ws".to_owned(), None),]
     );
 }
 
 #[test]
 fn https_local() {
-    assert_eq!(
-        scan("  ➜  Local:   https://localhost:5173/"),
-        one("https://localhost:5173/", Some("Local"))
-    );
+    assert_eq!(scan("  ➜  Local:   https://localhost:5173/"), one("https://localhost:5173/", Some("Local")));
 }
 
 // ---- host classification ----
@@ -375,28 +294,16 @@ fn explicit_port_rules() {
     // Bare hostname with explicit port.
     assert_eq!(scan("http://myhost:8080"), one("http://myhost:8080", None));
     // IP literal (public) with explicit port: a server bound to that interface.
-    assert_eq!(
-        scan("http://8.8.8.8:8080/"),
-        one("http://8.8.8.8:8080/", None)
-    );
-    assert_eq!(
-        scan("http://[2001:db8::1]:80/"),
-        one("http://[2001:db8::1]:80/", None)
-    );
+    assert_eq!(scan("http://8.8.8.8:8080/"), one("http://8.8.8.8:8080/", None));
+    assert_eq!(scan("http://[2001:db8::1]:80/"), one("http://[2001:db8::1]:80/", None));
     // Dotted domain with explicit port.
-    assert_eq!(
-        scan("http://dev.example.com:3000/"),
-        one("http://dev.example.com:3000/", None)
-    );
+    assert_eq!(scan("http://dev.example.com:3000/"), one("http://dev.example.com:3000/", None));
     // ...unless it is a documentation link.
     assert_eq!(scan("https://nextjs.org:443/docs/messages/x"), none());
     assert_eq!(scan("https://example.com:8443/DOC"), none());
     assert_eq!(scan("https://example.com:8443/documentation?x"), none());
     // But /docs on a local host is still a local URL.
-    assert_eq!(
-        scan("API docs at http://localhost:8000/docs"),
-        one("http://localhost:8000/docs", None)
-    );
+    assert_eq!(scan("API docs at http://localhost:8000/docs"), one("http://localhost:8000/docs", None));
 }
 
 #[test]
@@ -427,10 +334,7 @@ fn invalid_urls_ignored() {
 
 #[test]
 fn empty_port_is_no_port() {
-    assert_eq!(
-        scan("http://localhost:/x"),
-        one("http://localhost:/x", None)
-    );
+    assert_eq!(scan("http://localhost:/x"), one("http://localhost:/x", None));
     assert_eq!(scan("http://example.com:/x"), none());
     // A trailing ':' is punctuation.
     assert_eq!(scan("see http://localhost:"), one("http://localhost", None));
@@ -438,14 +342,8 @@ fn empty_port_is_no_port() {
 
 #[test]
 fn scheme_boundary() {
-    assert_eq!(
-        scan("url=http://localhost:1"),
-        one("http://localhost:1", None)
-    );
-    assert_eq!(
-        scan("(http://localhost:1)"),
-        one("http://localhost:1", None)
-    );
+    assert_eq!(scan("url=http://localhost:1"), one("http://localhost:1", None));
+    assert_eq!(scan("(http://localhost:1)"), one("http://localhost:1", None));
     assert_eq!(scan("9http://localhost:1"), none());
 }
 
@@ -453,43 +351,16 @@ fn scheme_boundary() {
 
 #[test]
 fn label_rules() {
-    assert_eq!(
-        scan("Error: http://localhost:3000 refused"),
-        one("http://localhost:3000", None)
-    );
-    assert_eq!(
-        scan("error: http://localhost:3000"),
-        one("http://localhost:3000", None)
-    );
-    assert_eq!(
-        scan("local: http://localhost:3000"),
-        one("http://localhost:3000", None)
-    );
-    assert_eq!(
-        scan("This Is Too Many Words: http://localhost:3000"),
-        one("http://localhost:3000", None)
-    );
-    assert_eq!(
-        scan("App URL:http://localhost:3000"),
-        one("http://localhost:3000", Some("App URL"))
-    );
-    assert_eq!(
-        scan("URL: http://localhost:3000"),
-        one("http://localhost:3000", None)
-    );
-    assert_eq!(
-        scan("  Local:\t\thttp://localhost:3000"),
-        one("http://localhost:3000", Some("Local"))
-    );
-    assert_eq!(
-        scan("➜  On   Your  Network: http://10.0.0.1:1"),
-        one("http://10.0.0.1:1", Some("On Your Network"))
-    );
+    assert_eq!(scan("Error: http://localhost:3000 refused"), one("http://localhost:3000", None));
+    assert_eq!(scan("error: http://localhost:3000"), one("http://localhost:3000", None));
+    assert_eq!(scan("local: http://localhost:3000"), one("http://localhost:3000", None));
+    assert_eq!(scan("This Is Too Many Words: http://localhost:3000"), one("http://localhost:3000", None));
+    assert_eq!(scan("App URL:http://localhost:3000"), one("http://localhost:3000", Some("App URL")));
+    assert_eq!(scan("URL: http://localhost:3000"), one("http://localhost:3000", None));
+    assert_eq!(scan("  Local:\t\thttp://localhost:3000"), one("http://localhost:3000", Some("Local")));
+    assert_eq!(scan("➜  On   Your  Network: http://10.0.0.1:1"), one("http://10.0.0.1:1", Some("On Your Network")));
     // A colon far from the URL does not label it.
-    assert_eq!(
-        scan("Local: server at http://localhost:3000"),
-        one("http://localhost:3000", None)
-    );
+    assert_eq!(scan("Local: server at http://localhost:3000"), one("http://localhost:3000", None));
 }
 
 // ---- dedup ----
@@ -501,12 +372,7 @@ fn dedup_per_process_and_reset_on_end() {
     let first = scan_with(&mut d, 7, 10, l);
     assert_eq!(
         first,
-        vec![UrlFound {
-            process: 7,
-            seq: 10,
-            url: "http://localhost:5173/".into(),
-            label: Some("Local".into()),
-        }]
+        vec![UrlFound { process: 7, seq: 10, url: "http://localhost:5173/".into(), label: Some("Local".into()) }]
     );
     assert!(scan_with(&mut d, 7, 11, l).is_empty());
     // Other spelling of the same URL.
@@ -514,15 +380,9 @@ fn dedup_per_process_and_reset_on_end() {
     // Another process is independent.
     assert_eq!(scan_with(&mut d, 8, 1, l).len(), 1);
     // A different path is a different URL.
-    assert_eq!(
-        scan_with(&mut d, 7, 13, b"http://localhost:5173/app").len(),
-        1
-    );
+    assert_eq!(scan_with(&mut d, 7, 13, b"http://localhost:5173/app").len(), 1);
     // A different path with trailing slash is a different URL too.
-    assert_eq!(
-        scan_with(&mut d, 7, 14, b"http://localhost:5173/app/").len(),
-        1
-    );
+    assert_eq!(scan_with(&mut d, 7, 14, b"http://localhost:5173/app/").len(), 1);
     d.on_process_end(7);
     let again = scan_with(&mut d, 7, 20, l);
     assert_eq!(again.len(), 1);
@@ -546,20 +406,11 @@ fn dedup_cap() {
     let mut d = UrlDetector::new();
     let mut n = 0;
     for i in 0..MAX_URLS_PER_PROCESS + 10 {
-        n += scan_with(
-            &mut d,
-            1,
-            i as u64,
-            format!("http://localhost:3000/r/{i}").as_bytes(),
-        )
-        .len();
+        n += scan_with(&mut d, 1, i as u64, format!("http://localhost:3000/r/{i}").as_bytes()).len();
     }
     assert_eq!(n, MAX_URLS_PER_PROCESS);
     d.on_process_end(1);
-    assert_eq!(
-        scan_with(&mut d, 1, 0, b"http://localhost:3000/r/999").len(),
-        1
-    );
+    assert_eq!(scan_with(&mut d, 1, 0, b"http://localhost:3000/r/999").len(), 1);
 }
 
 // ---- cheap paths ----
@@ -608,22 +459,8 @@ fn stream_is_irrelevant() {
 #[test]
 fn out_is_appended_not_cleared() {
     let mut d = UrlDetector::new();
-    let mut out = vec![UrlFound {
-        process: 0,
-        seq: 0,
-        url: "x".into(),
-        label: None,
-    }];
-    d.on_line(
-        &LineIn {
-            process: 1,
-            stream: Stream::Stdout,
-            seq: 1,
-            ts_ms: 0,
-            bytes: b"http://localhost:1",
-        },
-        &mut out,
-    );
+    let mut out = vec![UrlFound { process: 0, seq: 0, url: "x".into(), label: None }];
+    d.on_line(&LineIn { process: 1, stream: Stream::Stdout, seq: 1, ts_ms: 0, bytes: b"http://localhost:1" }, &mut out);
     assert_eq!(out.len(), 2);
 }
 
@@ -670,16 +507,7 @@ fn no_allocation_for_lines_without_urls_or_already_seen() {
     let mut d = UrlDetector::new();
     let mut out = Vec::with_capacity(4);
     let mut run = |bytes: &[u8], out: &mut Vec<UrlFound>| {
-        d.on_line(
-            &LineIn {
-                process: 1,
-                stream: Stream::Stdout,
-                seq: 1,
-                ts_ms: 0,
-                bytes,
-            },
-            out,
-        )
+        d.on_line(&LineIn { process: 1, stream: Stream::Stdout, seq: 1, ts_ms: 0, bytes }, out)
     };
     // Warm up: the dedup set, scratch buffer and the URL itself allocate once.
     run(b"\x1b[1mLocal:\x1b[0m http://localhost:5173/", &mut out);
@@ -688,10 +516,7 @@ fn no_allocation_for_lines_without_urls_or_already_seen() {
         for _ in 0..100 {
             run(b"\x1b[32mcompiled\x1b[0m successfully in 12 ms", &mut out);
             run(b"GET /api/users 200 3.1 ms", &mut out);
-            run(
-                b"see https://github.com/vitejs/vite (no port, ignored)",
-                &mut out,
-            );
+            run(b"see https://github.com/vitejs/vite (no port, ignored)", &mut out);
         }
     });
     assert_eq!(n, 0, "lines without reportable URLs must not allocate");
