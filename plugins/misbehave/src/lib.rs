@@ -45,7 +45,7 @@ impl Plugin for Misbehave {
 
     fn batch(&mut self, batch: &Batch, out: &mut Output) {
         self.batches += 1;
-        if self.mode == "every" && self.n > 0 && self.batches % self.n == 0 {
+        if self.mode == "every" && self.n > 0 && self.batches.is_multiple_of(self.n) {
             panic!("failing on batch {} as configured", self.batches);
         }
         for l in lines(batch) {
