@@ -44,7 +44,7 @@ PEERS = ["concurrently", "pm2", "honcho", "foreman", "mprocs"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LINE_RE = re.compile(rb"(p\d+) (\d{10}) GET /api/items\?page=1 200 in 3ms - lorem ipsum dolor sit")
 FULL_RE = re.compile(rb"(p\d+) (\d{10}) GET /api/items\?page=1 200 in 3ms - lorem ipsum dolor sit\Z")
-FRAG_RE = re.compile(rb"p\d+ \d|\d{10} GET|GET /api|lorem|ipsum dolor")
+FRAG_RE = re.compile(rb"p\d+ \d{10}|\d{10} GET|GET /api|lorem|ipsum dolor")
 QUIET_RE = re.compile(rb"q (\d{10}) Q (\d+)")
 ANSI_RE = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -878,7 +878,7 @@ def main():
     ap.add_argument("--reps", type=int, default=None, help="repetitions per workload (default 5, quick 3)")
     ap.add_argument("--only", default="", help="comma-separated tools, from: " + ",".join(ALL_TOOLS))
     ap.add_argument("--workloads", default="throughput,latency,devload,idle,shutdown,exitcode")
-    ap.add_argument("--timeout", type=float, default=240, help="cap per throughput run, seconds")
+    ap.add_argument("--timeout", type=float, default=120, help="cap per throughput run, seconds")
     ap.add_argument("--scale", type=float, default=1.0, help="scale the throughput line counts (smoke tests)")
     ap.add_argument("--keep", action="store_true", help="keep the output files of each run")
     ap.add_argument("--no-write", action="store_true", help="do not edit BENCHMARKS.md")

@@ -11,7 +11,7 @@ use brum::config::{self, Config, ConfigErrors, Source};
 use brum::events::human::HumanStyle;
 use brum::output::{Format, Output};
 use brum::plugins::{self, Budgets, Notice, PluginHost, PluginSpec, Source as PluginSource};
-use brum::reactor::{self, RunOptions};
+use brum::reactor::{self, FailOn, RunOptions};
 
 /// Exit code for bad usage or configuration.
 const EXIT_USAGE: u8 = 2;
@@ -96,9 +96,19 @@ struct RunArgs {
     #[arg(short, long, value_name = "PATH")]
     config: Option<PathBuf>,
 
-    /// Write NDJSON events to stdout (one JSON object per line) instead of readable lines.
+    /// Write NDJSON events to stdout (one JSON object per line) instead of readable lines; same as --format json.
     #[arg(long)]
     json: bool,
+
+    /// Output format: readable lines, NDJSON events, or GitHub Actions (groups per process, errors and
+    /// warnings as ::error/::warning annotations). Default: github when GITHUB_ACTIONS=true and stdout is
+    /// not a terminal, else human.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<FormatChoice>,
+
+    /// Exit 1 when detectors found errors (or errors and warnings), even if every process exited 0.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    fail_on: Option<FailOnChoice>,
 
     /// Colour in readable output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
@@ -133,6 +143,19 @@ struct ScriptsArgs {
     /// Configuration file (brum.toml or package.json) instead of the one in the current directory.
     #[arg(short, long, value_name = "PATH")]
     config: Option<PathBuf>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum FormatChoice {
+    Human,
+    Json,
+    Github,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum FailOnChoice {
+    Error,
+    Warning,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -207,25 +230,39 @@ fn run(args: RunArgs) -> ExitCode {
         }
         return fail("no process to run: every process has autostart = false; name the ones to run");
     }
-    let format = if args.json {
-        Format::Json
-    } else {
-        let color = match args.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            }
-        };
-        let width = selection.iter().map(|&i| cfg.processes[i].name.chars().count()).max().unwrap_or(0);
-        Format::Human(HumanStyle { color, width })
+    let stdout_tty = std::io::stdout().is_terminal();
+    let choice = match (args.json, args.format) {
+        (true, Some(f)) if f != FormatChoice::Json => {
+            return fail("--json and --format disagree; give one of them");
+        }
+        (true, _) => FormatChoice::Json,
+        (false, Some(f)) => f,
+        (false, None) if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") && !stdout_tty => {
+            FormatChoice::Github
+        }
+        (false, None) => FormatChoice::Human,
+    };
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => stdout_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    let width = selection.iter().map(|&i| cfg.processes[i].name.chars().count()).max().unwrap_or(0).max(4);
+    let format = match choice {
+        FormatChoice::Json => Format::Json,
+        FormatChoice::Human => Format::Human(HumanStyle { color, width }),
+        FormatChoice::Github => Format::Github(HumanStyle { color: false, width }),
     };
     let host = match load_plugins(&cfg, &args.plugin) {
         Ok(h) => h,
         Err(code) => return code,
     };
     let out = Output::stdout(format, 1 << 20);
-    let opts = RunOptions { selection, kill_others_on_fail: args.kill_others_on_fail };
+    let fail_on = args.fail_on.map(|f| match f {
+        FailOnChoice::Error => FailOn::Error,
+        FailOnChoice::Warning => FailOn::Warning,
+    });
+    let opts = RunOptions { selection, kill_others_on_fail: args.kill_others_on_fail, fail_on };
     match reactor::run(&cfg, &opts, out, host) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {

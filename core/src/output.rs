@@ -13,13 +13,15 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::events::human::HumanStyle;
-use crate::events::{Event, Timestamps, human, json};
+use crate::events::{Event, Timestamps, github, human, json};
 
 /// How events are written.
 #[derive(Debug, Clone, Copy)]
 pub enum Format {
     Json,
     Human(HumanStyle),
+    /// Readable lines plus GitHub Actions groups and annotations.
+    Github(HumanStyle),
 }
 
 /// Where flushing stands.
@@ -47,6 +49,7 @@ pub struct Output {
     high_water: usize,
     format: Format,
     ts: Timestamps,
+    group: github::GroupState,
 }
 
 impl Output {
@@ -70,6 +73,7 @@ impl Output {
             high_water,
             format,
             ts: Timestamps::new(),
+            group: github::GroupState::default(),
         }
     }
 
@@ -125,6 +129,7 @@ impl Output {
         match self.format {
             Format::Json => json::encode(&mut self.buf, &mut self.ts, seq, ts_ms, ev),
             Format::Human(style) => human::encode(&mut self.buf, style, ev),
+            Format::Github(style) => github::encode(&mut self.buf, style, &mut self.group, ev),
         }
     }
 
@@ -192,6 +197,9 @@ impl Output {
 
     /// Writes everything left, waiting for the reader if it must (at exit).
     pub fn finish(&mut self) {
+        if matches!(self.format, Format::Github(_)) && !self.closed {
+            github::finish(&mut self.buf, &mut self.group);
+        }
         loop {
             match self.flush() {
                 Flush::Drained | Flush::Closed => break,

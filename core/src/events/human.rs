@@ -12,7 +12,7 @@
 
 use std::io::Write;
 
-use super::{EndState, Event, ProcRef, signal_name};
+use super::{EndState, Event, ProcRef, SummaryRow, signal_name};
 use crate::store::Stream;
 
 /// How human output looks.
@@ -153,6 +153,7 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             end(out, style);
         }
         Event::PluginLoaded { .. } => {}
+        Event::RunSummary { rows, exit_code } => summary(out, style, rows, exit_code),
         Event::ProcessStarted { process, pid, command, restart } => {
             lifecycle(out, style, process);
             let _ = if restart == 0 {
@@ -203,6 +204,41 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             end(out, style);
         }
         Event::DaemonStarted { .. } | Event::DaemonStopped { .. } => {}
+    }
+}
+
+/// The end-of-run table: one row per process.
+fn summary(out: &mut Vec<u8>, style: HumanStyle, rows: &[SummaryRow<'_>], exit_code: i32) {
+    prefix(out, style, "brum", None, b'*');
+    let _ = write!(out, "summary (exit code {exit_code})");
+    end(out, style);
+    for r in rows {
+        prefix(out, style, r.process.name, Some(r.process.index), b'*');
+        let _ = write!(out, "{:<8}", r.state);
+        let exit = match (r.code, r.signal) {
+            (Some(c), _) => format!("exit {c}"),
+            (None, Some(s)) => signal_name(s).to_string(),
+            (None, None) => "-".to_string(),
+        };
+        let _ = write!(out, " {exit:<9} ");
+        let mut d = Vec::new();
+        push_duration(&mut d, r.duration_ms);
+        let _ = write!(out, "{:>8}", String::from_utf8_lossy(&d));
+        let plural = |n: u32, w: &str| if n == 1 { format!("1 {w}") } else { format!("{n} {w}s") };
+        let _ = write!(out, "  {:<9} {:<11}", plural(r.errors, "error"), plural(r.warnings, "warning"));
+        if r.restarts > 0 {
+            let _ = write!(out, " {} restarts", r.restarts);
+        }
+        if r.tests_passed + r.tests_failed > 0 {
+            let _ = write!(out, " tests {} passed, {} failed", r.tests_passed, r.tests_failed);
+        }
+        for u in r.urls {
+            let _ = write!(out, " {u}");
+        }
+        while out.last() == Some(&b' ') {
+            out.pop();
+        }
+        end(out, style);
     }
 }
 

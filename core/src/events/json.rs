@@ -159,6 +159,53 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             key(out, "text");
             push_str(out, text);
         }
+        Event::RunSummary { rows, exit_code } => {
+            key(out, "exit_code");
+            push_i64(out, i64::from(exit_code));
+            key(out, "processes");
+            out.push(b'[');
+            for (i, r) in rows.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"process\":");
+                push_str(out, r.process.name);
+                key(out, "state");
+                push_str(out, r.state);
+                key(out, "code");
+                match r.code {
+                    Some(c) => push_i64(out, i64::from(c)),
+                    None => out.extend_from_slice(b"null"),
+                }
+                key(out, "signal");
+                match r.signal {
+                    Some(s) => push_str(out, signal_name(s)),
+                    None => out.extend_from_slice(b"null"),
+                }
+                key(out, "duration_ms");
+                push_u64(out, r.duration_ms);
+                key(out, "restarts");
+                push_u64(out, u64::from(r.restarts));
+                key(out, "errors");
+                push_u64(out, u64::from(r.errors));
+                key(out, "warnings");
+                push_u64(out, u64::from(r.warnings));
+                key(out, "tests_passed");
+                push_u64(out, r.tests_passed);
+                key(out, "tests_failed");
+                push_u64(out, r.tests_failed);
+                key(out, "urls");
+                out.push(b'[');
+                for (j, u) in r.urls.iter().enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    push_str(out, u);
+                }
+                out.extend_from_slice(b"]}");
+            }
+            out.push(b']');
+        }
     }
     out.extend_from_slice(b"}\n");
 }
@@ -195,6 +242,12 @@ fn encode_finding(out: &mut Vec<u8>, f: &FindingView<'_>) {
             push_str(out, f.severity);
             key(out, "message");
             push_str(out, f.message);
+            key(out, "fingerprint");
+            out.push(b'"');
+            push_hex(out, f.fingerprint);
+            out.push(b'"');
+            key(out, "count");
+            push_u64(out, u64::from(f.count));
         }
         "url.detected" => {
             key(out, "url");
@@ -279,6 +332,14 @@ pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
         }
     }
     out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends 16 lowercase hex digits.
+pub fn push_hex(out: &mut Vec<u8>, v: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..16).rev() {
+        out.push(HEX[((v >> (i * 4)) & 15) as usize]);
+    }
 }
 
 /// Appends a decimal signed integer.

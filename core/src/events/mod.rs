@@ -8,6 +8,7 @@
 //! The JSON schema is versioned by [`SCHEMA_VERSION`] and documented in
 //! `docs/events.md`; golden tests pin it.
 
+pub mod github;
 pub mod human;
 pub mod json;
 mod time;
@@ -126,6 +127,11 @@ pub enum Event<'a> {
         plugin: &'a str,
         text: &'a str,
     },
+    /// At the end of a run: per process how it went.
+    RunSummary {
+        rows: &'a [SummaryRow<'a>],
+        exit_code: i32,
+    },
 }
 
 /// A plugin's finding, borrowed (the plugin host owns the data).
@@ -146,9 +152,50 @@ pub struct FindingView<'a> {
     pub url: Option<&'a str>,
     pub language: Option<&'a str>,
     pub fields: &'a [(String, String)],
+    /// Same value for the same error seen again (a dev server recompiling
+    /// the same broken file): process, kind, code, file, line and message.
+    pub fingerprint: u64,
+    /// How many times this fingerprint has been seen in the session.
+    pub count: u32,
+}
+
+/// One process's line in the end-of-run summary.
+#[derive(Debug, Clone, Copy)]
+pub struct SummaryRow<'a> {
+    pub process: ProcRef<'a>,
+    /// success, failed, stopped, or "not run".
+    pub state: &'a str,
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub duration_ms: u64,
+    pub restarts: u32,
+    pub errors: u32,
+    pub warnings: u32,
+    pub tests_passed: u64,
+    pub tests_failed: u64,
+    pub urls: &'a [String],
 }
 
 impl FindingView<'_> {
+    /// The fingerprint of a finding of `process`: FNV-1a over what makes two
+    /// reports "the same error" (not the seqs or the time).
+    pub fn compute_fingerprint(&self, process: &str) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for &b in bytes.iter().chain(b"\x1f") {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        eat(process.as_bytes());
+        eat(self.kind.as_bytes());
+        eat(self.code.unwrap_or("").as_bytes());
+        eat(self.file.unwrap_or("").as_bytes());
+        eat(&self.line.unwrap_or(0).to_le_bytes());
+        eat(self.message.as_bytes());
+        h
+    }
+
     /// A free field by key.
     pub fn field(&self, key: &str) -> Option<&str> {
         self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
@@ -184,6 +231,7 @@ impl Event<'_> {
             Event::PluginLoaded { .. } => "plugin.loaded",
             Event::PluginFailed { .. } => "plugin.failed",
             Event::PluginLog { .. } => "plugin.log",
+            Event::RunSummary { .. } => "run.summary",
         }
     }
 }

@@ -26,8 +26,8 @@ use signal_hook_mio::v1_0::Signals;
 
 use crate::capture::Capture;
 use crate::config::{Config, ProcessSpec};
-use crate::events::FindingView;
 use crate::events::{EndState, Event, ProcRef, now_ms};
+use crate::events::{FindingView, SummaryRow};
 use crate::output::{Flush, Output};
 use crate::plugins::{Found, Notice, PluginHost, Verdict};
 use crate::store::Stream;
@@ -63,7 +63,19 @@ pub struct RunOptions {
     pub selection: Vec<usize>,
     /// Stop everything when one process fails for good.
     pub kill_others_on_fail: bool,
+    /// Exit 1 (instead of 0) when detectors found errors, or warnings.
+    pub fail_on: Option<FailOn>,
 }
+
+/// What findings make a successful run fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    Error,
+    Warning,
+}
+
+/// Distinct error fingerprints remembered for counting repeats.
+const MAX_FINGERPRINTS: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -100,6 +112,11 @@ struct Proc {
     /// Findings so far (for the summary and queries).
     pub errors: u32,
     pub warnings: u32,
+    tests_passed: u64,
+    tests_failed: u64,
+    urls: Vec<String>,
+    first_started: Option<Instant>,
+    ended: Option<Instant>,
 }
 
 impl Proc {
@@ -148,6 +165,8 @@ struct Reactor {
     found: Vec<Found>,
     verdicts: Vec<(u64, Verdict)>,
     plugin_tick_armed: Option<Instant>,
+    fingerprints: std::collections::HashMap<u64, u32>,
+    fail_on: Option<FailOn>,
 }
 
 fn pipe_token(proc: usize, slot: usize) -> Token {
@@ -189,6 +208,11 @@ impl Reactor {
                 end: None,
                 errors: 0,
                 warnings: 0,
+                tests_passed: 0,
+                tests_failed: 0,
+                urls: Vec::new(),
+                first_started: None,
+                ended: None,
             })
             .collect();
         Ok(Reactor {
@@ -212,6 +236,8 @@ impl Reactor {
             found: Vec::new(),
             verdicts: Vec::new(),
             plugin_tick_armed: None,
+            fingerprints: std::collections::HashMap::new(),
+            fail_on: opts.fail_on,
         })
     }
 
@@ -241,6 +267,7 @@ impl Reactor {
         let p = &mut self.procs[i];
         p.generation += 1;
         p.started = Instant::now();
+        p.first_started.get_or_insert(p.started);
         p.exit = None;
         p.spawn_error = None;
         p.stop_requested = false;
@@ -603,6 +630,7 @@ impl Reactor {
             return;
         }
         self.procs[i].phase = Phase::Done;
+        self.procs[i].ended = Some(Instant::now());
         if state == EndState::Failed {
             if self.first_failure.is_none() {
                 self.first_failure = Some(exit.shell_code());
@@ -662,7 +690,7 @@ impl Reactor {
                 break;
             };
             let g = &f.finding;
-            let view = FindingView {
+            let mut view = FindingView {
                 kind: g.kind.as_str(),
                 custom_kind: g.custom_kind.as_deref(),
                 severity: g.severity.as_str(),
@@ -676,13 +704,37 @@ impl Reactor {
                 url: g.url.as_deref(),
                 language: g.language.as_deref(),
                 fields: &g.fields,
+                fingerprint: 0,
+                count: 1,
             };
-            let Some(p) = self.procs.get_mut(g.process as usize) else {
-                continue;
-            };
+            let Some(p) = self.procs.get_mut(g.process as usize) else { continue };
+            view.fingerprint = view.compute_fingerprint(&p.spec.name);
+            if matches!(view.kind, "error" | "warning") {
+                let known = self.fingerprints.len() < MAX_FINGERPRINTS;
+                let n = match self.fingerprints.get_mut(&view.fingerprint) {
+                    Some(n) => {
+                        *n += 1;
+                        *n
+                    }
+                    None if known => *self.fingerprints.entry(view.fingerprint).or_insert(1),
+                    None => 1,
+                };
+                view.count = n;
+            }
+            let num = |k: &str| view.field(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
             match view.kind {
                 "error" => p.errors += 1,
                 "warning" => p.warnings += 1,
+                "test" => {
+                    p.tests_passed += num("passed");
+                    p.tests_failed += num("failed");
+                }
+                "url" => {
+                    let u = view.url.unwrap_or(view.message);
+                    if p.urls.len() < 16 && !p.urls.iter().any(|x| x == u) {
+                        p.urls.push(u.to_string());
+                    }
+                }
                 _ => {}
             }
             let p = &self.procs[g.process as usize];
@@ -767,6 +819,42 @@ impl Reactor {
         }
     }
 
+    fn emit_summary(&mut self, exit_code: i32) {
+        let rows: Vec<SummaryRow<'_>> = self
+            .procs
+            .iter()
+            .filter(|p| p.first_started.is_some() || p.end.is_some())
+            .map(|p| {
+                let (code, signal) = match p.exit {
+                    Some(Exit::Code(c)) => (Some(c), None),
+                    Some(Exit::Signal(s)) => (None, Some(s)),
+                    None => (None, None),
+                };
+                let duration_ms = match (p.first_started, p.ended) {
+                    (Some(a), Some(b)) => b.duration_since(a).as_millis() as u64,
+                    (Some(a), None) => a.elapsed().as_millis() as u64,
+                    _ => 0,
+                };
+                SummaryRow {
+                    process: p.pref(),
+                    state: p.end.map_or("not run", EndState::as_str),
+                    code,
+                    signal,
+                    duration_ms,
+                    restarts: p.restarts,
+                    errors: p.errors,
+                    warnings: p.warnings,
+                    tests_passed: p.tests_passed,
+                    tests_failed: p.tests_failed,
+                    urls: &p.urls,
+                }
+            })
+            .collect();
+        let seq = self.seq + 1;
+        self.out.emit(seq, now_ms(), &Event::RunSummary { rows: &rows, exit_code });
+        self.seq = seq;
+    }
+
     fn all_done(&self) -> bool {
         self.procs.iter().all(|p| matches!(p.phase, Phase::Idle | Phase::Done))
     }
@@ -791,10 +879,20 @@ impl Reactor {
             while supervise::reap_one().is_some() {}
         }
         self.report_evictions();
-        let code = match self.shutdown {
+        let mut code = match self.shutdown {
             Shutdown::Signal(sig) => 128 + sig,
             _ => self.first_failure.unwrap_or(0),
         };
+        let (errors, warnings): (u32, u32) = self.procs.iter().fold((0, 0), |(e, w), p| (e + p.errors, w + p.warnings));
+        let failing = match self.fail_on {
+            Some(FailOn::Error) => errors > 0,
+            Some(FailOn::Warning) => errors + warnings > 0,
+            None => false,
+        };
+        if code == 0 && failing {
+            code = 1;
+        }
+        self.emit_summary(code);
         self.emit(&Event::DaemonStopped { exit_code: code });
         if self.out_registered
             && let Some(fd) = self.out.needs_poll()

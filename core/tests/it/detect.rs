@@ -126,3 +126,80 @@ fn real_tool_output_corpus_is_detected_exactly() {
     assert!(failures.is_empty(), "{} scenario(s) differ:\n{}", failures.len(), failures.join("\n\n"));
     assert!(precision >= 0.95 && recall >= 0.95, "precision {precision:.3}, recall {recall:.3}");
 }
+
+/// A process printing a real tsc diagnostic twice (a watcher recompiling)
+/// and a real Python traceback, then exiting 0.
+const TWO_TOOLS: &str = r#"
+[process.types]
+cmd = '''printf "src/App.tsx(12,7): error TS2322: Type 'number' is not assignable to type 'string'.\n"; sleep 0.1; printf "src/App.tsx(12,7): error TS2322: Type 'number' is not assignable to type 'string'.\n"'''
+[process.api]
+cmd = '''printf 'Traceback (most recent call last):\n  File "app.py", line 3, in <module>\n    main()\nValueError: bad, port: 100%%\n' >&2'''
+"#;
+
+#[test]
+fn github_format_annotates_errors_and_groups_output() {
+    let p = Project::with_toml(TWO_TOOLS);
+    let out = p.run(&["run", "--format", "github"], LIMIT);
+    assert_eq!(out.code, Some(0));
+    let text = out.stdout_text();
+    assert!(
+        text.contains("::error file=src/App.tsx,line=12,col=7,title=types%3A TS2322::Type 'number' is not assignable to type 'string'.\n"),
+        "{text}"
+    );
+    assert!(text.contains("::error file=app.py,line=3,title=api%3A error::ValueError: bad, port: 100%25\n"), "{text}");
+    assert!(text.contains("::group::types\n") && text.contains("::group::api\n"), "{text}");
+    assert_eq!(text.matches("::group::").count(), text.matches("::endgroup::").count(), "groups are balanced");
+    // chosen automatically on GitHub Actions when stdout is not a terminal
+    let mut cmd = p.cmd(&["run"]);
+    cmd.env("GITHUB_ACTIONS", "true");
+    let auto = finish(
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn"),
+        LIMIT,
+    );
+    assert!(auto.stdout_text().contains("::error file=src/App.tsx"), "{}", auto.stdout_text());
+    // ... but not over an explicit --json
+    let mut cmd = p.cmd(&["run", "--json"]);
+    cmd.env("GITHUB_ACTIONS", "true");
+    let json = finish(
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn"),
+        LIMIT,
+    );
+    assert!(!json.stdout_text().contains("::error"));
+}
+
+#[test]
+fn repeated_errors_share_a_fingerprint_and_count_up() {
+    let p = Project::with_toml(TWO_TOOLS);
+    let (events, _) = p.run_json(&[], LIMIT);
+    let ts: Vec<&Value> = of_type(&events, "error.detected").into_iter().filter(|e| e["process"] == "types").collect();
+    assert_eq!(ts.len(), 2);
+    assert_eq!(ts[0]["fingerprint"], ts[1]["fingerprint"]);
+    assert_eq!((ts[0]["count"].as_u64(), ts[1]["count"].as_u64()), (Some(1), Some(2)));
+    let api = of_type(&events, "error.detected").into_iter().find(|e| e["process"] == "api").expect("api error");
+    assert_ne!(api["fingerprint"], ts[0]["fingerprint"]);
+}
+
+#[test]
+fn run_summary_and_fail_on() {
+    let p = Project::with_toml(TWO_TOOLS);
+    let (events, out) = p.run_json(&[], LIMIT);
+    assert_eq!(out.code, Some(0), "every process exited 0");
+    let summary = of_type(&events, "run.summary");
+    assert_eq!(summary.len(), 1);
+    let rows = summary[0]["processes"].as_array().expect("rows");
+    let types = rows.iter().find(|r| r["process"] == "types").expect("types row");
+    assert_eq!(types["state"], "success");
+    assert_eq!(types["errors"], 2);
+    assert_eq!(types["code"], 0);
+    let api = rows.iter().find(|r| r["process"] == "api").expect("api row");
+    assert_eq!(api["errors"], 1);
+    let last_two: Vec<&Value> = events[events.len() - 2..].iter().map(|e| &e["type"]).collect();
+    assert_eq!(last_two, ["run.summary", "daemon.stopped"]);
+    let (events, out) = p.run_json(&["--fail-on", "error"], LIMIT);
+    assert_eq!(out.code, Some(1), "--fail-on error fails a run with errors");
+    assert_eq!(of_type(&events, "daemon.stopped")[0]["exit_code"], 1);
+    let human = p.run(&["run"], LIMIT).stdout_text();
+    assert!(human.contains("brum  * summary (exit code 0)"), "{human}");
+    assert!(human.contains("types * success  exit 0"), "{human}");
+    assert!(human.contains("2 errors"), "{human}");
+}

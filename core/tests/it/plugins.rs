@@ -229,8 +229,8 @@ cmd = '''printf 'Traceback (most recent call last):\n  File "app.py", line 3, in
     assert_eq!(loaded, ["errors", "urls"]);
     // human output announces them on their own lines
     let human = p.run(&["run"], LIMIT).stdout_text();
-    assert!(human.contains("web * url: http://localhost:5173/"), "{human}");
-    assert!(human.contains("api * error: ValueError: bad port (app.py:3)"), "{human}");
+    assert!(human.contains("web  * url: http://localhost:5173/"), "{human}");
+    assert!(human.contains("api  * error: ValueError: bad port (app.py:3)"), "{human}");
 }
 
 #[test]
@@ -261,7 +261,7 @@ rule = [
     assert_eq!(texts, ["GET /api/items 200", "DeprecationWarning: old"]);
     assert_eq!(lines[1]["tag"], "deprecated");
     let human = p.run(&["run"], LIMIT).stdout_text();
-    assert!(human.contains("api | [deprecated] DeprecationWarning: old"), "{human}");
+    assert!(human.contains("api  | [deprecated] DeprecationWarning: old"), "{human}");
     assert!(!human.contains("| GET /health"), "{human}");
 }
 

@@ -375,11 +375,11 @@ fn human_output_prefixes_marks_and_reports() {
     assert_eq!(out.code, Some(2));
     let text = out.stdout_text();
     assert!(!text.contains('\x1b'), "no colour when stdout is not a terminal");
-    assert!(text.contains("api | hello\n"), "{text}");
-    assert!(text.contains("api ! oops\n"), "{text}");
-    assert!(text.contains("w   | hi\n"), "{text}");
-    assert!(text.contains("api * started (pid "), "{text}");
-    assert!(text.contains("api * exited with code 2 after "), "{text}");
+    assert!(text.contains("api  | hello\n"), "{text}");
+    assert!(text.contains("api  ! oops\n"), "{text}");
+    assert!(text.contains("w    | hi\n"), "{text}");
+    assert!(text.contains("api  * started (pid "), "{text}");
+    assert!(text.contains("api  * exited with code 2 after "), "{text}");
     let forced = p.run(&["run", "--color", "always"], LIMIT);
     assert!(forced.stdout_text().contains("\x1b["), "--color always colours");
 }
