@@ -209,6 +209,9 @@ fn run(args: RunArgs) -> ExitCode {
     if let Some(n) = args.ring_bytes {
         cfg.settings.ring_bytes = n;
     }
+    if let Err(msg) = cfg.settings.check_limits() {
+        return fail(msg);
+    }
     if cfg.settings.ring_bytes < 2 * cfg.settings.max_line_bytes {
         return fail(format!(
             "ring size ({} bytes) must be at least twice the maximum line length ({} bytes)",

@@ -50,6 +50,20 @@ pub struct Output {
     format: Format,
     ts: Timestamps,
     group: github::GroupState,
+    /// Every event also as NDJSON, for the control socket (history and
+    /// `brum tail`), drained by the reactor each turn.
+    tee: Option<Vec<u8>>,
+    tee_ts: Timestamps,
+    /// Size-based rotation when writing to a log file (`brum up`).
+    rotate: Option<Rotation>,
+}
+
+#[derive(Debug)]
+struct Rotation {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    written: u64,
+    max: u64,
 }
 
 impl Output {
@@ -74,6 +88,9 @@ impl Output {
             format,
             ts: Timestamps::new(),
             group: github::GroupState::default(),
+            tee: None,
+            tee_ts: Timestamps::new(),
+            rotate: None,
         }
     }
 
@@ -126,10 +143,59 @@ impl Output {
         if self.closed {
             return;
         }
+        let start = self.buf.len();
         match self.format {
             Format::Json => json::encode(&mut self.buf, &mut self.ts, seq, ts_ms, ev),
             Format::Human(style) => human::encode(&mut self.buf, style, ev),
             Format::Github(style) => github::encode(&mut self.buf, style, &mut self.group, ev),
+        }
+        if let Some(tee) = self.tee.as_mut() {
+            match self.format {
+                Format::Json => tee.extend_from_slice(&self.buf[start..]),
+                _ => json::encode(tee, &mut self.tee_ts, seq, ts_ms, ev),
+            }
+        }
+    }
+
+    /// Starts keeping every event as NDJSON for [`Output::take_tee`].
+    pub fn enable_tee(&mut self) {
+        self.tee.get_or_insert_with(|| Vec::with_capacity(1 << 20));
+    }
+
+    /// The NDJSON of the events since the last call (swap in an empty
+    /// buffer to reuse: `std::mem::swap`).
+    pub fn tee_mut(&mut self) -> Option<&mut Vec<u8>> {
+        self.tee.as_mut()
+    }
+
+    /// An output appending NDJSON events to a log file, rotated to
+    /// `PATH.1` when it grows past `max_bytes`.
+    pub fn log_file(path: &std::path::Path, max_bytes: u64) -> std::io::Result<Output> {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        let written = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut out = Output::to_fd(file.as_raw_fd(), Format::Json, 1 << 20);
+        out.rotate = Some(Rotation { path: path.to_path_buf(), file, written, max: max_bytes.max(4096) });
+        Ok(out)
+    }
+
+    fn count_written(&mut self, wrote: usize) {
+        if let Some(r) = self.rotate.as_mut() {
+            r.written += wrote as u64;
+        }
+    }
+
+    /// Rotates between whole events only: called when the buffer drained.
+    fn maybe_rotate(&mut self) {
+        let Some(r) = self.rotate.as_mut() else { return };
+        if r.written < r.max {
+            return;
+        }
+        let old = r.path.with_extension("log.1");
+        let _ = std::fs::rename(&r.path, &old);
+        if let Ok(f) = std::fs::OpenOptions::new().create(true).append(true).open(&r.path) {
+            r.file = f;
+            r.written = 0;
+            self.fd = r.file.as_raw_fd();
         }
     }
 
@@ -165,6 +231,7 @@ impl Output {
             let n = unsafe { libc::write(self.fd, rest.as_ptr().cast(), rest.len()) };
             if n >= 0 {
                 self.pos += n as usize;
+                self.count_written(n as usize);
                 continue;
             }
             let err = io::Error::last_os_error();
@@ -185,6 +252,7 @@ impl Output {
         }
         self.buf.clear();
         self.pos = 0;
+        self.maybe_rotate();
         Flush::Drained
     }
 

@@ -92,6 +92,23 @@ pub struct Settings {
     pub ring_bytes: usize,
 }
 
+/// Upper limits (each buffer is allocated up front).
+pub const MAX_LINE_LIMIT: usize = 16 << 20;
+pub const RING_LIMIT: usize = 4 << 30;
+
+impl Settings {
+    /// Checks the sizes against [`MAX_LINE_LIMIT`] and [`RING_LIMIT`].
+    pub fn check_limits(&self) -> Result<(), String> {
+        if self.max_line_bytes > MAX_LINE_LIMIT {
+            return Err(format!("max_line_bytes may be at most 16MiB, got {} bytes", self.max_line_bytes));
+        }
+        if self.ring_bytes > RING_LIMIT {
+            return Err(format!("ring_bytes may be at most 4GiB, got {} bytes", self.ring_bytes));
+        }
+        Ok(())
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings { max_line_bytes: DEFAULT_MAX_LINE_BYTES, ring_bytes: DEFAULT_RING_BYTES }
@@ -304,7 +321,10 @@ impl Validator<'_> {
         {
             settings.ring_bytes = n;
         }
-        if settings.ring_bytes < 2 * settings.max_line_bytes {
+        if let Err(msg) = settings.check_limits() {
+            let span = raw.max_line_bytes.as_ref().or(raw.ring_bytes.as_ref()).map(|s| s.span()).unwrap_or(0..0);
+            self.err(span, "max_line_bytes".into(), msg);
+        } else if settings.ring_bytes < 2 * settings.max_line_bytes {
             let span = raw.ring_bytes.as_ref().map(|s| s.span()).unwrap_or(0..0);
             self.err(
                 span,
@@ -565,8 +585,8 @@ impl Validator<'_> {
 
     fn duration(&mut self, v: &Spanned<Value>, key: String) -> Option<Duration> {
         let parsed = match v.get_ref() {
-            Value::Integer(n) if *n >= 0 => Some(Duration::from_secs(*n as u64)),
-            Value::Float(x) if *x >= 0.0 && x.is_finite() => Some(Duration::from_secs_f64(*x)),
+            Value::Integer(n) if (0..=MAX_DURATION_SECS as i64).contains(n) => Some(Duration::from_secs(*n as u64)),
+            Value::Float(x) if (0.0..=MAX_DURATION_SECS).contains(x) => Some(Duration::from_secs_f64(*x)),
             Value::String(s) => parse_duration(s),
             _ => None,
         };
@@ -574,7 +594,10 @@ impl Validator<'_> {
             self.err(
                 v.span(),
                 key,
-                format!("expected a duration such as 5, 2.5, \"500ms\" or \"2m\", found {}", describe(v.get_ref())),
+                format!(
+                    "expected a duration such as 5, 2.5, \"500ms\" or \"2m\" (at most a week), found {}",
+                    describe(v.get_ref())
+                ),
             );
         }
         parsed
@@ -582,7 +605,7 @@ impl Validator<'_> {
 
     fn size(&mut self, v: &Spanned<Value>, key: String) -> Option<usize> {
         let parsed = match v.get_ref() {
-            Value::Integer(n) if *n > 0 => Some(*n as usize),
+            Value::Integer(n) if *n > 0 && (*n as u64) <= MAX_SIZE as u64 => Some(*n as usize),
             Value::String(s) => parse_size(s),
             _ => None,
         };
@@ -665,8 +688,14 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "h" => n * 3600.0,
         _ => return None,
     };
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    (secs.is_finite() && (0.0..=MAX_DURATION_SECS).contains(&secs)).then(|| Duration::from_secs_f64(secs))
 }
+
+/// Longest duration a setting may have (a week): larger values are
+/// mistakes, and would overflow deadline arithmetic.
+const MAX_DURATION_SECS: f64 = 7.0 * 86_400.0;
+/// Largest size a setting may have.
+const MAX_SIZE: usize = 1 << 40;
 
 /// "65536", "64KiB", "64K", "8MiB", "8MB", "1GiB".
 pub fn parse_size(s: &str) -> Option<usize> {
@@ -681,7 +710,7 @@ pub fn parse_size(s: &str) -> Option<usize> {
         "g" | "gb" | "gib" => 1 << 30,
         _ => return None,
     };
-    n.checked_mul(mult).filter(|&v| v > 0)
+    n.checked_mul(mult).filter(|&v| v > 0 && v <= MAX_SIZE)
 }
 
 /// `KEY=VALUE` lines; `#` comments, blank lines, `export ` prefixes and

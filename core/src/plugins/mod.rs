@@ -167,6 +167,9 @@ pub struct PluginHost {
     sub: Batch,
     notices: Vec<Notice>,
     process_names: Vec<String>,
+    /// Processes started (and not ended): replayed to a re-instantiated
+    /// plugin.
+    running: Vec<bool>,
 }
 
 impl std::fmt::Debug for PluginHost {
@@ -195,6 +198,7 @@ impl PluginHost {
         let engine = engine::engine().map_err(|e| HostError(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| HostError(format!("{e:#}")))?;
+        sandbox::deny_waiting(&mut linker).map_err(|e| HostError(format!("{e:#}")))?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| HostError(format!("tokio runtime: {e}")))?;
@@ -207,6 +211,7 @@ impl PluginHost {
             batch: empty_batch(),
             sub: empty_batch(),
             notices: Vec::new(),
+            running: vec![false; process_names.len()],
             process_names,
         })
     }
@@ -340,7 +345,8 @@ impl PluginHost {
         slot.info = info;
         // A re-instantiated plugin learns the processes again.
         for (i, name) in self.process_names.iter().enumerate() {
-            if !slot.want_procs.is_empty() && !slot.want_procs.contains(&(i as u32)) {
+            let wanted = slot.want_procs.is_empty() || slot.want_procs.contains(&(i as u32));
+            if !wanted || !self.running.get(i).copied().unwrap_or(false) {
                 continue;
             }
             let ps = ProcessStart { process: i as u32, name: name.clone(), command: String::new() };
@@ -406,7 +412,8 @@ impl PluginHost {
                     continue;
                 }
             }
-            self.slots[i].max_seq = last;
+            let given_last = if all { last } else { self.sub.lines.last().map_or(last, |l| l.seq) };
+            self.slots[i].max_seq = self.slots[i].max_seq.max(given_last);
             let _rt = self.rt.enter();
             let (slots, batch, sub) = (&mut self.slots, &self.batch, &self.sub);
             let slot = &mut slots[i];
@@ -430,6 +437,9 @@ impl PluginHost {
 
     /// Tells every plugin that process `id` started.
     pub fn process_started(&mut self, id: u32, name: &str, command: &str, now_ms: i64, found: &mut Vec<Found>) {
+        if let Some(r) = self.running.get_mut(id as usize) {
+            *r = true;
+        }
         let ps = ProcessStart { process: id, name: name.to_string(), command: command.to_string() };
         for i in 0..self.slots.len() {
             if !self.ready(i, now_ms) {
@@ -458,6 +468,10 @@ impl PluginHost {
         now_ms: i64,
         found: &mut Vec<Found>,
     ) {
+        match self.running.get_mut(id as usize) {
+            Some(r) if *r => *r = false,
+            _ => return, // never started: nothing to flush
+        }
         for i in 0..self.slots.len() {
             if !self.ready(i, now_ms) {
                 continue;
@@ -550,7 +564,8 @@ impl PluginHost {
         }
         let slot = &mut self.slots[i];
         slot.failures = 0;
-        slot.tick_at_ms = out.tick_after_ms.map(|ms| now_ms + i64::from(ms));
+        // at least 20 ms: a plugin asking for 0 must not spin the reactor
+        slot.tick_at_ms = out.tick_after_ms.map(|ms| now_ms + i64::from(ms.max(20)));
         if let Some(v) = verdicts
             && slot.info.filter
         {
@@ -592,6 +607,9 @@ impl PluginHost {
             if strings.iter().flatten().any(|s| s.len() > MAX_STRING) || f.fields.len() > 256 {
                 return Err("finding with an absurdly long string or too many fields".into());
             }
+        }
+        if out.verdicts.iter().any(|v| matches!(&v.verdict, Verdict::Tag(t) if t.len() > 256)) {
+            return Err("a tag longer than 256 bytes".into());
         }
         if let Some((first, last)) = batch_range {
             if out.verdicts.iter().any(|v| v.seq < first || v.seq > last) {

@@ -56,6 +56,27 @@ impl State {
     }
 }
 
+/// Replaces the monotonic clock's `subscribe-*` functions: waiting would
+/// need a timer driver (and block the reactor), so a plugin that tries to
+/// sleep or poll with a timeout traps and is reported as failed instead.
+pub fn deny_waiting(linker: &mut wasmtime::component::Linker<State>) -> wasmtime::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::p2::DynPollable;
+    fn denied() -> wasmtime::Error {
+        wasmtime::format_err!("plugins may not wait on a clock (sleep, timeouts): brum passes time as arguments")
+    }
+    linker.allow_shadowing(true);
+    let mut clocks = linker.instance("wasi:clocks/monotonic-clock@0.2.12")?;
+    clocks.func_wrap("subscribe-duration", |_, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
+        Err(denied())
+    })?;
+    clocks.func_wrap("subscribe-instant", |_, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
+        Err(denied())
+    })?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
 /// Clocks that always read zero: time reaches a plugin only as arguments.
 struct Frozen;
 

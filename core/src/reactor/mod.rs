@@ -258,11 +258,16 @@ impl Reactor {
         self.seq = seq;
         self.out.emit(seq, now_ms(), &Event::DaemonStarted { pid: std::process::id(), cwd: &cwd, processes: &names });
         for i in self.selection.clone() {
-            self.spawn(i);
+            // --kill-others-on-fail may have begun stopping everything
+            if self.shutdown == Shutdown::None {
+                self.spawn(i);
+            }
         }
     }
 
     fn spawn(&mut self, i: usize) {
+        // lines read before this start are published before it
+        self.flush_batch();
         let result = supervise::spawn(&self.procs[i].spec, self.pipe_size);
         let p = &mut self.procs[i];
         p.generation += 1;
@@ -372,6 +377,7 @@ impl Reactor {
             if self.out.is_full() {
                 self.flush_output();
                 if self.out.is_full() {
+                    self.flush_batch();
                     return; // backpressure: resume when stdout drains
                 }
             }
@@ -449,7 +455,11 @@ impl Reactor {
     /// Reads whatever is left in a process's pipes and closes them.
     fn drain_and_close(&mut self, i: usize) {
         for slot in 0..2 {
-            while self.procs[i].pipes[slot].is_some() {
+            // bounded: a writer outside the group may never stop
+            for _ in 0..8 {
+                if self.procs[i].pipes[slot].is_none() {
+                    break;
+                }
                 match self.read_one(i, slot) {
                     ReadResult::More => self.flush_output(),
                     ReadResult::Drained | ReadResult::Eof => break,
@@ -483,16 +493,17 @@ impl Reactor {
             let p = &mut self.procs[i];
             p.exit = Some(exit);
             p.phase = Phase::Exiting;
+            // Whatever the leader left behind in its group is asked to stop.
+            if supervise::group_alive(pid) {
+                supervise::signal_group(pid, if self.forced { libc::SIGKILL } else { p.spec.stop_signal });
+            }
             if p.pipes.iter().all(Option::is_none) {
                 self.finalize(i);
                 continue;
             }
-            // Whatever the leader left behind in its group holds the pipes:
-            // ask it to stop, and stop waiting after the stop timeout.
-            if supervise::group_alive(pid) {
-                supervise::signal_group(pid, p.spec.stop_signal);
-            }
-            let (generation, linger) = (p.generation, p.spec.stop_timeout);
+            // ...and its pipes are given up after the stop timeout (at
+            // once after a second interrupt).
+            let (generation, linger) = (p.generation, if self.forced { Duration::ZERO } else { p.spec.stop_timeout });
             self.timers.arm(Instant::now() + linger, TimerKind::Linger { proc: i, generation });
         }
     }
@@ -540,6 +551,7 @@ impl Reactor {
     }
 
     fn report_evictions(&mut self) {
+        self.flush_batch();
         for i in 0..self.procs.len() {
             let p = &mut self.procs[i];
             let count = std::mem::take(&mut p.capture.evicted_unreported);
@@ -726,8 +738,8 @@ impl Reactor {
                 "error" => p.errors += 1,
                 "warning" => p.warnings += 1,
                 "test" => {
-                    p.tests_passed += num("passed");
-                    p.tests_failed += num("failed");
+                    p.tests_passed = p.tests_passed.saturating_add(num("passed"));
+                    p.tests_failed = p.tests_failed.saturating_add(num("failed"));
                 }
                 "url" => {
                     let u = view.url.unwrap_or(view.message);
@@ -811,10 +823,14 @@ impl Reactor {
     /// Second interrupt: kill every group now.
     fn force_kill(&mut self) {
         self.forced = true;
-        for p in &mut self.procs {
+        let now = Instant::now();
+        for (i, p) in self.procs.iter_mut().enumerate() {
             if matches!(p.phase, Phase::Running | Phase::Exiting) && p.pid > 0 {
                 p.stop_requested = true;
                 supervise::signal_group(p.pid, libc::SIGKILL);
+            }
+            if p.phase == Phase::Exiting {
+                self.timers.arm(now, TimerKind::Linger { proc: i, generation: p.generation });
             }
         }
     }

@@ -66,7 +66,11 @@ pub fn spawn(spec: &ProcessSpec, pipe_size: Option<i32>) -> io::Result<Spawned> 
     let stdout = OwnedFd::from(out);
     let stderr = OwnedFd::from(err);
     for fd in [&stdout, &stderr] {
-        set_nonblocking(fd)?;
+        if let Err(e) = set_nonblocking(fd) {
+            // never leave an untracked child behind
+            signal_group(pid, libc::SIGKILL);
+            return Err(e);
+        }
         if let Some(size) = pipe_size {
             // SAFETY: fcntl on a pipe fd we own; failure only means a
             // smaller pipe.

@@ -73,6 +73,14 @@ fn a_memory_bomb_hits_the_cap() {
 }
 
 #[test]
+fn a_plugin_that_sleeps_is_stopped_not_waited_for() {
+    let (events, out) = misbehaving("sleep", "");
+    assert_session_survived(&events, &out);
+    let reason = failure_reason(&events);
+    assert!(reason.contains("may not wait"), "{reason}");
+}
+
+#[test]
 fn garbage_results_are_rejected() {
     let (events, out) = misbehaving("garbage", "");
     assert_session_survived(&events, &out);

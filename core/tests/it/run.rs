@@ -435,3 +435,42 @@ fn scripts_lists_package_managers_from_lockfiles() {
     p.write("yarn.lock", "");
     assert!(p.run(&["scripts"], LIMIT).stdout_text().contains("pnpm run dev"));
 }
+
+#[test]
+fn regression_kill_others_on_fail_when_the_first_process_cannot_start() {
+    let p = Project::with_toml(
+        "[process.broken]\nargv = [\"no-such-program-876012\"]\n[process.server]\ncmd = \"sleep 876012\"\n",
+    );
+    let (events, out) = p.run_json(&["--kill-others-on-fail"], LIMIT);
+    assert_eq!(out.code, Some(127));
+    assert!(out.elapsed < Duration::from_secs(20), "the others must not be left running");
+    assert!(of_type(&events, "process.started").iter().all(|e| e["process"] != "server"));
+    assert!(processes_matching("876012").is_empty());
+}
+
+#[test]
+fn regression_leftovers_are_stopped_when_the_leader_exits_with_pipes_closed() {
+    let p = Project::with_toml(
+        r#"
+[process.spawner]
+cmd = "sleep 876013 >/dev/null 2>&1 & exit 0"
+[process.check]
+cmd = "sleep 0.8; if grep -qs 8760''13 /proc/[0-9]*/cmdline; then echo alive; else echo gone; fi"
+"#,
+    );
+    let (events, out) = p.run_json(&[], LIMIT);
+    assert_eq!(out.code, Some(0));
+    assert_eq!(lines_of(&events, "check", "stdout"), ["gone"], "the orphan must be stopped while the session runs");
+}
+
+#[test]
+fn regression_absurd_durations_are_config_errors_not_panics() {
+    let p = Project::with_toml(
+        "[process.a]\ncmd = \"true\"\nstop_timeout = 9223372036854775807\nrestart_delay = \"1e20s\"\n",
+    );
+    let out = p.run(&["run"], LIMIT);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("process.a.stop_timeout: expected a duration"), "{}", out.stderr);
+    assert!(out.stderr.contains("process.a.restart_delay: expected a duration"), "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"));
+}

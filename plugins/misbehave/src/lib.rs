@@ -5,6 +5,7 @@
 //! - `alloc`: allocates without bound on "boom" (memory cap);
 //! - `garbage`: returns a finding with a seq brum never gave it on "boom";
 //! - `huge`: returns 20,000 findings on "boom" (brum accepts 10,000);
+//! - `sleep`: sleeps 1 ms on "boom" (waiting on a clock is not allowed);
 //! - `fail-configure`: rejects its settings;
 //! - `stderr`: prints each line to stderr;
 //! - `every`: traps on every `n`-th batch (setting `n`);
@@ -84,6 +85,7 @@ impl Plugin for Misbehave {
                     }
                 }
             }
+            "sleep" => std::thread::sleep(std::time::Duration::from_millis(1)),
             "alloc" => loop {
                 self.hoard.push(vec![1u8; 1 << 20]);
             },
