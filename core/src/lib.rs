@@ -11,6 +11,7 @@
 
 pub mod capture;
 pub mod config;
+pub mod control;
 pub mod events;
 pub mod lines;
 pub mod output;

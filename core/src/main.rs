@@ -13,6 +13,8 @@ use brum::output::{Format, Output};
 use brum::plugins::{self, Budgets, Notice, PluginHost, PluginSpec, Source as PluginSource};
 use brum::reactor::{self, FailOn, RunOptions};
 
+mod cli;
+
 /// Exit code for bad usage or configuration.
 const EXIT_USAGE: u8 = 2;
 
@@ -44,11 +46,116 @@ first process that failed (128+N for signal N); 130/143 after Ctrl-C/SIGTERM; 2 
     Run(RunArgs),
     /// List the processes brum would run here, with their resolved command lines.
     Scripts(ScriptsArgs),
+    /// Follow the events of the brum running here (NDJSON when piped or with --json).
+    Tail(TailArgs),
+    /// The processes of the brum running here: state, pid, uptime, restarts, exit code, errors, URLs.
+    Ps(ClientArgs),
+    /// Search the recent output of a process kept by the brum running here.
+    Logs(LogsArgs),
+    /// Errors and warnings found so far by the brum running here.
+    Errors(ErrorsArgs),
+    /// URLs the processes announced, found by the brum running here.
+    Urls(ClientArgs),
+    /// Start a process of the brum running here.
+    Start(NameArgs),
+    /// Stop a process of the brum running here (stop signal to its group, SIGKILL after stop_timeout).
+    Stop(NameArgs),
+    /// Restart a process of the brum running here.
+    Restart(NameArgs),
+    /// Start brum in the background for this project and return when it is ready.
+    Up(UpArgs),
+    /// Stop the brum running in the background here, and everything it runs; return when all is gone.
+    Down(ClientArgs),
+    /// Whether a brum is running here (exit 0) or not (exit 3).
+    Status(ClientArgs),
     /// List the detector plugins brum would load here, or check one .wasm file.
     #[command(after_help = "Plugins come from: the built-in `errors` and `urls` (and `filter` when \
 [plugin.filter] is configured), .brum/plugins/*.wasm in the project, `plugins_dir` in brum.toml, \
 and --plugin PATH. Build your own with the SDK in plugins/sdk (see README.md).")]
     Plugins(PluginsArgs),
+}
+
+/// How a client command finds the running brum.
+#[derive(Args, Debug, Clone)]
+struct ClientArgs {
+    /// Control socket of the brum to talk to (default: .brum/brum.sock in the project directory).
+    #[arg(long, value_name = "PATH", global = true)]
+    socket: Option<PathBuf>,
+    /// Configuration file whose directory is the project (default: the current directory's).
+    #[arg(short, long, value_name = "PATH", global = true)]
+    config: Option<PathBuf>,
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct TailArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// Only events of this type (repeatable; `process.*` matches a prefix).
+    #[arg(long = "type", value_name = "TYPE")]
+    types: Vec<String>,
+    /// Only events of this process (repeatable).
+    #[arg(long = "process", short = 'p', value_name = "NAME")]
+    processes: Vec<String>,
+    /// Start with the events after this seq (no gap, no duplicate), then follow.
+    #[arg(long, value_name = "SEQ", conflicts_with = "last")]
+    since: Option<u64>,
+    /// Start with the last N matching events, then follow.
+    #[arg(long, value_name = "N")]
+    last: Option<usize>,
+    /// Print the history asked for and stop.
+    #[arg(long)]
+    no_follow: bool,
+}
+
+#[derive(Args, Debug)]
+struct LogsArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// The process.
+    name: String,
+    /// At most this many lines (the newest).
+    #[arg(short = 'n', long, default_value_t = 100)]
+    lines: usize,
+    /// Only lines containing this text.
+    #[arg(long, value_name = "TEXT", conflicts_with = "regex")]
+    grep: Option<String>,
+    /// Only lines matching this regular expression.
+    #[arg(long, value_name = "RE")]
+    regex: Option<String>,
+    /// Only this stream.
+    #[arg(long, value_name = "STREAM", value_parser = ["stdout", "stderr"])]
+    stream: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct ErrorsArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// Only this process.
+    name: Option<String>,
+    /// At most this many (the newest).
+    #[arg(short = 'n', long, default_value_t = 50)]
+    limit: usize,
+}
+
+#[derive(Args, Debug)]
+struct NameArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// The process.
+    name: String,
+}
+
+#[derive(Args, Debug)]
+struct UpArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// Processes to run (default: every autostart process).
+    #[arg(value_name = "NAME")]
+    names: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -133,6 +240,23 @@ struct RunArgs {
     #[command(flatten)]
     plugin: PluginOpts,
 
+    /// Control socket to serve (default: .brum/brum.sock in the project directory; none for a command
+    /// given after `--` unless this is set).
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+
+    /// Do not serve the control socket.
+    #[arg(long, conflicts_with = "socket")]
+    no_socket: bool,
+
+    /// Keep running when every process has ended, until `brum down` (used by `brum up`).
+    #[arg(long, hide = true)]
+    daemon: bool,
+
+    /// Write NDJSON events to this file (rotated at 10 MiB) instead of stdout (used by `brum up`).
+    #[arg(long, hide = true, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+
     /// Run this one command (argv, no shell) instead of configured processes.
     #[arg(last = true, value_name = "CMD")]
     command: Vec<String>,
@@ -175,6 +299,19 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run(args),
         Cmd::Scripts(args) => scripts(args),
         Cmd::Plugins(args) => plugins_cmd(args),
+        Cmd::Tail(a) => client_cmd(&a.client.clone(), |sock| cli::tail(sock, &a)),
+        Cmd::Ps(a) => client_cmd(&a, |sock| cli::ps(sock, a.json)),
+        Cmd::Logs(a) => client_cmd(&a.client.clone(), |sock| cli::logs(sock, &a)),
+        Cmd::Errors(a) => client_cmd(&a.client.clone(), |sock| cli::errors(sock, &a)),
+        Cmd::Urls(a) => client_cmd(&a, |sock| cli::urls(sock, a.json)),
+        Cmd::Start(a) => client_cmd(&a.client.clone(), |sock| cli::lifecycle(sock, "start", &a.name, a.client.json)),
+        Cmd::Stop(a) => client_cmd(&a.client.clone(), |sock| cli::lifecycle(sock, "stop", &a.name, a.client.json)),
+        Cmd::Restart(a) => {
+            client_cmd(&a.client.clone(), |sock| cli::lifecycle(sock, "restart", &a.name, a.client.json))
+        }
+        Cmd::Up(a) => up(a),
+        Cmd::Down(a) => client_cmd(&a, |sock| cli::down(sock, a.json)),
+        Cmd::Status(a) => client_cmd(&a, |sock| cli::status(sock, a.json)),
     }
 }
 
@@ -260,14 +397,31 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(h) => h,
         Err(code) => return code,
     };
-    let out = Output::stdout(format, 1 << 20);
+    let out = match &args.log_file {
+        Some(path) => match Output::log_file(path, 10 << 20) {
+            Ok(o) => o,
+            Err(e) => return fail(format!("cannot write {}: {e}", path.display())),
+        },
+        None => Output::stdout(format, 1 << 20),
+    };
+    let socket = if args.no_socket {
+        None
+    } else if let Some(s) = &args.socket {
+        Some(s.clone())
+    } else if cfg.source_path().is_some() {
+        Some(project_dir(&cfg).join(".brum").join("brum.sock"))
+    } else {
+        None
+    };
     let fail_on = args.fail_on.map(|f| match f {
         FailOnChoice::Error => FailOn::Error,
         FailOnChoice::Warning => FailOn::Warning,
     });
-    let opts = RunOptions { selection, kill_others_on_fail: args.kill_others_on_fail, fail_on };
+    let opts =
+        RunOptions { selection, kill_others_on_fail: args.kill_others_on_fail, fail_on, socket, daemon: args.daemon };
     match reactor::run(&cfg, &opts, out, host) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(reactor::ReactorError::Control(e)) => fail(e),
         Err(e) => {
             eprintln!("brum: {e}");
             ExitCode::from(1)
@@ -457,4 +611,108 @@ fn plugins_cmd(args: PluginsArgs) -> ExitCode {
         }
     }
     if bad { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS }
+}
+
+/// The socket a client command talks to.
+fn socket_path(a: &ClientArgs) -> PathBuf {
+    if let Some(s) = &a.socket {
+        return s.clone();
+    }
+    let dir = match &a.config {
+        Some(c) => c.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| ".".into()),
+        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    };
+    dir.join(".brum").join("brum.sock")
+}
+
+fn client_cmd(
+    a: &ClientArgs,
+    f: impl FnOnce(&std::path::Path) -> Result<ExitCode, brum::control::client::ClientError>,
+) -> ExitCode {
+    let sock = socket_path(a);
+    match f(&sock) {
+        Ok(code) => code,
+        Err(brum::control::client::ClientError::NotRunning(p)) => {
+            eprintln!(
+                "brum: no brum is running here (nothing listens on {}); start one with `brum up` or `brum run`",
+                p.display()
+            );
+            ExitCode::from(3)
+        }
+        Err(e) => {
+            eprintln!("brum: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `brum up`: checks the configuration here, then starts `brum run
+/// --daemon` in its own session with events going to .brum/brum.log, and
+/// waits until it answers on its socket.
+fn up(a: UpArgs) -> ExitCode {
+    let cfg = match load(a.client.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = cfg.select(&a.names) {
+        return fail(e);
+    }
+    let dir = project_dir(&cfg);
+    let sock = a.client.socket.clone().unwrap_or_else(|| dir.join(".brum").join("brum.sock"));
+    if let Ok(v) = brum::control::client::call(&sock, &serde_json::json!({"cmd": "hello"})) {
+        return fail(format!("brum is already running here (pid {}, socket {})", v["pid"], sock.display()));
+    }
+    let log = dir.join(".brum").join("brum.log");
+    if let Err(e) = std::fs::create_dir_all(dir.join(".brum")) {
+        return fail(format!("cannot create {}: {e}", dir.join(".brum").display()));
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return fail(format!("cannot find brum's own binary: {e}")),
+    };
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("run").arg("--daemon").arg("--log-file").arg(&log).arg("--socket").arg(&sock);
+    if let Some(c) = &a.client.config {
+        cmd.arg("--config").arg(c);
+    }
+    cmd.args(&a.names).current_dir(&dir);
+    let err_file = match std::fs::File::create(dir.join(".brum").join("brum.err")) {
+        Ok(f) => f,
+        Err(e) => return fail(format!("cannot write .brum/brum.err: {e}")),
+    };
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(err_file);
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setsid in the child before exec: async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return fail(format!("cannot start brum in the background: {e}")),
+    };
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(30) {
+        if let Ok(v) = brum::control::client::call(&sock, &serde_json::json!({"cmd": "hello"})) {
+            if a.client.json {
+                println!("{v}");
+            } else {
+                println!(
+                    "brum is running in the background (pid {}): socket {}, events in {}",
+                    v["pid"],
+                    sock.display(),
+                    log.display()
+                );
+            }
+            return ExitCode::SUCCESS;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let err = std::fs::read_to_string(dir.join(".brum").join("brum.err")).unwrap_or_default();
+            return fail(format!("brum stopped right away ({status}): {}", err.trim()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    fail("brum did not answer on its socket within 30 s; see .brum/brum.err and .brum/brum.log")
 }

@@ -153,6 +153,11 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             end(out, style);
         }
         Event::PluginLoaded { .. } => {}
+        Event::ClientDropped { queued_bytes, .. } => {
+            prefix(out, style, "brum", None, b'*');
+            let _ = write!(out, "a control client stopped reading and was disconnected ({queued_bytes} bytes queued)");
+            end(out, style);
+        }
         Event::RunSummary { rows, exit_code } => summary(out, style, rows, exit_code),
         Event::ProcessStarted { process, pid, command, restart } => {
             lifecycle(out, style, process);

@@ -159,6 +159,12 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             key(out, "text");
             push_str(out, text);
         }
+        Event::ClientDropped { queued_bytes, reason } => {
+            key(out, "reason");
+            push_str(out, reason);
+            key(out, "queued_bytes");
+            push_u64(out, queued_bytes);
+        }
         Event::RunSummary { rows, exit_code } => {
             key(out, "exit_code");
             push_i64(out, i64::from(exit_code));

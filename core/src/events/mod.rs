@@ -127,6 +127,11 @@ pub enum Event<'a> {
         plugin: &'a str,
         text: &'a str,
     },
+    /// A control client was disconnected because it stopped reading.
+    ClientDropped {
+        queued_bytes: u64,
+        reason: &'a str,
+    },
     /// At the end of a run: per process how it went.
     RunSummary {
         rows: &'a [SummaryRow<'a>],
@@ -232,6 +237,7 @@ impl Event<'_> {
             Event::PluginFailed { .. } => "plugin.failed",
             Event::PluginLog { .. } => "plugin.log",
             Event::RunSummary { .. } => "run.summary",
+            Event::ClientDropped { .. } => "client.dropped",
         }
     }
 }

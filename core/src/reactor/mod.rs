@@ -11,7 +11,10 @@
 //! EOF, or linger expired) finished → restarting or done. Lines a child
 //! wrote before it exited are all read before its `process.exited`.
 
+mod control;
 mod timers;
+
+pub use control::BindError;
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
@@ -36,7 +39,8 @@ use timers::{TimerKind, Timers};
 
 const SIGNALS: Token = Token(0);
 const STDOUT: Token = Token(1);
-const FIRST_PIPE: usize = 2;
+// Token(2) is the control socket's listener (control::LISTENER).
+const FIRST_PIPE: usize = 16;
 
 /// Bytes read per `read(2)`.
 const READ_CHUNK: usize = 128 * 1024;
@@ -54,6 +58,8 @@ pub enum ReactorError {
     Signals(#[source] io::Error),
     #[error("waiting for events failed: {0}")]
     Wait(#[source] io::Error),
+    #[error(transparent)]
+    Control(#[from] BindError),
 }
 
 /// How `brum run` behaves beyond the configuration.
@@ -65,6 +71,10 @@ pub struct RunOptions {
     pub kill_others_on_fail: bool,
     /// Exit 1 (instead of 0) when detectors found errors, or warnings.
     pub fail_on: Option<FailOn>,
+    /// Serve the control protocol on this Unix socket.
+    pub socket: Option<std::path::PathBuf>,
+    /// Keep running when every process has ended (until `brum down`).
+    pub daemon: bool,
 }
 
 /// What findings make a successful run fail.
@@ -117,6 +127,8 @@ struct Proc {
     urls: Vec<String>,
     first_started: Option<Instant>,
     ended: Option<Instant>,
+    /// `brum restart`: start again as soon as the stop completes.
+    restart_requested: bool,
 }
 
 impl Proc {
@@ -132,6 +144,8 @@ enum Shutdown {
     Signal(i32),
     KillOthers,
     OutputClosed,
+    /// `brum down` (a `shutdown` request).
+    Requested,
 }
 
 /// Runs the selected processes until they have all ended; returns brum's
@@ -167,6 +181,8 @@ struct Reactor {
     plugin_tick_armed: Option<Instant>,
     fingerprints: std::collections::HashMap<u64, u32>,
     fail_on: Option<FailOn>,
+    control: Option<control::ControlServer>,
+    daemon: bool,
 }
 
 fn pipe_token(proc: usize, slot: usize) -> Token {
@@ -188,6 +204,16 @@ impl Reactor {
         }
         supervise::become_subreaper();
         raise_fd_limit();
+        let mut control = None;
+        let mut out = out;
+        if let Some(path) = &opts.socket {
+            let mut listener = control::bind(path)?;
+            poll.registry()
+                .register(&mut listener, control::LISTENER, Interest::READABLE)
+                .map_err(|e| BindError::Io { path: path.clone(), source: e })?;
+            out.enable_tee();
+            control = Some(control::ControlServer::new(listener, path.clone()));
+        }
         let procs = config
             .processes
             .iter()
@@ -213,6 +239,7 @@ impl Reactor {
                 urls: Vec::new(),
                 first_started: None,
                 ended: None,
+                restart_requested: false,
             })
             .collect();
         Ok(Reactor {
@@ -238,6 +265,8 @@ impl Reactor {
             plugin_tick_armed: None,
             fingerprints: std::collections::HashMap::new(),
             fail_on: opts.fail_on,
+            control,
+            daemon: opts.daemon,
         })
     }
 
@@ -341,6 +370,9 @@ impl Reactor {
                 match ev.token() {
                     SIGNALS => signalled = true,
                     STDOUT => {}
+                    control::LISTENER => self.accept_clients(),
+                    Token(t) if t >= control::CLIENT_BASE => self.client_ready(t - control::CLIENT_BASE),
+                    Token(t) if t < FIRST_PIPE => {}
                     Token(t) => {
                         let (i, slot) = ((t - FIRST_PIPE) / 2, (t - FIRST_PIPE) % 2);
                         if let Some(pipe) = self.procs.get_mut(i).and_then(|p| p.pipes[slot].as_mut())
@@ -357,6 +389,7 @@ impl Reactor {
                 self.handle_signals();
             }
             self.fire_timers();
+            self.pump_control();
             self.flush_output();
         }
         Ok(())
@@ -621,6 +654,13 @@ impl Reactor {
                 error: p.spawn_error.as_deref(),
             },
         );
+        if std::mem::take(&mut self.procs[i].restart_requested) && self.shutdown == Shutdown::None {
+            self.procs[i].restarts += 1;
+            self.procs[i].phase = Phase::Idle;
+            self.spawn(i);
+            return;
+        }
+        let p = &self.procs[i];
         let restart = self.shutdown == Shutdown::None
             && state != EndState::Stopped
             && supervise::should_restart(&p.spec, exit, p.restarts);
@@ -872,7 +912,9 @@ impl Reactor {
     }
 
     fn all_done(&self) -> bool {
-        self.procs.iter().all(|p| matches!(p.phase, Phase::Idle | Phase::Done))
+        let ended = self.procs.iter().all(|p| matches!(p.phase, Phase::Idle | Phase::Done));
+        // a daemon waits for `brum down` (or a signal) even when idle
+        ended && (!self.daemon || self.shutdown != Shutdown::None)
     }
 
     /// After the last process: stop stragglers, report, and compute the exit
@@ -910,6 +952,7 @@ impl Reactor {
         }
         self.emit_summary(code);
         self.emit(&Event::DaemonStopped { exit_code: code });
+        self.close_control();
         if self.out_registered
             && let Some(fd) = self.out.needs_poll()
         {

@@ -1,0 +1,291 @@
+//! The client commands (`brum tail`, `ps`, `logs`, `errors`, `urls`,
+//! `start`/`stop`/`restart`, `down`, `status`): one request to the running
+//! brum over its control socket, the answer printed for people or as JSON.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use brum::control::client::{self, ClientError};
+
+use crate::{ErrorsArgs, LogsArgs, TailArgs};
+
+type Res = Result<ExitCode, ClientError>;
+
+fn print_json(v: &Value) {
+    println!("{v}");
+}
+
+fn ms(v: &Value) -> String {
+    match v.as_u64() {
+        None => "-".into(),
+        Some(ms) if ms < 60_000 => format!("{}s", ms / 1000),
+        Some(ms) if ms < 3_600_000 => format!("{}m{:02}s", ms / 60_000, ms / 1000 % 60),
+        Some(ms) => format!("{}h{:02}m", ms / 3_600_000, ms / 60_000 % 60),
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `brum tail`: the ack, then every event line as it comes.
+pub fn tail(sock: &Path, a: &TailArgs) -> Res {
+    let req = json!({
+        "cmd": "tail",
+        "types": a.types,
+        "processes": a.processes,
+        "since": a.since,
+        "last": a.last,
+        "follow": !a.no_follow,
+    });
+    let mut conn = client::request(sock, &req)?;
+    let ack = conn.answer()?;
+    if ack["missed"].as_u64().unwrap_or(0) > 0 {
+        eprintln!(
+            "brum: {} events after seq {} are no longer in brum's history (it starts at {})",
+            ack["missed"],
+            text(&json!(a.since)),
+            ack["history_from"]
+        );
+    }
+    let raw = a.client.json || !std::io::stdout().is_terminal();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut buf = Vec::new();
+    let mut dropped = false;
+    while conn.next_line(&mut buf)? {
+        let ok = if raw {
+            out.write_all(&buf)
+        } else {
+            let v: Value = serde_json::from_slice(&buf).unwrap_or(Value::Null);
+            if v["type"] == "client.dropped" {
+                dropped = true;
+            }
+            writeln!(out, "{}", readable(&v))
+        };
+        // flush when no more input is immediately at hand
+        if ok.is_err() || (conn_buffer_empty(&conn) && out.flush().is_err()) {
+            return Ok(ExitCode::SUCCESS); // the reader went away (`| head`)
+        }
+    }
+    let _ = out.flush();
+    if dropped {
+        eprintln!("brum: this tail fell too far behind and was disconnected");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn conn_buffer_empty(c: &client::Conn) -> bool {
+    c.buffered() == 0
+}
+
+/// One event as a readable line.
+fn readable(v: &Value) -> String {
+    let p = v["process"].as_str().unwrap_or("brum");
+    match v["type"].as_str().unwrap_or("") {
+        "log.line" => {
+            let mark = if v["stream"] == "stderr" { '!' } else { '|' };
+            let t = v["text"].as_str().map(str::to_string).unwrap_or_else(|| format!("<{} bytes>", text(&v["bytes"])));
+            format!("{p} {mark} {t}")
+        }
+        "error.detected" => {
+            let loc = match (v["file"].as_str(), v["line"].as_u64()) {
+                (Some(f), Some(l)) => format!(" ({f}:{l})"),
+                (Some(f), None) => format!(" ({f})"),
+                _ => String::new(),
+            };
+            format!("{p} * {}: {}{loc}", text(&v["kind"]), text(&v["message"]))
+        }
+        "url.detected" => format!("{p} * url: {}", text(&v["url"])),
+        ty => {
+            let mut rest = v.clone();
+            if let Value::Object(m) = &mut rest {
+                for k in ["seq", "ts", "type", "process"] {
+                    m.remove(k);
+                }
+            }
+            format!("{p} * {ty} {rest}")
+        }
+    }
+}
+
+pub fn ps(sock: &Path, json: bool) -> Res {
+    let v = client::call(sock, &json!({"cmd": "ps"}))?;
+    if json {
+        print_json(&v["processes"]);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows = v["processes"].as_array().cloned().unwrap_or_default();
+    let w = rows.iter().filter_map(|r| r["name"].as_str()).map(str::len).max().unwrap_or(4).max(4);
+    println!(
+        "{:w$}  {:<11} {:>7} {:>8} {:>8} {:>5} {:>6}  URLS",
+        "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "EXIT", "ERRORS"
+    );
+    for r in rows {
+        let exit = match (&r["exit_code"], &r["signal"]) {
+            (Value::Number(n), _) => n.to_string(),
+            (_, Value::String(s)) => s.clone(),
+            _ => "-".into(),
+        };
+        let urls: Vec<&str> =
+            r["urls"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        println!(
+            "{:w$}  {:<11} {:>7} {:>8} {:>8} {:>5} {:>6}  {}",
+            text(&r["name"]),
+            text(&r["state"]),
+            text(&r["pid"]),
+            ms(&r["uptime_ms"]),
+            text(&r["restarts"]),
+            exit,
+            text(&r["errors"]),
+            urls.join(" ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn logs(sock: &Path, a: &LogsArgs) -> Res {
+    let req =
+        json!({"cmd": "logs", "process": a.name, "n": a.lines, "grep": a.grep, "regex": a.regex, "stream": a.stream});
+    let v = client::call(sock, &req)?;
+    if a.client.json {
+        print_json(&v);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for l in v["lines"].as_array().cloned().unwrap_or_default() {
+        let mark = if l["stream"] == "stderr" { '!' } else { '|' };
+        let t = l["text"].as_str().map(str::to_string).unwrap_or_else(|| format!("<bytes {}>", text(&l["bytes"])));
+        if writeln!(out, "{mark} {t}").is_err() {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    if v["more"].as_u64().unwrap_or(0) > 0 {
+        eprintln!("brum: {} more matching lines (use -n to see more)", v["more"]);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn errors(sock: &Path, a: &ErrorsArgs) -> Res {
+    let v = client::call(sock, &json!({"cmd": "errors", "process": a.name, "limit": a.limit}))?;
+    if a.client.json {
+        print_json(&v);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let list = v["errors"].as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
+        println!("no errors found");
+    }
+    for e in list {
+        let loc = match (e["file"].as_str(), e["line"].as_u64(), e["column"].as_u64()) {
+            (Some(f), Some(l), Some(c)) => format!("{f}:{l}:{c}"),
+            (Some(f), Some(l), None) => format!("{f}:{l}"),
+            (Some(f), None, _) => f.to_string(),
+            _ => "-".into(),
+        };
+        let code = e["code"].as_str().map(|c| format!(" [{c}]")).unwrap_or_default();
+        let times = match e["count"].as_u64() {
+            Some(n) if n > 1 => format!(" (seen {n} times)"),
+            _ => String::new(),
+        };
+        println!("{}  {} {loc}{code}  {}{times}", text(&e["process"]), text(&e["severity"]), text(&e["message"]));
+    }
+    if v["more"].as_u64().unwrap_or(0) > 0 {
+        println!("... and {} more (use -n)", v["more"]);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn urls(sock: &Path, json: bool) -> Res {
+    let v = client::call(sock, &json!({"cmd": "urls"}))?;
+    if json {
+        print_json(&v);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for u in v["urls"].as_array().cloned().unwrap_or_default() {
+        println!("{}  {}", text(&u["process"]), text(&u["url"]));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn lifecycle(sock: &Path, cmd: &str, name: &str, json: bool) -> Res {
+    let v = client::call(sock, &json!({"cmd": cmd, "process": name}))?;
+    if json {
+        print_json(&v);
+    } else {
+        match cmd {
+            "start" => println!("{name} started (pid {})", text(&v["pid"])),
+            "stop" => println!("{name} is stopping"),
+            _ => println!("{name} is restarting"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn status(sock: &Path, json: bool) -> Res {
+    match client::call(sock, &json!({"cmd": "hello"})) {
+        Ok(v) => {
+            if json {
+                print_json(&v);
+            } else {
+                let n = v["processes"].as_array().map_or(0, Vec::len);
+                println!(
+                    "brum {} is running here: pid {}, up {}, {n} processes, socket {}",
+                    text(&v["version"]),
+                    v["pid"],
+                    ms(&v["uptime_ms"]),
+                    text(&v["socket"])
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ClientError::NotRunning(p)) => {
+            if json {
+                print_json(&json!({"running": false, "socket": p.display().to_string()}));
+            } else {
+                println!("no brum is running here ({} does not answer)", p.display());
+            }
+            Ok(ExitCode::from(3))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `brum down`: asks for a graceful shutdown and waits until brum (and
+/// with it every process it ran) is gone.
+pub fn down(sock: &Path, json: bool) -> Res {
+    let v = client::call(sock, &json!({"cmd": "shutdown"}))?;
+    let pid = v["pid"].as_i64().unwrap_or(0) as i32;
+    let start = Instant::now();
+    // brum waits for its processes' stop timeouts; give it time
+    while start.elapsed() < Duration::from_secs(120) {
+        // SAFETY: signal 0 only checks existence.
+        let alive = pid > 0 && unsafe { libc::kill(pid, 0) } == 0 && !is_zombie(pid);
+        if !alive && !sock.exists() {
+            if json {
+                print_json(&json!({"stopped": true, "pid": pid}));
+            } else {
+                println!("brum (pid {pid}) stopped, and everything it ran");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("brum: pid {pid} is still running after 120 s");
+    Ok(ExitCode::from(1))
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        .unwrap_or(true)
+}

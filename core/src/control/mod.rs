@@ -1,0 +1,244 @@
+//! The control protocol: newline-delimited JSON requests and responses on a
+//! Unix socket (see `docs/control.md`). This module is the protocol only —
+//! parsing requests, shaping answers, reading the header of an encoded
+//! event — plus the blocking client the CLI uses ([`client`]). The reactor
+//! owns the socket and the connections.
+
+pub mod client;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Version of the control protocol, sent in every `hello` answer.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Longest request line accepted; longer ones are rejected and the
+/// connection closed.
+pub const MAX_REQUEST: usize = 64 * 1024;
+/// Bytes queued for one client before it counts as not reading and is
+/// disconnected.
+pub const MAX_OUTBOX: usize = 8 << 20;
+
+/// A parsed request.
+#[derive(Debug)]
+pub struct Request {
+    /// Echoed in the answer (any JSON value; null when absent).
+    pub id: Value,
+    pub cmd: Command,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tail {
+    /// Event types to send (`log.line`, or a prefix ending in `*` such as
+    /// `process.*`); empty: all.
+    #[serde(default)]
+    pub types: Vec<String>,
+    /// Process names to send events of; empty: all (events without a
+    /// process, like `daemon.stopped`, always pass).
+    #[serde(default)]
+    pub processes: Vec<String>,
+    /// Start after this seq (history from the event log), then live.
+    pub since: Option<u64>,
+    /// Start with the last N matching events of history.
+    pub last: Option<usize>,
+    /// Keep sending live events (default true); false ends after history.
+    #[serde(default = "yes")]
+    pub follow: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logs {
+    pub process: String,
+    /// At most this many lines (the newest), default 100.
+    pub n: Option<usize>,
+    /// Substring to look for.
+    pub grep: Option<String>,
+    /// Regular expression to look for (Rust `regex` syntax).
+    pub regex: Option<String>,
+    /// `stdout` or `stderr`.
+    pub stream: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Findings {
+    pub process: Option<String>,
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Named {
+    pub process: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+/// What a client can ask.
+#[derive(Debug)]
+pub enum Command {
+    Hello,
+    Ps,
+    Tail(Tail),
+    Logs(Logs),
+    Errors(Findings),
+    Urls(Findings),
+    Start(Named),
+    Stop(Named),
+    Restart(Named),
+    Shutdown,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestError {
+    pub id: Value,
+    pub message: String,
+}
+
+fn args<T: for<'de> Deserialize<'de>>(v: Value, cmd: &str) -> Result<T, String> {
+    serde_json::from_value(v).map_err(|e| format!("{cmd}: {e}"))
+}
+
+/// Parses one request line.
+pub fn parse(line: &[u8]) -> Result<Request, RequestError> {
+    let err = |id: Value, message: String| RequestError { id, message };
+    let v: Value = serde_json::from_slice(line).map_err(|e| err(Value::Null, format!("not JSON: {e}")))?;
+    let Value::Object(mut map) = v else {
+        return Err(err(Value::Null, "a request is a JSON object like {\"cmd\":\"ps\"}".into()));
+    };
+    let id = map.remove("id").unwrap_or(Value::Null);
+    let Some(Value::String(cmd)) = map.remove("cmd") else {
+        return Err(err(
+            id,
+            "missing \"cmd\" (a string: hello, ps, tail, logs, errors, urls, start, stop, restart, shutdown)".into(),
+        ));
+    };
+    let rest = Value::Object(map);
+    let parsed = match cmd.as_str() {
+        "hello" | "status" => args::<Empty>(rest, &cmd).map(|_| Command::Hello),
+        "ps" => args::<Empty>(rest, &cmd).map(|_| Command::Ps),
+        "tail" => args(rest, &cmd).map(Command::Tail),
+        "logs" => args(rest, &cmd).map(Command::Logs),
+        "errors" => args(rest, &cmd).map(Command::Errors),
+        "urls" => args(rest, &cmd).map(Command::Urls),
+        "start" => args(rest, &cmd).map(Command::Start),
+        "stop" => args(rest, &cmd).map(Command::Stop),
+        "restart" => args(rest, &cmd).map(Command::Restart),
+        "shutdown" => args::<Empty>(rest, &cmd).map(|_| Command::Shutdown),
+        other => Err(format!("unknown cmd \"{other}\"")),
+    };
+    match parsed {
+        Ok(cmd) => Ok(Request { id, cmd }),
+        Err(message) => Err(err(id, message)),
+    }
+}
+
+/// An error answer line.
+pub fn error_line(id: &Value, message: &str) -> Vec<u8> {
+    let mut v = serde_json::to_vec(&serde_json::json!({ "id": id, "ok": false, "error": message }))
+        .unwrap_or_else(|_| b"{\"ok\":false}".to_vec());
+    v.push(b'\n');
+    v
+}
+
+/// A success answer line with `fields` merged in.
+pub fn ok_line(id: &Value, fields: Value) -> Vec<u8> {
+    let mut obj = serde_json::Map::new();
+    obj.insert("id".into(), id.clone());
+    obj.insert("ok".into(), Value::Bool(true));
+    if let Value::Object(f) = fields {
+        obj.extend(f);
+    }
+    let mut v = serde_json::to_vec(&Value::Object(obj)).unwrap_or_else(|_| b"{\"ok\":true}".to_vec());
+    v.push(b'\n');
+    v
+}
+
+/// The leading fields of an encoded event: seq, type and process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventMeta<'a> {
+    pub seq: u64,
+    pub ty: &'a str,
+    pub process: Option<&'a str>,
+}
+
+/// Reads the header of an event line as `events::json` writes it
+/// (`{"seq":N,"ts":"...","type":"T","process":"P",...`) without a full
+/// JSON parse.
+pub fn event_meta(line: &[u8]) -> Option<EventMeta<'_>> {
+    let rest = line.strip_prefix(b"{\"seq\":")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let seq = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+    let ty_at = memchr::memmem::find(rest, b"\"type\":\"")? + 8;
+    let ty_len = memchr::memchr(b'"', &rest[ty_at..])?;
+    let ty = std::str::from_utf8(&rest[ty_at..ty_at + ty_len]).ok()?;
+    let after = &rest[ty_at + ty_len + 1..];
+    let process = after.strip_prefix(b",\"process\":\"").and_then(|p| {
+        // process names are plain (validated), so no escapes to handle
+        let n = memchr::memchr(b'"', p)?;
+        std::str::from_utf8(&p[..n]).ok()
+    });
+    Some(EventMeta { seq, ty, process })
+}
+
+impl Tail {
+    /// Whether an event passes this tail's filters.
+    pub fn wants(&self, meta: &EventMeta<'_>) -> bool {
+        let type_ok = self.types.is_empty()
+            || self.types.iter().any(|t| match t.strip_suffix('*') {
+                Some(prefix) => meta.ty.starts_with(prefix),
+                None => t == meta.ty,
+            });
+        let proc_ok = self.processes.is_empty() || meta.process.is_none_or(|p| self.processes.iter().any(|x| x == p));
+        type_ok && proc_ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_requests_and_rejects_garbage() {
+        let r = parse(br#"{"id":7,"cmd":"logs","process":"web","n":5,"grep":"ERR"}"#).expect("valid");
+        assert_eq!(r.id, 7);
+        assert!(matches!(r.cmd, Command::Logs(Logs { ref process, n: Some(5), .. }) if process == "web"));
+        assert!(matches!(parse(br#"{"cmd":"tail"}"#).expect("valid").cmd, Command::Tail(Tail { follow: true, .. })));
+        let e = parse(b"{nope").expect_err("garbage");
+        assert!(e.message.starts_with("not JSON"));
+        let e = parse(br#"{"id":"x","cmd":"explode"}"#).expect_err("unknown");
+        assert_eq!((e.id, e.message.as_str()), (Value::from("x"), "unknown cmd \"explode\""));
+        let e = parse(br#"{"cmd":"logs"}"#).expect_err("missing process");
+        assert!(e.message.contains("missing field `process`"), "{}", e.message);
+        let e = parse(br#"{"cmd":"ps","bogus":1}"#).expect_err("unknown field");
+        assert!(e.message.contains("unknown field `bogus`"), "{}", e.message);
+        assert!(parse(b"[1,2]").is_err());
+    }
+
+    #[test]
+    fn reads_event_headers() {
+        let m = event_meta(br#"{"seq":42,"ts":"2026-11-26T14:47:42.007Z","type":"log.line","process":"web","stream":"stdout","text":"x"}"#)
+            .expect("meta");
+        assert_eq!(m, EventMeta { seq: 42, ty: "log.line", process: Some("web") });
+        let m = event_meta(br#"{"seq":3,"ts":"x","type":"daemon.stopped","exit_code":0}"#).expect("meta");
+        assert_eq!(m.process, None);
+        let t = Tail {
+            types: vec!["process.*".into()],
+            processes: vec!["api".into()],
+            since: None,
+            last: None,
+            follow: true,
+        };
+        assert!(t.wants(&EventMeta { seq: 1, ty: "process.exited", process: Some("api") }));
+        assert!(!t.wants(&EventMeta { seq: 1, ty: "log.line", process: Some("api") }));
+        assert!(!t.wants(&EventMeta { seq: 1, ty: "process.exited", process: Some("web") }));
+    }
+}

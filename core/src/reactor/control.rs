@@ -1,0 +1,639 @@
+//! The control socket, served by the reactor: accepts clients on a Unix
+//! socket (mode 0600, same uid only), reads newline-delimited JSON
+//! requests, answers from the reactor's state, and streams events to
+//! `tail` clients from an event history and then live.
+//!
+//! Every client has a bounded outbox; one that stops reading is
+//! disconnected when it fills (`client.dropped`), and nobody else waits.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use mio::net::{UnixListener, UnixStream};
+use mio::{Interest, Token};
+use serde_json::{Value, json};
+
+use super::{Phase, Reactor, Shutdown};
+use crate::control::{self, Command, Logs, Request, Tail};
+use crate::events::{Event, json as jsonenc, now_ms};
+use crate::store::{Ring, Stream};
+
+/// Token of the listening socket.
+pub const LISTENER: Token = Token(2);
+/// Client tokens are `CLIENT_BASE + slot`.
+pub const CLIENT_BASE: usize = 1 << 32;
+/// Bytes of encoded events kept for `tail --since` / `--last`.
+const HISTORY_BYTES: usize = 32 << 20;
+/// Findings kept for `errors` / `urls`.
+const MAX_FINDINGS: usize = 1000;
+/// Connections served at once.
+const MAX_CLIENTS: usize = 1024;
+
+/// Why the socket could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error(
+        "another brum is already running here (it answers on {0}); stop it with `brum down`, or give this one its own --socket"
+    )]
+    Running(PathBuf),
+    #[error("cannot create the control socket {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("the socket path {0} is too long for a Unix socket (108 bytes at most); pass a shorter --socket")]
+    TooLong(PathBuf),
+}
+
+/// Binds the control socket at `path`: creates its directory, replaces a
+/// stale socket left by a brum that died, refuses when a live one answers,
+/// and makes the socket readable and writable by its owner only.
+pub fn bind(path: &Path) -> Result<UnixListener, BindError> {
+    let io_err = |source| BindError::Io { path: path.to_path_buf(), source };
+    if path.as_os_str().len() >= 108 {
+        return Err(BindError::TooLong(path.to_path_buf()));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io_err)?;
+    }
+    if path.exists() {
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => return Err(BindError::Running(path.to_path_buf())),
+            // nobody listens: a stale socket from a brum that died
+            Err(_) => std::fs::remove_file(path).map_err(io_err)?,
+        }
+    }
+    // SAFETY: umask only affects this process's file creation mode.
+    let old = unsafe { libc::umask(0o177) };
+    let bound = UnixListener::bind(path);
+    // SAFETY: restores the previous mask.
+    unsafe { libc::umask(old) };
+    bound.map_err(io_err)
+}
+
+/// The uid of the process at the other end of a Unix socket.
+fn peer_uid(fd: i32) -> Option<u32> {
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt into a correctly sized struct.
+    let rc = unsafe {
+        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut cred as *mut libc::ucred).cast(), &mut len)
+    };
+    (rc == 0).then_some(cred.uid)
+}
+
+struct Client {
+    stream: UnixStream,
+    inbox: Vec<u8>,
+    outbox: Vec<u8>,
+    sent: usize,
+    tail: Option<Tail>,
+    /// Close once the outbox is written (answer sent, or tail without
+    /// follow).
+    close_after_flush: bool,
+    /// Last time the client took bytes (a full outbox with no progress
+    /// for [`STUCK_AFTER`] means it stopped reading).
+    last_progress: Instant,
+    /// Events not queued because the outbox was full, not yet reported.
+    missed: u64,
+    missed_last_seq: u64,
+}
+
+/// A client whose outbox is full and that has taken nothing for this long
+/// has stopped reading and is disconnected; one that is only slow gets
+/// `log.dropped` markers instead.
+const STUCK_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The socket, its clients, and what they can ask about.
+pub struct ControlServer {
+    listener: UnixListener,
+    pub path: PathBuf,
+    clients: Vec<Option<Client>>,
+    history: Ring,
+    scratch: Vec<u8>,
+    errors: VecDeque<Vec<u8>>,
+    urls: VecDeque<Vec<u8>>,
+    started: Instant,
+}
+
+impl ControlServer {
+    pub fn new(listener: UnixListener, path: PathBuf) -> Self {
+        ControlServer {
+            listener,
+            path,
+            clients: Vec::new(),
+            history: Ring::new(HISTORY_BYTES),
+            scratch: Vec::with_capacity(1 << 20),
+            errors: VecDeque::new(),
+            urls: VecDeque::new(),
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+enum Io {
+    Open,
+    Closed,
+}
+
+impl Reactor {
+    /// Accepts every pending connection.
+    pub(super) fn accept_clients(&mut self) {
+        loop {
+            let Some(ctl) = self.control.as_mut() else { return };
+            let (mut stream, _) = match ctl.listener.accept() {
+                Ok(s) => s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            };
+            // SAFETY: geteuid has no preconditions.
+            let me = unsafe { libc::geteuid() };
+            if peer_uid(stream.as_raw_fd()) != Some(me) {
+                let _ = stream.write_all(&control::error_line(&Value::Null, "refused: another user's process"));
+                continue;
+            }
+            let slot = match ctl.clients.iter().position(Option::is_none) {
+                Some(s) => s,
+                None if ctl.clients.len() < MAX_CLIENTS => {
+                    ctl.clients.push(None);
+                    ctl.clients.len() - 1
+                }
+                None => {
+                    let _ = stream.write_all(&control::error_line(&Value::Null, "too many clients"));
+                    continue;
+                }
+            };
+            let token = Token(CLIENT_BASE + slot);
+            if self.poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE).is_err() {
+                continue;
+            }
+            ctl.clients[slot] = Some(Client {
+                stream,
+                inbox: Vec::new(),
+                outbox: Vec::new(),
+                sent: 0,
+                tail: None,
+                close_after_flush: false,
+                last_progress: Instant::now(),
+                missed: 0,
+                missed_last_seq: 0,
+            });
+            // data may already be waiting
+            self.client_ready(slot);
+        }
+    }
+
+    /// A client socket is readable or writable.
+    pub(super) fn client_ready(&mut self, slot: usize) {
+        if let Io::Closed = self.client_read(slot) {
+            self.drop_client(slot, None);
+            return;
+        }
+        self.client_write(slot);
+    }
+
+    fn client_read(&mut self, slot: usize) -> Io {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let Some(c) = self.client_mut(slot) else { return Io::Closed };
+            let n = match c.stream.read(&mut buf) {
+                Ok(0) => {
+                    // the client finished sending; keep going until its
+                    // answers are out
+                    c.close_after_flush = true;
+                    return if c.outbox.len() > c.sent || c.tail.is_some() { Io::Open } else { Io::Closed };
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Io::Open,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return Io::Closed,
+            };
+            c.inbox.extend_from_slice(&buf[..n]);
+            let mut lines = Vec::new();
+            while let Some(nl) = memchr::memchr(b'\n', &c.inbox) {
+                let mut line: Vec<u8> = c.inbox.drain(..=nl).collect();
+                line.pop();
+                lines.push(line);
+            }
+            if c.inbox.len() > control::MAX_REQUEST {
+                let msg = format!("request too large (more than {} bytes without a newline)", control::MAX_REQUEST);
+                c.outbox.extend_from_slice(&control::error_line(&Value::Null, &msg));
+                c.inbox = Vec::new();
+                c.close_after_flush = true;
+                return Io::Open;
+            }
+            for line in lines {
+                if !line.iter().all(u8::is_ascii_whitespace) {
+                    self.handle_request(slot, &line);
+                }
+            }
+        }
+    }
+
+    fn client_mut(&mut self, slot: usize) -> Option<&mut Client> {
+        self.control.as_mut()?.clients.get_mut(slot)?.as_mut()
+    }
+
+    fn client_write(&mut self, slot: usize) {
+        let Some(c) = self.client_mut(slot) else { return };
+        let mut broken = false;
+        while c.sent < c.outbox.len() {
+            match c.stream.write(&c.outbox[c.sent..]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    c.sent += n;
+                    c.last_progress = Instant::now();
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    broken = true;
+                    break;
+                }
+            }
+        }
+        // a slow tail learns how much it missed, in its stream
+        if c.missed > 0 && c.outbox.len() - c.sent < control::MAX_OUTBOX / 2 {
+            let marker = format!(
+                "{{\"seq\":{},\"type\":\"log.dropped\",\"count\":{},\"reason\":\"client_slow\"}}\n",
+                c.missed_last_seq, c.missed
+            );
+            c.outbox.extend_from_slice(marker.as_bytes());
+            c.missed = 0;
+        }
+        let mut done = false;
+        if c.sent == c.outbox.len() {
+            c.outbox.clear();
+            c.sent = 0;
+            done = c.close_after_flush && c.tail.is_none();
+        } else if c.sent > (1 << 20) {
+            c.outbox.drain(..c.sent);
+            c.sent = 0;
+        }
+        if broken || done {
+            self.drop_client(slot, None);
+        }
+    }
+
+    /// Disconnects a client; `slow` says it was dropped for not reading.
+    fn drop_client(&mut self, slot: usize, slow: Option<usize>) {
+        let Some(ctl) = self.control.as_mut() else { return };
+        if let Some(mut c) = ctl.clients.get_mut(slot).and_then(Option::take) {
+            let _ = self.poll.registry().deregister(&mut c.stream);
+        }
+        if let Some(queued) = slow {
+            self.seq += 1;
+            self.out.emit(
+                self.seq,
+                now_ms(),
+                &Event::ClientDropped { queued_bytes: queued as u64, reason: "outbox_full" },
+            );
+        }
+    }
+
+    fn reply(&mut self, slot: usize, bytes: &[u8]) {
+        if let Some(c) = self.client_mut(slot) {
+            c.outbox.extend_from_slice(bytes);
+        }
+    }
+
+    fn handle_request(&mut self, slot: usize, line: &[u8]) {
+        let req = match control::parse(line) {
+            Ok(r) => r,
+            Err(e) => return self.reply(slot, &control::error_line(&e.id, &e.message)),
+        };
+        let Request { id, cmd } = req;
+        let answer = match cmd {
+            Command::Hello => Ok(self.hello()),
+            Command::Ps => Ok(json!({ "processes": self.ps() })),
+            Command::Logs(l) => self.logs(&l),
+            Command::Errors(f) => Ok(self.findings(true, f.process.as_deref(), f.limit)),
+            Command::Urls(f) => Ok(self.findings(false, f.process.as_deref(), f.limit)),
+            Command::Start(n) => self.proc_index(&n.process).and_then(|i| self.user_start(i)),
+            Command::Stop(n) => self.proc_index(&n.process).and_then(|i| self.user_stop(i)),
+            Command::Restart(n) => self.proc_index(&n.process).and_then(|i| self.user_restart(i)),
+            Command::Shutdown => {
+                if self.shutdown == Shutdown::None {
+                    self.begin_shutdown(Shutdown::Requested);
+                }
+                Ok(json!({ "stopping": true, "pid": std::process::id() }))
+            }
+            Command::Tail(t) => return self.start_tail(slot, &id, t),
+        };
+        let bytes = match answer {
+            Ok(v) => control::ok_line(&id, v),
+            Err(msg) => control::error_line(&id, &msg),
+        };
+        self.reply(slot, &bytes);
+    }
+
+    fn proc_index(&self, name: &str) -> Result<usize, String> {
+        self.procs.iter().position(|p| p.spec.name == name).ok_or_else(|| {
+            let names: Vec<&str> = self.procs.iter().map(|p| p.spec.name.as_str()).collect();
+            format!("unknown process \"{name}\" (defined: {})", names.join(", "))
+        })
+    }
+
+    fn hello(&self) -> Value {
+        let ctl = self.control.as_ref();
+        json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "protocol": control::PROTOCOL_VERSION,
+            "schema": crate::events::SCHEMA_VERSION,
+            "pid": std::process::id(),
+            "cwd": std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default(),
+            "socket": ctl.map(|c| c.path.display().to_string()),
+            "uptime_ms": ctl.map_or(0, |c| c.started.elapsed().as_millis() as u64),
+            "seq": self.seq,
+            "processes": self.procs.iter().map(|p| p.spec.name.clone()).collect::<Vec<_>>(),
+        })
+    }
+
+    fn ps(&self) -> Vec<Value> {
+        self.procs
+            .iter()
+            .map(|p| {
+                let state = match p.phase {
+                    Phase::Idle => "not started",
+                    Phase::Running if p.stop_requested => "stopping",
+                    Phase::Running | Phase::Exiting => "running",
+                    Phase::Restarting => "restarting",
+                    Phase::Done => p.end.map_or("not started", |e| e.as_str()),
+                };
+                let running = matches!(p.phase, Phase::Running | Phase::Exiting);
+                let (code, signal) = match p.exit {
+                    Some(crate::supervise::Exit::Code(c)) => (Some(c), None),
+                    Some(crate::supervise::Exit::Signal(s)) => (None, Some(crate::events::signal_name(s))),
+                    None => (None, None),
+                };
+                json!({
+                    "name": p.spec.name,
+                    "state": state,
+                    "pid": running.then_some(p.pid),
+                    "uptime_ms": running.then(|| p.started.elapsed().as_millis() as u64),
+                    "restarts": p.restarts,
+                    "exit_code": code,
+                    "signal": signal,
+                    "errors": p.errors,
+                    "warnings": p.warnings,
+                    "urls": p.urls,
+                    "command": p.spec.display,
+                })
+            })
+            .collect()
+    }
+
+    fn logs(&mut self, l: &Logs) -> Result<Value, String> {
+        let i = self.proc_index(&l.process)?;
+        let stream = match l.stream.as_deref() {
+            None => None,
+            Some("stdout") => Some(Stream::Stdout),
+            Some("stderr") => Some(Stream::Stderr),
+            Some(other) => return Err(format!("stream: expected stdout or stderr, found \"{other}\"")),
+        };
+        if l.grep.is_some() && l.regex.is_some() {
+            return Err("give either grep or regex, not both".into());
+        }
+        let re = match &l.regex {
+            Some(r) => Some(
+                regex::bytes::RegexBuilder::new(r).size_limit(1 << 22).build().map_err(|e| format!("regex: {e}"))?,
+            ),
+            None => None,
+        };
+        let finder = l.grep.as_ref().map(|g| memchr::memmem::Finder::new(g.as_bytes()).into_owned());
+        let n = l.n.unwrap_or(100).min(10_000);
+        let mut found: VecDeque<Value> = VecDeque::new();
+        let mut total = 0usize;
+        self.procs[i].capture.ring.for_each(|rec, bytes| {
+            let hit = stream.is_none_or(|s| s == rec.stream)
+                && finder.as_ref().is_none_or(|f| f.find(bytes).is_some())
+                && re.as_ref().is_none_or(|r| r.is_match(bytes));
+            if hit {
+                total += 1;
+                if found.len() == n {
+                    found.pop_front();
+                }
+                if n > 0 {
+                    let mut v = json!({ "seq": rec.seq, "ts_ms": rec.ts_ms, "stream": rec.stream.as_str() });
+                    match std::str::from_utf8(bytes) {
+                        Ok(t) => v["text"] = t.into(),
+                        Err(_) => {
+                            let mut b64 = Vec::new();
+                            jsonenc::push_base64(&mut b64, bytes);
+                            v["bytes"] = String::from_utf8_lossy(&b64).into_owned().into();
+                        }
+                    }
+                    if rec.truncated {
+                        v["truncated"] = true.into();
+                    }
+                    found.push_back(v);
+                }
+            }
+            true
+        });
+        let shown = found.len();
+        Ok(json!({
+            "process": l.process,
+            "lines": Vec::from(found),
+            "total": total,
+            "more": total - shown,
+            "evicted": self.procs[i].capture.evicted_total,
+        }))
+    }
+
+    fn findings(&self, errors: bool, process: Option<&str>, limit: Option<usize>) -> Value {
+        let Some(ctl) = self.control.as_ref() else { return json!({}) };
+        let list = if errors { &ctl.errors } else { &ctl.urls };
+        let limit = limit.unwrap_or(50).min(MAX_FINDINGS);
+        let matching: Vec<Value> = list
+            .iter()
+            .filter(|b| process.is_none_or(|p| control::event_meta(b).is_some_and(|m| m.process == Some(p))))
+            .filter_map(|b| serde_json::from_slice(b).ok())
+            .collect();
+        let total = matching.len();
+        let shown: Vec<Value> = matching.into_iter().skip(total.saturating_sub(limit)).collect();
+        let key = if errors { "errors" } else { "urls" };
+        json!({ key: shown, "total": total, "more": total.saturating_sub(limit) })
+    }
+
+    fn user_start(&mut self, i: usize) -> Result<Value, String> {
+        if self.shutdown != Shutdown::None {
+            return Err("brum is shutting down".into());
+        }
+        match self.procs[i].phase {
+            Phase::Idle | Phase::Done => {
+                self.procs[i].restarts = 0;
+                self.spawn(i);
+                Ok(json!({ "process": self.procs[i].spec.name, "started": true, "pid": self.procs[i].pid }))
+            }
+            Phase::Restarting => Err(format!("{} is waiting to restart", self.procs[i].spec.name)),
+            Phase::Running | Phase::Exiting => Err(format!("{} is already running", self.procs[i].spec.name)),
+        }
+    }
+
+    fn user_stop(&mut self, i: usize) -> Result<Value, String> {
+        let name = self.procs[i].spec.name.clone();
+        match self.procs[i].phase {
+            Phase::Running | Phase::Restarting => {
+                self.stop(i);
+                Ok(json!({ "process": name, "stopping": true }))
+            }
+            _ => Err(format!("{name} is not running")),
+        }
+    }
+
+    fn user_restart(&mut self, i: usize) -> Result<Value, String> {
+        match self.procs[i].phase {
+            Phase::Running => {
+                self.procs[i].restart_requested = true;
+                self.stop(i);
+                Ok(json!({ "process": self.procs[i].spec.name, "restarting": true }))
+            }
+            _ => self.user_start(i),
+        }
+    }
+
+    fn start_tail(&mut self, slot: usize, id: &Value, t: Tail) {
+        self.pump_control();
+        let Some(ctl) = self.control.as_mut() else { return };
+        let first = ctl.history.first_seq();
+        let missed = match (t.since, first) {
+            (Some(s), Some(f)) if f > s + 1 => f - s - 1,
+            _ => 0,
+        };
+        let ack = control::ok_line(
+            id,
+            json!({ "tail": true, "seq": self.seq, "history_from": first, "missed": missed, "follow": t.follow }),
+        );
+        let mut out = ack;
+        let mut count = 0usize;
+        if t.since.is_some() || t.last.is_some() {
+            let since = t.since.unwrap_or(0);
+            ctl.history.for_each(|rec, bytes| {
+                if rec.seq > since && control::event_meta(bytes).is_some_and(|m| t.wants(&m)) {
+                    count += 1;
+                }
+                true
+            });
+            let skip = t.last.map_or(0, |n| count.saturating_sub(n));
+            let mut k = 0usize;
+            ctl.history.for_each(|rec, bytes| {
+                if rec.seq > since && control::event_meta(bytes).is_some_and(|m| t.wants(&m)) {
+                    if k >= skip {
+                        out.extend_from_slice(bytes);
+                    }
+                    k += 1;
+                }
+                true
+            });
+        }
+        let Some(c) = ctl.clients.get_mut(slot).and_then(Option::as_mut) else { return };
+        c.outbox.extend_from_slice(&out);
+        if t.follow {
+            c.tail = Some(t);
+        } else {
+            c.close_after_flush = true;
+        }
+    }
+
+    /// Moves the events published since the last call into the history and
+    /// to the tail clients, then writes what clients can take.
+    pub(super) fn pump_control(&mut self) {
+        let Some(ctl) = self.control.as_mut() else { return };
+        let Some(tee) = self.out.tee_mut() else { return };
+        std::mem::swap(tee, &mut ctl.scratch);
+        let mut slow = Vec::new();
+        if !ctl.scratch.is_empty() {
+            let data = std::mem::take(&mut ctl.scratch);
+            let mut rest = &data[..];
+            while let Some(nl) = memchr::memchr(b'\n', rest) {
+                let line = &rest[..=nl];
+                rest = &rest[nl + 1..];
+                let Some(meta) = control::event_meta(line) else { continue };
+                ctl.history.push(meta.seq, 0, Stream::Stdout, false, line);
+                let keep = match meta.ty {
+                    "error.detected" => Some(&mut ctl.errors),
+                    "url.detected" => Some(&mut ctl.urls),
+                    _ => None,
+                };
+                if let Some(list) = keep {
+                    if list.len() == MAX_FINDINGS {
+                        list.pop_front();
+                    }
+                    list.push_back(line.to_vec());
+                }
+                for (slot, c) in ctl.clients.iter_mut().enumerate() {
+                    let Some(c) = c.as_mut() else { continue };
+                    let Some(t) = c.tail.as_ref() else { continue };
+                    if !t.wants(&meta) {
+                        continue;
+                    }
+                    if c.outbox.len() - c.sent + line.len() > control::MAX_OUTBOX {
+                        if c.last_progress.elapsed() >= STUCK_AFTER {
+                            if !slow.iter().any(|(s, _)| *s == slot) {
+                                slow.push((slot, c.outbox.len() - c.sent));
+                            }
+                        } else {
+                            c.missed += 1;
+                            c.missed_last_seq = meta.seq;
+                        }
+                        continue;
+                    }
+                    c.outbox.extend_from_slice(line);
+                }
+            }
+            ctl.scratch = data;
+            ctl.scratch.clear();
+        }
+        for (slot, queued) in slow {
+            self.drop_client(slot, Some(queued));
+        }
+        let busy: Vec<usize> = self
+            .control
+            .as_ref()
+            .map(|ctl| {
+                ctl.clients
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.as_ref().is_some_and(|c| c.outbox.len() > c.sent || c.close_after_flush))
+                    .map(|(i, _)| i)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for slot in busy {
+            self.client_write(slot);
+        }
+    }
+
+    /// At the end: what clients are owed goes out (waiting at most a few
+    /// seconds for slow readers), then connections close.
+    pub(super) fn close_control(&mut self) {
+        self.pump_control();
+        let deadline = Instant::now() + std::time::Duration::from_secs(3);
+        if let Some(ctl) = self.control.as_mut() {
+            for c in ctl.clients.iter_mut().flatten() {
+                while c.sent < c.outbox.len() && Instant::now() < deadline {
+                    match c.stream.write(&c.outbox[c.sent..]) {
+                        Ok(0) => break,
+                        Ok(n) => c.sent += n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            let mut pfd = libc::pollfd { fd: c.stream.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+                            // SAFETY: one valid pollfd.
+                            unsafe { libc::poll(&mut pfd, 1, 100) };
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+        self.control = None;
+    }
+}
