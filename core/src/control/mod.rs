@@ -177,7 +177,15 @@ pub fn event_meta(line: &[u8]) -> Option<EventMeta<'_>> {
     let rest = line.strip_prefix(b"{\"seq\":")?;
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     let seq = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
-    let ty_at = memchr::memmem::find(rest, b"\"type\":\"")? + 8;
+    // events::json writes `,"ts":"<24 chars>","type":"` right after the
+    // seq: look there first, search only if something else wrote the line
+    let fixed = digits + 7 + 24;
+    let ty_at = if rest.get(digits..digits + 7) == Some(b",\"ts\":\"") && rest.get(fixed..fixed + 10) == Some(b"\",\"type\":\"")
+    {
+        fixed + 10
+    } else {
+        memchr::memmem::find(rest, b"\"type\":\"")? + 8
+    };
     let ty_len = memchr::memchr(b'"', &rest[ty_at..])?;
     let ty = std::str::from_utf8(&rest[ty_at..ty_at + ty_len]).ok()?;
     let after = &rest[ty_at + ty_len + 1..];
