@@ -180,7 +180,8 @@ pub fn event_meta(line: &[u8]) -> Option<EventMeta<'_>> {
     // events::json writes `,"ts":"<24 chars>","type":"` right after the
     // seq: look there first, search only if something else wrote the line
     let fixed = digits + 7 + 24;
-    let ty_at = if rest.get(digits..digits + 7) == Some(b",\"ts\":\"") && rest.get(fixed..fixed + 10) == Some(b"\",\"type\":\"")
+    let ty_at = if rest.get(digits..digits + 7) == Some(b",\"ts\":\"")
+        && rest.get(fixed..fixed + 10) == Some(b"\",\"type\":\"")
     {
         fixed + 10
     } else {
