@@ -235,6 +235,13 @@ def find_marker(marker):
     return hits
 
 
+def cmdline(pid):
+    try:
+        return open(f"/proc/{pid}/cmdline", "rb").read()
+    except OSError:
+        return b""
+
+
 def reap(pid, timeout):
     """wait4 with a timeout: (status, rusage) or None."""
     end = time.monotonic() + timeout
@@ -638,7 +645,7 @@ class Bench:
         wdir = self.outdir / f"{wl}-{tool}-{rep}"
         marker = f"brumbench-hang-{tool}-{rep}-{os.getpid()}"
         procs = [("a", ["sh", "-c", f"{shlex.quote(str(self.env.bprod))} hang {marker} & wait"]),
-                 ("b", [str(self.env.bprod), "idle", "b"])]
+                 ("b", [str(self.env.bprod), "idle", f"{marker}-b"])]
         run = Run(self.env, tool, procs, wdir)
         with open(wdir / "out.txt", "wb") as fo:
             p = run.start(fo)
@@ -661,7 +668,7 @@ class Bench:
                 time.sleep(0.02)
             if p.poll() is not None and exited_after is None:
                 exited_after = time.monotonic() - ts
-            surv = find_marker(marker)
+            surv = [s for s in find_marker(marker) if b" hang " in cmdline(s).replace(b"\0", b" ")]
             code = p.returncode
             kill_tree(p.pid)
             for s in surv:
@@ -672,11 +679,9 @@ class Bench:
             if p.poll() is None:
                 p.wait()
         run.reap_feeders()
-        # the idle producer `b` may have survived too
-        for pid, (pp, comm, _) in proc_table().items():
+        for s in find_marker(marker):  # the idle producer `b` too
             try:
-                if comm == "bprod" and str(wdir).encode() in open(f"/proc/{pid}/environ", "rb").read():
-                    os.kill(pid, signal.SIGKILL)
+                os.kill(s, signal.SIGKILL)
             except OSError:
                 pass
         self.rec(wl, tool, rep, "survivors", len(surv))
@@ -878,16 +883,21 @@ def main():
     ap.add_argument("--reps", type=int, default=None, help="repetitions per workload (default 5, quick 3)")
     ap.add_argument("--only", default="", help="comma-separated tools, from: " + ",".join(ALL_TOOLS))
     ap.add_argument("--workloads", default="throughput,latency,devload,idle,shutdown,exitcode")
-    ap.add_argument("--timeout", type=float, default=120, help="cap per throughput run, seconds")
-    ap.add_argument("--scale", type=float, default=1.0, help="scale the throughput line counts (smoke tests)")
+    ap.add_argument("--timeout", type=float, default=60, help="cap per throughput run, seconds")
+    ap.add_argument("--scale", type=float, default=None, help="scale the throughput line counts (default 1, quick 0.25)")
+    ap.add_argument("--dev-secs", type=float, help="dev-load window (default 60, quick 20)")
+    ap.add_argument("--idle-secs", type=float, help="idle window (default 30, quick 10)")
+    ap.add_argument("--lat-secs", type=float, help="chatty+quiet duration (default 10, quick 5)")
     ap.add_argument("--keep", action="store_true", help="keep the output files of each run")
     ap.add_argument("--no-write", action="store_true", help="do not edit BENCHMARKS.md")
     args = ap.parse_args()
     args.reps = args.reps or (3 if args.quick else 5)
+    if args.scale is None:
+        args.scale = 0.25 if args.quick else 1.0
     args.lines2, args.lines8 = int(1_000_000 * args.scale), int(250_000 * args.scale)
-    args.dev_secs = 20 if args.quick else 60
-    args.idle_secs = 10 if args.quick else 30
-    args.lat_secs = 5 if args.quick else 10
+    args.dev_secs = args.dev_secs or (20 if args.quick else 60)
+    args.idle_secs = args.idle_secs or (10 if args.quick else 30)
+    args.lat_secs = args.lat_secs or (5 if args.quick else 10)
     tools = [t for t in (args.only.split(",") if args.only else ALL_TOOLS) if t]
     for t in tools:
         if t not in ALL_TOOLS:
@@ -946,7 +956,7 @@ def main():
     finally:
         save()
     table = report(bench, env, tools, args, started)
-    cmd = "python3 benches/peers/run.py" + (" --quick" if args.quick else "") + (f" --reps {args.reps}" if args.reps != (3 if args.quick else 5) else "") + (f" --only {args.only}" if args.only else "")
+    cmd = "python3 benches/peers/run.py" + (" --quick" if args.quick else "") + (f" --reps {args.reps}" if args.reps != (3 if args.quick else 5) else "") + (f" --only {args.only}" if args.only else "") + (f" --scale {args.scale:g}" if args.scale != (0.25 if args.quick else 1.0) else "")
     vers = ", ".join(f"{k} {v}" for k, v in env.versions.items())
     section = (f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}; "
                f"{args.reps} repetitions per workload, tool order rotated each repetition.\n\n"

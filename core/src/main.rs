@@ -14,6 +14,7 @@ use brum::plugins::{self, Budgets, Notice, PluginHost, PluginSpec, Source as Plu
 use brum::reactor::{self, FailOn, RunOptions};
 
 mod cli;
+mod mcp;
 
 /// Exit code for bad usage or configuration.
 const EXIT_USAGE: u8 = 2;
@@ -68,6 +69,10 @@ first process that failed (128+N for signal N); 130/143 after Ctrl-C/SIGTERM; 2 
     Down(ClientArgs),
     /// Whether a brum is running here (exit 0) or not (exit 3).
     Status(ClientArgs),
+    /// Serve the Model Context Protocol on stdio, so AI coding agents can drive and read this session.
+    #[command(after_help = "Register it with a client: brum mcp --print-config claude-code|cursor|vscode|windsurf\n\
+Tools and resources: docs/mcp.md. It talks to the brum running in the project (starting one with `brum up` when none runs).")]
+    Mcp(McpArgs),
     /// List the detector plugins brum would load here, or check one .wasm file.
     #[command(after_help = "Plugins come from: the built-in `errors` and `urls` (and `filter` when \
 [plugin.filter] is configured), .brum/plugins/*.wasm in the project, `plugins_dir` in brum.toml, \
@@ -87,6 +92,15 @@ struct ClientArgs {
     /// Machine-readable JSON output.
     #[arg(long, global = true)]
     json: bool,
+}
+
+#[derive(Args, Debug)]
+struct McpArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// Print the JSON that registers brum with this client, and exit.
+    #[arg(long, value_name = "CLIENT")]
+    print_config: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -310,6 +324,19 @@ fn main() -> ExitCode {
             client_cmd(&a.client.clone(), |sock| cli::lifecycle(sock, "restart", &a.name, a.client.json))
         }
         Cmd::Up(a) => up(a),
+        Cmd::Mcp(a) => match &a.print_config {
+            Some(c) => match mcp::print_config(c) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            },
+            None => {
+                let sock = mcp::socket_for(a.client.socket.as_deref(), a.client.config.as_deref());
+                mcp::Server::new(sock, a.client.config.clone()).run()
+            }
+        },
         Cmd::Down(a) => client_cmd(&a, |sock| cli::down(sock, a.json)),
         Cmd::Status(a) => client_cmd(&a, |sock| cli::status(sock, a.json)),
     }

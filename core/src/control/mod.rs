@@ -62,6 +62,10 @@ pub struct Logs {
     pub regex: Option<String>,
     /// `stdout` or `stderr`.
     pub stream: Option<String>,
+    /// Only lines after this seq.
+    pub since: Option<u64>,
+    /// Only lines up to this seq.
+    pub until: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -413,6 +413,8 @@ impl Reactor {
         let mut total = 0usize;
         self.procs[i].capture.ring.for_each(|rec, bytes| {
             let hit = stream.is_none_or(|s| s == rec.stream)
+                && l.since.is_none_or(|s| rec.seq > s)
+                && l.until.is_none_or(|u| rec.seq <= u)
                 && finder.as_ref().is_none_or(|f| f.find(bytes).is_some())
                 && re.as_ref().is_none_or(|r| r.is_match(bytes));
             if hit {

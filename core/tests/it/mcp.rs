@@ -1,0 +1,176 @@
+//! `brum mcp`: driven by the official MCP TypeScript SDK (a real client
+//! from its registry), and protocol conformance on raw JSON-RPC.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::*;
+
+fn sdk_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/mcp")
+}
+
+/// Installs the SDK from package-lock.json when it is not there yet.
+fn ensure_sdk() {
+    let dir = sdk_dir();
+    if dir.join("node_modules/@modelcontextprotocol/sdk/package.json").exists() {
+        return;
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&dir)
+        .status()
+        .expect("npm (Node.js) is needed for the MCP client test");
+    assert!(status.success(), "npm ci in {} failed", dir.display());
+}
+
+#[test]
+fn a_real_mcp_client_runs_the_whole_loop() {
+    ensure_sdk();
+    let p = Project::with_toml(
+        r#"
+[process.app]
+cmd = '''echo "listening on http://127.0.0.1:4567"; sleep 0.3; node -e 'null.x'; sleep 876040'''
+autostart = false
+[process.db]
+cmd = "sleep 876040"
+"#,
+    );
+    let out = Command::new("node")
+        .arg(sdk_dir().join("client.mjs"))
+        .arg(brum_bin())
+        .arg(p.path())
+        .env("BRUM_CACHE_DIR", cache_dir())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("node");
+    // brum mcp started a daemon for the client: stop it whatever happened
+    let down = p.run(&["down"], LIMIT);
+    let seen: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("client output {:?}: {e}", String::from_utf8_lossy(&out.stdout)));
+    assert!(out.status.success(), "client failed: {seen:#}");
+    assert_eq!(down.code, Some(0), "{}", down.stderr);
+    assert_eq!(seen["server"]["name"], "brum");
+    let tools: Vec<&str> = seen["tools"].as_array().expect("tools").iter().map(|t| t.as_str().expect("name")).collect();
+    for t in [
+        "list_processes",
+        "list_scripts",
+        "start_process",
+        "stop_process",
+        "restart_process",
+        "get_logs",
+        "search_logs",
+        "list_errors",
+        "list_urls",
+        "wait_for",
+    ] {
+        assert!(tools.contains(&t), "missing tool {t}");
+    }
+    assert!(seen["started"].as_str().expect("text").contains("started one in the background"), "{seen:#}");
+    assert_eq!(seen["ready"]["met"], true);
+    assert_eq!(seen["waitedError"]["met"], true);
+    let errors = seen["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{seen:#}");
+    assert_eq!(errors[0]["process"], "app");
+    assert_eq!(errors[0]["message"], "TypeError: Cannot read properties of null (reading 'x')");
+    assert_eq!(errors[0]["language"], "javascript");
+    assert!(errors[0]["raw_lines"].as_array().expect("raw").len() > 3, "the raw lines of the stack trace");
+    assert_eq!(seen["urls"][0]["url"], "http://127.0.0.1:4567");
+    assert_eq!(seen["search"][0], "listening on http://127.0.0.1:4567");
+    assert_eq!(seen["resources"], json!(["brum://errors", "brum://logs/app", "brum://logs/db"]));
+    assert_eq!(seen["errorsResource"], 1);
+    assert_eq!(seen["exited"]["met"], true);
+    assert!(seen["exited"]["detail"].as_str().expect("detail").contains("stopped"), "{seen:#}");
+    assert_eq!(seen["unknownToolError"], -32602);
+    assert!(processes_matching("876040").is_empty(), "nothing left behind");
+}
+
+/// A raw JSON-RPC conversation with `brum mcp`.
+struct Raw {
+    child: std::process::Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl Raw {
+    fn start(p: &Project) -> Raw {
+        let mut child = p.cmd(&["mcp"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("brum mcp");
+        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        Raw { child, lines }
+    }
+
+    fn send(&mut self, raw: &str) {
+        let stdin = self.child.stdin.as_mut().expect("stdin");
+        stdin.write_all(raw.as_bytes()).expect("write");
+        stdin.write_all(b"\n").expect("write");
+    }
+
+    fn recv(&mut self) -> Value {
+        let line = self.lines.next().expect("an answer").expect("line");
+        serde_json::from_str(&line).expect("JSON-RPC answer")
+    }
+
+    fn call(&mut self, raw: &str) -> Value {
+        self.send(raw);
+        self.recv()
+    }
+}
+
+#[test]
+fn protocol_errors_get_the_right_json_rpc_codes() {
+    let p = Project::with_toml("[process.a]\ncmd = \"sleep 876041\"\nautostart = false\n");
+    let mut m = Raw::start(&p);
+    let init = m.call(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#);
+    assert_eq!(init["result"]["protocolVersion"], "2025-06-18", "a supported revision is echoed");
+    assert_eq!(init["result"]["capabilities"]["resources"]["subscribe"], true);
+    m.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#); // no answer to notifications
+    assert_eq!(m.call(r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#)["result"], json!({}));
+    let code = |v: &Value| v["error"]["code"].as_i64().expect("error code");
+    assert_eq!(code(&m.call("{this is not json")), -32700);
+    assert_eq!(code(&m.call(r#"{"jsonrpc":"2.0","id":3}"#)), -32600);
+    assert_eq!(code(&m.call(r#"{"id":4,"method":"ping"}"#)), -32600, "jsonrpc 2.0 is required");
+    assert_eq!(code(&m.call(r#"{"jsonrpc":"2.0","id":5,"method":"no/such"}"#)), -32601);
+    let unknown =
+        m.call(r#"{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"no_such_tool","arguments":{}}}"#);
+    assert_eq!(code(&unknown), -32602);
+    let missing =
+        m.call(r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_logs","arguments":{}}}"#);
+    assert_eq!(code(&missing), -32602);
+    assert!(missing["error"]["message"].as_str().expect("msg").contains("missing required argument `process`"));
+    let bad = m.call(r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"wait_for","arguments":{"condition":"soon"}}}"#);
+    assert_eq!(code(&bad), -32602);
+    let extra = m.call(
+        r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"list_urls","arguments":{"colour":"red"}}}"#,
+    );
+    assert_eq!(code(&extra), -32602);
+    let wrong_type = m.call(r#"{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"get_logs","arguments":{"process":"a","last":"many"}}}"#);
+    assert_eq!(code(&wrong_type), -32602);
+    assert_eq!(m.call(r#"{"jsonrpc":"2.0","id":"x","method":"tools/list"}"#)["id"], "x", "ids are echoed");
+    let list = m.call(r#"{"jsonrpc":"2.0","id":11,"method":"tools/list"}"#);
+    for t in list["result"]["tools"].as_array().expect("tools") {
+        assert_eq!(t["inputSchema"]["type"], "object", "every tool has an object schema");
+    }
+    drop(m.child.stdin.take());
+    let status = m.child.wait().expect("wait");
+    assert!(status.success(), "brum mcp ends cleanly at end of input");
+    let _ = p.run(&["down"], LIMIT);
+}
+
+#[test]
+fn print_config_for_every_client() {
+    let p = Project::new();
+    for client in ["claude-code", "cursor", "vscode", "windsurf"] {
+        let out = p.run(&["mcp", "--print-config", client], LIMIT);
+        assert_eq!(out.code, Some(0), "{client}");
+        let text = out.stdout_text();
+        let json_part: String = text.lines().filter(|l| !l.starts_with("//")).collect::<Vec<_>>().join("\n");
+        let v: Value = serde_json::from_str(&json_part).expect("valid JSON snippet");
+        let server = if client == "vscode" { &v["servers"]["brum"] } else { &v["mcpServers"]["brum"] };
+        assert_eq!(server["command"], "brum", "{client}");
+        assert_eq!(server["args"], json!(["mcp"]), "{client}");
+    }
+    let bad = p.run(&["mcp", "--print-config", "notepad"], LIMIT);
+    assert_eq!(bad.code, Some(2));
+}
