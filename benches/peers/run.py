@@ -668,7 +668,7 @@ class Bench:
                 time.sleep(0.02)
             if p.poll() is not None and exited_after is None:
                 exited_after = time.monotonic() - ts
-            surv = [s for s in find_marker(marker) if b" hang " in cmdline(s).replace(b"\0", b" ")]
+            surv = [s for s in find_marker(marker) if cmdline(s).split(b"\0")[1:2] == [b"hang"]]
             code = p.returncode
             kill_tree(p.pid)
             for s in surv:

@@ -389,7 +389,8 @@ fn run(args: RunArgs) -> ExitCode {
             return fail(format!("{file}{e}"));
         }
     };
-    if selection.is_empty() {
+    // a daemon may start with nothing running (`brum start NAME` later)
+    if selection.is_empty() && !args.daemon {
         if let Source::PackageJson { path, .. } = &cfg.source {
             eprintln!("brum: {} has no \"dev\" script; name the scripts to run:", path.display());
             eprint!("{}", list_processes(&cfg));

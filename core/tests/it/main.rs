@@ -4,6 +4,7 @@
 mod config_errors;
 mod control;
 mod detect;
+mod faults;
 mod mcp;
 mod plugins;
 mod run;

@@ -174,3 +174,33 @@ fn print_config_for_every_client() {
     let bad = p.run(&["mcp", "--print-config", "notepad"], LIMIT);
     assert_eq!(bad.code, Some(2));
 }
+
+#[test]
+fn subscribers_are_notified_of_new_errors() {
+    let p = Project::with_toml(concat!(
+        "[process.api]\n",
+        "cmd = '''sleep 0.5; printf 'Traceback (most recent call last):\\n  File \"a.py\", line 1, in <module>\\nValueError: no\\n' >&2; sleep 876042'''\n",
+        "autostart = false\n"
+    ));
+    let mut m = Raw::start(&p);
+    m.call(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#);
+    m.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    let sub = m.call(r#"{"jsonrpc":"2.0","id":2,"method":"resources/subscribe","params":{"uri":"brum://errors"}}"#);
+    assert_eq!(sub["result"], json!({}));
+    let started =
+        m.call(r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"start_process","arguments":{"name":"api"}}}"#);
+    assert_eq!(started["result"]["isError"], false, "{started}");
+    let note = m.recv();
+    assert_eq!(note["method"], "notifications/resources/updated", "{note}");
+    assert_eq!(note["params"]["uri"], "brum://errors");
+    assert!(note.get("id").is_none(), "a notification has no id");
+    let read = m.call(r#"{"jsonrpc":"2.0","id":4,"method":"resources/read","params":{"uri":"brum://errors"}}"#);
+    let text = read["result"]["contents"][0]["text"].as_str().expect("text");
+    let errors: Value = serde_json::from_str(text).expect("json");
+    assert_eq!(errors[0]["message"], "ValueError: no");
+    drop(m.child.stdin.take());
+    let _ = m.child.wait();
+    let down = p.run(&["down"], LIMIT);
+    assert_eq!(down.code, Some(0), "{}", down.stderr);
+    assert!(processes_matching("876042").is_empty());
+}

@@ -30,6 +30,22 @@ enum Mode {
     TestBlock,
     /// `npm ERR!` / `npm error` block
     Npm,
+    /// Jest `  ● suite › test` failure block (indented, blank-separated)
+    Jest,
+    /// Mocha `  1) suite` + title lines ending in `:` + error + frames
+    /// (stage 0 while the title is being collected)
+    Mocha,
+    /// Vitest ` FAIL  file > test` block up to the `⎯⎯⎯` separator
+    Vitest,
+    /// node --test TAP `not ok N - name` + YAML block (stage: 1 = inside
+    /// `error: |-`, 2 = inside `stack: |-`, 3 = other key)
+    Tap,
+    /// go test `--- FAIL: TestX` and/or its `x_test.go:N: msg` log lines
+    GoTest,
+    /// webpack `ERROR in ./src/a.js 3:7` + message lines up to a blank line
+    Webpack,
+    /// esbuild `✘ [ERROR] msg` / `▲ [WARNING] msg` + indented location block
+    Esbuild,
     /// one line, optionally with indented continuation lines
     Single,
 }
@@ -68,6 +84,10 @@ struct Rec {
     /// passed, failed, skipped
     counts: [u32; 3],
     framework: &'static str,
+    /// full name of the failing test (pushed as the `test` field)
+    test: Option<String>,
+    /// indentation of the line that opened the record (TAP, mocha)
+    indent: usize,
 }
 
 impl Rec {
@@ -99,6 +119,8 @@ impl Rec {
             fallback: None,
             counts: [0; 3],
             framework: "",
+            test: None,
+            indent: 0,
         }
     }
 
@@ -126,6 +148,8 @@ impl Rec {
             Mode::Tsc if self.stage == 1 => 2,
             Mode::GoPanic => 1,
             Mode::TestBlock => 1,
+            Mode::Jest | Mode::Tap => 2,
+            Mode::Mocha | Mode::Vitest | Mode::Esbuild => 1,
             _ => 0,
         }
     }
@@ -149,6 +173,14 @@ pub struct StreamState {
     pytest_e: Option<String>,
     /// last pytest traceback location `test_imp.py:1: in <module>`
     pytest_loc: Option<(String, u32)>,
+    /// after mocha's `N failing`: `  1) title` lines start failure records
+    mocha_failing: bool,
+    /// after Jest's `Summary of all failing tests` (repeats every failure)
+    jest_summary: bool,
+    /// ESLint stylish: current file header (reused buffer) and the seq the
+    /// next problem line must have (0: none)
+    eslint_file: Vec<u8>,
+    eslint_next: u64,
 }
 
 fn starts(s: &[u8], p: &[u8]) -> bool {
@@ -162,6 +194,12 @@ impl StreamState {
 
     pub fn flush(&mut self, pid: u32, out: &mut Vec<Finding>) {
         if let Some(r) = self.rec.take() {
+            match r.mode {
+                // `--- FAIL:` lines absorbed by a go test record still count
+                Mode::GoTest => self.go_counts[1] += r.counts[1],
+                Mode::TestBlock if r.framework == "mocha" && r.counts[1] > 0 => self.mocha_failing = true,
+                _ => {}
+            }
             finish(r, pid, out);
         }
     }
@@ -203,6 +241,8 @@ impl StreamState {
         }
         // keep gcc context only while context lines are adjacent
         let ctx = self.ctx.take().filter(|c| c.1 + 1 == seq);
+        // mocha failure headers are indented; any unindented line ends the list
+        self.mocha_failing = false;
         match b0 {
             b'T' if starts(t, b"Traceback (most recent call last)") => {
                 let mut r = Rec::new(Mode::PyTb, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
@@ -210,8 +250,10 @@ impl StreamState {
                 self.open(r);
             }
             b'T' if starts(t, b"Tests:") => {
+                self.jest_summary = false;
                 emit_test(pid, "jest", t, seq, out);
             }
+            b'S' if starts(t, b"Summary of all failing tests") => self.jest_summary = true,
             b't' if starts(t, b"thread '") => {
                 // `thread 'main' panicked at` / `thread 'main' (11397) panicked at`
                 if let Some(p) = find(t, b" panicked at ") {
@@ -249,7 +291,10 @@ impl StreamState {
             b'o' if starts(t, b"ok  \t") || starts(t, b"ok \t") || starts(t, b"ok\t") => {
                 self.emit_go(pid, t, true, seq, out)
             }
-            b'-' if starts(t, b"--- ") => self.count_go(t),
+            b'-' if starts(t, b"--- ") => {
+                self.count_go(t);
+                self.start_go_fail(t, 0, seq, ts);
+            }
             b'#' if starts(t, b"# tests ") => {
                 let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
                 r.framework = "node";
@@ -267,6 +312,7 @@ impl StreamState {
                 r.language = Some("javascript");
                 self.open(r);
             }
+            b'n' if starts(t, b"not ok ") => self.start_tap(t, 0, seq, ts),
             b'n' if starts(t, b"node:") => {
                 // node code frame pointing into node internals: `node:assert:90`
                 if memchr::memchr(b' ', t).is_none() && t.last().is_some_and(u8::is_ascii_digit) {
@@ -279,6 +325,18 @@ impl StreamState {
             0xE2 if starts(t, "✓ built in ".as_bytes()) => {
                 emit_build(pid, "vite", true, parse_duration_ms(&t[13..]), t, seq, out);
             }
+            0xE2 if starts(t, "✘ [ERROR] ".as_bytes()) => {
+                self.start_esbuild(t, "✘ [ERROR] ".len(), Kind::Error, seq, ts)
+            }
+            0xE2 if starts(t, "▲ [WARNING] ".as_bytes()) => {
+                self.start_esbuild(t, "▲ [WARNING] ".len(), Kind::Warning, seq, ts)
+            }
+            0xE2 if starts(t, "⚡ Done in ".as_bytes()) => {
+                emit_build(pid, "esbuild", true, parse_duration_ms(&t["⚡ Done in ".len()..]), t, seq, out);
+            }
+            b'E' if starts(t, b"ERROR in ") => self.start_webpack(t, 9, Kind::Error, seq, ts),
+            b'W' if starts(t, b"WARNING in ") => self.start_webpack(t, 11, Kind::Warning, seq, ts),
+            b'w' if starts(t, b"webpack ") => emit_webpack_done(pid, t, seq, out),
             _ => {
                 if let Some(loc) = parse_loc(t) {
                     return self.start_loc(pid, t, loc, ctx, seq, ts);
@@ -314,45 +372,68 @@ impl StreamState {
                 }
                 // Everything below needs a ':' somewhere; most log lines
                 // without one are done after this single memchr.
-                let has_colon = memchr::memchr(b':', t).is_some();
-                if !has_colon && !starts(t, b"/usr/bin/ld") && !starts(t, b"ld") {
+                let colon = memchr::memchr(b':', t);
+                if (b0 == b'/' || colon == Some(1)) && is_eslint_header(t, colon) {
+                    // ESLint stylish file header: problem lines follow
+                    self.eslint_file.clear();
+                    self.eslint_file.extend_from_slice(t);
+                    self.eslint_next = seq + 1;
                     return;
                 }
-                if let Some(p) = find(t, b"undefined reference to ") {
-                    // linker: `main.c:(.text+0xa): undefined reference to `helper'`
-                    let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(&t[p..])), seq, ts);
-                    if let Some(q) = find(&t[..p], b":(") {
-                        r.file = Some(lossy(&t[..q]));
-                        r.language = language_of(&t[..q]);
+                let Some(colon) = colon else {
+                    if starts(t, b"/usr/bin/ld") || starts(t, b"ld") {
+                        return self.start_ld(t, ctx, seq, ts);
                     }
-                    if let Some(c) = ctx {
-                        r.first_seq = c.0;
-                    }
+                    return;
+                };
+                if let Some((path, line, msg)) = make_error(t, colon) {
+                    // `Makefile:4: *** missing separator.  Stop.`
+                    let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(msg), seq, ts);
+                    r.file = Some(lossy(path));
+                    r.line = Some(line);
                     self.open(r);
                     return;
                 }
-                if starts(t, b"/usr/bin/ld: ") || starts(t, b"ld: ") {
-                    if t.ends_with(b"':") && contains(t, b": in function `") {
-                        self.ctx = Some((ctx.map_or(seq, |c| c.0), seq));
-                    } else if contains(t, b"cannot find ") || contains(t, b"error: ") {
-                        self.open(Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts));
-                    }
-                    return;
-                }
-                if phrase_error(t) {
-                    // `Internal server error: Failed to resolve import` (vite), `Pre-transform error: x`
-                    let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
-                    r.loose = true;
-                    self.open(r);
-                    return;
-                }
-                // `job 1 failed: TypeError: x` — only a finding when stack frames follow
-                if error_word_colon(t) {
-                    let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
-                    r.confirmed = false;
-                    self.open(r);
-                }
+                self.start_ld(t, ctx, seq, ts);
             }
+        }
+    }
+
+    /// linker lines, phrase errors, `job 1 failed: TypeError: x`
+    fn start_ld(&mut self, t: &[u8], ctx: Option<(u64, u64)>, seq: u64, ts: i64) {
+        if let Some(p) = find(t, b"undefined reference to ") {
+            // linker: `main.c:(.text+0xa): undefined reference to `helper'`
+            let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(&t[p..])), seq, ts);
+            if let Some(q) = find(&t[..p], b":(") {
+                r.file = Some(lossy(&t[..q]));
+                r.language = language_of(&t[..q]);
+            }
+            if let Some(c) = ctx {
+                r.first_seq = c.0;
+            }
+            self.open(r);
+            return;
+        }
+        if starts(t, b"/usr/bin/ld: ") || starts(t, b"ld: ") {
+            if t.ends_with(b"':") && contains(t, b": in function `") {
+                self.ctx = Some((ctx.map_or(seq, |c| c.0), seq));
+            } else if contains(t, b"cannot find ") || contains(t, b"error: ") {
+                self.open(Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts));
+            }
+            return;
+        }
+        if phrase_error(t) {
+            // `Internal server error: Failed to resolve import` (vite), `Pre-transform error: x`
+            let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+            r.loose = true;
+            self.open(r);
+            return;
+        }
+        // `job 1 failed: TypeError: x` — only a finding when stack frames follow
+        if error_word_colon(t) {
+            let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+            r.confirmed = false;
+            self.open(r);
         }
     }
 
@@ -380,12 +461,49 @@ impl StreamState {
                     emit_build(pid, "cargo", true, parse_duration_ms(&tw[p + 14..]), t, seq, out);
                 }
             }
+            b'F' if starts(tw, b"FAIL  ") && t.len() - tw.len() == 1 => {
+                // vitest ` FAIL  sum.test.js > suite > test`
+                let name = trim(&tw[6..]);
+                let mut r = Rec::new(Mode::Vitest, Kind::Error, Severity::Error, String::new(), seq, ts);
+                r.confirmed = false;
+                if let Some(p) = find(name, b" > ") {
+                    r.test = Some(lossy(&name[p + 3..]));
+                }
+                self.open(r);
+            }
             b'T' if starts(tw, b"Tests ") => emit_test(pid, "vitest", t, seq, out),
-            b'-' if starts(tw, b"--- ") => self.count_go(tw),
+            b'-' if starts(tw, b"--- ") => {
+                self.count_go(tw);
+                self.start_go_fail(tw, t.len() - tw.len(), seq, ts);
+            }
+            b'n' if starts(tw, b"not ok ") => self.start_tap(tw, t.len() - tw.len(), seq, ts),
             b'0'..=b'9' => {
+                let ind = t.len() - tw.len();
+                if ind == 2 && self.eslint_next == seq {
+                    if let Some(f) = eslint_problem(pid, &self.eslint_file, tw, seq) {
+                        self.eslint_next = seq + 1;
+                        out.push(f);
+                    }
+                    return;
+                }
+                if ind == 2 && self.mocha_failing && mocha_header(tw) {
+                    // `  1) suite` (title continues on following lines) or `  1) test:`
+                    let n = count_digits(tw);
+                    let mut title = trim(&tw[n + 2..]);
+                    let mut r = Rec::new(Mode::Mocha, Kind::Error, Severity::Error, String::new(), seq, ts);
+                    if let Some(x) = title.strip_suffix(b":") {
+                        title = x;
+                        r.stage = 1;
+                    }
+                    r.test = Some(lossy(title));
+                    r.indent = ind;
+                    self.open(r);
+                    return;
+                }
                 if let Some((n, len)) = parse_num(tw)
                     && starts(&tw[len..], b" passing")
                 {
+                    self.mocha_failing = false;
                     let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
                     r.framework = "mocha";
                     r.counts[0] = n;
@@ -395,19 +513,105 @@ impl StreamState {
             0xE2 if starts(tw, "✓ built in ".as_bytes()) => {
                 emit_build(pid, "vite", true, parse_duration_ms(&tw[13..]), t, seq, out);
             }
+            0xE2 if starts(tw, "● ".as_bytes()) && t.len() - tw.len() == 2 => {
+                // Jest `  ● suite › test` (also `● Test suite failed to run`;
+                // `● Console` blocks and the repeated summary are swallowed)
+                let name = trim(&tw["● ".len()..]);
+                let mut r = Rec::new(Mode::Jest, Kind::Error, Severity::Error, String::new(), seq, ts);
+                if name == b"Console" || self.jest_summary {
+                    r.confirmed = false;
+                } else if name != b"Test suite failed to run" {
+                    r.test = Some(lossy(name));
+                }
+                self.open(r);
+            }
             // go test failure location `    calc_test.go:13: Add(2,2) = 4, want 5`
             b'a'..=b'z' | b'A'..=b'Z' if starts(t, b"    ") => {
                 if let Some(loc) = parse_loc(tw)
                     && loc.path.ends_with(b"_test.go")
                     && !loc.rest.is_empty()
                 {
-                    let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(loc.rest)), seq, ts);
+                    // named by the `--- FAIL: TestX` line that follows (go test -v)
+                    let mut r = Rec::new(Mode::GoTest, Kind::Error, Severity::Error, lossy(trim(loc.rest)), seq, ts);
                     r.set_loc(loc.path, loc.line, loc.col);
+                    r.indent = t.len() - tw.len();
                     self.open(r);
                 }
             }
             _ => {}
         }
+    }
+
+    /// `--- FAIL: TestX (0.00s)`: a finding once a `x_test.go:N: msg` log
+    /// line follows (a panic or a bare `t.Fail()` has no such line).
+    fn start_go_fail(&mut self, tw: &[u8], ind: usize, seq: u64, ts: i64) {
+        let Some(name) = go_fail_name(tw) else { return };
+        let mut r = Rec::new(Mode::GoTest, Kind::Error, Severity::Error, String::new(), seq, ts);
+        r.confirmed = false;
+        r.language = Some("go");
+        r.test = Some(lossy(name));
+        r.indent = ind;
+        self.open(r);
+    }
+
+    /// node --test TAP `not ok 3 - multiplies` (`# SKIP` / `# TODO` are not failures)
+    fn start_tap(&mut self, tw: &[u8], ind: usize, seq: u64, ts: i64) {
+        let rest = &tw[7..];
+        let n = count_digits(rest);
+        let name = trim(rest[n..].strip_prefix(b" - ").unwrap_or(&rest[n..]));
+        if contains(name, b" # SKIP") || contains(name, b" # TODO") {
+            return;
+        }
+        let mut r = Rec::new(Mode::Tap, Kind::Error, Severity::Error, String::new(), seq, ts);
+        r.test = Some(lossy(name));
+        r.indent = ind;
+        self.open(r);
+    }
+
+    /// webpack `ERROR in ./src/a.js 3:7` / `ERROR in ./src/a.js 2:0-24` /
+    /// `WARNING in asset size limit: ...`; webpack columns are 0-based.
+    fn start_webpack(&mut self, t: &[u8], at: usize, kind: Kind, seq: u64, ts: i64) {
+        let sev = if kind == Kind::Error { Severity::Error } else { Severity::Warning };
+        let rest = trim(&t[at..]);
+        let mut r = Rec::new(Mode::Webpack, kind, sev, String::new(), seq, ts);
+        let tok_end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        let tok = &rest[..tok_end];
+        if let Some(l) = parse_loc(tok) {
+            r.set_loc(l.path, l.line, l.col);
+        } else if has_extension(tok) && !contains(tok, b":") {
+            r.file = Some(lossy(tok));
+            r.language = language_of(tok);
+            let after = trim_start(&rest[tok_end..]);
+            if let Some((l, n)) = parse_num(after)
+                && after.get(n) == Some(&b':')
+                && let Some((c, _)) = parse_num(&after[n + 1..])
+            {
+                r.line = Some(l);
+                r.col = Some(c + 1);
+            }
+        } else if contains(rest, b": ") {
+            r.message = lossy(rest);
+        }
+        self.open(r);
+    }
+
+    /// esbuild `✘ [ERROR] Could not resolve "./x"` / `▲ [WARNING] msg [code]`
+    fn start_esbuild(&mut self, t: &[u8], at: usize, kind: Kind, seq: u64, ts: i64) {
+        let sev = if kind == Kind::Error { Severity::Error } else { Severity::Warning };
+        let mut msg = trim(&t[at..]);
+        let mut code = None;
+        if msg.ends_with(b"]")
+            && let Some(p) = memchr::memrchr(b'[', msg)
+            && p > 0
+            && msg[p - 1] == b' '
+            && msg[p + 1..msg.len() - 1].iter().all(|b| b.is_ascii_lowercase() || *b == b'-')
+        {
+            code = Some(lossy(&msg[p + 1..msg.len() - 1]));
+            msg = trim(&msg[..p]);
+        }
+        let mut r = Rec::new(Mode::Esbuild, kind, sev, lossy(msg), seq, ts);
+        r.code = code;
+        self.open(r);
     }
 
     fn start_rust_panic(&mut self, t: &[u8], at: usize, seq: u64, ts: i64) {
@@ -546,6 +750,14 @@ impl StreamState {
             return;
         }
         if starts(rest, b"note:") {
+            return;
+        }
+        if loc.col.is_none() && starts(rest, b"*** ") {
+            // make syntax error in an included makefile `rules.mk:12: *** x.  Stop.`
+            let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(make_msg(&rest[4..])), seq, ts);
+            r.file = Some(lossy(loc.path));
+            r.line = Some(loc.line);
+            self.open(r);
             return;
         }
         match lang {
@@ -1029,6 +1241,180 @@ fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
                 Reject
             }
         }
+        Mode::Jest => {
+            if !ws || (t.len() - tw.len() == 2 && starts(tw, "● ".as_bytes())) {
+                return Reject;
+            }
+            if starts(tw, b"at ") {
+                if let Some((p, l, c)) = frame_loc(&tw[3..]) {
+                    test_frame(r, p, l, c);
+                }
+            } else if r.message.is_empty() {
+                r.message = lossy(trim(tw));
+            }
+            Accept
+        }
+        Mode::Mocha => {
+            let ind = t.len() - tw.len();
+            if ind == r.indent && mocha_header(tw) {
+                return Reject;
+            }
+            if r.stage == 0 {
+                // title lines: `       values` ... `         reads a string:`
+                if !ws {
+                    return Reject;
+                }
+                let mut part = trim(tw);
+                if let Some(x) = part.strip_suffix(b":") {
+                    part = x;
+                    r.stage = 1;
+                }
+                if let Some(name) = r.test.as_mut() {
+                    name.push(' ');
+                    name.push_str(&String::from_utf8_lossy(part));
+                }
+                return Accept;
+            }
+            if ws && starts(tw, b"at ") {
+                r.frames += 1;
+                if let Some((p, l, c)) = frame_loc(&tw[3..]) {
+                    test_frame(r, p, l, c);
+                }
+                return Accept;
+            }
+            // the error message may span unindented lines; frames end it
+            if r.frames > 0 || r.lines > 60 {
+                return Reject;
+            }
+            r.lines += 1;
+            if r.message.is_empty() {
+                r.message = lossy(trim(tw));
+            }
+            Accept
+        }
+        Mode::Vitest => {
+            if starts(t, "⎯".as_bytes()) || starts(t, b" FAIL ") || starts(tw, b"Test Files ") || r.lines > 200 {
+                return Reject;
+            }
+            r.lines += 1;
+            if let Some(f) = tw.strip_prefix("❯ ".as_bytes()) {
+                // ` ❯ Module.area src/geo.js:2:12` / ` ❯ sum.test.js:4:46`
+                let f = trim(f);
+                let f = memchr::memrchr(b' ', f).map_or(f, |p| &f[p + 1..]);
+                if let Some((p, l, c)) = loc_from_end(f) {
+                    test_frame(r, p, l, c);
+                }
+            } else if r.message.is_empty() && !ws {
+                r.message = lossy(trim(t));
+                r.confirmed = true;
+            }
+            Accept
+        }
+        Mode::Tap => {
+            let ind = t.len() - tw.len();
+            if ind <= r.indent || r.stage == 9 {
+                return Reject;
+            }
+            if ind == r.indent + 2 {
+                // YAML keys of the diagnostic block
+                r.stage = 3;
+                if tw == b"..." {
+                    r.stage = 9;
+                } else if let Some(v) = tw.strip_prefix(b"location: ") {
+                    if let Some((p, l, c)) = loc_from_end(unquote(v))
+                        && r.fallback.is_none()
+                    {
+                        r.fallback = Some((lossy(p), l, c));
+                    }
+                } else if starts(tw, b"failureType: 'subtestsFailed'") {
+                    // the parent of failing subtests: each subtest is a finding
+                    r.confirmed = false;
+                } else if let Some(v) = tw.strip_prefix(b"error: ") {
+                    if starts(v, b"|") {
+                        r.stage = 1;
+                    } else {
+                        r.message = lossy(unquote(v));
+                    }
+                } else if let Some(v) = tw.strip_prefix(b"name: ") {
+                    let name = unquote(v);
+                    if !r.message.is_empty() && !r.message.as_bytes().starts_with(name) {
+                        r.message = format!("{}: {}", lossy(name), r.message);
+                    }
+                } else if starts(tw, b"stack: ") {
+                    r.stage = 2;
+                }
+                return Accept;
+            }
+            match r.stage {
+                1 => {
+                    let v = trim(tw);
+                    if r.message.is_empty() {
+                        r.message = lossy(v);
+                    } else if r.lines == 0 {
+                        // `Expected values to be strictly equal:` + `4 !== 5`
+                        if r.message.ends_with(':') && !starts(v, b"+ actual") {
+                            r.message.push(' ');
+                            r.message.push_str(&String::from_utf8_lossy(v));
+                        }
+                        r.lines = 1;
+                    }
+                }
+                2 => {
+                    if let Some((p, l, c)) = frame_loc(tw) {
+                        test_frame(r, p, l, c);
+                    }
+                }
+                _ => {}
+            }
+            Accept
+        }
+        Mode::GoTest => {
+            if let Some(name) = go_fail_name(tw) {
+                // -v prints the logs first, then `--- FAIL: TestX`; a parent
+                // without logs of its own takes the name of its failing subtest
+                if r.test.is_none() || r.file.is_none() {
+                    r.test = Some(lossy(name));
+                    r.counts[1] += 1;
+                    return Accept;
+                }
+                return Reject;
+            }
+            if !ws || starts(tw, b"--- ") || starts(tw, b"=== ") {
+                return Reject;
+            }
+            if r.file.is_none()
+                && let Some(loc) = parse_loc(tw)
+                && loc.path.ends_with(b".go")
+                && !loc.rest.is_empty()
+            {
+                r.message = lossy(trim(loc.rest));
+                r.set_loc(loc.path, loc.line, loc.col);
+                r.confirmed = true;
+            }
+            Accept
+        }
+        Mode::Webpack => {
+            if r.lines > 200 {
+                return Reject;
+            }
+            r.lines += 1;
+            if r.message.is_empty() {
+                r.message = lossy(trim(t));
+            }
+            Accept
+        }
+        Mode::Esbuild => {
+            if !ws {
+                return Reject;
+            }
+            if r.file.is_none()
+                && let Some(l) = parse_loc(tw)
+                && trim(l.rest).is_empty()
+            {
+                r.set_loc(l.path, l.line, l.col);
+            }
+            Accept
+        }
         Mode::Single => {
             if r.tb_merge && starts(t, b"Traceback (most recent call last)") {
                 r.mode = Mode::PyTb;
@@ -1114,6 +1500,14 @@ fn finish(mut r: Rec, pid: u32, out: &mut Vec<Finding>) {
         r.file = Some(f);
         r.line = Some(l);
         r.col = c;
+    }
+    if let Some(t) = r.test.take() {
+        r.fields.push(("test".into(), t));
+    }
+    if r.language.is_none()
+        && let Some(f) = r.file.as_deref()
+    {
+        r.language = language_of(f.as_bytes());
     }
     if r.mode == Mode::TestBlock {
         let mut f = test_finding(pid, r.framework, r.message.as_bytes(), r.first_seq, r.counts);
@@ -1221,4 +1615,153 @@ fn emit_tsc_found(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Finding>) {
     } else if contains(t, b"Watching for file changes") {
         emit_build(pid, "tsc", false, None, t, seq, out);
     }
+}
+
+/// `--- FAIL: TestX/sub (0.00s)` → `TestX/sub`
+fn go_fail_name(tw: &[u8]) -> Option<&[u8]> {
+    let rest = tw.strip_prefix(b"--- FAIL: ")?;
+    let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
+}
+
+/// mocha failure header `1) title` (after the indentation)
+fn mocha_header(tw: &[u8]) -> bool {
+    let n = count_digits(tw);
+    n > 0 && tw[n..].starts_with(b") ")
+}
+
+/// `'quoted'` → `quoted`
+fn unquote(v: &[u8]) -> &[u8] {
+    let v = trim(v);
+    if v.len() >= 2 && v[0] == b'\'' && v[v.len() - 1] == b'\'' { &v[1..v.len() - 1] } else { v }
+}
+
+/// A stack frame body (`Object.toBe (sum.test.js:3:46)`, `/a/b.js:3:7`) → location.
+fn frame_loc(body: &[u8]) -> Option<(&[u8], u32, Option<u32>)> {
+    let body = trim(body);
+    let inner = if body.ends_with(b")") {
+        match memchr::memrchr(b'(', body) {
+            Some(p) => &body[p + 1..body.len() - 1],
+            None => body,
+        }
+    } else {
+        body
+    };
+    loc_from_end(inner)
+}
+
+/// A frame of a failing test: the first frame in a test file wins; else the
+/// first frame outside node internals and node_modules (`fallback`).
+fn test_frame(r: &mut Rec, p: &[u8], l: u32, c: Option<u32>) {
+    if r.loc_locked || starts(p, b"node:") || starts(p, b"internal/") || contains(p, b"node_modules") {
+        return;
+    }
+    if is_test_path(p) {
+        r.set_loc(p, l, c);
+        r.loc_locked = true;
+    } else if r.fallback.is_none() {
+        r.fallback = Some((lossy(p), l, c));
+    }
+}
+
+fn is_test_path(p: &[u8]) -> bool {
+    let base = memchr::memrchr2(b'/', b'\\', p).map_or(p, |i| &p[i + 1..]);
+    starts(base, b"test")
+        || contains(base, b".test.")
+        || contains(base, b".spec.")
+        || contains(base, b"_test.")
+        || contains(p, b"__tests__")
+        || contains(p, b"/test/")
+        || contains(p, b"/tests/")
+}
+
+/// ESLint stylish file header: an absolute path alone on its line
+/// (`/home/u/app/src/a.js`, `C:\app\src\a.js`). `colon` is the first ':'.
+fn is_eslint_header(t: &[u8], colon: Option<usize>) -> bool {
+    let abs = match colon {
+        None => t[0] == b'/',
+        Some(1) => {
+            t[0].is_ascii_alphabetic()
+                && matches!(t.get(2), Some(b'\\' | b'/'))
+                && memchr::memchr(b':', &t[2..]).is_none()
+        }
+        _ => false,
+    };
+    abs && has_extension(t) && find(t, b"  ").is_none()
+}
+
+/// ESLint stylish problem `1:7   error    'fs' is assigned ...  no-unused-vars`
+/// (after the two-space indentation).
+fn eslint_problem(pid: u32, file: &[u8], tw: &[u8], seq: u64) -> Option<Finding> {
+    let (line, n) = parse_num(tw)?;
+    if tw.get(n) != Some(&b':') {
+        return None;
+    }
+    let (col, m) = parse_num(&tw[n + 1..])?;
+    let rest = trim_start(&tw[n + 1 + m..]);
+    let (kind, severity, w) = if starts(rest, b"error ") {
+        (Kind::Error, Severity::Error, 5)
+    } else if starts(rest, b"warning ") {
+        (Kind::Warning, Severity::Warning, 7)
+    } else {
+        return None;
+    };
+    let body = trim(&rest[w..]);
+    // the rule id is the last column, separated by at least two spaces
+    let (msg, code) = match memchr::memrchr(b' ', body) {
+        Some(p) if p > 0 && body[p - 1] == b' ' => (trim(&body[..p]), Some(lossy(&body[p + 1..]))),
+        _ => (body, None),
+    };
+    Some(Finding {
+        process: pid,
+        kind,
+        severity,
+        message: lossy(msg),
+        first_seq: seq,
+        last_seq: seq,
+        file: Some(lossy(file)),
+        line: Some(line),
+        column: Some(col),
+        code,
+        language: language_of(file).map(str::to_string),
+        fields: Vec::new(),
+    })
+}
+
+/// GNU make `Makefile:4: *** missing separator.  Stop.` (`colon` is the
+/// first ':'); `make: *** [Makefile:2: all] Error 1` is not one.
+fn make_error(t: &[u8], colon: usize) -> Option<(&[u8], u32, &[u8])> {
+    let path = &t[..colon];
+    if !(path.ends_with(b"akefile") || path.ends_with(b".mk")) || memchr::memchr(b' ', path).is_some() {
+        return None;
+    }
+    let (line, n) = parse_num(&t[colon + 1..])?;
+    let msg = t[colon + 1 + n..].strip_prefix(b": *** ")?;
+    Some((path, line, make_msg(msg)))
+}
+
+/// `missing separator.  Stop.` → `missing separator`
+fn make_msg(msg: &[u8]) -> &[u8] {
+    let msg = trim(msg);
+    let msg = msg.strip_suffix(b"  Stop.").unwrap_or(msg);
+    msg.strip_suffix(b".").unwrap_or(msg)
+}
+
+/// `webpack 5.113.0 compiled successfully in 122 ms` / `... compiled with 2
+/// errors in 121 ms` / `webpack compiled with 1 warning`.
+fn emit_webpack_done(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Finding>) {
+    let Some(p) = find(t, b" compiled ") else { return };
+    if p > 30 {
+        return;
+    }
+    let rest = &t[p + 10..];
+    let ok = if starts(rest, b"successfully") {
+        true
+    } else if starts(rest, b"with ") {
+        !contains(rest, b" error")
+    } else {
+        return;
+    };
+    let dur = find(rest, b" in ").and_then(|q| parse_duration_ms(&rest[q + 4..]));
+    emit_build(pid, "webpack", ok, dur, t, seq, out);
 }

@@ -270,3 +270,103 @@ fn phrase_errors() {
     assert_eq!(f[0].message, "Pre-transform error: Failed to load url /x.js");
     assert_eq!((f[1].file.as_deref(), f[1].line), (Some("/a/src/x.ts"), Some(3)));
 }
+
+fn field<'a>(f: &'a Finding, k: &str) -> Option<&'a str> {
+    f.fields.iter().find(|(fk, _)| fk == k).map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn jest_summary_of_failing_tests_is_not_counted_twice() {
+    let block = [
+        "  ● math › adds",
+        "",
+        "    expect(received).toBe(expected) // Object.is equality",
+        "",
+        "      at Object.toBe (src/math.test.js:3:46)",
+        "",
+    ];
+    let mut lines = vec!["FAIL src/math.test.js"];
+    lines.extend(block);
+    lines.push("Summary of all failing tests");
+    lines.push("FAIL src/math.test.js");
+    lines.extend(block);
+    lines.push("Test Suites: 1 failed, 21 total");
+    lines.push("Tests:       1 failed, 40 passed, 41 total");
+    let f = run(&lines);
+    assert_eq!(f.len(), 2, "{f:#?}");
+    assert_eq!(field(&f[0], "test"), Some("math › adds"));
+    assert_eq!((f[0].file.as_deref(), f[0].line), (Some("src/math.test.js"), Some(3)));
+    assert_eq!(f[1].kind, Kind::Test);
+}
+
+#[test]
+fn mocha_progress_lines_are_not_failures() {
+    // without a preceding `N failing` the `  1) name` lines are progress output
+    let f = run(&["  1) adds", "  2) subtracts:", "", "      Error: x", "      at Context.<anonymous> (t.js:1:1)"]);
+    assert!(f.is_empty(), "{f:#?}");
+}
+
+#[test]
+fn go_test_verbose_subtest_and_panic() {
+    let f = run(&[
+        "=== RUN   TestTable",
+        "=== RUN   TestTable/neg",
+        "    calc_test.go:21: got -2, want -3",
+        "--- FAIL: TestTable (0.00s)",
+        "    --- FAIL: TestTable/neg (0.00s)",
+        "=== RUN   TestBoom",
+        "--- FAIL: TestBoom (0.00s)",
+        "panic: boom [recovered]",
+        "\tpanic: boom",
+        "",
+        "goroutine 7 [running]:",
+        "example.com/x.TestBoom(0xc000007860)",
+        "\t/src/x/calc_test.go:30 +0x27",
+        "FAIL\texample.com/x\t0.004s",
+    ]);
+    assert_eq!(f.len(), 3, "{f:#?}");
+    assert_eq!((f[0].line, field(&f[0], "test")), (Some(21), Some("TestTable")));
+    assert_eq!((f[1].severity, f[1].line), (Severity::Critical, Some(30)));
+    assert_eq!(field(&f[2], "failed"), Some("3"));
+}
+
+#[test]
+fn eslint_problem_without_rule_and_windows_header() {
+    let f = run(&[
+        "C:\\app\\src\\a.js",
+        "  1:10  error  Parsing error: Unexpected token ;",
+        "",
+        "/srv/app/src/b.ts",
+        "  2:1  warning  Unused eslint-disable directive (no problems were reported)",
+        "  3:4  error    Missing return type on function  @typescript-eslint/explicit-function-return-type",
+        "",
+        "✖ 3 problems (2 errors, 1 warning)",
+        "  1:2  error  not a problem line any more  x",
+    ]);
+    assert_eq!(f.len(), 3, "{f:#?}");
+    assert_eq!((f[0].file.as_deref(), f[0].line, f[0].column), (Some("C:\\app\\src\\a.js"), Some(1), Some(10)));
+    assert_eq!((f[0].code.as_deref(), f[0].message.as_str()), (None, "Parsing error: Unexpected token ;"));
+    assert_eq!((f[1].kind, f[1].code.as_deref()), (Kind::Warning, None));
+    assert_eq!(f[2].code.as_deref(), Some("@typescript-eslint/explicit-function-return-type"));
+    assert_eq!(f[2].language.as_deref(), Some("typescript"));
+}
+
+#[test]
+fn webpack_warning_and_make_errors() {
+    let f = run(&[
+        "WARNING in asset size limit: The following asset(s) exceed the recommended size limit (244 KiB).",
+        "Assets: ",
+        "  main.js (1.2 MiB)",
+        "",
+        "webpack 5.90.0 compiled with 1 warning in 812 ms",
+        "build/rules.mk:12: *** recipe commences before first target.  Stop.",
+        "make: *** [Makefile:2: all] Error 1",
+        "make: *** No rule to make target 'x'.  Stop.",
+    ]);
+    assert_eq!(f.len(), 3, "{f:#?}");
+    assert_eq!((f[0].kind, f[0].file.as_deref()), (Kind::Warning, None));
+    assert!(f[0].message.starts_with("asset size limit: "));
+    assert_eq!((f[1].kind, field(&f[1], "status")), (Kind::Build, Some("success")));
+    assert_eq!((f[2].file.as_deref(), f[2].line), (Some("build/rules.mk"), Some(12)));
+    assert_eq!(f[2].message, "recipe commences before first target");
+}

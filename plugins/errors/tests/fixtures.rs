@@ -74,13 +74,19 @@ fn parse_expected(text: &str) -> Vec<Expect> {
                 _ => file = Some(loc.to_string()),
             }
         }
-        let fields = fields
-            .split_whitespace()
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').expect("key=value");
-                (k.to_string(), v.to_string())
-            })
-            .collect();
+        // `key=value` pairs; a word without `=` continues the previous value
+        // (`test=cart › total › sums prices`)
+        let mut kvs: Vec<(String, String)> = Vec::new();
+        for w in fields.split_whitespace() {
+            match w.split_once('=') {
+                Some((k, v)) => kvs.push((k.to_string(), v.to_string())),
+                None => {
+                    let last = kvs.last_mut().expect("key=value");
+                    last.1.push(' ');
+                    last.1.push_str(w);
+                }
+            }
+        }
         v.push(Expect {
             kind,
             severity,
@@ -89,7 +95,7 @@ fn parse_expected(text: &str) -> Vec<Expect> {
             column,
             code: (code != "-").then(|| code.to_string()),
             message,
-            fields,
+            fields: kvs,
             src: raw.to_string(),
         });
     }
