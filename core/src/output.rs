@@ -56,6 +56,8 @@ pub struct Output {
     tee_ts: Timestamps,
     /// Size-based rotation when writing to a log file (`brum up`).
     rotate: Option<Rotation>,
+    /// Why writing failed, when it was not the reader going away.
+    error: Option<io::Error>,
 }
 
 #[derive(Debug)]
@@ -91,6 +93,7 @@ impl Output {
             tee: None,
             tee_ts: Timestamps::new(),
             rotate: None,
+            error: None,
         }
     }
 
@@ -140,24 +143,24 @@ impl Output {
     /// Encodes one event into the buffer (nothing once closed).
     #[inline]
     pub fn emit(&mut self, seq: u64, ts_ms: i64, ev: &Event<'_>) {
-        if self.closed {
-            return;
-        }
         let start = self.buf.len();
-        match self.format {
-            Format::Json => json::encode(&mut self.buf, &mut self.ts, seq, ts_ms, ev),
-            Format::Human(style) => human::encode(&mut self.buf, style, ev),
-            Format::Github(style) => github::encode(&mut self.buf, style, &mut self.group, ev),
+        if !self.closed {
+            match self.format {
+                Format::Json => json::encode(&mut self.buf, &mut self.ts, seq, ts_ms, ev),
+                Format::Human(style) => human::encode(&mut self.buf, style, ev),
+                Format::Github(style) => github::encode(&mut self.buf, style, &mut self.group, ev),
+            }
         }
+        // the control socket's copy goes on even when stdout is gone
         if let Some(tee) = self.tee.as_mut() {
             match self.format {
-                Format::Json => tee.extend_from_slice(&self.buf[start..]),
+                Format::Json if !self.closed => tee.extend_from_slice(&self.buf[start..]),
                 _ => json::encode(tee, &mut self.tee_ts, seq, ts_ms, ev),
             }
         }
     }
 
-    /// Starts keeping every event as NDJSON for [`Output::take_tee`].
+    /// Starts keeping every event as NDJSON for [`Output::tee_mut`].
     pub fn enable_tee(&mut self) {
         self.tee.get_or_insert_with(|| Vec::with_capacity(1 << 20));
     }
@@ -166,6 +169,16 @@ impl Output {
     /// buffer to reuse: `std::mem::swap`).
     pub fn tee_mut(&mut self) -> Option<&mut Vec<u8>> {
         self.tee.as_mut()
+    }
+
+    /// The write error that closed the output, if it was not EPIPE.
+    pub fn take_error(&mut self) -> Option<io::Error> {
+        self.error.take()
+    }
+
+    /// Whether this output is `brum up`'s log file.
+    pub fn is_log_file(&self) -> bool {
+        self.rotate.is_some()
     }
 
     /// An output appending NDJSON events to a log file, rotated to
@@ -242,7 +255,11 @@ impl Output {
                     return Flush::Pending;
                 }
                 _ => {
-                    // EPIPE or any other hard error: the reader is gone.
+                    // EPIPE: the reader is gone (`| head`), an ordinary end.
+                    // Anything else (ENOSPC, EFBIG, EIO) is kept to report.
+                    if err.kind() != io::ErrorKind::BrokenPipe {
+                        self.error = Some(err);
+                    }
                     self.closed = true;
                     self.buf.clear();
                     self.pos = 0;

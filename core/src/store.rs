@@ -87,7 +87,9 @@ impl Ring {
         let budget = budget.max(RECORD_COST * 4);
         Ring {
             bytes: LocalRb::new(budget),
-            index: LocalRb::new(budget / RECORD_COST),
+            // lines shorter than RECORD_COST are evicted by count sooner;
+            // a smaller index keeps the ring near 1.5x its budget in memory
+            index: LocalRb::new((budget / (2 * RECORD_COST)).max(64)),
             budget,
             used: 0,
             head: 0,

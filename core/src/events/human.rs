@@ -153,6 +153,11 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             end(out, style);
         }
         Event::PluginLoaded { .. } => {}
+        Event::OutputFailed { error } => {
+            prefix(out, style, "brum", None, b'*');
+            let _ = write!(out, "cannot write the event output: {error}");
+            end(out, style);
+        }
         Event::ClientDropped { queued_bytes, .. } => {
             prefix(out, style, "brum", None, b'*');
             let _ = write!(out, "a control client stopped reading and was disconnected ({queued_bytes} bytes queued)");

@@ -159,6 +159,10 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             key(out, "text");
             push_str(out, text);
         }
+        Event::OutputFailed { error } => {
+            key(out, "error");
+            push_str(out, error);
+        }
         Event::ClientDropped { queued_bytes, reason } => {
             key(out, "reason");
             push_str(out, reason);

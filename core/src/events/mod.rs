@@ -127,6 +127,10 @@ pub enum Event<'a> {
         plugin: &'a str,
         text: &'a str,
     },
+    /// brum's event output failed (disk full, file too large): the reason.
+    OutputFailed {
+        error: &'a str,
+    },
     /// A control client was disconnected because it stopped reading.
     ClientDropped {
         queued_bytes: u64,
@@ -238,6 +242,7 @@ impl Event<'_> {
             Event::PluginLog { .. } => "plugin.log",
             Event::RunSummary { .. } => "run.summary",
             Event::ClientDropped { .. } => "client.dropped",
+            Event::OutputFailed { .. } => "output.failed",
         }
     }
 }

@@ -26,7 +26,7 @@ pub const LISTENER: Token = Token(2);
 /// Client tokens are `CLIENT_BASE + slot`.
 pub const CLIENT_BASE: usize = 1 << 32;
 /// Bytes of encoded events kept for `tail --since` / `--last`.
-const HISTORY_BYTES: usize = 16 << 20;
+const HISTORY_BYTES: usize = 8 << 20;
 /// Findings kept for `errors` / `urls`.
 const MAX_FINDINGS: usize = 1000;
 /// Connections served at once.

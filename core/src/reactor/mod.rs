@@ -17,7 +17,7 @@ mod timers;
 pub use control::BindError;
 
 use std::collections::VecDeque;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
@@ -45,7 +45,10 @@ const FIRST_PIPE: usize = 16;
 /// Bytes read per `read(2)`.
 const READ_CHUNK: usize = 128 * 1024;
 /// Bytes one pipe may deliver per turn before the others get their go.
-const READ_BUDGET: usize = 512 * 1024;
+const READ_BUDGET: usize = 128 * 1024;
+/// Bytes all pipes together may deliver per turn: then signals, timers and
+/// control clients get their turn (and the control tee stays small).
+const TURN_BUDGET: usize = 256 * 1024;
 /// How often evictions from the rings are reported, at most.
 const EVICT_REPORT_EVERY: Duration = Duration::from_secs(1);
 
@@ -183,6 +186,10 @@ struct Reactor {
     fail_on: Option<FailOn>,
     control: Option<control::ControlServer>,
     daemon: bool,
+    /// Bytes read from pipes in the current turn.
+    turn_read: usize,
+    /// The output failed with an error other than its reader going away.
+    output_failed: bool,
 }
 
 fn pipe_token(proc: usize, slot: usize) -> Token {
@@ -203,6 +210,7 @@ impl Reactor {
             out_registered = poll.registry().register(&mut SourceFd(&fd), STDOUT, Interest::WRITABLE).is_ok();
         }
         supervise::become_subreaper();
+        supervise::ignore_sigxfsz();
         raise_fd_limit();
         let mut control = None;
         let mut out = out;
@@ -267,6 +275,8 @@ impl Reactor {
             fail_on: opts.fail_on,
             control,
             daemon: opts.daemon,
+            turn_read: 0,
+            output_failed: false,
         })
     }
 
@@ -396,7 +406,26 @@ impl Reactor {
     }
 
     fn flush_output(&mut self) {
-        if self.out.flush() == Flush::Closed && self.shutdown == Shutdown::None {
+        if self.out.flush() != Flush::Closed {
+            return;
+        }
+        if let Some(e) = self.out.take_error() {
+            // not a reader going away but a failing sink (disk full, file
+            // too large): say so, and fail the run
+            // never eprintln!: it panics when stderr fails too (same full disk)
+            let mut err = std::io::stderr();
+            let _ = writeln!(err, "brum: cannot write the event output: {e}");
+            let text = e.to_string();
+            self.seq += 1;
+            self.out.emit(self.seq, now_ms(), &Event::OutputFailed { error: &text });
+            if self.out.is_log_file() {
+                // `brum up`: the session and its socket go on without the log
+                let _ = writeln!(err, "brum: going on without the log file; `brum tail` still has every event");
+                return;
+            }
+            self.output_failed = true;
+        }
+        if self.shutdown == Shutdown::None && !self.out.is_log_file() {
             self.begin_shutdown(Shutdown::OutputClosed);
         }
     }
@@ -405,7 +434,8 @@ impl Reactor {
     /// has room.
     fn read_pipes(&mut self) {
         let mut turns = self.ready.len();
-        while turns > 0 {
+        self.turn_read = 0;
+        while turns > 0 && self.turn_read < TURN_BUDGET {
             turns -= 1;
             if self.out.is_full() {
                 self.flush_output();
@@ -441,6 +471,7 @@ impl Reactor {
             match pipe.rx.read(&mut self.rbuf) {
                 Ok(0) => return ReadResult::Eof,
                 Ok(n) => {
+                    self.turn_read += n;
                     let pref = ProcRef { name: &p.spec.name, index: p.index };
                     match self.host.as_mut() {
                         Some(host) => {
@@ -457,7 +488,7 @@ impl Reactor {
                         self.evict_report_armed = true;
                         self.timers.arm(Instant::now() + EVICT_REPORT_EVERY, TimerKind::EvictReport);
                     }
-                    if budget == 0 || self.out.is_full() {
+                    if budget == 0 || self.out.is_full() || self.turn_read >= TURN_BUDGET {
                         return ReadResult::More;
                     }
                 }
@@ -941,6 +972,9 @@ impl Reactor {
             Shutdown::Signal(sig) => 128 + sig,
             _ => self.first_failure.unwrap_or(0),
         };
+        if self.output_failed && code == 0 {
+            code = 1;
+        }
         let (errors, warnings): (u32, u32) = self.procs.iter().fold((0, 0), |(e, w), p| (e + p.errors, w + p.warnings));
         let failing = match self.fail_on {
             Some(FailOn::Error) => errors > 0,

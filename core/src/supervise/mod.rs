@@ -43,6 +43,9 @@ pub fn spawn(spec: &ProcessSpec, pipe_size: Option<i32>) -> io::Result<Spawned> 
             if libc::setpgid(0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
+            // brum ignores SIGXFSZ (to see EFBIG instead of dying); an
+            // ignored disposition would survive exec, so restore it
+            libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
@@ -112,6 +115,15 @@ pub fn signal_group(pgid: i32, sig: i32) -> bool {
 /// Whether any process of the group still exists (zombies included).
 pub fn group_alive(pgid: i32) -> bool {
     signal_group(pgid, 0)
+}
+
+/// Ignores SIGXFSZ in brum: a write past the file size limit then fails
+/// with EFBIG, which brum reports, instead of killing it.
+pub fn ignore_sigxfsz() {
+    // SAFETY: setting a signal disposition to ignore.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }
 
 /// Makes brum the reaper of orphaned descendants, so grandchildren that
