@@ -430,7 +430,8 @@ fn run(args: RunArgs) -> ExitCode {
             Ok(o) => o,
             Err(e) => return fail(format!("cannot write {}: {e}", path.display())),
         },
-        None => Output::stdout(format, 1 << 20),
+        // small: a quiet process's line never waits behind much chatty output
+        None => Output::stdout(format, 128 << 10),
     };
     let socket = if args.no_socket {
         None

@@ -239,6 +239,9 @@ impl Server {
         match client::call(&self.socket, &req) {
             Err(ClientError::NotRunning(_)) if !self.started_daemon => {
                 self.start_daemon()?;
+                if self.subscribed_errors {
+                    self.ensure_tail(None);
+                }
                 Ok(client::call(&self.socket, &req)?)
             }
             other => Ok(other?),

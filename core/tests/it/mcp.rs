@@ -88,17 +88,26 @@ cmd = "sleep 876040"
     assert!(processes_matching("876040").is_empty(), "nothing left behind");
 }
 
-/// A raw JSON-RPC conversation with `brum mcp`.
+/// A raw JSON-RPC conversation with `brum mcp` (answers read by a thread,
+/// so a missing answer fails the test instead of hanging it).
 struct Raw {
     child: std::process::Child,
-    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    lines: std::sync::mpsc::Receiver<String>,
 }
 
 impl Raw {
     fn start(p: &Project) -> Raw {
         let mut child = p.cmd(&["mcp"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("brum mcp");
-        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        Raw { child, lines }
+        let out = BufReader::new(child.stdout.take().expect("stdout"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Raw { child, lines: rx }
     }
 
     fn send(&mut self, raw: &str) {
@@ -108,7 +117,7 @@ impl Raw {
     }
 
     fn recv(&mut self) -> Value {
-        let line = self.lines.next().expect("an answer").expect("line");
+        let line = self.lines.recv_timeout(std::time::Duration::from_secs(30)).expect("an answer within 30 s");
         serde_json::from_str(&line).expect("JSON-RPC answer")
     }
 

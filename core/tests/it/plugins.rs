@@ -312,3 +312,31 @@ fn the_example_custom_plugin_builds_and_finds() {
     assert_eq!(found[0]["message"], "TODO: wire the cache");
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn a_component_of_another_world_is_rejected() {
+    // an ordinary WASI command (a `fn main` program) is a component, but
+    // not of the brum:plugin world
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("other-world");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("hello.rs"), "fn main() { println!(\"hello\"); }\n").expect("write");
+    let wasm = dir.join("hello.wasm");
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let status = std::process::Command::new(rustc)
+        .args(["--edition", "2021", "--target", "wasm32-wasip2", "-O"])
+        .arg(dir.join("hello.rs"))
+        .arg("-o")
+        .arg(&wasm)
+        .status()
+        .expect("rustc");
+    assert!(status.success(), "building a wasip2 command failed");
+    let p = Project::new();
+    let out = p.run(&["plugins", "check", wasm.to_str().expect("path")], LIMIT);
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr.contains("does not implement the brum:plugin@0.1.0 world") || out.stderr.contains("imports `wasi:"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("hello.wasm"), "the message names the file: {}", out.stderr);
+}
