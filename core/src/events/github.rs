@@ -56,7 +56,14 @@ fn annotation(out: &mut Vec<u8>, process: &str, f: &FindingView<'_>) {
     if let Some(file) = f.file {
         out.extend_from_slice(&[sep]);
         out.extend_from_slice(b"file=");
-        property(out, file);
+        // annotations want paths relative to the checkout (the cwd)
+        let cwd = std::env::current_dir().ok();
+        let rel = cwd
+            .as_ref()
+            .and_then(|d| std::path::Path::new(file).strip_prefix(d).ok())
+            .and_then(|p| p.to_str())
+            .unwrap_or(file);
+        property(out, rel);
         sep = b',';
         if let Some(l) = f.line {
             let _ = write!(out, ",line={l}");
