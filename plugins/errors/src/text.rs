@@ -2,6 +2,7 @@
 //! small anchored parsers the detector is built from. Nothing here allocates
 //! except `clean_line`, which writes into a caller-owned reusable buffer.
 
+use brum_plugin_sdk::text::strip_ansi_into;
 use memchr::memchr;
 
 /// Cleans one raw line: strips ANSI escapes (CSI, OSC, two-byte escapes),
@@ -14,7 +15,6 @@ pub fn clean_line<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> &'a [u8] {
         s = rest;
     }
     let s: &[u8] = if memchr(0x1b, s).is_some() {
-        buf.clear();
         strip_ansi_into(s, buf);
         &buf[..]
     } else {
@@ -22,47 +22,6 @@ pub fn clean_line<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> &'a [u8] {
     };
     let s = after_last_cr(s);
     strip_prefixes(s)
-}
-
-/// Removes ANSI escape sequences, appending the remaining bytes to `out`.
-pub fn strip_ansi_into(s: &[u8], out: &mut Vec<u8>) {
-    let mut i = 0;
-    while i < s.len() {
-        let Some(off) = memchr(0x1b, &s[i..]) else {
-            out.extend_from_slice(&s[i..]);
-            return;
-        };
-        out.extend_from_slice(&s[i..i + off]);
-        i += off + 1;
-        match s.get(i) {
-            Some(b'[') => {
-                // CSI: parameters/intermediates then one final byte 0x40..=0x7e
-                i += 1;
-                while i < s.len() && !(0x40..=0x7e).contains(&s[i]) {
-                    i += 1;
-                }
-                i += 1;
-            }
-            Some(b']') | Some(b'P') | Some(b'_') | Some(b'^') => {
-                // OSC / DCS / APC / PM: until BEL or ST (ESC \)
-                i += 1;
-                while i < s.len() {
-                    if s[i] == 0x07 {
-                        i += 1;
-                        break;
-                    }
-                    if s[i] == 0x1b && s.get(i + 1) == Some(&b'\\') {
-                        i += 2;
-                        break;
-                    }
-                    i += 1;
-                }
-            }
-            Some(b'(') | Some(b')') | Some(b'*') | Some(b'+') => i += 2,
-            Some(_) => i += 1,
-            None => {}
-        }
-    }
 }
 
 /// Text after the last `\r` (progress redraws); if that part is blank the

@@ -64,6 +64,7 @@ mod component;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use brum_plugin_sdk::text::strip_ansi_into;
 use memchr::memmem;
 
 /// At most this many distinct URLs are reported for one process run.
@@ -428,63 +429,6 @@ fn find_label(before: &[u8]) -> Option<String> {
         label.push_str(w);
     }
     Some(label)
-}
-
-/// Copies `src` into `dst` without ANSI escape sequences.
-///
-/// Handles CSI (`ESC [ params intermediates final`), OSC (`ESC ] ... BEL` or
-/// `ESC ] ... ESC \`, e.g. OSC-8 hyperlinks whose visible text is kept), other
-/// string sequences (DCS/SOS/PM/APC, same terminators) and two/three-byte escapes
-/// (`ESC ( B`, `ESC =` ...). An unterminated sequence is dropped to the end.
-fn strip_ansi_into(src: &[u8], dst: &mut Vec<u8>) {
-    dst.clear();
-    let mut i = 0;
-    while i < src.len() {
-        let Some(rel) = memchr::memchr(0x1b, &src[i..]) else {
-            dst.extend_from_slice(&src[i..]);
-            return;
-        };
-        dst.extend_from_slice(&src[i..i + rel]);
-        i += rel + 1; // past ESC
-        match src.get(i) {
-            None => return,
-            Some(b'[') => {
-                i += 1;
-                while i < src.len() && (0x20..=0x3f).contains(&src[i]) {
-                    i += 1;
-                }
-                if i < src.len() && (0x40..=0x7e).contains(&src[i]) {
-                    i += 1;
-                }
-            }
-            Some(b']' | b'P' | b'X' | b'^' | b'_') => {
-                i += 1;
-                loop {
-                    match src.get(i) {
-                        None => return,
-                        Some(0x07) => {
-                            i += 1;
-                            break;
-                        }
-                        Some(0x1b) if src.get(i + 1) == Some(&b'\\') => {
-                            i += 2;
-                            break;
-                        }
-                        Some(_) => i += 1,
-                    }
-                }
-            }
-            Some(_) => {
-                // ESC, optional intermediates (0x20-0x2f), one final byte.
-                while i < src.len() && (0x20..=0x2f).contains(&src[i]) {
-                    i += 1;
-                }
-                if i < src.len() {
-                    i += 1;
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
