@@ -441,6 +441,17 @@ impl PluginHost {
             *r = true;
         }
         let ps = ProcessStart { process: id, name: name.to_string(), command: command.to_string() };
+        self.call_wanting(id, now_ms, found, |inst, store| inst.call_process_started(store, &ps));
+    }
+
+    /// Calls every ready plugin that wants process `id` with `call`.
+    fn call_wanting(
+        &mut self,
+        id: u32,
+        now_ms: i64,
+        found: &mut Vec<Found>,
+        call: impl Fn(&bindings::Plugin, &mut Store<State>) -> wasmtime::Result<Output>,
+    ) {
         for i in 0..self.slots.len() {
             if !self.ready(i, now_ms) {
                 continue;
@@ -454,7 +465,7 @@ impl PluginHost {
                 continue;
             };
             let _ = store.set_fuel(self.budgets.fuel);
-            let result = inst.call_process_started(&mut *store, &ps);
+            let result = call(inst, store);
             self.finish_call(i, now_ms, result, None, found, None);
         }
     }
@@ -472,23 +483,8 @@ impl PluginHost {
             Some(r) if *r => *r = false,
             _ => return, // never started: nothing to flush
         }
-        for i in 0..self.slots.len() {
-            if !self.ready(i, now_ms) {
-                continue;
-            }
-            let slot = &mut self.slots[i];
-            if !slot.want_procs.is_empty() && !slot.want_procs.contains(&id) {
-                continue;
-            }
-            let _rt = self.rt.enter();
-            let Some((store, inst)) = slot.live.as_mut() else {
-                continue;
-            };
-            let _ = store.set_fuel(self.budgets.fuel);
-            let pe = ProcessEnd { process: id, code, signal, now_ms };
-            let result = inst.call_process_ended(&mut *store, pe);
-            self.finish_call(i, now_ms, result, None, found, None);
-        }
+        let pe = ProcessEnd { process: id, code, signal, now_ms };
+        self.call_wanting(id, now_ms, found, |inst, store| inst.call_process_ended(store, pe));
     }
 
     /// The earliest time a plugin asked to be ticked at.
