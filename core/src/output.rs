@@ -14,6 +14,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::events::human::HumanStyle;
 use crate::events::{Event, Timestamps, github, human, json};
+use crate::store::{RECORD_COST, Ring, Stream};
 
 /// How events are written.
 #[derive(Debug, Clone, Copy)]
@@ -50,10 +51,8 @@ pub struct Output {
     format: Format,
     ts: Timestamps,
     group: github::GroupState,
-    /// Every event also as NDJSON, for the control socket (history and
-    /// `brum tail`), drained by the reactor each turn.
-    tee: Option<Vec<u8>>,
-    tee_ts: Timestamps,
+    /// Every event also as NDJSON, for the control socket.
+    history: Option<History>,
     /// Size-based rotation when writing to a log file (`brum up`).
     rotate: Option<Rotation>,
     /// Why writing failed, when it was not the reader going away.
@@ -66,6 +65,19 @@ struct Rotation {
     file: std::fs::File,
     written: u64,
     max: u64,
+}
+
+/// The most recent events as NDJSON, one ring record per event (its seq,
+/// time and JSON line with the newline): what the control socket replays to
+/// `tail` clients and streams to them live. Filled by [`Output::emit`] with
+/// one copy, straight from the encoded output when that is JSON.
+#[derive(Debug)]
+pub struct History {
+    pub ring: Ring,
+    scratch: Vec<u8>,
+    ts: Timestamps,
+    /// A finding event went in since the control server last looked.
+    pub findings: bool,
 }
 
 impl Output {
@@ -90,8 +102,7 @@ impl Output {
             format,
             ts: Timestamps::new(),
             group: github::GroupState::default(),
-            tee: None,
-            tee_ts: Timestamps::new(),
+            history: None,
             rotate: None,
             error: None,
         }
@@ -152,23 +163,41 @@ impl Output {
             }
         }
         // the control socket's copy goes on even when stdout is gone
-        if let Some(tee) = self.tee.as_mut() {
-            match self.format {
-                Format::Json if !self.closed => tee.extend_from_slice(&self.buf[start..]),
-                _ => json::encode(tee, &mut self.tee_ts, seq, ts_ms, ev),
+        if let Some(History { ring, scratch, ts, findings }) = self.history.as_mut() {
+            let json: &[u8] = match self.format {
+                Format::Json if !self.closed => &self.buf[start..],
+                _ => {
+                    scratch.clear();
+                    json::encode(scratch, ts, seq, ts_ms, ev);
+                    scratch
+                }
+            };
+            // an event bigger than the whole history (a line near a 16 MiB
+            // max_line_bytes) would be stored cut: it is left out instead
+            if json.len() + RECORD_COST <= ring.budget() {
+                ring.push(seq, ts_ms, Stream::Stdout, false, json);
             }
+            *findings |= matches!(ev, Event::Finding { .. });
         }
     }
 
-    /// Starts keeping every event as NDJSON for [`Output::tee_mut`].
-    pub fn enable_tee(&mut self) {
-        self.tee.get_or_insert_with(|| Vec::with_capacity(1 << 20));
+    /// Starts keeping the most recent events, `bytes` of them, as NDJSON
+    /// in a [`History`].
+    pub fn enable_history(&mut self, bytes: usize) {
+        self.history.get_or_insert_with(|| History {
+            ring: Ring::new(bytes),
+            scratch: Vec::new(),
+            ts: Timestamps::new(),
+            findings: false,
+        });
     }
 
-    /// The NDJSON of the events since the last call (swap in an empty
-    /// buffer to reuse: `std::mem::swap`).
-    pub fn tee_mut(&mut self) -> Option<&mut Vec<u8>> {
-        self.tee.as_mut()
+    pub fn history(&self) -> Option<&History> {
+        self.history.as_ref()
+    }
+
+    pub fn history_mut(&mut self) -> Option<&mut History> {
+        self.history.as_mut()
     }
 
     /// The write error that closed the output, if it was not EPIPE.

@@ -1,16 +1,25 @@
 //! The ring store: recent output of one process, bounded in bytes.
 //!
-//! Leaf module: depends on `ringbuf` and `memchr` only. Each process owns one
-//! [`Ring`]: a byte ring holding line contents back to back and an index ring
-//! of fixed-size records (seq, time, stream, length). Every line is charged
-//! its length plus [`RECORD_COST`] against the budget; pushing a line evicts
-//! the oldest lines until it fits, and evictions are counted. Pushing never
-//! allocates: both rings are allocated once (untouched pages cost no RSS).
+//! Leaf module: depends on `memchr` only. Each process owns one [`Ring`]: a
+//! byte buffer holding line contents back to back and an index of fixed-size
+//! records (seq, time, stream, length, position). Every line is charged its
+//! length plus [`RECORD_COST`] against the budget; pushing a line evicts the
+//! oldest lines until it fits, and evictions are counted. Pushing never
+//! allocates: the buffer and the index are allocated once (untouched pages
+//! cost no RSS).
+//!
+//! A line is never split across the end of the buffer: one that does not fit
+//! in the space left before the end starts again at offset 0 (the few bytes
+//! skipped are charged to nobody, they just make the oldest lines go a little
+//! sooner). So every stored line is one contiguous slice, a push is one
+//! `memcpy` plus a record, and no step divides. This replaced `ringbuf`,
+//! whose index arithmetic (a modulo per slice and per index move) cost 22 ns
+//! per push, on the hot path twice per line (process ring and event
+//! history); see BENCHMARKS.md.
+
+use std::collections::VecDeque;
 
 use memchr::memmem;
-use ringbuf::LocalRb;
-use ringbuf::storage::Heap;
-use ringbuf::traits::{Consumer, Observer, Producer};
 
 /// Budget charged per line on top of its bytes, so that many tiny lines are
 /// bounded too.
@@ -42,7 +51,9 @@ pub struct Record {
     /// The line was cut at the maximum length and continues in the next one.
     pub truncated: bool,
     pub len: u32,
-    /// Absolute offset of the first byte in the byte ring's history.
+    /// Absolute offset of the first byte, counting the skipped ends of the
+    /// buffer: the span held is `newest end - oldest start`, and the bytes
+    /// are at `start % buffer length`.
     start: u64,
 }
 
@@ -56,16 +67,17 @@ pub struct RingStats {
 
 /// Per-process bounded line store.
 pub struct Ring {
-    bytes: LocalRb<Heap<u8>>,
-    index: LocalRb<Heap<Record>>,
+    bytes: Box<[u8]>,
+    index: VecDeque<Record>,
+    /// Most records held at once (the index never grows past it).
+    max_lines: usize,
     budget: usize,
     used: usize,
-    /// Absolute offset of the oldest byte still held.
-    head: u64,
     /// Absolute offset one past the newest byte.
     tail: u64,
+    /// Buffer position of `tail`.
+    tail_at: usize,
     stats: RingStats,
-    scratch: Vec<u8>,
 }
 
 impl std::fmt::Debug for Ring {
@@ -73,7 +85,7 @@ impl std::fmt::Debug for Ring {
         f.debug_struct("Ring")
             .field("budget", &self.budget)
             .field("used", &self.used)
-            .field("lines", &self.index.occupied_len())
+            .field("lines", &self.index.len())
             .field("stats", &self.stats)
             .finish()
     }
@@ -85,17 +97,18 @@ impl Ring {
     /// cut to fit (callers keep lines far shorter via the splitter's cap).
     pub fn new(budget: usize) -> Self {
         let budget = budget.max(RECORD_COST * 4);
+        // lines shorter than RECORD_COST are evicted by count sooner; a
+        // smaller index keeps the ring near 1.5x its budget in memory
+        let max_lines = (budget / (2 * RECORD_COST)).max(64);
         Ring {
-            bytes: LocalRb::new(budget),
-            // lines shorter than RECORD_COST are evicted by count sooner;
-            // a smaller index keeps the ring near 1.5x its budget in memory
-            index: LocalRb::new((budget / (2 * RECORD_COST)).max(64)),
+            bytes: vec![0u8; budget].into_boxed_slice(),
+            index: VecDeque::with_capacity(max_lines),
+            max_lines,
             budget,
             used: 0,
-            head: 0,
             tail: 0,
+            tail_at: 0,
             stats: RingStats::default(),
-            scratch: Vec::new(),
         }
     }
 
@@ -109,7 +122,7 @@ impl Ring {
     }
 
     pub fn len(&self) -> usize {
-        self.index.occupied_len()
+        self.index.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -121,71 +134,91 @@ impl Ring {
     }
 
     /// Stores one line; returns how many old lines were evicted for it.
+    #[inline]
     pub fn push(&mut self, seq: u64, ts_ms: i64, stream: Stream, truncated: bool, line: &[u8]) -> u32 {
         let line = &line[..line.len().min(self.budget - RECORD_COST)];
-        let cost = line.len() + RECORD_COST;
+        let len = line.len();
+        let cost = len + RECORD_COST;
+        // where it goes: right after the newest line, or at the start of
+        // the buffer when the end is too short (the rest of the end skipped)
+        let (start, at) = if self.tail_at + len <= self.bytes.len() {
+            (self.tail, self.tail_at)
+        } else {
+            (self.tail + (self.bytes.len() - self.tail_at) as u64, 0)
+        };
+        let end = start + len as u64;
         let mut evicted = 0u32;
-        while self.used + cost > self.budget || self.index.is_full() {
-            if !self.evict_one() {
+        while let Some(old) = self.index.front() {
+            let overlaps = end - old.start > self.bytes.len() as u64;
+            if !overlaps && self.used + cost <= self.budget && self.index.len() < self.max_lines {
                 break;
             }
+            self.evict_front();
             evicted += 1;
         }
-        let record = Record { seq, ts_ms, stream, truncated, len: line.len() as u32, start: self.tail };
-        let pushed = self.bytes.push_slice(line);
-        debug_assert_eq!(pushed, line.len());
-        let _ = self.index.try_push(record);
-        self.tail += line.len() as u64;
+        self.bytes[at..at + len].copy_from_slice(line);
+        self.index.push_back(Record { seq, ts_ms, stream, truncated, len: len as u32, start });
+        self.tail = end;
+        self.tail_at = at + len;
         self.used += cost;
         self.stats.pushed_lines += 1;
         evicted
     }
 
-    fn evict_one(&mut self) -> bool {
-        let Some(old) = self.index.try_pop() else {
-            return false;
-        };
-        let n = old.len as usize;
-        self.bytes.skip(n);
-        self.head += n as u64;
-        self.used -= n + RECORD_COST;
-        self.stats.evicted_lines += 1;
-        self.stats.evicted_bytes += n as u64;
-        true
+    fn evict_front(&mut self) {
+        if let Some(old) = self.index.pop_front() {
+            let n = old.len as usize;
+            self.used -= n + RECORD_COST;
+            self.stats.evicted_lines += 1;
+            self.stats.evicted_bytes += n as u64;
+        }
     }
 
     /// Oldest seq still held.
     pub fn first_seq(&self) -> Option<u64> {
-        self.index.first().map(|r| r.seq)
+        self.index.front().map(|r| r.seq)
     }
 
-    /// Calls `f` for every stored line from oldest to newest, with `from`
-    /// skipping the oldest lines. Stops when `f` returns false.
-    pub fn for_each(&mut self, mut f: impl FnMut(&Record, &[u8]) -> bool) {
-        let (a, b) = self.bytes.as_slices();
-        let (ia, ib) = self.index.as_slices();
-        for rec in ia.iter().chain(ib.iter()) {
-            let rel = (rec.start - self.head) as usize;
+    /// Newest seq held.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.index.back().map(|r| r.seq)
+    }
+
+    /// Calls `f` for every stored line from oldest to newest. Stops when
+    /// `f` returns false.
+    pub fn for_each(&self, f: impl FnMut(&Record, &[u8]) -> bool) {
+        self.for_each_from(0, f);
+    }
+
+    /// Like [`Ring::for_each`] for the lines whose seq is above `seq`
+    /// (found by binary search: seqs only grow).
+    pub fn for_each_after(&self, seq: u64, f: impl FnMut(&Record, &[u8]) -> bool) {
+        self.for_each_from(self.index.partition_point(|r| r.seq <= seq), f);
+    }
+
+    fn for_each_from(&self, from: usize, mut f: impl FnMut(&Record, &[u8]) -> bool) {
+        let cap = self.bytes.len();
+        // where the previous line ended (absolute, in the buffer): as in
+        // `push`, the next one starts there if it fits before the end, else
+        // at 0
+        let mut prev: Option<(u64, usize)> = None;
+        for rec in self.index.range(from..) {
             let len = rec.len as usize;
-            let bytes: &[u8] = if rel + len <= a.len() {
-                &a[rel..rel + len]
-            } else if rel >= a.len() {
-                &b[rel - a.len()..rel - a.len() + len]
-            } else {
-                self.scratch.clear();
-                self.scratch.extend_from_slice(&a[rel..]);
-                self.scratch.extend_from_slice(&b[..len - (a.len() - rel)]);
-                &self.scratch
+            let at = match prev {
+                Some((end, end_at)) if rec.start == end && end_at + len <= cap => end_at,
+                Some(_) => 0,
+                None => (rec.start % cap as u64) as usize,
             };
-            if !f(rec, bytes) {
+            if !f(rec, &self.bytes[at..at + len]) {
                 break;
             }
+            prev = Some((rec.start + len as u64, at + len));
         }
     }
 
     /// Stored lines containing `needle`, oldest first (at most `limit`, the
     /// newest ones when there are more). Returns matches and total count.
-    pub fn search(&mut self, needle: &[u8], limit: usize) -> (Vec<(Record, Vec<u8>)>, usize) {
+    pub fn search(&self, needle: &[u8], limit: usize) -> (Vec<(Record, Vec<u8>)>, usize) {
         let finder = memmem::Finder::new(needle);
         let mut found = std::collections::VecDeque::new();
         let mut total = 0usize;
@@ -205,7 +238,7 @@ impl Ring {
     }
 
     /// Number of stored lines containing `needle` (no copies).
-    pub fn count_matches(&mut self, needle: &[u8]) -> usize {
+    pub fn count_matches(&self, needle: &[u8]) -> usize {
         let finder = memmem::Finder::new(needle);
         let mut n = 0;
         self.for_each(|_, bytes| {
@@ -275,6 +308,79 @@ mod tests {
         assert_eq!(hits[2].0.seq, 990);
         assert_eq!(hits[2].1, b"990 ERROR boom");
         assert_eq!(r.count_matches(b"ERROR"), expect_total);
+    }
+
+    #[test]
+    fn a_line_that_does_not_fit_before_the_end_starts_over_whole() {
+        // 200-byte buffer, 60-byte lines: the fourth cannot fit in the 20
+        // bytes left at the end, goes to offset 0, and evicts what it covers
+        let mut r = Ring::new(200);
+        for i in 0..4u64 {
+            r.push(i, 0, Stream::Stdout, false, &[b'a' + i as u8; 60]);
+        }
+        let got = contents(&mut r);
+        assert_eq!(got.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![2, 3]);
+        assert!(got.iter().all(|(s, b)| b == &vec![b'a' + *s as u8; 60]));
+        assert_eq!(r.stats().evicted_lines, 2);
+        // empty lines and lines that exactly fill the end
+        let mut r = Ring::new(128);
+        for i in 0..50u64 {
+            let len = [0usize, 32, 64, 96][i as usize % 4];
+            r.push(i, 0, Stream::Stdout, false, &vec![b'x'; len]);
+            assert!(r.used() <= r.budget());
+            let held = contents(&mut r);
+            assert_eq!(held.last().map(|(s, b)| (*s, b.len())), Some((i, len)));
+        }
+    }
+
+    #[test]
+    fn a_line_after_an_empty_one_at_the_very_end_reads_back() {
+        let mut r = Ring::new(256);
+        r.push(1, 0, Stream::Stdout, false, &[b'a'; 100]);
+        r.push(2, 0, Stream::Stdout, false, &[b'b'; 156]); // ends exactly at the end
+        r.push(3, 0, Stream::Stdout, false, b"");
+        r.push(4, 0, Stream::Stdout, false, &[b'c'; 4]); // wraps to 0; 2 and 3 stay
+        let got = contents(&mut r);
+        assert_eq!(got.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![2, 3, 4]);
+        assert_eq!(got[0].1, vec![b'b'; 156]);
+        assert_eq!(got[2].1, vec![b'c'; 4]);
+        assert_eq!(got.iter().find(|(s, _)| *s == 3).map(|(_, b)| b.len()), Some(0));
+        let mut after = Vec::new();
+        r.for_each_after(3, |rec, b| {
+            after.push((rec.seq, b.to_vec()));
+            true
+        });
+        assert_eq!(after, vec![(4, vec![b'c'; 4])]);
+    }
+
+    #[test]
+    fn for_each_after_starts_past_a_seq() {
+        let mut r = Ring::new(1 << 12);
+        for i in (10..100u64).step_by(3) {
+            r.push(i, 0, Stream::Stdout, false, format!("{i}").as_bytes());
+        }
+        let mut seen = Vec::new();
+        r.for_each_after(50, |rec, _| {
+            seen.push(rec.seq);
+            seen.len() < 3
+        });
+        assert_eq!(seen, vec![52, 55, 58]);
+        let mut none = 0;
+        r.for_each_after(1000, |_, _| {
+            none += 1;
+            true
+        });
+        assert_eq!(none, 0);
+    }
+
+    #[test]
+    fn the_index_bounds_how_many_tiny_lines_are_held() {
+        let mut r = Ring::new(1 << 13);
+        for i in 0..10_000u64 {
+            r.push(i, 0, Stream::Stdout, false, b"");
+        }
+        assert_eq!(r.len(), (1 << 13) / (2 * RECORD_COST));
+        assert_eq!(r.first_seq(), Some(10_000 - r.len() as u64));
     }
 
     #[test]

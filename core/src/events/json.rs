@@ -48,18 +48,7 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             out.push(b'"');
             out.extend_from_slice(stream.as_str().as_bytes());
             out.push(b'"');
-            match std::str::from_utf8(line) {
-                Ok(text) => {
-                    key(out, "text");
-                    push_str(out, text);
-                }
-                Err(_) => {
-                    key(out, "bytes");
-                    out.push(b'"');
-                    push_base64(out, line);
-                    out.push(b'"');
-                }
-            }
+            push_line_content(out, line);
             if truncated {
                 out.extend_from_slice(b",\"truncated\":true");
             }
@@ -382,24 +371,89 @@ static ESCAPE: [u8; 256] = {
 #[inline]
 pub fn push_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc = ESCAPE[b as usize];
-        if esc == 0 {
-            continue;
-        }
-        out.extend_from_slice(&bytes[start..i]);
-        if esc == b'u' {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
-        } else {
-            out.extend_from_slice(&[b'\\', esc]);
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
+    push_escaped(out, s.as_bytes());
     out.push(b'"');
+}
+
+/// Appends UTF-8 `bytes` escaped for a JSON string, without quotes: runs
+/// that need no escape go in whole (found 8 bytes at a time), the rest
+/// byte by byte.
+#[inline]
+fn push_escaped(out: &mut Vec<u8>, mut bytes: &[u8]) {
+    loop {
+        let clean = plain_prefix(bytes);
+        out.extend_from_slice(&bytes[..clean]);
+        let Some(&b) = bytes.get(clean) else { return };
+        match ESCAPE[b as usize] {
+            0 => out.push(b), // a byte of a multi-byte character
+            b'u' => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+            }
+            esc => out.extend_from_slice(&[b'\\', esc]),
+        }
+        bytes = &bytes[clean + 1..];
+    }
+}
+
+/// Length of the longest prefix of printable ASCII other than `"` and `\`
+/// (bytes that go into a JSON string as they are, whatever the rest is).
+#[inline]
+fn plain_prefix(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // SWAR: a byte of `x` is zero / below n exactly when these set its high bit
+    // (exact as a yes/no for the word, which is all that is asked)
+    #[inline]
+    fn has_zero(x: u64) -> u64 {
+        x.wrapping_sub(ONES) & !x & HIGH
+    }
+    let mut i = 0;
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+        let special = (x & HIGH)
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH)
+            | has_zero(x ^ (ONES * u64::from(b'"')))
+            | has_zero(x ^ (ONES * u64::from(b'\\')));
+        if special != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && PLAIN[bytes[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
+/// Bytes [`plain_prefix`] passes: printable ASCII but `"` and `\`.
+static PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0x20;
+    while i < 0x80 {
+        t[i] = i != b'"' as usize && i != b'\\' as usize;
+        i += 1;
+    }
+    t
+};
+
+/// Appends a line's content as `,"text":"…"` when it is UTF-8 (one pass
+/// for the common all-ASCII line), else as `,"bytes":"<base64>"`.
+#[inline]
+fn push_line_content(out: &mut Vec<u8>, line: &[u8]) {
+    let clean = plain_prefix(line);
+    // the plain prefix is ASCII, so the line is UTF-8 iff the rest is
+    if clean == line.len() || std::str::from_utf8(&line[clean..]).is_ok() {
+        out.extend_from_slice(b",\"text\":\"");
+        out.extend_from_slice(&line[..clean]);
+        push_escaped(out, &line[clean..]);
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(b",\"bytes\":\"");
+        push_base64(out, line);
+        out.push(b'"');
+    }
 }
 
 /// Appends standard base64 (RFC 4648, with padding).
@@ -446,6 +500,34 @@ mod tests {
     }
 
     const WEB: ProcRef<'static> = ProcRef { name: "web", index: 0 };
+
+    #[test]
+    fn every_special_byte_at_every_word_offset_round_trips() {
+        // the 8-bytes-at-a-time scan must stop at a special byte wherever
+        // it sits in a word, and a line with none must come out as it is
+        let specials: &[&[u8]] =
+            &[b"\"", b"\\", b"\n", b"\x00", b"\x1f", b"\x7f", "é".as_bytes(), "€".as_bytes(), "😀".as_bytes()];
+        for len in 0..24 {
+            for at in 0..=len {
+                for sp in specials {
+                    let mut line = vec![b'a'; len];
+                    line.splice(at..at, sp.iter().copied());
+                    let mut out = Vec::new();
+                    push_line_content(&mut out, &line);
+                    let v: serde_json::Value =
+                        serde_json::from_slice(&[b"{\"x\":1".as_slice(), &out, b"}"].concat()).expect("valid JSON");
+                    assert_eq!(v["text"].as_str().map(str::as_bytes), Some(line.as_slice()), "{line:?}");
+                }
+                let plain = vec![b'z'; len];
+                let mut out = Vec::new();
+                push_line_content(&mut out, &plain);
+                assert_eq!(out, [b",\"text\":\"".as_slice(), &plain, b"\""].concat());
+            }
+        }
+        let mut out = Vec::new();
+        push_line_content(&mut out, b"abcdefgh\xffijklmnop");
+        assert!(out.starts_with(b",\"bytes\":\""), "{}", String::from_utf8_lossy(&out));
+    }
 
     #[test]
     fn golden_log_line() {

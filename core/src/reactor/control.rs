@@ -19,14 +19,14 @@ use serde_json::{Value, json};
 use super::{Phase, Reactor, Shutdown};
 use crate::control::{self, Command, Logs, Request, Tail};
 use crate::events::{Event, json as jsonenc, now_ms};
-use crate::store::{Ring, Stream};
+use crate::store::Stream;
 
 /// Token of the listening socket.
 pub const LISTENER: Token = Token(2);
 /// Client tokens are `CLIENT_BASE + slot`.
 pub const CLIENT_BASE: usize = 1 << 32;
 /// Bytes of encoded events kept for `tail --since` / `--last`.
-const HISTORY_BYTES: usize = 8 << 20;
+pub(super) const HISTORY_BYTES: usize = 8 << 20;
 /// Findings kept for `errors` / `urls`.
 const MAX_FINDINGS: usize = 1000;
 /// Connections served at once.
@@ -109,8 +109,9 @@ pub struct ControlServer {
     listener: UnixListener,
     pub path: PathBuf,
     clients: Vec<Option<Client>>,
-    history: Ring,
-    scratch: Vec<u8>,
+    /// Seq of the newest event of the output's history handed to tail
+    /// clients.
+    pumped: u64,
     errors: VecDeque<Vec<u8>>,
     urls: VecDeque<Vec<u8>>,
     started: Instant,
@@ -122,8 +123,7 @@ impl ControlServer {
             listener,
             path,
             clients: Vec::new(),
-            history: Ring::new(HISTORY_BYTES),
-            scratch: Vec::with_capacity(1 << 20),
+            pumped: 0,
             errors: VecDeque::new(),
             urls: VecDeque::new(),
             started: Instant::now(),
@@ -505,7 +505,9 @@ impl Reactor {
     fn start_tail(&mut self, slot: usize, id: &Value, t: Tail) {
         self.pump_control();
         let Some(ctl) = self.control.as_mut() else { return };
-        let first = ctl.history.first_seq();
+        let Some(history) = self.out.history() else { return };
+        let history = &history.ring;
+        let first = history.first_seq();
         let missed = match (t.since, first) {
             (Some(s), Some(f)) if f > s + 1 => f - s - 1,
             _ => 0,
@@ -518,16 +520,14 @@ impl Reactor {
         let mut count = 0usize;
         if t.since.is_some() || t.last.is_some() {
             let since = t.since.unwrap_or(0);
-            ctl.history.for_each(|rec, bytes| {
-                if rec.seq > since && control::event_meta(bytes).is_some_and(|m| t.wants(&m)) {
-                    count += 1;
-                }
+            history.for_each_after(since, |_, bytes| {
+                count += control::event_meta(bytes).is_some_and(|m| t.wants(&m)) as usize;
                 true
             });
             let skip = t.last.map_or(0, |n| count.saturating_sub(n));
             let mut k = 0usize;
-            ctl.history.for_each(|rec, bytes| {
-                if rec.seq > since && control::event_meta(bytes).is_some_and(|m| t.wants(&m)) {
+            history.for_each_after(since, |_, bytes| {
+                if control::event_meta(bytes).is_some_and(|m| t.wants(&m)) {
                     if k >= skip {
                         out.extend_from_slice(bytes);
                     }
@@ -545,24 +545,30 @@ impl Reactor {
         }
     }
 
-    /// Moves the events published since the last call into the history and
-    /// to the tail clients, then writes what clients can take.
+    /// Hands the events published since the last call to the tail clients
+    /// (and keeps the findings for `errors` / `urls`), then writes what
+    /// clients can take. With nobody tailing and no new finding, that is
+    /// nothing: the history already holds every event.
     pub(super) fn pump_control(&mut self) {
         let Some(ctl) = self.control.as_mut() else { return };
-        let Some(tee) = self.out.tee_mut() else { return };
-        std::mem::swap(tee, &mut ctl.scratch);
+        let Some(history) = self.out.history_mut() else { return };
+        let ControlServer { clients, errors, urls, pumped, .. } = ctl;
         let mut slow = Vec::new();
-        if !ctl.scratch.is_empty() {
-            let data = std::mem::take(&mut ctl.scratch);
-            let mut rest = &data[..];
-            while let Some(nl) = memchr::memchr(b'\n', rest) {
-                let line = &rest[..=nl];
-                rest = &rest[nl + 1..];
-                let Some(meta) = control::event_meta(line) else { continue };
-                ctl.history.push(meta.seq, 0, Stream::Stdout, false, line);
+        let tailing = clients.iter().flatten().any(|c| c.tail.is_some());
+        if tailing || history.findings {
+            history.findings = false;
+            if let Some(first) = history.ring.first_seq().filter(|f| *f > *pumped + 1) {
+                // more was published in one turn than the history holds
+                for c in clients.iter_mut().flatten().filter(|c| c.tail.is_some()) {
+                    c.missed += first - *pumped - 1;
+                    c.missed_last_seq = first - 1;
+                }
+            }
+            history.ring.for_each_after(*pumped, |_, line| {
+                let Some(meta) = control::event_meta(line) else { return true };
                 let keep = match meta.ty {
-                    "error.detected" => Some(&mut ctl.errors),
-                    "url.detected" => Some(&mut ctl.urls),
+                    "error.detected" => Some(&mut *errors),
+                    "url.detected" => Some(&mut *urls),
                     _ => None,
                 };
                 if let Some(list) = keep {
@@ -571,7 +577,7 @@ impl Reactor {
                     }
                     list.push_back(line.to_vec());
                 }
-                for (slot, c) in ctl.clients.iter_mut().enumerate() {
+                for (slot, c) in clients.iter_mut().enumerate() {
                     let Some(c) = c.as_mut() else { continue };
                     let Some(t) = c.tail.as_ref() else { continue };
                     if !t.wants(&meta) {
@@ -590,10 +596,10 @@ impl Reactor {
                     }
                     c.outbox.extend_from_slice(line);
                 }
-            }
-            ctl.scratch = data;
-            ctl.scratch.clear();
+                true
+            });
         }
+        *pumped = history.ring.last_seq().unwrap_or(*pumped);
         for (slot, queued) in slow {
             self.drop_client(slot, Some(queued));
         }

@@ -219,7 +219,7 @@ impl Reactor {
             poll.registry()
                 .register(&mut listener, control::LISTENER, Interest::READABLE)
                 .map_err(|e| BindError::Io { path: path.clone(), source: e })?;
-            out.enable_tee();
+            out.enable_history(control::HISTORY_BYTES);
             control = Some(control::ControlServer::new(listener, path.clone()));
         }
         let procs = config
