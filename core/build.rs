@@ -14,7 +14,7 @@ fn main() {
     let plugins = root.join("plugins");
     let out_dir = PathBuf::from(env("OUT_DIR"));
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
-    for sub in ["Cargo.toml", "Cargo.lock", "sdk", "errors", "urls", "filter", "misbehave", "snoop"] {
+    for sub in ["Cargo.toml", "Cargo.lock", ".cargo", "sdk", "errors", "urls", "filter", "misbehave", "snoop"] {
         println!("cargo:rerun-if-changed={}", plugins.join(sub).display());
     }
     println!("cargo:rerun-if-env-changed=BRUM_PLUGINS_TARGET_DIR");
