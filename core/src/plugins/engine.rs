@@ -35,7 +35,7 @@ pub fn engine() -> wasmtime::Result<Engine> {
 /// Rust's std needs, linked to a context that grants nothing (see
 /// `sandbox`). Anything else — files, sockets, HTTP, an interface brum does
 /// not know — is refused when the plugin is loaded.
-const ALLOWED_IMPORTS: [&str; 5] = ["brum:plugin/types@0.1.", "wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/"];
+const ALLOWED_IMPORTS: [&str; 5] = ["brum:plugin/types@0.2.", "wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/"];
 
 /// Why a plugin file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +50,11 @@ pub enum LoadError {
         "{what} imports `{import}`, which brum plugins may not use (a plugin may import only wasi:cli, wasi:io, wasi:clocks and wasi:random, which brum links to a context granting nothing; files and sockets are refused)"
     )]
     ForbiddenImport { what: String, import: String },
-    #[error("{what} does not implement the brum:plugin@0.1.0 world: {detail}")]
+    #[error(
+        "{what} was built for another version of the plugin contract (it imports `{import}`; this brum implements brum:plugin@0.2.0): rebuild it against the current brum-plugin-sdk or wit/plugin.wit"
+    )]
+    OtherContract { what: String, import: String },
+    #[error("{what} does not implement the brum:plugin@0.2.0 world: {detail}")]
     WrongWorld { what: String, detail: String },
 }
 
@@ -135,6 +139,9 @@ fn wasmparser_is_component(wasm: &[u8]) -> bool {
 fn check_imports(engine: &Engine, component: &Component, what: &str) -> Result<(), LoadError> {
     for (name, _) in component.component_type().imports(engine) {
         if !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p)) {
+            if name.starts_with("brum:plugin/") {
+                return Err(LoadError::OtherContract { what: what.to_string(), import: name.to_string() });
+            }
             return Err(LoadError::ForbiddenImport { what: what.to_string(), import: name.to_string() });
         }
     }

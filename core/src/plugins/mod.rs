@@ -35,8 +35,88 @@ mod bindings {
 }
 
 pub use bindings::brum::plugin::types::{
-    Batch, Finding, Info, Kind, LineRef, LineVerdict, Output, Pipe, ProcessEnd, ProcessStart, Severity, Verdict,
+    Batch, Finding, Info, Kind, LineVerdict, Output, Pipe, ProcessEnd, ProcessStart, Severity, Verdict,
 };
+
+/// Bit of `Batch::flags`: the line came from stderr.
+pub const FLAG_STDERR: u8 = 1;
+/// Bit of `Batch::flags`: the line was cut at the maximum length.
+pub const FLAG_TRUNCATED: u8 = 2;
+
+/// One line of a [`Batch`], read back from its columns.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLine<'a> {
+    pub process: u32,
+    pub pipe: Pipe,
+    pub seq: u64,
+    pub ts_ms: i64,
+    pub truncated: bool,
+    pub bytes: &'a [u8],
+}
+
+impl Batch {
+    fn with_capacity(lines: usize, bytes: usize) -> Batch {
+        Batch {
+            data: Vec::with_capacity(bytes),
+            process: Vec::with_capacity(lines),
+            seq: Vec::with_capacity(lines),
+            ts_ms: Vec::with_capacity(lines),
+            start: Vec::with_capacity(lines),
+            len: Vec::with_capacity(lines),
+            flags: Vec::with_capacity(lines),
+            now_ms: 0,
+        }
+    }
+
+    /// Lines in the batch.
+    pub fn len(&self) -> usize {
+        self.seq.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seq.is_empty()
+    }
+
+    /// Line `i` (which must be below [`Batch::len`]).
+    #[inline]
+    pub fn line(&self, i: usize) -> BatchLine<'_> {
+        let start = self.start[i] as usize;
+        let flags = self.flags[i];
+        BatchLine {
+            process: self.process[i],
+            pipe: if flags & FLAG_STDERR != 0 { Pipe::Stderr } else { Pipe::Stdout },
+            seq: self.seq[i],
+            ts_ms: self.ts_ms[i],
+            truncated: flags & FLAG_TRUNCATED != 0,
+            bytes: &self.data[start..start + self.len[i] as usize],
+        }
+    }
+
+    /// Appends one line, its bytes copied to the end of `data`.
+    #[inline]
+    fn push(&mut self, process: u32, pipe: Pipe, seq: u64, ts_ms: i64, truncated: bool, bytes: &[u8]) {
+        self.start.push(self.data.len() as u32);
+        self.len.push(bytes.len() as u32);
+        self.data.extend_from_slice(bytes);
+        self.process.push(process);
+        self.seq.push(seq);
+        self.ts_ms.push(ts_ms);
+        self.flags.push(
+            if matches!(pipe, Pipe::Stderr) { FLAG_STDERR } else { 0 } | if truncated { FLAG_TRUNCATED } else { 0 },
+        );
+    }
+
+    /// Empties every column, keeping the buffers.
+    fn clear(&mut self) {
+        self.data.clear();
+        self.process.clear();
+        self.seq.clear();
+        self.ts_ms.clear();
+        self.start.clear();
+        self.len.clear();
+        self.flags.clear();
+    }
+}
 
 /// Default CPU budget of one call, in fuel units (about one per wasm
 /// instruction): generous for a batch of thousands of lines, and a runaway
@@ -184,11 +264,7 @@ impl std::fmt::Debug for PluginHost {
 pub struct HostError(String);
 
 fn empty_batch() -> Batch {
-    Batch {
-        data: Vec::with_capacity(MAX_BATCH_BYTES + 128 * 1024),
-        lines: Vec::with_capacity(MAX_BATCH_LINES),
-        now_ms: 0,
-    }
+    Batch::with_capacity(MAX_BATCH_LINES, MAX_BATCH_BYTES + 128 * 1024)
 }
 
 impl PluginHost {
@@ -359,7 +435,7 @@ impl PluginHost {
         Ok(())
     }
 
-    fn wants(slot: &Slot, line: &LineRef) -> bool {
+    fn wants(slot: &Slot, line: &BatchLine<'_>) -> bool {
         (match line.pipe {
             Pipe::Stdout => slot.want_stdout,
             Pipe::Stderr => slot.want_stderr,
@@ -368,15 +444,13 @@ impl PluginHost {
 
     /// True when the batch should be handed over now.
     pub fn batch_full(&self) -> bool {
-        self.batch.lines.len() >= MAX_BATCH_LINES || self.batch.data.len() >= MAX_BATCH_BYTES
+        self.batch.len() >= MAX_BATCH_LINES || self.batch.data.len() >= MAX_BATCH_BYTES
     }
 
     /// Appends one line to the current batch.
     #[inline]
     pub fn push_line(&mut self, process: u32, pipe: Pipe, seq: u64, ts_ms: i64, truncated: bool, bytes: &[u8]) {
-        let start = self.batch.data.len() as u32;
-        self.batch.data.extend_from_slice(bytes);
-        self.batch.lines.push(LineRef { process, pipe, seq, ts_ms, start, len: bytes.len() as u32, truncated });
+        self.batch.push(process, pipe, seq, ts_ms, truncated, bytes);
     }
 
     /// Hands the current batch to every active plugin. Findings are
@@ -384,35 +458,30 @@ impl PluginHost {
     /// plugin order) to `verdicts`, sorted by seq. The batch is left in
     /// place for the caller to emit, then `clear_batch`.
     pub fn run_batch(&mut self, now_ms: i64, found: &mut Vec<Found>, verdicts: &mut Vec<(u64, Verdict)>) {
-        if self.batch.lines.is_empty() {
+        let (Some(&first), Some(&last)) = (self.batch.seq.first(), self.batch.seq.last()) else {
             return;
-        }
+        };
         self.batch.now_ms = now_ms;
-        let (first, last) = (self.batch.lines[0].seq, self.batch.lines[self.batch.lines.len() - 1].seq);
         for i in 0..self.slots.len() {
             if !self.ready(i, now_ms) {
                 continue;
             }
             let slot = &self.slots[i];
-            let all = self.batch.lines.iter().all(|l| Self::wants(slot, l));
+            let all = (0..self.batch.len()).all(|j| Self::wants(slot, &self.batch.line(j)));
             if !all {
-                self.sub.data.clear();
-                self.sub.lines.clear();
+                self.sub.clear();
                 self.sub.now_ms = now_ms;
-                for l in &self.batch.lines {
-                    if Self::wants(slot, l) {
-                        let s = l.start as usize;
-                        let bytes = &self.batch.data[s..s + l.len as usize];
-                        let start = self.sub.data.len() as u32;
-                        self.sub.data.extend_from_slice(bytes);
-                        self.sub.lines.push(LineRef { start, ..*l });
+                for j in 0..self.batch.len() {
+                    let l = self.batch.line(j);
+                    if Self::wants(slot, &l) {
+                        self.sub.push(l.process, l.pipe, l.seq, l.ts_ms, l.truncated, l.bytes);
                     }
                 }
-                if self.sub.lines.is_empty() {
+                if self.sub.is_empty() {
                     continue;
                 }
             }
-            let given_last = if all { last } else { self.sub.lines.last().map_or(last, |l| l.seq) };
+            let given_last = if all { last } else { self.sub.seq.last().copied().unwrap_or(last) };
             self.slots[i].max_seq = self.slots[i].max_seq.max(given_last);
             let _rt = self.rt.enter();
             let (slots, batch, sub) = (&mut self.slots, &self.batch, &self.sub);
@@ -431,8 +500,7 @@ impl PluginHost {
 
     /// Empties the batch (keeping its buffers).
     pub fn clear_batch(&mut self) {
-        self.batch.data.clear();
-        self.batch.lines.clear();
+        self.batch.clear();
     }
 
     /// Tells every plugin that process `id` started.

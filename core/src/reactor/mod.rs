@@ -730,14 +730,15 @@ impl Reactor {
         let Some(host) = self.host.as_mut() else {
             return;
         };
-        if host.batch.lines.is_empty() {
+        if host.batch.is_empty() {
             return;
         }
         self.verdicts.clear();
         host.run_batch(now_ms(), &mut self.found, &mut self.verdicts);
         let mut vi = 0;
         let batch = &host.batch;
-        for l in &batch.lines {
+        for i in 0..batch.len() {
+            let l = batch.line(i);
             while vi < self.verdicts.len() && self.verdicts[vi].0 < l.seq {
                 vi += 1;
             }
@@ -749,11 +750,10 @@ impl Reactor {
                 Some(Verdict::Keep) | None => (false, None),
             };
             let p = &self.procs[l.process as usize];
-            let s = l.start as usize;
             let ev = Event::LogLine {
                 process: p.pref(),
                 stream: if matches!(l.pipe, crate::plugins::Pipe::Stderr) { Stream::Stderr } else { Stream::Stdout },
-                line: &batch.data[s..s + l.len as usize],
+                line: l.bytes,
                 truncated: l.truncated,
                 boost,
                 tag,

@@ -142,10 +142,12 @@ fn files_that_are_not_plugins_are_rejected_clearly() {
     let core = p.path().join("core.wasm");
     std::fs::write(&core, b"\0asm\x01\0\0\0").expect("write");
     let snoop = plugin_wasm("snoop");
+    let old = plugin_wasm("oldabi");
     for (file, want) in [
         (&junk, "is not valid WebAssembly"),
         (&core, "is not a WebAssembly component"),
         (&snoop, "imports `wasi:filesystem/"),
+        (&old, "was built for another version of the plugin contract (it imports `brum:plugin/types@0.1.0`"),
     ] {
         let out = p.run(&["plugins", "check", file.to_str().expect("path")], LIMIT);
         assert_eq!(out.code, Some(2), "{}", file.display());
@@ -334,7 +336,7 @@ fn a_component_of_another_world_is_rejected() {
     let out = p.run(&["plugins", "check", wasm.to_str().expect("path")], LIMIT);
     assert_eq!(out.code, Some(2));
     assert!(
-        out.stderr.contains("does not implement the brum:plugin@0.1.0 world") || out.stderr.contains("imports `wasi:"),
+        out.stderr.contains("does not implement the brum:plugin@0.2.0 world") || out.stderr.contains("imports `wasi:"),
         "{}",
         out.stderr
     );

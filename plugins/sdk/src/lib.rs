@@ -89,6 +89,7 @@ pub mod text {
 }
 
 #[doc(hidden)]
+#[allow(clippy::too_many_arguments)] // generated: the batch's columns arrive as flat arguments
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
@@ -99,7 +100,12 @@ pub mod bindings {
     });
 }
 
-pub use bindings::brum::plugin::types::{Finding, Kind, LineRef, LineVerdict, Pipe, Severity, Verdict};
+pub use bindings::brum::plugin::types::{Finding, Kind, LineVerdict, Pipe, Severity, Verdict};
+
+/// Bit of `Batch::flags`: the line came from stderr.
+pub const FLAG_STDERR: u8 = 1;
+/// Bit of `Batch::flags`: the line was cut at brum's maximum length.
+pub const FLAG_TRUNCATED: u8 = 2;
 pub use bindings::{Batch, Guest, Info, Output, ProcessEnd, ProcessStart};
 
 /// One line of a batch, borrowed.
@@ -124,17 +130,22 @@ impl<'a> Line<'a> {
     }
 }
 
-/// The lines of a batch, in order.
+/// The lines of a batch, in order (read from its columns; a line whose
+/// range falls outside `data` reads as empty).
 pub fn lines(batch: &Batch) -> impl Iterator<Item = Line<'_>> {
-    batch.lines.iter().map(move |l| {
-        let start = l.start as usize;
-        let end = start.saturating_add(l.len as usize).min(batch.data.len());
+    let n = [batch.process.len(), batch.ts_ms.len(), batch.start.len(), batch.len.len(), batch.flags.len()]
+        .into_iter()
+        .fold(batch.seq.len(), usize::min);
+    (0..n).map(move |i| {
+        let start = batch.start[i] as usize;
+        let end = start.saturating_add(batch.len[i] as usize).min(batch.data.len());
+        let flags = batch.flags[i];
         Line {
-            process: l.process,
-            pipe: l.pipe,
-            seq: l.seq,
-            ts_ms: l.ts_ms,
-            truncated: l.truncated,
+            process: batch.process[i],
+            pipe: if flags & FLAG_STDERR != 0 { Pipe::Stderr } else { Pipe::Stdout },
+            seq: batch.seq[i],
+            ts_ms: batch.ts_ms[i],
+            truncated: flags & FLAG_TRUNCATED != 0,
             bytes: batch.data.get(start..end).unwrap_or(&[]),
         }
     })
