@@ -6,6 +6,9 @@ use super::{Event, FindingView, ProcRef, Timestamps, signal_name};
 
 /// Appends one event as a JSON object and a newline to `out`.
 pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: &Event<'_>) {
+    // grow once up front: a log.line without escapes then needs no more
+    let content = if let Event::LogLine { process, line, .. } = ev { process.name.len() + line.len() } else { 0 };
+    out.reserve(256 + content);
     out.extend_from_slice(b"{\"seq\":");
     push_u64(out, seq);
     out.extend_from_slice(b",\"ts\":\"");
@@ -320,15 +323,31 @@ fn proc_key(out: &mut Vec<u8>, p: ProcRef<'_>) {
 /// Appends a decimal unsigned integer.
 #[inline]
 pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    // two digits per division, from a table of "00".."99"
+    static PAIRS: [u8; 200] = {
+        let mut t = [0u8; 200];
+        let mut i = 0;
+        while i < 100 {
+            t[2 * i] = b'0' + (i / 10) as u8;
+            t[2 * i + 1] = b'0' + (i % 10) as u8;
+            i += 1;
+        }
+        t
+    };
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
+    while v >= 100 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if v >= 10 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[v as usize * 2..v as usize * 2 + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        buf[i] = b'0' + v as u8;
     }
     out.extend_from_slice(&buf[i..]);
 }
@@ -500,6 +519,21 @@ mod tests {
     }
 
     const WEB: ProcRef<'static> = ProcRef { name: "web", index: 0 };
+
+    #[test]
+    fn integers_are_written_in_decimal() {
+        let mut cases = vec![0u64, 9, 10, 99, 100, 101, 999, 1000, 12_345, u64::MAX];
+        cases.extend((0..20).map(|k| 10u64.pow(k)));
+        cases.extend((1..20).map(|k| 10u64.pow(k) - 1));
+        for v in cases {
+            let mut out = Vec::new();
+            push_u64(&mut out, v);
+            assert_eq!(out, v.to_string().as_bytes());
+        }
+        let mut out = Vec::new();
+        push_i64(&mut out, i64::MIN);
+        assert_eq!(out, i64::MIN.to_string().as_bytes());
+    }
 
     #[test]
     fn every_special_byte_at_every_word_offset_round_trips() {
