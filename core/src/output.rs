@@ -253,6 +253,11 @@ impl Output {
         self.buf.len() - self.pos
     }
 
+    /// Bytes that can still be queued before [`Output::is_full`].
+    pub fn room(&self) -> usize {
+        self.high_water.saturating_sub(self.pending())
+    }
+
     /// True when the reactor should stop reading children.
     pub fn is_full(&self) -> bool {
         self.pending() >= self.high_water

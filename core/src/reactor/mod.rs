@@ -42,8 +42,10 @@ const STDOUT: Token = Token(1);
 // Token(2) is the control socket's listener (control::LISTENER).
 const FIRST_PIPE: usize = 16;
 
-/// Bytes read per `read(2)`.
+/// Bytes read per `read(2)`, at most.
 const READ_CHUNK: usize = 128 * 1024;
+/// Bytes read per `read(2)` when the output is nearly full, at least.
+const MIN_READ: usize = 16 * 1024;
 /// Bytes one pipe may deliver per turn before the others get their go.
 const READ_BUDGET: usize = 128 * 1024;
 /// Bytes all pipes together may deliver per turn: then signals, timers and
@@ -437,10 +439,11 @@ impl Reactor {
         self.turn_read = 0;
         while turns > 0 && self.turn_read < TURN_BUDGET {
             turns -= 1;
-            if self.out.is_full() {
+            if self.output_room() == 0 {
+                // lines waiting for the plugins count as output already
+                self.flush_batch();
                 self.flush_output();
                 if self.out.is_full() {
-                    self.flush_batch();
                     return; // backpressure: resume when stdout drains
                 }
             }
@@ -460,15 +463,26 @@ impl Reactor {
         self.flush_batch();
     }
 
+    /// Room left in the output, counting the lines batched for the plugins
+    /// (not yet encoded) as taken.
+    fn output_room(&self) -> usize {
+        self.out.room().saturating_sub(self.host.as_ref().map_or(0, |h| h.batch.data.len()))
+    }
+
     fn read_one(&mut self, i: usize, slot: usize) -> ReadResult {
         let mut budget = READ_BUDGET;
         let stream = stream_of(slot);
         loop {
+            let room = self.output_room();
             let p = &mut self.procs[i];
             let Some(pipe) = p.pipes[slot].as_mut() else {
                 return ReadResult::Drained;
             };
-            match pipe.rx.read(&mut self.rbuf) {
+            // no bigger than what the output has room for (its events are
+            // larger still): a read's events queue ahead of every line read
+            // after it, so a chatty process must not bury a quiet one
+            let limit = room.clamp(MIN_READ, READ_CHUNK);
+            match pipe.rx.read(&mut self.rbuf[..limit]) {
                 Ok(0) => return ReadResult::Eof,
                 Ok(n) => {
                     self.turn_read += n;
@@ -488,7 +502,7 @@ impl Reactor {
                         self.evict_report_armed = true;
                         self.timers.arm(Instant::now() + EVICT_REPORT_EVERY, TimerKind::EvictReport);
                     }
-                    if budget == 0 || self.out.is_full() || self.turn_read >= TURN_BUDGET {
+                    if budget == 0 || self.output_room() == 0 || self.turn_read >= TURN_BUDGET {
                         return ReadResult::More;
                     }
                 }
