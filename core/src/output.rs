@@ -68,16 +68,21 @@ struct Rotation {
 }
 
 /// The most recent events as NDJSON, one ring record per event (its seq,
-/// time and JSON line with the newline): what the control socket replays to
-/// `tail` clients and streams to them live. Filled by [`Output::emit`] with
-/// one copy, straight from the encoded output when that is JSON.
+/// time and JSON line with the newline), in the order they were published:
+/// what the control socket replays to `tail` clients and streams to them
+/// live. Filled by [`Output::emit`] with one copy, straight from the encoded
+/// output when that is JSON.
 #[derive(Debug)]
 pub struct History {
     pub ring: Ring,
     scratch: Vec<u8>,
     ts: Timestamps,
-    /// A finding event went in since the control server last looked.
-    pub findings: bool,
+    /// `error.detected` / `url.detected` events since the control server
+    /// last took them (kept apart: a busy turn may push them out of the
+    /// ring before it looks).
+    pub found: Vec<Vec<u8>>,
+    /// Events too big for the ring, left out (counted as missed by tails).
+    pub too_big: u64,
 }
 
 impl Output {
@@ -163,7 +168,7 @@ impl Output {
             }
         }
         // the control socket's copy goes on even when stdout is gone
-        if let Some(History { ring, scratch, ts, findings }) = self.history.as_mut() {
+        if let Some(History { ring, scratch, ts, found, too_big }) = self.history.as_mut() {
             let json: &[u8] = match self.format {
                 Format::Json if !self.closed => &self.buf[start..],
                 _ => {
@@ -176,8 +181,14 @@ impl Output {
             // max_line_bytes) would be stored cut: it is left out instead
             if json.len() + RECORD_COST <= ring.budget() {
                 ring.push(seq, ts_ms, Stream::Stdout, false, json);
+            } else {
+                *too_big += 1;
             }
-            *findings |= matches!(ev, Event::Finding { .. });
+            if let Event::Finding { finding, .. } = ev
+                && matches!(finding.event_type(), "error.detected" | "url.detected")
+            {
+                found.push(json.to_vec());
+            }
         }
     }
 
@@ -188,7 +199,8 @@ impl Output {
             ring: Ring::new(bytes),
             scratch: Vec::new(),
             ts: Timestamps::new(),
-            findings: false,
+            found: Vec::new(),
+            too_big: 0,
         });
     }
 
@@ -359,5 +371,75 @@ impl Drop for Output {
                 libc::fcntl(self.fd, libc::F_SETFL, flags);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{FindingView, ProcRef};
+
+    fn line(out: &mut Output, seq: u64, text: &[u8]) {
+        let p = ProcRef { name: "web", index: 0 };
+        let ev = Event::LogLine {
+            process: p,
+            stream: Stream::Stdout,
+            line: text,
+            truncated: false,
+            boost: false,
+            tag: None,
+        };
+        out.emit(seq, 0, &ev);
+    }
+
+    #[test]
+    fn the_history_keeps_findings_apart_and_counts_what_it_cannot_hold() {
+        let mut out = Output::to_fd(-1, Format::Human(human::HumanStyle { color: false, width: 4 }), 1 << 20);
+        out.enable_history(8 << 10);
+        let fields = Vec::new();
+        let finding = FindingView {
+            kind: "error",
+            custom_kind: None,
+            severity: "error",
+            message: "boom",
+            first_seq: 1,
+            last_seq: 1,
+            file: None,
+            line: None,
+            column: None,
+            code: None,
+            url: None,
+            language: None,
+            fields: &fields,
+            fingerprint: 7,
+            count: 1,
+        };
+        line(&mut out, 1, b"boom");
+        out.emit(
+            2,
+            0,
+            &Event::Finding { process: ProcRef { name: "web", index: 0 }, plugin: "errors", finding: &finding },
+        );
+        // a burst that pushes the finding out of the (small) ring ...
+        for seq in 3..2000 {
+            line(&mut out, seq, b"x");
+        }
+        // ... and an event bigger than the whole ring
+        line(&mut out, 2000, &[b'y'; 10 << 10]);
+        let h = out.history().expect("enabled");
+        assert!(h.ring.first_seq().is_some_and(|s| s > 2), "the finding left the ring");
+        assert_eq!(h.found.len(), 1, "but is kept for `brum errors`");
+        let v: serde_json::Value = serde_json::from_slice(&h.found[0]).expect("JSON");
+        assert_eq!((v["type"].as_str(), v["seq"].as_u64()), (Some("error.detected"), Some(2)));
+        assert_eq!(h.too_big, 1);
+        assert_eq!(h.ring.last_seq(), Some(1999));
+        // human output, JSON history
+        let mut json = Vec::new();
+        h.ring.for_each_last(1, |_, b| {
+            json.extend_from_slice(b);
+            true
+        });
+        let v: serde_json::Value = serde_json::from_slice(&json).expect("JSON");
+        assert_eq!(v["text"], "x");
     }
 }

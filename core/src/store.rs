@@ -190,10 +190,10 @@ impl Ring {
         self.for_each_from(0, f);
     }
 
-    /// Like [`Ring::for_each`] for the lines whose seq is above `seq`
-    /// (found by binary search: seqs only grow).
-    pub fn for_each_after(&self, seq: u64, f: impl FnMut(&Record, &[u8]) -> bool) {
-        self.for_each_from(self.index.partition_point(|r| r.seq <= seq), f);
+    /// Like [`Ring::for_each`] for the newest `n` lines (all if fewer are
+    /// held).
+    pub fn for_each_last(&self, n: usize, f: impl FnMut(&Record, &[u8]) -> bool) {
+        self.for_each_from(self.index.len().saturating_sub(n), f);
     }
 
     fn for_each_from(&self, from: usize, mut f: impl FnMut(&Record, &[u8]) -> bool) {
@@ -346,7 +346,7 @@ mod tests {
         assert_eq!(got[2].1, vec![b'c'; 4]);
         assert_eq!(got.iter().find(|(s, _)| *s == 3).map(|(_, b)| b.len()), Some(0));
         let mut after = Vec::new();
-        r.for_each_after(3, |rec, b| {
+        r.for_each_last(1, |rec, b| {
             after.push((rec.seq, b.to_vec()));
             true
         });
@@ -354,23 +354,24 @@ mod tests {
     }
 
     #[test]
-    fn for_each_after_starts_past_a_seq() {
+    fn for_each_last_walks_the_newest_lines() {
         let mut r = Ring::new(1 << 12);
         for i in (10..100u64).step_by(3) {
             r.push(i, 0, Stream::Stdout, false, format!("{i}").as_bytes());
         }
         let mut seen = Vec::new();
-        r.for_each_after(50, |rec, _| {
-            seen.push(rec.seq);
-            seen.len() < 3
-        });
-        assert_eq!(seen, vec![52, 55, 58]);
-        let mut none = 0;
-        r.for_each_after(1000, |_, _| {
-            none += 1;
+        r.for_each_last(3, |rec, b| {
+            seen.push((rec.seq, b.to_vec()));
             true
         });
-        assert_eq!(none, 0);
+        assert_eq!(seen, vec![(91, b"91".to_vec()), (94, b"94".to_vec()), (97, b"97".to_vec())]);
+        let mut all = 0;
+        r.for_each_last(1000, |_, _| {
+            all += 1;
+            true
+        });
+        assert_eq!(all, r.len());
+        r.for_each_last(0, |_, _| panic!("nothing asked for"));
     }
 
     #[test]

@@ -109,9 +109,9 @@ pub struct ControlServer {
     listener: UnixListener,
     pub path: PathBuf,
     clients: Vec<Option<Client>>,
-    /// Seq of the newest event of the output's history handed to tail
-    /// clients.
-    pumped: u64,
+    /// The output history's push and too-big counts when tail clients
+    /// were last served: what came after is new.
+    pumped: (u64, u64),
     errors: VecDeque<Vec<u8>>,
     urls: VecDeque<Vec<u8>>,
     started: Instant,
@@ -123,7 +123,7 @@ impl ControlServer {
             listener,
             path,
             clients: Vec::new(),
-            pumped: 0,
+            pumped: (0, 0),
             errors: VecDeque::new(),
             urls: VecDeque::new(),
             started: Instant::now(),
@@ -520,14 +520,16 @@ impl Reactor {
         let mut count = 0usize;
         if t.since.is_some() || t.last.is_some() {
             let since = t.since.unwrap_or(0);
-            history.for_each_after(since, |_, bytes| {
-                count += control::event_meta(bytes).is_some_and(|m| t.wants(&m)) as usize;
+            // a full scan, not a search by seq: the history is in publish
+            // order, which is seq order but for rare exceptions
+            history.for_each(|rec, bytes| {
+                count += (rec.seq > since && control::event_meta(bytes).is_some_and(|m| t.wants(&m))) as usize;
                 true
             });
             let skip = t.last.map_or(0, |n| count.saturating_sub(n));
             let mut k = 0usize;
-            history.for_each_after(since, |_, bytes| {
-                if control::event_meta(bytes).is_some_and(|m| t.wants(&m)) {
+            history.for_each(|rec, bytes| {
+                if rec.seq > since && control::event_meta(bytes).is_some_and(|m| t.wants(&m)) {
                     if k >= skip {
                         out.extend_from_slice(bytes);
                     }
@@ -547,36 +549,39 @@ impl Reactor {
 
     /// Hands the events published since the last call to the tail clients
     /// (and keeps the findings for `errors` / `urls`), then writes what
-    /// clients can take. With nobody tailing and no new finding, that is
-    /// nothing: the history already holds every event.
+    /// clients can take. With nobody tailing that is nothing but the
+    /// findings: the history already holds every event.
     pub(super) fn pump_control(&mut self) {
         let Some(ctl) = self.control.as_mut() else { return };
         let Some(history) = self.out.history_mut() else { return };
         let ControlServer { clients, errors, urls, pumped, .. } = ctl;
+        for line in history.found.drain(..) {
+            let list = match control::event_meta(&line).map(|m| m.ty) {
+                Some("url.detected") => &mut *urls,
+                _ => &mut *errors,
+            };
+            if list.len() == MAX_FINDINGS {
+                list.pop_front();
+            }
+            list.push_back(line);
+        }
+        let now = (history.ring.stats().pushed_lines, history.too_big);
+        let new = now.0 - pumped.0;
+        let held = new.min(history.ring.len() as u64);
+        // pushed out of the ring within one turn, or too big for it
+        let lost = new - held + (now.1 - pumped.1);
+        *pumped = now;
         let mut slow = Vec::new();
-        let tailing = clients.iter().flatten().any(|c| c.tail.is_some());
-        if tailing || history.findings {
-            history.findings = false;
-            if let Some(first) = history.ring.first_seq().filter(|f| *f > *pumped + 1) {
-                // more was published in one turn than the history holds
+        if clients.iter().flatten().any(|c| c.tail.is_some()) {
+            if lost > 0 {
+                let last = history.ring.last_seq().unwrap_or(0);
                 for c in clients.iter_mut().flatten().filter(|c| c.tail.is_some()) {
-                    c.missed += first - *pumped - 1;
-                    c.missed_last_seq = first - 1;
+                    c.missed += lost;
+                    c.missed_last_seq = c.missed_last_seq.max(last);
                 }
             }
-            history.ring.for_each_after(*pumped, |_, line| {
+            history.ring.for_each_last(held as usize, |_, line| {
                 let Some(meta) = control::event_meta(line) else { return true };
-                let keep = match meta.ty {
-                    "error.detected" => Some(&mut *errors),
-                    "url.detected" => Some(&mut *urls),
-                    _ => None,
-                };
-                if let Some(list) = keep {
-                    if list.len() == MAX_FINDINGS {
-                        list.pop_front();
-                    }
-                    list.push_back(line.to_vec());
-                }
                 for (slot, c) in clients.iter_mut().enumerate() {
                     let Some(c) = c.as_mut() else { continue };
                     let Some(t) = c.tail.as_ref() else { continue };
@@ -599,7 +604,6 @@ impl Reactor {
                 true
             });
         }
-        *pumped = history.ring.last_seq().unwrap_or(*pumped);
         for (slot, queued) in slow {
             self.drop_client(slot, Some(queued));
         }

@@ -450,7 +450,7 @@ impl Reactor {
             let Some((i, slot)) = self.ready.pop_front() else {
                 return;
             };
-            match self.read_one(i, slot) {
+            match self.read_one(i, slot, true) {
                 ReadResult::More => self.ready.push_back((i, slot)),
                 ReadResult::Drained => {
                     if let Some(p) = self.procs[i].pipes[slot].as_mut() {
@@ -469,7 +469,9 @@ impl Reactor {
         self.out.room().saturating_sub(self.host.as_ref().map_or(0, |h| h.batch.data.len()))
     }
 
-    fn read_one(&mut self, i: usize, slot: usize) -> ReadResult {
+    /// Reads one pipe up to its budget; `fair` limits each read to the
+    /// output's room (see below).
+    fn read_one(&mut self, i: usize, slot: usize, fair: bool) -> ReadResult {
         let mut budget = READ_BUDGET;
         let stream = stream_of(slot);
         loop {
@@ -481,7 +483,7 @@ impl Reactor {
             // no bigger than what the output has room for (its events are
             // larger still): a read's events queue ahead of every line read
             // after it, so a chatty process must not bury a quiet one
-            let limit = room.clamp(MIN_READ, READ_CHUNK);
+            let limit = if fair { room.clamp(MIN_READ, READ_CHUNK) } else { READ_CHUNK };
             match pipe.rx.read(&mut self.rbuf[..limit]) {
                 Ok(0) => return ReadResult::Eof,
                 Ok(n) => {
@@ -538,8 +540,12 @@ impl Reactor {
                 if self.procs[i].pipes[slot].is_none() {
                     break;
                 }
-                match self.read_one(i, slot) {
-                    ReadResult::More => self.flush_output(),
+                // whole reads: what is left now is read now or never
+                match self.read_one(i, slot, false) {
+                    ReadResult::More => {
+                        self.flush_batch();
+                        self.flush_output();
+                    }
                     ReadResult::Drained | ReadResult::Eof => break,
                 }
             }
