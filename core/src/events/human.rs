@@ -74,7 +74,7 @@ pub fn push_duration(out: &mut Vec<u8>, ms: u64) {
 /// Appends the human form of `ev` (possibly nothing) to `out`.
 pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
     match *ev {
-        Event::LogLine { process, stream, line, boost, tag, .. } => {
+        Event::LogLine { process, stream, line, boost, tag, truncated } => {
             let mark = match stream {
                 Stream::Stdout => b'|',
                 Stream::Stderr => b'!',
@@ -89,6 +89,10 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             out.extend_from_slice(line);
             if boost && style.color {
                 out.extend_from_slice(RESET);
+            }
+            if truncated {
+                // the line goes on in the next one (cut at max_line_bytes)
+                out.extend_from_slice(if style.color { "\x1b[2m…\x1b[0m".as_bytes() } else { "…".as_bytes() });
             }
             out.push(b'\n');
         }
@@ -284,6 +288,15 @@ mod tests {
             tag: None,
         });
         assert_eq!(err, "api   ! oops\n");
+        let cut = plain(&Event::LogLine {
+            process: API,
+            stream: Stream::Stdout,
+            line: b"aaaa",
+            truncated: true,
+            boost: false,
+            tag: None,
+        });
+        assert_eq!(cut, "api   | aaaa…\n", "a piece of a longer line says it goes on");
     }
 
     #[test]
