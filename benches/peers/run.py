@@ -77,6 +77,12 @@ class Env:
             log("building brum (cargo build --release -p brum)")
             subprocess.run(["cargo", "build", "--release", "-p", "brum"], cwd=ROOT, check=True)
         self.versions["brum"] = sh([str(BRUM), "--version"]).stdout.strip()
+        try:
+            commit = sh(["git", "-C", str(ROOT), "describe", "--always", "--dirty"]).stdout.strip()
+        except OSError:
+            commit = ""
+        if commit:
+            self.versions["brum"] += f" (commit {commit})"
         self.versions["cat"] = sh(["cat", "--version"]).stdout.splitlines()[0]
         self.skipped["brummer"] = "not installable here (no published package or binary for this platform/registry set)"
         # npm peers
