@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end benchmark of brum against the process runners people use today.
 
-    python3 benches/peers/run.py            # full run (about an hour)
+    python3 benches/peers/run.py            # full run (about 1.5 hours on 2 cores)
     python3 benches/peers/run.py --quick    # smoke version (shorter windows)
     python3 benches/peers/run.py --only brum-json,concurrently --reps 5
 
