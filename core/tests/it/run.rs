@@ -308,6 +308,31 @@ fn a_slow_reader_loses_nothing() {
 }
 
 #[test]
+fn what_a_lingering_grandchild_left_in_the_pipe_is_read_at_the_end() {
+    // The leader exits; a grandchild that ignores SIGTERM has put ~700 KB
+    // into the pipe and holds it open. brum's own stdout is not read for a
+    // while, so brum cannot read the pipe before the stop timeout; then
+    // the group is killed and what is in the pipe must still come out
+    // (read in whole chunks, not in the small slices used while the
+    // output is full).
+    let p = Project::with_toml(
+        "[process.a]\n\
+         cmd = \"(trap '' TERM; head -c 700000 /dev/zero | tr '\\\\0' x | fold -w 99; sleep 876009) & sleep 0.1\"\n\
+         stop_timeout = \"300ms\"\n",
+    );
+    let mut cmd = p.cmd(&["run", "--json"]);
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("spawn");
+    std::thread::sleep(Duration::from_millis(2000));
+    let out = finish(child, LIMIT);
+    assert!(processes_matching("876009").is_empty(), "the grandchild outlived brum");
+    let events = parse_events(&out.stdout);
+    let lines = lines_of(&events, "a", "stdout");
+    assert_eq!(lines.len(), 700_000 / 99 + 1, "every line the grandchild wrote");
+    assert!(lines.iter().all(|l| !l.is_empty() && l.bytes().all(|b| b == b'x')));
+}
+
+#[test]
 fn closed_stdout_ends_brum_cleanly() {
     let p = Project::new();
     let mut cmd = p.cmd(&["run", "--json", "--", "sh", "-c", "yes 876008"]);
