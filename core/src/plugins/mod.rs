@@ -435,11 +435,12 @@ impl PluginHost {
         Ok(())
     }
 
-    fn wants(slot: &Slot, line: &BatchLine<'_>) -> bool {
-        (match line.pipe {
-            Pipe::Stdout => slot.want_stdout,
-            Pipe::Stderr => slot.want_stderr,
-        }) && (slot.want_procs.is_empty() || slot.want_procs.contains(&line.process))
+    /// Whether the plugin in `slot` asked for line `j` of `batch` (read
+    /// from the process and flags columns only).
+    fn wants(slot: &Slot, batch: &Batch, j: usize) -> bool {
+        let process = batch.process[j];
+        (if batch.flags[j] & FLAG_STDERR != 0 { slot.want_stderr } else { slot.want_stdout })
+            && (slot.want_procs.is_empty() || slot.want_procs.contains(&process))
     }
 
     /// True when the batch should be handed over now.
@@ -467,13 +468,13 @@ impl PluginHost {
                 continue;
             }
             let slot = &self.slots[i];
-            let all = (0..self.batch.len()).all(|j| Self::wants(slot, &self.batch.line(j)));
+            let all = (0..self.batch.len()).all(|j| Self::wants(slot, &self.batch, j));
             if !all {
                 self.sub.clear();
                 self.sub.now_ms = now_ms;
                 for j in 0..self.batch.len() {
-                    let l = self.batch.line(j);
-                    if Self::wants(slot, &l) {
+                    if Self::wants(slot, &self.batch, j) {
+                        let l = self.batch.line(j);
                         self.sub.push(l.process, l.pipe, l.seq, l.ts_ms, l.truncated, l.bytes);
                     }
                 }
@@ -788,5 +789,36 @@ impl Severity {
             Severity::Warning => "warning",
             Severity::Info => "info",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_reads_back_its_columns() {
+        let mut b = Batch::with_capacity(4, 64);
+        b.push(0, Pipe::Stdout, 7, 100, false, b"first");
+        b.push(3, Pipe::Stderr, 9, 101, true, b"");
+        b.push(1, Pipe::Stdout, 12, 102, false, "é!".as_bytes());
+        assert_eq!(b.len(), 3);
+        let got: Vec<_> = (0..b.len())
+            .map(|i| {
+                let l = b.line(i);
+                (l.process, l.pipe, l.seq, l.ts_ms, l.truncated, l.bytes.to_vec())
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, Pipe::Stdout, 7, 100, false, b"first".to_vec()),
+                (3, Pipe::Stderr, 9, 101, true, Vec::new()),
+                (1, Pipe::Stdout, 12, 102, false, "é!".as_bytes().to_vec()),
+            ]
+        );
+        assert_eq!(b.flags, [0, FLAG_STDERR | FLAG_TRUNCATED, 0]);
+        b.clear();
+        assert!(b.is_empty() && b.data.is_empty() && b.flags.is_empty());
     }
 }
