@@ -23,6 +23,7 @@ fn main() {
     let target_dir = std::env::var_os("BRUM_PLUGINS_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| target_dir(&out_dir).join("plugins"));
+    ensure_wasm_target(&root);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&plugins)
@@ -57,6 +58,56 @@ fn main() {
         std::fs::copy(&file, &dest).unwrap_or_else(|e| panic!("plugin {} missing: {e}", file.display()));
     }
     println!("cargo:rustc-env=BRUM_PLUGIN_WASM_DIR={}", out_dir.display());
+}
+
+const TARGET: &str = "wasm32-wasip2";
+
+/// rustup installs the targets `rust-toolchain.toml` names only when it
+/// auto-installs, and many CI images and locked-down machines set
+/// `RUSTUP_AUTO_INSTALL=0`: the nested build would then stop with "can't
+/// find crate for `core`". So look for the target's standard library in the
+/// sysroot and, if it is missing, add it with rustup (saying so), or fail
+/// with the one command that fixes it.
+fn ensure_wasm_target(root: &Path) {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let Some(sysroot) = sysroot else {
+        // Cannot tell; let the nested build speak for itself.
+        return;
+    };
+    if sysroot.join("lib").join("rustlib").join(TARGET).join("lib").is_dir() {
+        return;
+    }
+    println!(
+        "cargo:warning=the {TARGET} target (needed to build the built-in plugins) is missing from {}; \
+         running `rustup target add {TARGET}`",
+        sysroot.display()
+    );
+    let mut add = Command::new("rustup");
+    add.args(["target", "add", TARGET]).current_dir(root);
+    // The toolchain the outer build runs on (rustup sets this in its proxies).
+    if let Some(toolchain) = std::env::var_os("RUSTUP_TOOLCHAIN") {
+        add.arg("--toolchain").arg(toolchain);
+    }
+    match add.status() {
+        Ok(status) if status.success() => {}
+        Ok(status) => panic!(
+            "`rustup target add {TARGET}` failed ({status}); brum's built-in plugins need that target.\n\
+             Run it yourself (it needs network access to static.rust-lang.org), then build again."
+        ),
+        Err(e) => panic!(
+            "the {TARGET} target is not installed in {} and rustup cannot be run ({e}).\n\
+             brum's built-in plugins are built for it: install the target's standard library \
+             for this toolchain (with rustup: `rustup target add {TARGET}`), then build again.",
+            sysroot.display()
+        ),
+    }
 }
 
 fn env(name: &str) -> String {
