@@ -6,6 +6,7 @@ use std::hint::black_box;
 
 use brum::capture::Capture;
 use brum::config::Settings;
+use brum::emit::Emitter;
 use brum::events::{Event, ProcRef, Timestamps, json};
 use brum::output::{Format, Output};
 use brum::store::Stream;
@@ -42,13 +43,12 @@ fn bench(c: &mut Criterion) {
     g.bench_function("split_store_encode_80B", |b| {
         let settings = Settings { max_line_bytes: 64 * 1024, ring_bytes: 8 << 20 };
         let mut cap = Capture::new(&settings);
-        let mut out = Output::to_fd(-1, Format::Json, 4 << 20);
-        let mut seq = 0;
+        let mut em = Emitter::new(Output::to_fd(-1, Format::Json, 4 << 20));
         b.iter(|| {
             for chunk in data.chunks(128 * 1024) {
-                cap.ingest(p, Stream::Stdout, chunk, 1_795_704_462_007, &mut seq, &mut out);
+                cap.ingest(p, Stream::Stdout, chunk, 1_795_704_462_007, &mut em);
             }
-            out.clear();
+            em.output_mut().clear();
         })
     });
     g.finish();

@@ -6,35 +6,16 @@
 //! allocator test holds it to that).
 
 use crate::config::Settings;
-use crate::events::{Event, ProcRef};
+use crate::events::ProcRef;
 use crate::lines::LineSplitter;
-use crate::output::Output;
-use crate::plugins::{Pipe, PluginHost};
 use crate::store::{Ring, Stream};
 
-/// Where captured lines go next: straight to the output, or into the
-/// batch the plugins see first.
+/// Where captured lines go next: straight to the output (the
+/// [`crate::emit::Emitter`]), or into the batch the plugins see first. The
+/// sink gives each line its seq.
 pub trait LineSink {
-    fn line(&mut self, p: ProcRef<'_>, stream: Stream, seq: u64, ts_ms: i64, truncated: bool, bytes: &[u8]);
-}
-
-impl LineSink for Output {
-    #[inline]
-    fn line(&mut self, p: ProcRef<'_>, stream: Stream, seq: u64, ts_ms: i64, truncated: bool, bytes: &[u8]) {
-        let ev = Event::LogLine { process: p, stream, line: bytes, truncated, boost: false, tag: None };
-        self.emit(seq, ts_ms, &ev);
-    }
-}
-
-impl LineSink for PluginHost {
-    #[inline]
-    fn line(&mut self, p: ProcRef<'_>, stream: Stream, seq: u64, ts_ms: i64, truncated: bool, bytes: &[u8]) {
-        let pipe = match stream {
-            Stream::Stdout => Pipe::Stdout,
-            Stream::Stderr => Pipe::Stderr,
-        };
-        self.push_line(p.index as u32, pipe, seq, ts_ms, truncated, bytes);
-    }
+    /// Takes one line and returns the seq it was given.
+    fn line(&mut self, p: ProcRef<'_>, stream: Stream, ts_ms: i64, truncated: bool, bytes: &[u8]) -> u64;
 }
 
 /// Line state and recent output of one process (kept across restarts).
@@ -67,13 +48,12 @@ struct Counters<'a> {
 
 impl Counters<'_> {
     #[inline]
-    fn take<S: LineSink>(&mut self, p: ProcRef<'_>, line: &[u8], truncated: bool, seq: &mut u64, out: &mut S) {
-        *seq += 1;
+    fn take<S: LineSink>(&mut self, p: ProcRef<'_>, line: &[u8], truncated: bool, out: &mut S) {
         *self.lines += 1;
-        let ev = u64::from(self.ring.push(*seq, self.ts_ms, self.stream, truncated, line));
+        let seq = out.line(p, self.stream, self.ts_ms, truncated, line);
+        let ev = u64::from(self.ring.push(seq, self.ts_ms, self.stream, truncated, line));
         *self.evicted_unreported += ev;
         *self.evicted_total += ev;
-        out.line(p, self.stream, *seq, self.ts_ms, truncated, line);
     }
 }
 
@@ -94,25 +74,17 @@ impl Capture {
         (&mut splitters[slot(stream)], counters)
     }
 
-    /// Takes one chunk read from `stream`; every complete line gets the next
-    /// `seq`, is stored, and goes to `out`.
+    /// Takes one chunk read from `stream`; every complete line goes to
+    /// `out` (which gives it its seq) and is stored.
     #[inline]
-    pub fn ingest<S: LineSink>(
-        &mut self,
-        p: ProcRef<'_>,
-        stream: Stream,
-        data: &[u8],
-        ts_ms: i64,
-        seq: &mut u64,
-        out: &mut S,
-    ) {
+    pub fn ingest<S: LineSink>(&mut self, p: ProcRef<'_>, stream: Stream, data: &[u8], ts_ms: i64, out: &mut S) {
         let (splitter, mut c) = self.parts(stream, ts_ms);
-        splitter.feed(data, |line, truncated| c.take(p, line, truncated, seq, out));
+        splitter.feed(data, |line, truncated| c.take(p, line, truncated, out));
     }
 
     /// End of `stream`: its unterminated last line, if any.
-    pub fn finish<S: LineSink>(&mut self, p: ProcRef<'_>, stream: Stream, ts_ms: i64, seq: &mut u64, out: &mut S) {
+    pub fn finish<S: LineSink>(&mut self, p: ProcRef<'_>, stream: Stream, ts_ms: i64, out: &mut S) {
         let (splitter, mut c) = self.parts(stream, ts_ms);
-        splitter.finish(|line, truncated| c.take(p, line, truncated, seq, out));
+        splitter.finish(|line, truncated| c.take(p, line, truncated, out));
     }
 }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use brum::capture::Capture;
 use brum::config::Settings;
+use brum::emit::Emitter;
 use brum::events::ProcRef;
 use brum::output::{Flush, Format, Output};
 use brum::store::Stream;
@@ -52,27 +53,26 @@ fn capture_path_allocates_nothing_per_line() {
     let settings = Settings { max_line_bytes: 64 * 1024, ring_bytes: 1 << 20 };
     let mut cap = Capture::new(&settings);
     let devnull = std::fs::OpenOptions::new().write(true).open("/dev/null").expect("/dev/null");
-    let mut out = Output::to_fd(devnull.as_raw_fd(), Format::Json, 1 << 20);
+    let mut em = Emitter::new(Output::to_fd(devnull.as_raw_fd(), Format::Json, 1 << 20));
     let p = ProcRef { name: "web", index: 0 };
     let data = chunk();
-    let mut seq = 0u64;
-    let pass = |cap: &mut Capture, out: &mut Output, seq: &mut u64| {
+    let pass = |cap: &mut Capture, em: &mut Emitter| {
         for piece in data.chunks(8 * 1024) {
-            cap.ingest(p, Stream::Stdout, piece, 1_795_704_462_007, seq, out);
-            if out.is_full() {
-                assert_eq!(out.flush(), Flush::Drained);
+            cap.ingest(p, Stream::Stdout, piece, 1_795_704_462_007, em);
+            if em.output().is_full() {
+                assert_eq!(em.output_mut().flush(), Flush::Drained);
             }
         }
-        assert_eq!(out.flush(), Flush::Drained);
+        assert_eq!(em.output_mut().flush(), Flush::Drained);
     };
     // warm up: buffers grow to their working size, the ring wraps
     for _ in 0..20 {
-        pass(&mut cap, &mut out, &mut seq);
+        pass(&mut cap, &mut em);
     }
     let lines_before = cap.lines;
     let before = ALLOCS.load(Ordering::Relaxed);
     for _ in 0..100 {
-        pass(&mut cap, &mut out, &mut seq);
+        pass(&mut cap, &mut em);
     }
     let allocs = ALLOCS.load(Ordering::Relaxed) - before;
     let lines = cap.lines - lines_before;

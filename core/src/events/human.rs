@@ -168,7 +168,7 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             end(out, style);
         }
         Event::RunSummary { rows, exit_code } => summary(out, style, rows, exit_code),
-        Event::ProcessStarted { process, pid, command, restart } => {
+        Event::ProcessStarted { process, pid, command, restart, .. } => {
             lifecycle(out, style, process);
             let _ = if restart == 0 {
                 write!(out, "started (pid {pid}): {command}")
@@ -209,12 +209,20 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             let _ = write!(out, " (attempt {attempt})");
             end(out, style);
         }
+        // the in-memory ring is history for the control socket: readable
+        // output had every line, so its evictions are not news here
+        Event::LogDropped { reason: "ring_evicted", .. } => {}
         Event::LogDropped { process, count, reason, .. } => {
             match process {
                 Some(p) => lifecycle(out, style, p),
                 None => prefix(out, style, "brum", None, b'*'),
             }
             let _ = write!(out, "{count} lines dropped ({reason})");
+            end(out, style);
+        }
+        Event::DaemonStopping { reason } => {
+            prefix(out, style, "brum", None, b'*');
+            let _ = write!(out, "stopping everything ({reason})");
             end(out, style);
         }
         Event::DaemonStarted { .. } | Event::DaemonStopped { .. } => {}
@@ -310,6 +318,7 @@ mod tests {
                 duration_ms: 2310,
                 state,
                 error: None,
+                run: 1,
             })
         };
         assert_eq!(ex(Some(1), None, EndState::Failed), "api   * exited with code 1 after 2.31s\n");

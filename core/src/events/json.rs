@@ -36,7 +36,7 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             }
             out.push(b']');
         }
-        Event::ProcessStarted { process, pid, command, restart } => {
+        Event::ProcessStarted { process, pid, command, restart, run } => {
             proc_key(out, process);
             key(out, "pid");
             push_u64(out, u64::from(pid));
@@ -44,6 +44,8 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             push_str(out, command);
             key(out, "restart");
             push_u64(out, u64::from(restart));
+            key(out, "run");
+            push_u64(out, u64::from(run));
         }
         Event::LogLine { process, stream, line, truncated, boost, tag } => {
             proc_key(out, process);
@@ -63,7 +65,7 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
                 push_str(out, t);
             }
         }
-        Event::ProcessExited { process, pid, code, signal, duration_ms, state, error } => {
+        Event::ProcessExited { process, pid, code, signal, duration_ms, state, error, run } => {
             proc_key(out, process);
             key(out, "pid");
             match pid {
@@ -84,6 +86,8 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             push_u64(out, duration_ms);
             key(out, "state");
             push_str(out, state.as_str());
+            key(out, "run");
+            push_u64(out, u64::from(run));
             if let Some(e) = error {
                 key(out, "error");
                 push_str(out, e);
@@ -104,6 +108,10 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             push_u64(out, count);
             key(out, "total");
             push_u64(out, total);
+            key(out, "reason");
+            push_str(out, reason);
+        }
+        Event::DaemonStopping { reason } => {
             key(out, "reason");
             push_str(out, reason);
         }
@@ -605,10 +613,11 @@ mod tests {
             duration_ms: 1500,
             state: EndState::Stopped,
             error: None,
+            run: 2,
         };
         assert_eq!(
             enc(&ev),
-            "{\"seq\":7,\"ts\":\"2026-11-26T14:47:42.007Z\",\"type\":\"process.exited\",\"process\":\"web\",\"pid\":42,\"code\":null,\"signal\":\"SIGKILL\",\"duration_ms\":1500,\"state\":\"stopped\"}\n"
+            "{\"seq\":7,\"ts\":\"2026-11-26T14:47:42.007Z\",\"type\":\"process.exited\",\"process\":\"web\",\"pid\":42,\"code\":null,\"signal\":\"SIGKILL\",\"duration_ms\":1500,\"state\":\"stopped\",\"run\":2}\n"
         );
     }
 
@@ -617,11 +626,12 @@ mod tests {
         let procs = ["a", "b\"c"];
         let evs = [
             Event::DaemonStarted { pid: 1, cwd: "/tmp/x y", processes: &procs },
-            Event::ProcessStarted { process: WEB, pid: 9, command: "sh -c 'echo \"x\"'", restart: 2 },
+            Event::ProcessStarted { process: WEB, pid: 9, command: "sh -c 'echo \"x\"'", restart: 2, run: 3 },
             Event::ProcessRestarting { process: WEB, attempt: 3, delay_ms: 400 },
             Event::LogDropped { process: None, count: 5, total: 9, reason: "evicted" },
             Event::LogDropped { process: Some(WEB), count: 5, total: 9, reason: "evicted" },
             Event::DaemonStopped { exit_code: -1 },
+            Event::DaemonStopping { reason: "SIGTERM" },
             Event::ProcessExited {
                 process: WEB,
                 pid: None,
@@ -630,6 +640,7 @@ mod tests {
                 duration_ms: 0,
                 state: EndState::Failed,
                 error: Some("No such file or directory (os error 2)"),
+                run: 1,
             },
         ];
         for ev in &evs {

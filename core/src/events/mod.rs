@@ -64,6 +64,9 @@ pub enum Event<'a> {
         command: &'a str,
         /// 0 for the first start, n for the n-th restart.
         restart: u32,
+        /// Which start of the process this is in the session (1, 2, ...):
+        /// what a run announces (URLs, readiness) belongs to that run.
+        run: u32,
     },
     LogLine {
         process: ProcRef<'a>,
@@ -84,6 +87,8 @@ pub enum Event<'a> {
         state: EndState,
         /// Why the process could not be started, when it could not.
         error: Option<&'a str>,
+        /// The run that ended (see `ProcessStarted::run`).
+        run: u32,
     },
     ProcessRestarting {
         process: ProcRef<'a>,
@@ -94,6 +99,11 @@ pub enum Event<'a> {
         process: Option<ProcRef<'a>>,
         count: u64,
         total: u64,
+        reason: &'a str,
+    },
+    /// The session began to stop everything: why (`SIGTERM`, `SIGINT`,
+    /// `SIGHUP`, `kill_others_on_fail`, `output_closed`, `requested`).
+    DaemonStopping {
         reason: &'a str,
     },
     DaemonStopped {
@@ -235,6 +245,7 @@ impl Event<'_> {
             Event::ProcessExited { .. } => "process.exited",
             Event::ProcessRestarting { .. } => "process.restarting",
             Event::LogDropped { .. } => "log.dropped",
+            Event::DaemonStopping { .. } => "daemon.stopping",
             Event::DaemonStopped { .. } => "daemon.stopped",
             Event::Finding { finding, .. } => finding.event_type(),
             Event::PluginLoaded { .. } => "plugin.loaded",

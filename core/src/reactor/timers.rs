@@ -20,6 +20,8 @@ pub enum TimerKind {
     EvictReport,
     /// A plugin asked to be ticked after a quiet period.
     PluginTick,
+    /// Look for idle and unread control clients.
+    ClientSweep,
 }
 
 #[derive(Debug, Default)]

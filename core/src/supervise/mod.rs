@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use crate::config::{ProcessSpec, RestartPolicy};
 
+pub mod child;
+
 /// A child that was started.
 #[derive(Debug)]
 pub struct Spawned {
@@ -106,9 +108,13 @@ pub fn max_pipe_size() -> Option<i32> {
 }
 
 /// Sends `sig` to the process group `pgid`. Returns false when the group is
-/// gone.
+/// gone. A pgid of 0 or below is refused: `kill(0, …)` would signal brum's
+/// own group and `kill(1, …)` with a negated -1 every process it may signal.
 pub fn signal_group(pgid: i32, sig: i32) -> bool {
-    // SAFETY: kill(2) with a negative pid addresses the group.
+    if pgid <= 1 {
+        return false;
+    }
+    // SAFETY: kill(2) with a negative pid addresses the group `pgid` (> 1).
     unsafe { libc::kill(-pgid, sig) == 0 }
 }
 

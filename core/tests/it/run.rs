@@ -250,13 +250,34 @@ fn second_signal_kills_immediately() {
     let mut live = Live::spawn(p.cmd(&["run", "--json"]));
     live.until(|e| e["type"] == "log.line" && e["text"] == "ready");
     let start = std::time::Instant::now();
-    live.signal(libc::SIGTERM);
-    std::thread::sleep(Duration::from_millis(200));
-    live.signal(libc::SIGTERM);
+    // Ctrl-C twice: the second one kills, however soon it comes
+    live.signal(libc::SIGINT);
+    live.until(|e| e["type"] == "daemon.stopping" && e["reason"] == "SIGINT");
+    live.signal(libc::SIGINT);
     let (_, code) = live.rest(LIMIT);
-    assert_eq!(code, Some(143));
+    assert_eq!(code, Some(130));
     assert!(start.elapsed() < Duration::from_secs(30), "the second signal must not wait for stop_timeout");
     assert!(processes_matching("876004").is_empty());
+}
+
+/// `timeout 10 brum run`: coreutils sends TERM to brum and then to its
+/// group, brum included. That is one stop request, not an escalation: the
+/// child gets its graceful stop.
+#[test]
+fn the_same_term_twice_at_once_is_one_stop_request() {
+    let p = Project::with_toml(
+        "[process.polite]\ncmd = \"trap 'sleep 0.5; echo bye; exit 0' TERM; echo ready; while :; do sleep 0.1; done\"\n",
+    );
+    let mut live = Live::spawn(p.cmd(&["run", "--json"]));
+    live.until(|e| e["type"] == "log.line" && e["text"] == "ready");
+    live.signal(libc::SIGTERM);
+    live.signal(libc::SIGTERM);
+    let (events, code) = live.rest(LIMIT);
+    assert_eq!(code, Some(143));
+    assert_eq!(of_type(&events, "daemon.stopping").len(), 1, "one stop request");
+    assert!(events.iter().any(|e| e["text"] == "bye"), "the child's graceful stop ran");
+    let ex = &of_type(&events, "process.exited")[0];
+    assert_eq!((ex["state"].as_str(), ex["signal"].as_str()), (Some("stopped"), None), "{ex}");
 }
 
 #[test]
