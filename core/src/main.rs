@@ -428,7 +428,7 @@ fn run(args: RunArgs) -> ExitCode {
     let out = match &args.log_file {
         Some(path) => match Output::log_file(path, 10 << 20) {
             Ok(o) => o,
-            Err(e) => return fail(format!("cannot write {}: {e}", path.display())),
+            Err(e) => return fail(e.to_string()),
         },
         // small: a quiet process's line never waits behind much chatty output
         None => Output::stdout(format, 128 << 10),
@@ -692,8 +692,8 @@ fn up(a: UpArgs) -> ExitCode {
         return fail(format!("brum is already running here (pid {}, socket {})", v["pid"], sock.display()));
     }
     let log = dir.join(".brum").join("brum.log");
-    if let Err(e) = std::fs::create_dir_all(dir.join(".brum")) {
-        return fail(format!("cannot create {}: {e}", dir.join(".brum").display()));
+    if let Err(e) = brum::files::private_dir(&dir.join(".brum")) {
+        return fail(e.to_string());
     }
     let exe = match std::env::current_exe() {
         Ok(e) => e,
@@ -705,9 +705,9 @@ fn up(a: UpArgs) -> ExitCode {
         cmd.arg("--config").arg(c);
     }
     cmd.args(&a.names).current_dir(&dir);
-    let err_file = match std::fs::File::create(dir.join(".brum").join("brum.err")) {
+    let err_file = match brum::files::private_file(&dir.join(".brum").join("brum.err"), false) {
         Ok(f) => f,
-        Err(e) => return fail(format!("cannot write .brum/brum.err: {e}")),
+        Err(e) => return fail(e.to_string()),
     };
     cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(err_file);
     use std::os::unix::process::CommandExt;

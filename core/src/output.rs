@@ -224,8 +224,8 @@ impl Output {
 
     /// An output appending NDJSON events to a log file, rotated to
     /// `PATH.1` when it grows past `max_bytes`.
-    pub fn log_file(path: &std::path::Path, max_bytes: u64) -> std::io::Result<Output> {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    pub fn log_file(path: &std::path::Path, max_bytes: u64) -> Result<Output, crate::files::FileError> {
+        let file = crate::files::private_file(path, true)?;
         let written = file.metadata().map(|m| m.len()).unwrap_or(0);
         let mut out = Output::to_fd(file.as_raw_fd(), Format::Json, 1 << 20);
         out.rotate = Some(Rotation { path: path.to_path_buf(), file, written, max: max_bytes.max(4096) });
@@ -246,7 +246,7 @@ impl Output {
         }
         let old = r.path.with_extension("log.1");
         let _ = std::fs::rename(&r.path, &old);
-        if let Ok(f) = std::fs::OpenOptions::new().create(true).append(true).open(&r.path) {
+        if let Ok(f) = crate::files::private_file(&r.path, true) {
             r.file = f;
             r.written = 0;
             self.fd = r.file.as_raw_fd();

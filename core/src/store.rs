@@ -196,6 +196,21 @@ impl Ring {
         self.for_each_from(self.index.len().saturating_sub(n), f);
     }
 
+    /// Like [`Ring::for_each`] for the lines at positions `from..to` (0 is
+    /// the oldest held), so a caller can scan in slices, newest first.
+    pub fn for_each_range(&self, from: usize, to: usize, f: impl FnMut(&Record, &[u8]) -> bool) {
+        let to = to.min(self.index.len());
+        let mut f = f;
+        let mut left = to.saturating_sub(from);
+        self.for_each_from(from, |rec, bytes| {
+            if left == 0 {
+                return false;
+            }
+            left -= 1;
+            f(rec, bytes)
+        });
+    }
+
     fn for_each_from(&self, from: usize, mut f: impl FnMut(&Record, &[u8]) -> bool) {
         let cap = self.bytes.len();
         // where the previous line ended (absolute, in the buffer): as in

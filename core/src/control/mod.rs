@@ -111,19 +111,88 @@ fn args<T: for<'de> Deserialize<'de>>(v: Value, cmd: &str) -> Result<T, String> 
     serde_json::from_value(v).map_err(|e| format!("{cmd}: {e}"))
 }
 
+/// A JSON value read with duplicate object keys refused: with serde_json
+/// the last duplicate would win silently, so `{"cmd":"ps","cmd":"shutdown"}`
+/// would shut down a daemon that a reader of the request took for a `ps`.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut v = Vec::new();
+        while let Some(Strict(x)) = seq.next_element()? {
+            v.push(x);
+        }
+        Ok(Value::Array(v))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut m = serde_json::Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            if m.contains_key(&k) {
+                return Err(serde::de::Error::custom(format_args!("duplicate key \"{k}\"")));
+            }
+            let Strict(v) = map.next_value()?;
+            m.insert(k, v);
+        }
+        Ok(Value::Object(m))
+    }
+}
+
+/// A short, safe rendering of a JSON value for an error message.
+fn shown(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 40 { format!("{}…", &s[..s.floor_char_boundary(40)]) } else { s }
+}
+
 /// Parses one request line.
 pub fn parse(line: &[u8]) -> Result<Request, RequestError> {
     let err = |id: Value, message: String| RequestError { id, message };
-    let v: Value = serde_json::from_slice(line).map_err(|e| err(Value::Null, format!("not JSON: {e}")))?;
+    let Strict(v) = serde_json::from_slice(line).map_err(|e| err(Value::Null, format!("not JSON: {e}")))?;
     let Value::Object(mut map) = v else {
         return Err(err(Value::Null, "a request is a JSON object like {\"cmd\":\"ps\"}".into()));
     };
     let id = map.remove("id").unwrap_or(Value::Null);
-    let Some(Value::String(cmd)) = map.remove("cmd") else {
-        return Err(err(
-            id,
-            "missing \"cmd\" (a string: hello, ps, tail, logs, errors, urls, start, stop, restart, shutdown)".into(),
-        ));
+    const CMDS: &str = "hello, ps, tail, logs, errors, urls, start, stop, restart, shutdown";
+    let cmd = match map.remove("cmd") {
+        Some(Value::String(cmd)) => cmd,
+        None => return Err(err(id, format!("missing \"cmd\" (a string: {CMDS})"))),
+        Some(other) => return Err(err(id, format!("\"cmd\" must be a string ({CMDS}), found {}", shown(&other)))),
     };
     let rest = Value::Object(map);
     let parsed = match cmd.as_str() {
@@ -234,6 +303,20 @@ mod tests {
         let e = parse(br#"{"cmd":"ps","bogus":1}"#).expect_err("unknown field");
         assert!(e.message.contains("unknown field `bogus`"), "{}", e.message);
         assert!(parse(b"[1,2]").is_err());
+    }
+
+    #[test]
+    fn duplicate_keys_and_wrong_types_are_named() {
+        let e = parse(br#"{"cmd":"ps","cmd":"shutdown"}"#).expect_err("duplicate");
+        assert!(e.message.contains("duplicate key \"cmd\""), "{}", e.message);
+        let e = parse(br#"{"cmd":"logs","process":"a","grep":{"x":1,"x":2}}"#).expect_err("nested duplicate");
+        assert!(e.message.contains("duplicate key \"x\""), "{}", e.message);
+        let e = parse(br#"{"cmd":5}"#).expect_err("wrong type");
+        assert!(e.message.contains("\"cmd\" must be a string") && e.message.contains("found 5"), "{}", e.message);
+        let e = parse(br#"{"cmd":"logs","process":"a","n":"ten"}"#).expect_err("wrong field type");
+        assert!(e.message.contains("logs: invalid type: string \"ten\""), "{}", e.message);
+        assert!(parse(br#"{"id":1.5,"cmd":"ps","x":null}"#).is_err(), "unknown field, even null");
+        assert!(parse(br#"{"id":"a","cmd":"ps"}"#).is_ok());
     }
 
     #[test]

@@ -16,10 +16,12 @@ use mio::net::{UnixListener, UnixStream};
 use mio::{Interest, Token};
 use serde_json::{Value, json};
 
-use super::{Phase, Reactor, Shutdown};
+use super::{Reactor, Shutdown};
 use crate::control::{self, Command, Logs, Request, Tail};
-use crate::events::{Event, json as jsonenc, now_ms};
+use crate::events::{Event, json as jsonenc};
+use crate::files;
 use crate::store::Stream;
+use crate::supervise::child::{ChildState, Refusal, StopKind};
 
 /// Token of the listening socket.
 pub const LISTENER: Token = Token(2);
@@ -31,6 +33,34 @@ pub(super) const HISTORY_BYTES: usize = 8 << 20;
 const MAX_FINDINGS: usize = 1000;
 /// Connections served at once.
 const MAX_CLIENTS: usize = 1024;
+/// Connections beyond [`MAX_CLIENTS`] kept for control commands (`ps`,
+/// `status`, `start`, `stop`, `restart`, `down`), so `brum down` works
+/// whatever else is connected.
+const RESERVED_CLIENTS: usize = 16;
+/// Time one `logs` search may take before it answers with what it found
+/// (`truncated`).
+const SEARCH_BUDGET: std::time::Duration = std::time::Duration::from_millis(40);
+/// Lines searched between looks at the clock.
+const SEARCH_SLICE: usize = 2048;
+/// Text of lines in one `logs` answer, at most (the newest are kept).
+const MAX_LOGS_ANSWER: usize = 4 << 20;
+/// Time spent on requests per reactor turn before the rest wait for the
+/// next turn (cheap ones are served first).
+const REQUESTS_BUDGET: std::time::Duration = std::time::Duration::from_millis(50);
+/// A client whose answers wait this much unsent is not served further
+/// requests until it reads.
+const OUTBOX_PAUSE: usize = 1 << 20;
+/// Bytes of request text held per client (a client that pipelines more
+/// waits until brum has worked through them).
+const MAX_INBOX: usize = 2 * control::MAX_REQUEST;
+/// A connection that has not asked anything for this long is closed
+/// (tails excepted).
+const IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+/// ... and a connection on a reserved slot after this long.
+const RESERVED_IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+/// A client that has answers waiting and takes none of them for this long
+/// is disconnected (`client.dropped`).
+const UNREAD_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Why the socket could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +73,8 @@ pub enum BindError {
     Io { path: PathBuf, source: io::Error },
     #[error("the socket path {0} is too long for a Unix socket (108 bytes at most); pass a shorter --socket")]
     TooLong(PathBuf),
+    #[error(transparent)]
+    File(#[from] files::FileError),
 }
 
 /// Binds the control socket at `path`: creates its directory, replaces a
@@ -54,9 +86,9 @@ pub fn bind(path: &Path) -> Result<UnixListener, BindError> {
         return Err(BindError::TooLong(path.to_path_buf()));
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io_err)?;
+        files::private_dir(dir)?;
     }
-    if path.exists() {
+    if files::socket_path_state(path)? == files::SocketPath::Socket {
         match std::os::unix::net::UnixStream::connect(path) {
             Ok(_) => return Err(BindError::Running(path.to_path_buf())),
             // nobody listens: a stale socket from a brum that died
@@ -97,6 +129,44 @@ struct Client {
     /// Events not queued because the outbox was full, not yet reported.
     missed: u64,
     missed_last_seq: u64,
+    /// When the client last asked something (or connected).
+    last_request: Instant,
+    /// On a reserved slot: control commands only, short idle time.
+    reserved: bool,
+    /// The client has sent all it will (EOF on its side).
+    eof: bool,
+    /// More bytes may wait in the socket: reading stopped at MAX_INBOX.
+    read_paused: bool,
+    /// A parsed expensive request waiting for a turn with time left.
+    next: Option<Result<Request, control::RequestError>>,
+}
+
+impl Client {
+    fn unsent(&self) -> usize {
+        self.outbox.len() - self.sent
+    }
+
+    /// The next complete request line, taken out of the inbox.
+    fn take_line(&mut self) -> Option<Vec<u8>> {
+        loop {
+            let nl = memchr::memchr(b'\n', &self.inbox)?;
+            let mut line: Vec<u8> = self.inbox.drain(..=nl).collect();
+            line.pop();
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                return Some(line);
+            }
+        }
+    }
+
+    fn has_request(&self) -> bool {
+        self.next.is_some() || memchr::memchr(b'\n', &self.inbox).is_some()
+    }
+}
+
+/// Requests that may take long (a search, a history replay, findings
+/// decoded): served after the cheap ones of the turn, within its budget.
+fn expensive(cmd: &Command) -> bool {
+    matches!(cmd, Command::Logs(_) | Command::Tail(_) | Command::Errors(_) | Command::Urls(_))
 }
 
 /// A client whose outbox is full and that has taken nothing for this long
@@ -115,6 +185,9 @@ pub struct ControlServer {
     errors: VecDeque<Vec<u8>>,
     urls: VecDeque<Vec<u8>>,
     started: Instant,
+    /// Turns of request serving (whose client goes first rotates).
+    turn: usize,
+    sweep_armed: bool,
 }
 
 impl ControlServer {
@@ -127,6 +200,8 @@ impl ControlServer {
             errors: VecDeque::new(),
             urls: VecDeque::new(),
             started: Instant::now(),
+            turn: 0,
+            sweep_armed: false,
         }
     }
 }
@@ -159,13 +234,16 @@ impl Reactor {
                 let _ = stream.write_all(&control::error_line(&Value::Null, "refused: another user's process"));
                 continue;
             }
+            let used = ctl.clients.iter().filter(|c| c.as_ref().is_some_and(|c| !c.reserved)).count();
+            let reserved = used >= MAX_CLIENTS;
+            let in_use = ctl.clients.iter().flatten().count();
             let slot = match ctl.clients.iter().position(Option::is_none) {
-                Some(s) => s,
-                None if ctl.clients.len() < MAX_CLIENTS => {
+                Some(s) if in_use < MAX_CLIENTS + RESERVED_CLIENTS => s,
+                None if ctl.clients.len() < MAX_CLIENTS + RESERVED_CLIENTS => {
                     ctl.clients.push(None);
                     ctl.clients.len() - 1
                 }
-                None => {
+                _ => {
                     let _ = stream.write_all(&control::error_line(&Value::Null, "too many clients"));
                     continue;
                 }
@@ -184,7 +262,13 @@ impl Reactor {
                 last_progress: Instant::now(),
                 missed: 0,
                 missed_last_seq: 0,
+                last_request: Instant::now(),
+                reserved,
+                eof: false,
+                read_paused: false,
+                next: None,
             });
+            self.arm_client_sweep();
             // data may already be waiting
             self.client_ready(slot);
         }
@@ -199,16 +283,42 @@ impl Reactor {
         self.client_write(slot);
     }
 
+    /// Takes what the client sent into its inbox (at most [`MAX_INBOX`]
+    /// waiting); requests are served by [`Reactor::serve_requests`].
     fn client_read(&mut self, slot: usize) -> Io {
         let mut buf = [0u8; 16 * 1024];
         loop {
             let Some(c) = self.client_mut(slot) else { return Io::Closed };
-            let n = match c.stream.read(&mut buf) {
-                Ok(0) => {
-                    // the client finished sending; keep going until its
-                    // answers are out
+            if c.eof {
+                return Io::Open;
+            }
+            if c.inbox.len() >= MAX_INBOX {
+                if memchr::memchr(b'\n', &c.inbox).is_none() {
+                    let msg = format!("request too large (more than {} bytes without a newline)", control::MAX_REQUEST);
+                    c.outbox.extend_from_slice(&control::error_line(&Value::Null, &msg));
+                    c.inbox = Vec::new();
+                    c.eof = true;
                     c.close_after_flush = true;
-                    return if c.outbox.len() > c.sent || c.tail.is_some() { Io::Open } else { Io::Closed };
+                    return Io::Open;
+                }
+                // its requests wait: read on once they are served
+                c.read_paused = true;
+                return Io::Open;
+            }
+            let room = (MAX_INBOX - c.inbox.len()).min(buf.len());
+            let n = match c.stream.read(&mut buf[..room]) {
+                Ok(0) => {
+                    // the client finished sending; its requests are still
+                    // served and its answers sent before the connection ends
+                    c.eof = true;
+                    c.close_after_flush = true;
+                    if memchr::memchr(b'\n', &c.inbox).is_none() && !c.inbox.iter().all(u8::is_ascii_whitespace) {
+                        c.inbox.clear();
+                        let msg =
+                            "the request ended without a newline (each request is one line of JSON ending in \\n)";
+                        c.outbox.extend_from_slice(&control::error_line(&Value::Null, msg));
+                    }
+                    return Io::Open;
                 }
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Io::Open,
@@ -216,25 +326,114 @@ impl Reactor {
                 Err(_) => return Io::Closed,
             };
             c.inbox.extend_from_slice(&buf[..n]);
-            let mut lines = Vec::new();
-            while let Some(nl) = memchr::memchr(b'\n', &c.inbox) {
-                let mut line: Vec<u8> = c.inbox.drain(..=nl).collect();
-                line.pop();
-                lines.push(line);
-            }
-            if c.inbox.len() > control::MAX_REQUEST {
+            if c.inbox.len() > control::MAX_REQUEST && memchr::memchr(b'\n', &c.inbox).is_none() {
                 let msg = format!("request too large (more than {} bytes without a newline)", control::MAX_REQUEST);
                 c.outbox.extend_from_slice(&control::error_line(&Value::Null, &msg));
                 c.inbox = Vec::new();
+                c.eof = true;
                 c.close_after_flush = true;
                 return Io::Open;
             }
-            for line in lines {
-                if !line.iter().all(u8::is_ascii_whitespace) {
-                    self.handle_request(slot, &line);
+        }
+    }
+
+    /// Serves at most one request per client this turn: first the cheap
+    /// ones of every client, then the expensive ones while the turn's
+    /// request time lasts. A client whose answers pile up unread waits.
+    pub(super) fn serve_requests(&mut self) {
+        let Some(ctl) = self.control.as_mut() else { return };
+        let n = ctl.clients.len();
+        if n == 0 {
+            return;
+        }
+        ctl.turn = ctl.turn.wrapping_add(1);
+        let first = ctl.turn % n;
+        let started = Instant::now();
+        let mut served = vec![false; n];
+        for cheap_pass in [true, false] {
+            for k in 0..n {
+                let slot = (first + k) % n;
+                if served[slot] {
+                    continue;
+                }
+                if !cheap_pass && started.elapsed() >= REQUESTS_BUDGET {
+                    return;
+                }
+                let Some(c) = self.client_mut(slot) else { continue };
+                if c.unsent() >= OUTBOX_PAUSE || !c.has_request() {
+                    continue;
+                }
+                let req = match c.next.take() {
+                    Some(r) => r,
+                    None => {
+                        let Some(line) = c.take_line() else { continue };
+                        control::parse(&line)
+                    }
+                };
+                if cheap_pass && req.as_ref().is_ok_and(|r| expensive(&r.cmd)) {
+                    c.next = Some(req);
+                    continue;
+                }
+                served[slot] = true;
+                c.last_request = Instant::now();
+                let resume = c.read_paused && c.inbox.len() < MAX_INBOX;
+                if resume {
+                    c.read_paused = false;
+                }
+                self.handle_request(slot, req);
+                if resume && let Io::Closed = self.client_read(slot) {
+                    self.drop_client(slot, None);
                 }
             }
         }
+    }
+
+    /// Whether some client has a request waiting for a turn.
+    pub(super) fn requests_waiting(&self) -> bool {
+        self.control
+            .as_ref()
+            .is_some_and(|ctl| ctl.clients.iter().flatten().any(|c| c.has_request() && c.unsent() < OUTBOX_PAUSE))
+    }
+
+    /// Closes connections that ask nothing, and drops clients that stopped
+    /// taking their answers.
+    pub(super) fn sweep_clients(&mut self) {
+        let Some(ctl) = self.control.as_mut() else { return };
+        ctl.sweep_armed = false;
+        let mut idle = Vec::new();
+        let mut unread = Vec::new();
+        for (slot, c) in ctl.clients.iter().enumerate() {
+            let Some(c) = c else { continue };
+            if c.unsent() > 0 && c.tail.is_none() && c.last_progress.elapsed() >= UNREAD_AFTER {
+                unread.push((slot, c.unsent()));
+            } else if c.tail.is_none() && c.unsent() == 0 && !c.has_request() {
+                let limit = if c.reserved { RESERVED_IDLE_AFTER } else { IDLE_AFTER };
+                if c.last_request.elapsed() >= limit {
+                    idle.push(slot);
+                }
+            }
+        }
+        for slot in idle {
+            if let Some(c) = self.client_mut(slot) {
+                let _ = c.stream.write_all(&control::error_line(&Value::Null, "closed: no request for too long"));
+            }
+            self.drop_client(slot, None);
+        }
+        for (slot, queued) in unread {
+            self.drop_client(slot, Some(queued));
+        }
+        self.arm_client_sweep();
+    }
+
+    /// Arms the sweep while some client may need one (a tail that reads
+    /// costs no wake-ups).
+    fn arm_client_sweep(&mut self) {
+        let Some(ctl) = self.control.as_mut() else { return };
+        if ctl.sweep_armed || !ctl.clients.iter().flatten().any(|c| c.tail.is_none() || c.unsent() > 0) {
+            return;
+        }
+        ctl.sweep_armed = true;
+        self.timers.arm(Instant::now() + std::time::Duration::from_secs(1), super::TimerKind::ClientSweep);
     }
 
     fn client_mut(&mut self, slot: usize) -> Option<&mut Client> {
@@ -272,7 +471,7 @@ impl Reactor {
         if c.sent == c.outbox.len() {
             c.outbox.clear();
             c.sent = 0;
-            done = c.close_after_flush && c.tail.is_none();
+            done = c.close_after_flush && c.tail.is_none() && !c.has_request();
         } else if c.sent > (1 << 20) {
             c.outbox.drain(..c.sent);
             c.sent = 0;
@@ -289,12 +488,7 @@ impl Reactor {
             let _ = self.poll.registry().deregister(&mut c.stream);
         }
         if let Some(queued) = slow {
-            self.seq += 1;
-            self.out.emit(
-                self.seq,
-                now_ms(),
-                &Event::ClientDropped { queued_bytes: queued as u64, reason: "outbox_full" },
-            );
+            self.em.publish(&Event::ClientDropped { queued_bytes: queued as u64, reason: "outbox_full" });
         }
     }
 
@@ -304,12 +498,26 @@ impl Reactor {
         }
     }
 
-    fn handle_request(&mut self, slot: usize, line: &[u8]) {
-        let req = match control::parse(line) {
+    fn handle_request(&mut self, slot: usize, req: Result<Request, control::RequestError>) {
+        let req = match req {
             Ok(r) => r,
             Err(e) => return self.reply(slot, &control::error_line(&e.id, &e.message)),
         };
         let Request { id, cmd } = req;
+        if self.client_mut(slot).is_some_and(|c| c.reserved)
+            && !matches!(
+                cmd,
+                Command::Hello
+                    | Command::Ps
+                    | Command::Start(_)
+                    | Command::Stop(_)
+                    | Command::Restart(_)
+                    | Command::Shutdown
+            )
+        {
+            let msg = "too many clients: only ps, status, start, stop, restart and down are served now";
+            return self.reply(slot, &control::error_line(&id, msg));
+        }
         let answer = match cmd {
             Command::Hello => Ok(self.hello()),
             Command::Ps => Ok(json!({ "processes": self.ps() })),
@@ -320,7 +528,7 @@ impl Reactor {
             Command::Stop(n) => self.proc_index(&n.process).and_then(|i| self.user_stop(i)),
             Command::Restart(n) => self.proc_index(&n.process).and_then(|i| self.user_restart(i)),
             Command::Shutdown => {
-                if self.shutdown == Shutdown::None {
+                if self.shutdown.is_none() {
                     self.begin_shutdown(Shutdown::Requested);
                 }
                 Ok(json!({ "stopping": true, "pid": std::process::id() }))
@@ -351,7 +559,7 @@ impl Reactor {
             "cwd": std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default(),
             "socket": ctl.map(|c| c.path.display().to_string()),
             "uptime_ms": ctl.map_or(0, |c| c.started.elapsed().as_millis() as u64),
-            "seq": self.seq,
+            "seq": self.em.seq(),
             "processes": self.procs.iter().map(|p| p.spec.name.clone()).collect::<Vec<_>>(),
         })
     }
@@ -360,30 +568,30 @@ impl Reactor {
         self.procs
             .iter()
             .map(|p| {
-                let state = match p.phase {
-                    Phase::Idle => "not started",
-                    Phase::Running if p.stop_requested => "stopping",
-                    Phase::Running | Phase::Exiting => "running",
-                    Phase::Restarting => "restarting",
-                    Phase::Done => p.end.map_or("not started", |e| e.as_str()),
-                };
-                let running = matches!(p.phase, Phase::Running | Phase::Exiting);
-                let (code, signal) = match p.exit {
+                let c = &p.child;
+                let (code, signal) = match c.last_end().map(|e| e.exit) {
                     Some(crate::supervise::Exit::Code(c)) => (Some(c), None),
                     Some(crate::supervise::Exit::Signal(s)) => (None, Some(crate::events::signal_name(s))),
                     None => (None, None),
                 };
+                let uptime = match c.state {
+                    ChildState::Running { since, .. } | ChildState::Exiting { since, .. } => {
+                        Some(since.elapsed().as_millis() as u64)
+                    }
+                    _ => None,
+                };
                 json!({
                     "name": p.spec.name,
-                    "state": state,
-                    "pid": running.then_some(p.pid),
-                    "uptime_ms": running.then(|| p.started.elapsed().as_millis() as u64),
-                    "restarts": p.restarts,
+                    "state": c.label(),
+                    "pid": c.pid(),
+                    "uptime_ms": uptime,
+                    "run": c.run,
+                    "restarts": c.restarts,
                     "exit_code": code,
                     "signal": signal,
-                    "errors": p.errors,
-                    "warnings": p.warnings,
-                    "urls": p.urls,
+                    "errors": p.stats.errors,
+                    "warnings": p.stats.warnings,
+                    "urls": p.stats.urls,
                     "command": p.spec.display,
                 })
             })
@@ -409,45 +617,80 @@ impl Reactor {
         };
         let finder = l.grep.as_ref().map(|g| memchr::memmem::Finder::new(g.as_bytes()).into_owned());
         let n = l.n.unwrap_or(100).min(10_000);
+        let ring = &self.procs[i].capture.ring;
+        // Newest first, a slice at a time, so a search is cut (and says
+        // so) when it has used its time, instead of stalling every process
+        // and client; the answer keeps the newest lines within its bytes.
+        let started = Instant::now();
         let mut found: VecDeque<Value> = VecDeque::new();
+        let mut found_bytes = 0usize;
         let mut total = 0usize;
-        self.procs[i].capture.ring.for_each(|rec, bytes| {
-            let hit = stream.is_none_or(|s| s == rec.stream)
-                && l.since.is_none_or(|s| rec.seq > s)
-                && l.until.is_none_or(|u| rec.seq <= u)
-                && finder.as_ref().is_none_or(|f| f.find(bytes).is_some())
-                && re.as_ref().is_none_or(|r| r.is_match(bytes));
-            if hit {
-                total += 1;
-                if found.len() == n {
-                    found.pop_front();
-                }
-                if n > 0 {
-                    let mut v = json!({ "seq": rec.seq, "ts_ms": rec.ts_ms, "stream": rec.stream.as_str() });
-                    match std::str::from_utf8(bytes) {
-                        Ok(t) => v["text"] = t.into(),
-                        Err(_) => {
-                            let mut b64 = Vec::new();
-                            jsonenc::push_base64(&mut b64, bytes);
-                            v["bytes"] = String::from_utf8_lossy(&b64).into_owned().into();
+        let mut to = ring.len();
+        let mut cut = None;
+        let mut slice: Vec<Value> = Vec::new();
+        while to > 0 {
+            if started.elapsed() >= SEARCH_BUDGET {
+                cut = Some(to);
+                break;
+            }
+            let from = to.saturating_sub(SEARCH_SLICE);
+            slice.clear();
+            ring.for_each_range(from, to, |rec, bytes| {
+                let hit = stream.is_none_or(|s| s == rec.stream)
+                    && l.since.is_none_or(|s| rec.seq > s)
+                    && l.until.is_none_or(|u| rec.seq <= u)
+                    && finder.as_ref().is_none_or(|f| f.find(bytes).is_some())
+                    && re.as_ref().is_none_or(|r| r.is_match(bytes));
+                if hit {
+                    total += 1;
+                    if n > 0 {
+                        let mut v = json!({ "seq": rec.seq, "ts_ms": rec.ts_ms, "stream": rec.stream.as_str() });
+                        match std::str::from_utf8(bytes) {
+                            Ok(t) => v["text"] = t.into(),
+                            Err(_) => {
+                                let mut b64 = Vec::new();
+                                jsonenc::push_base64(&mut b64, bytes);
+                                v["bytes"] = String::from_utf8_lossy(&b64).into_owned().into();
+                            }
                         }
+                        if rec.truncated {
+                            v["truncated"] = true.into();
+                        }
+                        slice.push(v);
                     }
-                    if rec.truncated {
-                        v["truncated"] = true.into();
-                    }
-                    found.push_back(v);
+                }
+                true
+            });
+            // this slice is older than everything found so far
+            for v in slice.drain(..).rev() {
+                let size = v.get("text").or_else(|| v.get("bytes")).and_then(Value::as_str).map_or(0, str::len) + 64;
+                if found.len() < n && found_bytes + size <= MAX_LOGS_ANSWER {
+                    found_bytes += size;
+                    found.push_front(v);
                 }
             }
-            true
-        });
+            to = from;
+        }
         let shown = found.len();
-        Ok(json!({
+        let mut answer = json!({
             "process": l.process,
             "lines": Vec::from(found),
             "total": total,
             "more": total - shown,
             "evicted": self.procs[i].capture.evicted_total,
-        }))
+        });
+        if let Some(left) = cut {
+            // what was not searched: the oldest `left` lines held
+            let mut oldest_searched = None;
+            ring.for_each_range(left, left + 1, |rec, _| {
+                oldest_searched = Some(rec.seq);
+                false
+            });
+            answer["truncated"] = true.into();
+            answer["searched_from_seq"] = oldest_searched.into();
+            answer["not_searched"] = left.into();
+        }
+        Ok(answer)
     }
 
     fn findings(&self, errors: bool, process: Option<&str>, limit: Option<usize>) -> Value {
@@ -465,37 +708,38 @@ impl Reactor {
         json!({ key: shown, "total": total, "more": total.saturating_sub(limit) })
     }
 
+    fn refusal(&self, i: usize, r: Refusal) -> String {
+        let name = &self.procs[i].spec.name;
+        match r {
+            Refusal::AlreadyRunning => format!("{name} is already running"),
+            Refusal::WaitingToRestart => format!("{name} is waiting to restart"),
+            Refusal::NotRunning => format!("{name} is not running"),
+        }
+    }
+
     fn user_start(&mut self, i: usize) -> Result<Value, String> {
-        if self.shutdown != Shutdown::None {
+        if self.shutdown.is_some() {
             return Err("brum is shutting down".into());
         }
-        match self.procs[i].phase {
-            Phase::Idle | Phase::Done => {
-                self.procs[i].restarts = 0;
-                self.spawn(i);
-                Ok(json!({ "process": self.procs[i].spec.name, "started": true, "pid": self.procs[i].pid }))
-            }
-            Phase::Restarting => Err(format!("{} is waiting to restart", self.procs[i].spec.name)),
-            Phase::Running | Phase::Exiting => Err(format!("{} is already running", self.procs[i].spec.name)),
-        }
+        self.procs[i].child.can_start().map_err(|r| self.refusal(i, r))?;
+        self.procs[i].child.restarts = 0;
+        self.spawn(i);
+        let p = &self.procs[i];
+        Ok(json!({ "process": p.spec.name, "started": true, "pid": p.child.pid(), "run": p.child.run }))
     }
 
     fn user_stop(&mut self, i: usize) -> Result<Value, String> {
-        let name = self.procs[i].spec.name.clone();
-        match self.procs[i].phase {
-            Phase::Running | Phase::Restarting => {
-                self.stop(i);
-                Ok(json!({ "process": name, "stopping": true }))
-            }
-            _ => Err(format!("{name} is not running")),
+        if matches!(self.procs[i].child.state, ChildState::Exiting { .. }) {
+            return Err(self.refusal(i, Refusal::NotRunning));
         }
+        self.stop(i, StopKind::Stop).map_err(|r| self.refusal(i, r))?;
+        Ok(json!({ "process": self.procs[i].spec.name, "stopping": true }))
     }
 
     fn user_restart(&mut self, i: usize) -> Result<Value, String> {
-        match self.procs[i].phase {
-            Phase::Running => {
-                self.procs[i].restart_requested = true;
-                self.stop(i);
+        match self.procs[i].child.state {
+            ChildState::Running { .. } => {
+                self.stop(i, StopKind::Restart).map_err(|r| self.refusal(i, r))?;
                 Ok(json!({ "process": self.procs[i].spec.name, "restarting": true }))
             }
             _ => self.user_start(i),
@@ -505,7 +749,7 @@ impl Reactor {
     fn start_tail(&mut self, slot: usize, id: &Value, t: Tail) {
         self.pump_control();
         let Some(ctl) = self.control.as_mut() else { return };
-        let Some(history) = self.out.history() else { return };
+        let Some(history) = self.em.output().history() else { return };
         let history = &history.ring;
         let first = history.first_seq();
         let missed = match (t.since, first) {
@@ -514,7 +758,7 @@ impl Reactor {
         };
         let ack = control::ok_line(
             id,
-            json!({ "tail": true, "seq": self.seq, "history_from": first, "missed": missed, "follow": t.follow }),
+            json!({ "tail": true, "seq": self.em.seq(), "history_from": first, "missed": missed, "follow": t.follow }),
         );
         let mut out = ack;
         let mut count = 0usize;
@@ -553,7 +797,7 @@ impl Reactor {
     /// findings: the history already holds every event.
     pub(super) fn pump_control(&mut self) {
         let Some(ctl) = self.control.as_mut() else { return };
-        let Some(history) = self.out.history_mut() else { return };
+        let Some(history) = self.em.output_mut().history_mut() else { return };
         let ControlServer { clients, errors, urls, pumped, .. } = ctl;
         for line in history.found.drain(..) {
             let list = match control::event_meta(&line).map(|m| m.ty) {

@@ -1,6 +1,7 @@
 //! Integration tests: the real `brum` binary driving real children through
 //! real pipes and signals. Shared helpers live here; one module per area.
 
+mod attack;
 mod config_errors;
 mod control;
 mod detect;

@@ -1,0 +1,225 @@
+//! One hostile local client of the same user: what it may not do to a
+//! session (issue: a control plane no client can stall or bloat). Each test
+//! is one row of the attack table in docs/reliability.md. Bounds are
+//! generous for a shared 2-core machine; the benchmark reports real figures.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::*;
+
+fn sock(p: &Project) -> std::path::PathBuf {
+    p.path().join(".brum").join("brum.sock")
+}
+
+fn wait_for_socket(p: &Project) {
+    let start = Instant::now();
+    while UnixStream::connect(sock(p)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(20), "brum never opened its socket");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// One request on a fresh connection, with how long the answer took.
+fn timed_ask(p: &Project, req: &Value) -> (Value, Duration) {
+    let start = Instant::now();
+    let mut s = UnixStream::connect(sock(p)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    s.write_all(format!("{req}\n").as_bytes()).expect("send");
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).expect("answer");
+    (serde_json::from_str(&line).expect("json answer"), start.elapsed())
+}
+
+fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+type Brum = std::thread::JoinHandle<(Vec<Value>, Option<i32>)>;
+
+/// A session whose one process keeps its ring full: the project, brum's
+/// pid, and brum's drained output.
+fn chatty() -> (Project, u32, Brum) {
+    let p = Project::with_toml(
+        "ring_bytes = \"8MiB\"\n[process.chatty]\ncmd = \"while :; do seq -f 'line %g of the chatty process, padded to look like a log' 1 20000; sleep 0.05; done\"\n",
+    );
+    let mut live = Live::spawn(p.cmd(&["run", "--json"]));
+    live.until(|e| e["type"] == "daemon.started");
+    let pid = live.child.id();
+    let out = drain(live);
+    wait_for_socket(&p);
+    // let the ring fill
+    let start = Instant::now();
+    loop {
+        let (v, _) = timed_ask(&p, &json!({"cmd": "logs", "process": "chatty", "n": 1}));
+        if v["evicted"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "the ring never filled: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (p, pid, out)
+}
+
+/// Drains a Live's stdout in the background so brum is never held up by it.
+fn drain(live: Live) -> Brum {
+    std::thread::spawn(move || live.rest(LIMIT))
+}
+
+#[test]
+fn pipelined_searches_from_a_client_that_never_reads_neither_stall_nor_bloat() {
+    let (p, pid, out) = chatty();
+    let before = status_kib(pid, "VmRSS:");
+    let mut attacker = UnixStream::connect(sock(&p)).expect("connect");
+    attacker.set_nonblocking(true).expect("nonblocking");
+    let mut flood = Vec::new();
+    for _ in 0..300 {
+        flood.extend_from_slice(b"{\"cmd\":\"logs\",\"process\":\"chatty\",\"n\":10000,\"regex\":\"\\\\w{60}\"}\n");
+    }
+    let mut sent = 0;
+    let mut took = Vec::new();
+    let mut peak = before;
+    for _ in 0..20 {
+        // keep the requests coming as far as brum takes them
+        while sent < flood.len() {
+            match attacker.write(&flood[sent..]) {
+                Ok(n) => sent += n,
+                Err(_) => break,
+            }
+        }
+        let (v, t) = timed_ask(&p, &json!({"cmd": "ps"}));
+        assert_eq!(v["ok"], true, "{v}");
+        took.push(t);
+        peak = peak.max(status_kib(pid, "VmRSS:"));
+    }
+    took.sort();
+    eprintln!(
+        "pipelined searches: ps p50 {:?} p90 {:?} max {:?}; RSS +{} KiB",
+        took[took.len() / 2],
+        took[took.len() * 9 / 10],
+        took[took.len() - 1],
+        peak.saturating_sub(before)
+    );
+    assert!(took[took.len() * 9 / 10] < Duration::from_millis(500), "ps while searches queue up: {took:?}");
+    let grown = peak.saturating_sub(before);
+    assert!(grown < 64 * 1024, "RSS grew by {grown} KiB for one client's pipelined searches");
+    // the children's pipes kept being read: the ring still moves
+    let (a, _) = timed_ask(&p, &json!({"cmd": "logs", "process": "chatty", "n": 1}));
+    std::thread::sleep(Duration::from_millis(300));
+    let (b, _) = timed_ask(&p, &json!({"cmd": "logs", "process": "chatty", "n": 1}));
+    assert!(b["lines"][0]["seq"].as_u64() > a["lines"][0]["seq"].as_u64(), "{a} {b}");
+    drop(attacker);
+    let (v, _) = timed_ask(&p, &json!({"cmd": "shutdown"}));
+    assert_eq!(v["ok"], true);
+    let (_, code) = out.join().expect("brum");
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn a_search_that_takes_too_long_says_it_was_cut() {
+    let (p, _, out) = chatty();
+    // a regex that matches nothing has to look at every line
+    let (v, _) = timed_ask(&p, &json!({"cmd": "logs", "process": "chatty", "n": 5, "regex": "(\\w+\\s?){9}zz"}));
+    assert_eq!(v["ok"], true, "{v}");
+    if v["truncated"] == true {
+        assert!(v["not_searched"].as_u64().unwrap_or(0) > 0, "{v}");
+        assert!(v["searched_from_seq"].as_u64().is_some(), "{v}");
+    }
+    // a plain newest-lines query is whole
+    let (v, _) = timed_ask(&p, &json!({"cmd": "logs", "process": "chatty", "n": 3}));
+    assert_eq!(v["lines"].as_array().map(Vec::len), Some(3), "{v}");
+    timed_ask(&p, &json!({"cmd": "shutdown"}));
+    out.join().expect("brum");
+}
+
+#[test]
+fn duplicate_keys_wrong_types_and_a_request_cut_at_eof_are_answered_with_errors() {
+    let p = Project::with_toml("[process.a]\ncmd = \"sleep 876601\"\n");
+    let live = Live::spawn(p.cmd(&["run", "--json"]));
+    wait_for_socket(&p);
+    let out = drain(live);
+    let (v, _) = timed_ask(&p, &json!({"cmd": "ps"}));
+    assert_eq!(v["ok"], true);
+    // duplicate keys: last-one-wins would have shut the daemon down
+    let mut s = UnixStream::connect(sock(&p)).expect("connect");
+    s.write_all(b"{\"cmd\":\"ps\",\"cmd\":\"shutdown\"}\n{\"cmd\":5}\n").expect("send");
+    s.shutdown(std::net::Shutdown::Write).expect("eof");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("answers");
+    let answers: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    assert_eq!(answers.len(), 2, "{text}");
+    assert!(answers[0]["error"].as_str().is_some_and(|e| e.contains("duplicate key \"cmd\"")), "{text}");
+    assert!(answers[1]["error"].as_str().is_some_and(|e| e.contains("\"cmd\" must be a string")), "{text}");
+    // a partial request, then EOF
+    let mut s = UnixStream::connect(sock(&p)).expect("connect");
+    s.write_all(b"{\"cmd\":\"ps\"").expect("send");
+    s.shutdown(std::net::Shutdown::Write).expect("eof");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("answer");
+    assert!(text.contains("without a newline"), "{text}");
+    let (v, _) = timed_ask(&p, &json!({"cmd": "ps"}));
+    assert_eq!(v["processes"][0]["state"], "running", "still up: {v}");
+    timed_ask(&p, &json!({"cmd": "shutdown"}));
+    assert_eq!(out.join().expect("brum").1, Some(0));
+}
+
+#[test]
+fn an_idle_connection_is_closed() {
+    let p = Project::with_toml("[process.a]\ncmd = \"sleep 876602\"\n");
+    let live = Live::spawn(p.cmd(&["run", "--json"]));
+    wait_for_socket(&p);
+    let out = drain(live);
+    let mut idle = UnixStream::connect(sock(&p)).expect("connect");
+    idle.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let start = Instant::now();
+    let mut text = String::new();
+    // brum closes it: read_to_string returns at EOF
+    idle.read_to_string(&mut text).expect("closed by brum");
+    assert!(start.elapsed() >= Duration::from_secs(9), "closed too early: {:?}", start.elapsed());
+    assert!(text.contains("no request for too long"), "{text}");
+    timed_ask(&p, &json!({"cmd": "shutdown"}));
+    assert_eq!(out.join().expect("brum").1, Some(0));
+}
+
+#[test]
+fn up_keeps_its_files_to_the_owner_and_out_of_git() {
+    let p = Project::with_toml("[process.a]\ncmd = \"echo secret-token-876603; sleep 876603\"\n");
+    let up = p.run(&["up"], LIMIT);
+    assert_eq!(up.code, Some(0), "{}", up.stderr);
+    let dir = p.path().join(".brum");
+    let mode = |f: &str| std::fs::metadata(dir.join(f)).expect(f).permissions().mode() & 0o777;
+    assert_eq!(mode(""), 0o700, ".brum/");
+    assert_eq!(mode("brum.log"), 0o600);
+    assert_eq!(mode("brum.err"), 0o600);
+    assert_eq!(mode("brum.sock"), 0o600);
+    let ignore = std::fs::read_to_string(dir.join(".gitignore")).expect(".gitignore");
+    assert!(ignore.lines().any(|l| l == "*"), "{ignore}");
+    let down = p.run(&["down"], LIMIT);
+    assert_eq!(down.code, Some(0), "{}", down.stderr);
+    // a symlink planted at the log is refused, and its target untouched
+    let victim = p.write("victim.txt", "precious\n");
+    std::fs::remove_file(dir.join("brum.log")).expect("rm log");
+    std::os::unix::fs::symlink(&victim, dir.join("brum.log")).expect("symlink");
+    let up = p.run(&["up"], LIMIT);
+    assert_ne!(up.code, Some(0));
+    assert!(up.stderr.contains("is a symbolic link"), "{}", up.stderr);
+    assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "precious\n");
+    // a regular file where the socket goes is not deleted
+    std::fs::remove_file(dir.join("brum.log")).expect("rm link");
+    let _ = std::fs::remove_file(dir.join("brum.sock"));
+    p.write(".brum/brum.sock", "not a socket\n");
+    let run = p.run(&["run", "--json"], LIMIT);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("is not a socket"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(dir.join("brum.sock")).expect("kept"), "not a socket\n");
+}
