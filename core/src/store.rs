@@ -196,6 +196,12 @@ impl Ring {
         self.for_each_from(self.index.len().saturating_sub(n), f);
     }
 
+    /// How many held lines have a seq below `seq` (lines are held in seq
+    /// order): the position to search back from.
+    pub fn position_before(&self, seq: u64) -> usize {
+        self.index.partition_point(|r| r.seq < seq)
+    }
+
     /// Like [`Ring::for_each`] for the lines at positions `from..to` (0 is
     /// the oldest held), so a caller can scan in slices, newest first.
     pub fn for_each_range(&self, from: usize, to: usize, f: impl FnMut(&Record, &[u8]) -> bool) {

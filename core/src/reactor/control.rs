@@ -16,11 +16,11 @@ use mio::net::{UnixListener, UnixStream};
 use mio::{Interest, Token};
 use serde_json::{Value, json};
 
+use super::search;
 use super::{Reactor, Shutdown};
-use crate::control::{self, Command, Logs, Request, Tail};
-use crate::events::{Event, json as jsonenc};
+use crate::control::{self, Command, Request, Tail};
+use crate::events::Event;
 use crate::files;
-use crate::store::Stream;
 use crate::supervise::child::{ChildState, Refusal, StopKind};
 
 /// Token of the listening socket.
@@ -37,16 +37,11 @@ const MAX_CLIENTS: usize = 1024;
 /// `status`, `start`, `stop`, `restart`, `down`), so `brum down` works
 /// whatever else is connected.
 const RESERVED_CLIENTS: usize = 16;
-/// Time one `logs` search may take before it answers with what it found
-/// (`truncated`).
-const SEARCH_BUDGET: std::time::Duration = std::time::Duration::from_millis(40);
-/// Lines searched between looks at the clock.
-const SEARCH_SLICE: usize = 2048;
-/// Text of lines in one `logs` answer, at most (the newest are kept).
-const MAX_LOGS_ANSWER: usize = 4 << 20;
-/// Time spent on requests per reactor turn before the rest wait for the
-/// next turn (cheap ones are served first).
-const REQUESTS_BUDGET: std::time::Duration = std::time::Duration::from_millis(50);
+/// Time a `logs` search runs per turn; it goes on in the next turn.
+const SEARCH_SLICE_TIME: std::time::Duration = std::time::Duration::from_millis(10);
+/// Time spent on expensive requests per reactor turn before the rest wait
+/// for the next turn (cheap ones are served first, whatever the time).
+const REQUESTS_BUDGET: std::time::Duration = std::time::Duration::from_millis(20);
 /// A client whose answers wait this much unsent is not served further
 /// requests until it reads.
 const OUTBOX_PAUSE: usize = 1 << 20;
@@ -139,6 +134,8 @@ struct Client {
     read_paused: bool,
     /// A parsed expensive request waiting for a turn with time left.
     next: Option<Result<Request, control::RequestError>>,
+    /// A `logs` search under way (answered when it is done).
+    search: Option<search::Search>,
 }
 
 impl Client {
@@ -159,7 +156,7 @@ impl Client {
     }
 
     fn has_request(&self) -> bool {
-        self.next.is_some() || memchr::memchr(b'\n', &self.inbox).is_some()
+        self.search.is_some() || self.next.is_some() || memchr::memchr(b'\n', &self.inbox).is_some()
     }
 }
 
@@ -267,6 +264,7 @@ impl Reactor {
                 eof: false,
                 read_paused: false,
                 next: None,
+                search: None,
             });
             self.arm_client_sweep();
             // data may already be waiting
@@ -363,6 +361,15 @@ impl Reactor {
                 if c.unsent() >= OUTBOX_PAUSE || !c.has_request() {
                     continue;
                 }
+                if c.search.is_some() {
+                    // a search goes on in the expensive pass, in order
+                    // with this client's requests (it answers first)
+                    if !cheap_pass {
+                        served[slot] = true;
+                        self.advance_search(slot, SEARCH_SLICE_TIME);
+                    }
+                    continue;
+                }
                 let req = match c.next.take() {
                     Some(r) => r,
                     None => {
@@ -383,6 +390,24 @@ impl Reactor {
                 self.handle_request(slot, req);
                 if resume && let Io::Closed = self.client_read(slot) {
                     self.drop_client(slot, None);
+                }
+            }
+        }
+    }
+
+    /// Runs client `slot`'s search for at most `budget`, and answers when
+    /// it is done.
+    fn advance_search(&mut self, slot: usize, budget: std::time::Duration) {
+        let Some(mut search) = self.client_mut(slot).and_then(|c| c.search.take()) else { return };
+        let p = &self.procs[search.process()];
+        match search.advance(&p.capture.ring, p.capture.evicted_total, budget) {
+            Some(answer) => {
+                let line = control::ok_line(search.id(), answer);
+                self.reply(slot, &line);
+            }
+            None => {
+                if let Some(c) = self.client_mut(slot) {
+                    c.search = Some(search);
                 }
             }
         }
@@ -521,7 +546,19 @@ impl Reactor {
         let answer = match cmd {
             Command::Hello => Ok(self.hello()),
             Command::Ps => Ok(json!({ "processes": self.ps() })),
-            Command::Logs(l) => self.logs(&l),
+            Command::Logs(l) => {
+                let search = self.proc_index(&l.process).and_then(|i| search::Search::start(id.clone(), &l, i));
+                match search {
+                    Ok(search) => {
+                        if let Some(c) = self.client_mut(slot) {
+                            c.search = Some(search);
+                        }
+                        self.advance_search(slot, SEARCH_SLICE_TIME);
+                        return;
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             Command::Errors(f) => Ok(self.findings(true, f.process.as_deref(), f.limit)),
             Command::Urls(f) => Ok(self.findings(false, f.process.as_deref(), f.limit)),
             Command::Start(n) => self.proc_index(&n.process).and_then(|i| self.user_start(i)),
@@ -596,101 +633,6 @@ impl Reactor {
                 })
             })
             .collect()
-    }
-
-    fn logs(&mut self, l: &Logs) -> Result<Value, String> {
-        let i = self.proc_index(&l.process)?;
-        let stream = match l.stream.as_deref() {
-            None => None,
-            Some("stdout") => Some(Stream::Stdout),
-            Some("stderr") => Some(Stream::Stderr),
-            Some(other) => return Err(format!("stream: expected stdout or stderr, found \"{other}\"")),
-        };
-        if l.grep.is_some() && l.regex.is_some() {
-            return Err("give either grep or regex, not both".into());
-        }
-        let re = match &l.regex {
-            Some(r) => Some(
-                regex::bytes::RegexBuilder::new(r).size_limit(1 << 22).build().map_err(|e| format!("regex: {e}"))?,
-            ),
-            None => None,
-        };
-        let finder = l.grep.as_ref().map(|g| memchr::memmem::Finder::new(g.as_bytes()).into_owned());
-        let n = l.n.unwrap_or(100).min(10_000);
-        let ring = &self.procs[i].capture.ring;
-        // Newest first, a slice at a time, so a search is cut (and says
-        // so) when it has used its time, instead of stalling every process
-        // and client; the answer keeps the newest lines within its bytes.
-        let started = Instant::now();
-        let mut found: VecDeque<Value> = VecDeque::new();
-        let mut found_bytes = 0usize;
-        let mut total = 0usize;
-        let mut to = ring.len();
-        let mut cut = None;
-        let mut slice: Vec<Value> = Vec::new();
-        while to > 0 {
-            if started.elapsed() >= SEARCH_BUDGET {
-                cut = Some(to);
-                break;
-            }
-            let from = to.saturating_sub(SEARCH_SLICE);
-            slice.clear();
-            ring.for_each_range(from, to, |rec, bytes| {
-                let hit = stream.is_none_or(|s| s == rec.stream)
-                    && l.since.is_none_or(|s| rec.seq > s)
-                    && l.until.is_none_or(|u| rec.seq <= u)
-                    && finder.as_ref().is_none_or(|f| f.find(bytes).is_some())
-                    && re.as_ref().is_none_or(|r| r.is_match(bytes));
-                if hit {
-                    total += 1;
-                    if n > 0 {
-                        let mut v = json!({ "seq": rec.seq, "ts_ms": rec.ts_ms, "stream": rec.stream.as_str() });
-                        match std::str::from_utf8(bytes) {
-                            Ok(t) => v["text"] = t.into(),
-                            Err(_) => {
-                                let mut b64 = Vec::new();
-                                jsonenc::push_base64(&mut b64, bytes);
-                                v["bytes"] = String::from_utf8_lossy(&b64).into_owned().into();
-                            }
-                        }
-                        if rec.truncated {
-                            v["truncated"] = true.into();
-                        }
-                        slice.push(v);
-                    }
-                }
-                true
-            });
-            // this slice is older than everything found so far
-            for v in slice.drain(..).rev() {
-                let size = v.get("text").or_else(|| v.get("bytes")).and_then(Value::as_str).map_or(0, str::len) + 64;
-                if found.len() < n && found_bytes + size <= MAX_LOGS_ANSWER {
-                    found_bytes += size;
-                    found.push_front(v);
-                }
-            }
-            to = from;
-        }
-        let shown = found.len();
-        let mut answer = json!({
-            "process": l.process,
-            "lines": Vec::from(found),
-            "total": total,
-            "more": total - shown,
-            "evicted": self.procs[i].capture.evicted_total,
-        });
-        if let Some(left) = cut {
-            // what was not searched: the oldest `left` lines held
-            let mut oldest_searched = None;
-            ring.for_each_range(left, left + 1, |rec, _| {
-                oldest_searched = Some(rec.seq);
-                false
-            });
-            answer["truncated"] = true.into();
-            answer["searched_from_seq"] = oldest_searched.into();
-            answer["not_searched"] = left.into();
-        }
-        Ok(answer)
     }
 
     fn findings(&self, errors: bool, process: Option<&str>, limit: Option<usize>) -> Value {

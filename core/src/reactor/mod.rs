@@ -21,6 +21,7 @@ mod control;
 mod findings;
 mod lifecycle;
 mod pipes;
+mod search;
 mod timers;
 
 pub use control::BindError;
