@@ -149,6 +149,18 @@ pub fn ps(sock: &Path, json: bool) -> Res {
             urls.join(" ")
         );
     }
+    let plugins = v["plugins"].as_array().cloned().unwrap_or_default();
+    if !plugins.is_empty() {
+        let each: Vec<String> = plugins
+            .iter()
+            .map(|p| {
+                let state =
+                    p["state"].as_str().filter(|s| *s != "active").map(|s| format!(", {s}")).unwrap_or_default();
+                format!("{} {} ms in {} calls{state}", text(&p["name"]), text(&p["busy_ms"]), text(&p["calls"]))
+            })
+            .collect();
+        println!("plugins: {}", each.join("; "));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

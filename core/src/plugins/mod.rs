@@ -132,8 +132,11 @@ pub const MAX_BATCH_BYTES: usize = 1 << 20;
 const MAX_FINDINGS_PER_CALL: usize = 10_000;
 /// Strings in a finding longer than this are malformed.
 const MAX_STRING: usize = 64 * 1024;
-/// Failures in a row after which a plugin is disabled.
+/// Failures within [`FAILURE_WINDOW_MS`] after which a plugin is disabled.
+/// Successes in between do not wipe the slate: a plugin that fails every
+/// other call is still disabled.
 const MAX_FAILURES: u32 = 5;
+const FAILURE_WINDOW_MS: i64 = 60_000;
 
 /// Where a plugin comes from.
 #[derive(Debug, Clone)]
@@ -226,6 +229,11 @@ struct Slot {
     settings: Vec<(String, String)>,
     status: Status,
     failures: u32,
+    /// When its recent failures happened (ms), at most MAX_FAILURES.
+    failed_at: std::collections::VecDeque<i64>,
+    /// Calls made and time spent in them.
+    calls: u64,
+    busy: std::time::Duration,
     /// Process ids (by index) it wants; empty = all.
     want_procs: Vec<u32>,
     want_stdout: bool,
@@ -235,11 +243,27 @@ struct Slot {
     max_seq: u64,
 }
 
+/// One plugin's cost so far.
+#[derive(Debug, Clone, Copy)]
+pub struct PluginUsage<'a> {
+    pub name: &'a str,
+    /// active, restarting or disabled.
+    pub state: &'static str,
+    pub calls: u64,
+    /// Time spent in its calls (the reactor's one thread, so CPU time but
+    /// for preemption).
+    pub busy_ms: f64,
+    /// Failures in the last minute.
+    pub failures: u32,
+}
+
 /// The loaded plugins and the batch being filled.
 pub struct PluginHost {
     engine: Engine,
     linker: Linker<State>,
     rt: tokio::runtime::Runtime,
+    /// When the plugin call under way began.
+    call_started: std::time::Instant,
     slots: Vec<Slot>,
     budgets: Budgets,
     /// Lines of the current turn, filled by the reactor.
@@ -282,6 +306,7 @@ impl PluginHost {
             engine,
             linker,
             rt,
+            call_started: std::time::Instant::now(),
             slots: Vec::new(),
             budgets,
             batch: empty_batch(),
@@ -304,6 +329,24 @@ impl PluginHost {
     /// Name of plugin `i`.
     pub fn name(&self, i: usize) -> &str {
         &self.slots[i].name
+    }
+
+    /// What each plugin has cost so far, for `brum ps`.
+    pub fn usage(&self) -> Vec<PluginUsage<'_>> {
+        self.slots
+            .iter()
+            .map(|s| PluginUsage {
+                name: &s.name,
+                state: match s.status {
+                    Status::Active => "active",
+                    Status::Backoff { .. } => "restarting",
+                    Status::Disabled => "disabled",
+                },
+                calls: s.calls,
+                busy_ms: s.busy.as_secs_f64() * 1000.0,
+                failures: s.failures,
+            })
+            .collect()
     }
 
     /// Whether any loaded plugin is a filter (its verdicts decide output).
@@ -369,6 +412,9 @@ impl PluginHost {
             settings: spec.settings.clone(),
             status: Status::Active,
             failures: 0,
+            failed_at: std::collections::VecDeque::new(),
+            calls: 0,
+            busy: std::time::Duration::ZERO,
             want_procs: Vec::new(),
             want_stdout: true,
             want_stderr: true,
@@ -492,6 +538,7 @@ impl PluginHost {
             };
             let input = if all { batch } else { sub };
             let _ = store.set_fuel(self.budgets.fuel);
+            self.call_started = std::time::Instant::now();
             let result = inst.call_lines(&mut *store, input);
             self.finish_call(i, now_ms, result, Some((first, last)), found, Some(verdicts));
         }
@@ -534,6 +581,7 @@ impl PluginHost {
                 continue;
             };
             let _ = store.set_fuel(self.budgets.fuel);
+            self.call_started = std::time::Instant::now();
             let result = call(inst, store);
             self.finish_call(i, now_ms, result, None, found, None);
         }
@@ -575,6 +623,7 @@ impl PluginHost {
                 continue;
             };
             let _ = store.set_fuel(self.budgets.fuel);
+            self.call_started = std::time::Instant::now();
             let result = inst.call_tick(&mut *store, now_ms);
             self.finish_call(i, now_ms, result, None, found, None);
         }
@@ -614,6 +663,9 @@ impl PluginHost {
         found: &mut Vec<Found>,
         verdicts: Option<&mut Vec<(u64, Verdict)>>,
     ) {
+        let slot = &mut self.slots[i];
+        slot.calls += 1;
+        slot.busy += self.call_started.elapsed();
         self.drain_stderr(i);
         let out = match result {
             Ok(o) => o,
@@ -628,7 +680,6 @@ impl PluginHost {
             return;
         }
         let slot = &mut self.slots[i];
-        slot.failures = 0;
         // at least 20 ms: a plugin asking for 0 must not spin the reactor
         slot.tick_at_ms = out.tick_after_ms.map(|ms| now_ms + i64::from(ms.max(20)));
         if let Some(v) = verdicts
@@ -690,7 +741,11 @@ impl PluginHost {
         let slot = &mut self.slots[i];
         slot.live = None;
         slot.tick_at_ms = None;
-        slot.failures += 1;
+        while slot.failed_at.front().is_some_and(|&t| now_ms - t >= FAILURE_WINDOW_MS) {
+            slot.failed_at.pop_front();
+        }
+        slot.failed_at.push_back(now_ms);
+        slot.failures = slot.failed_at.len() as u32;
         let disabled = slot.failures >= MAX_FAILURES;
         let retry_ms = 100u64 << (slot.failures.min(10) - 1);
         slot.status = if disabled { Status::Disabled } else { Status::Backoff { until_ms: now_ms + retry_ms as i64 } };

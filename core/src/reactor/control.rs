@@ -545,7 +545,7 @@ impl Reactor {
         }
         let answer = match cmd {
             Command::Hello => Ok(self.hello()),
-            Command::Ps => Ok(json!({ "processes": self.ps() })),
+            Command::Ps => Ok(json!({ "processes": self.ps(), "plugins": self.plugin_usage() })),
             Command::Logs(l) => {
                 let search = self.proc_index(&l.process).and_then(|i| search::Search::start(id.clone(), &l, i));
                 match search {
@@ -598,6 +598,23 @@ impl Reactor {
             "uptime_ms": ctl.map_or(0, |c| c.started.elapsed().as_millis() as u64),
             "seq": self.em.seq(),
             "processes": self.procs.iter().map(|p| p.spec.name.clone()).collect::<Vec<_>>(),
+        })
+    }
+
+    fn plugin_usage(&self) -> Vec<Value> {
+        self.host.as_ref().map_or_else(Vec::new, |h| {
+            h.usage()
+                .iter()
+                .map(|u| {
+                    json!({
+                        "name": u.name,
+                        "state": u.state,
+                        "calls": u.calls,
+                        "busy_ms": (u.busy_ms * 10.0).round() / 10.0,
+                        "failures": u.failures,
+                    })
+                })
+                .collect()
         })
     }
 

@@ -119,6 +119,29 @@ n = "1"
     assert_eq!(lines_of(&events, "ticker", "stdout").len(), 40, "nothing is lost meanwhile");
 }
 
+/// Failures are counted in a window, not reset by the successes between
+/// them: a plugin that fails every other batch is disabled too.
+#[test]
+fn a_plugin_that_fails_every_other_call_is_disabled() {
+    let p = Project::with_toml(
+        r#"
+[process.ticker]
+cmd = "for i in $(seq 1 60); do echo line $i; sleep 0.1; done"
+[plugin.misbehave]
+mode = "every"
+n = "2"
+"#,
+    );
+    p.add_plugin("misbehave", &plugin_wasm("misbehave"));
+    let (events, out) = p.run_json(&[], LIMIT);
+    assert_eq!(out.code, Some(0));
+    let failed = of_type(&events, "plugin.failed");
+    let failures: Vec<u64> = failed.iter().filter_map(|f| f["failures"].as_u64()).collect();
+    assert_eq!(failures, [1, 2, 3, 4, 5], "{failed:#?}");
+    assert_eq!(failed.last().map(|f| &f["action"]), Some(&Value::from("disabled")));
+    assert_eq!(lines_of(&events, "ticker", "stdout").len(), 60, "nothing is lost meanwhile");
+}
+
 #[test]
 fn a_plugin_that_rejects_its_settings_is_not_used() {
     let p = Project::with_toml("[process.a]\ncmd = \"echo boom\"\n[plugin.misbehave]\nmode = \"fail-configure\"\n");
