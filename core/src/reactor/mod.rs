@@ -130,6 +130,9 @@ enum Shutdown {
     Requested,
 }
 
+/// Processes started per turn at start-up.
+const SPAWNS_PER_TURN: usize = 8;
+
 /// Identical stop signals this close together are one request (`timeout`
 /// sends TERM to brum and then to its whole group, brum included).
 const SAME_SIGNAL_WINDOW: Duration = Duration::from_secs(1);
@@ -154,6 +157,8 @@ struct Reactor {
     rbuf: Box<[u8]>,
     pipe_size: Option<i32>,
     selection: Vec<usize>,
+    /// Selected processes not started yet (start-up goes a few per turn).
+    to_spawn: VecDeque<usize>,
     kill_others_on_fail: bool,
     shutdown: Option<Shutdown>,
     /// When the signal that began the shutdown came.
@@ -221,6 +226,7 @@ impl Reactor {
             rbuf: vec![0u8; pipes::READ_CHUNK].into_boxed_slice(),
             pipe_size: supervise::max_pipe_size(),
             selection: opts.selection.clone(),
+            to_spawn: VecDeque::new(),
             kill_others_on_fail: opts.kill_others_on_fail,
             shutdown: None,
             shutdown_signal_at: None,
@@ -245,9 +251,21 @@ impl Reactor {
         let names: Vec<&str> = self.selection.iter().map(|&i| self.procs[i].spec.name.as_str()).collect();
         let cwd = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
         self.em.publish(&Event::DaemonStarted { pid: std::process::id(), cwd: &cwd, processes: &names });
-        for i in self.selection.clone() {
+        self.to_spawn = self.selection.iter().copied().collect();
+        self.spawn_some();
+    }
+
+    /// Starts the next few processes of the selection: a session of
+    /// hundreds of processes starts over several turns, so the control
+    /// socket answers and the first processes' output is read meanwhile.
+    fn spawn_some(&mut self) {
+        for _ in 0..SPAWNS_PER_TURN {
             // --kill-others-on-fail may have begun stopping everything
-            if self.shutdown.is_none() {
+            if self.shutdown.is_some() {
+                self.to_spawn.clear();
+            }
+            let Some(i) = self.to_spawn.pop_front() else { return };
+            if self.procs[i].child.can_start().is_ok() {
                 self.spawn(i);
             }
         }
@@ -256,7 +274,8 @@ impl Reactor {
     fn event_loop(&mut self) -> Result<(), ReactorError> {
         let mut events = Events::with_capacity(256);
         while !self.all_done() {
-            let timeout = if (!self.ready.is_empty() && !self.em.output().is_full()) || self.requests_waiting() {
+            let busy = !self.ready.is_empty() && !self.em.output().is_full();
+            let timeout = if busy || self.requests_waiting() || !self.to_spawn.is_empty() {
                 Some(Duration::ZERO)
             } else {
                 self.timers.next_deadline().map(|d| d.saturating_duration_since(Instant::now()))
@@ -283,6 +302,7 @@ impl Reactor {
                 self.handle_signals();
             }
             self.fire_timers();
+            self.spawn_some();
             self.serve_requests();
             self.pump_control();
             self.flush_output();
@@ -340,7 +360,7 @@ impl Reactor {
     }
 
     fn all_done(&self) -> bool {
-        let ended = self.procs.iter().all(|p| !p.child.is_active());
+        let ended = self.to_spawn.is_empty() && self.procs.iter().all(|p| !p.child.is_active());
         // a daemon waits for `brum down` (or a signal) even when idle
         ended && (!self.daemon || self.shutdown.is_some())
     }

@@ -232,3 +232,33 @@ fn up_keeps_its_files_to_the_owner_and_out_of_git() {
     assert!(run.stderr.contains("is not a socket"), "{}", run.stderr);
     assert_eq!(std::fs::read_to_string(dir.join("brum.sock")).expect("kept"), "not a socket\n");
 }
+
+#[test]
+fn the_socket_answers_while_hundreds_of_processes_start() {
+    let mut toml = String::new();
+    for i in 0..300 {
+        toml.push_str(&format!("[process.p{i}]\ncmd = \"sleep 876604\"\n"));
+    }
+    let p = Project::with_toml(&toml);
+    let mut live = Live::spawn(p.cmd(&["run", "--json"]));
+    live.until(|e| e["type"] == "daemon.started");
+    let out = drain(live);
+    wait_for_socket(&p);
+    let (v, t) = timed_ask(&p, &json!({"cmd": "ps"}));
+    assert!(t < Duration::from_secs(2), "ps during start-up took {t:?}");
+    assert_eq!(v["processes"].as_array().map(Vec::len), Some(300));
+    // and every one of them starts
+    let start = Instant::now();
+    loop {
+        let (v, _) = timed_ask(&p, &json!({"cmd": "ps"}));
+        let running = v["processes"].as_array().map_or(0, |a| a.iter().filter(|p| p["state"] == "running").count());
+        if running == 300 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{running} of 300 running");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    timed_ask(&p, &json!({"cmd": "shutdown"}));
+    assert_eq!(out.join().expect("brum").1, Some(0));
+    assert!(processes_matching("876604").is_empty());
+}
