@@ -220,6 +220,15 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             let _ = write!(out, "{count} lines dropped ({reason})");
             end(out, style);
         }
+        Event::OrphansKilled { process, pgid, signal } => {
+            prefix(out, style, "brum", None, b'*');
+            let _ = write!(
+                out,
+                "ended what a killed session left running: {process} (process group {pgid}, {})",
+                signal_name(signal)
+            );
+            end(out, style);
+        }
         Event::DaemonStopping { reason } => {
             prefix(out, style, "brum", None, b'*');
             let _ = write!(out, "stopping everything ({reason})");

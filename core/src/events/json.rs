@@ -111,6 +111,14 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             key(out, "reason");
             push_str(out, reason);
         }
+        Event::OrphansKilled { process, pgid, signal } => {
+            key(out, "process");
+            push_str(out, process);
+            key(out, "pgid");
+            push_u64(out, u64::from(pgid));
+            key(out, "signal");
+            push_str(out, signal_name(signal));
+        }
         Event::DaemonStopping { reason } => {
             key(out, "reason");
             push_str(out, reason);
@@ -632,6 +640,7 @@ mod tests {
             Event::LogDropped { process: Some(WEB), count: 5, total: 9, reason: "evicted" },
             Event::DaemonStopped { exit_code: -1 },
             Event::DaemonStopping { reason: "SIGTERM" },
+            Event::OrphansKilled { process: "web", pgid: 4242, signal: libc::SIGTERM },
             Event::ProcessExited {
                 process: WEB,
                 pid: None,

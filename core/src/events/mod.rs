@@ -101,6 +101,15 @@ pub enum Event<'a> {
         total: u64,
         reason: &'a str,
     },
+    /// A process group left alive by an earlier session of this directory
+    /// that was killed (SIGKILL) was ended at start-up.
+    OrphansKilled {
+        /// The process it was started for (by that session).
+        process: &'a str,
+        pgid: u32,
+        /// The signal that ended it (SIGTERM, or SIGKILL after the grace).
+        signal: i32,
+    },
     /// The session began to stop everything: why (`SIGTERM`, `SIGINT`,
     /// `SIGHUP`, `kill_others_on_fail`, `output_closed`, `requested`).
     DaemonStopping {
@@ -246,6 +255,7 @@ impl Event<'_> {
             Event::ProcessRestarting { .. } => "process.restarting",
             Event::LogDropped { .. } => "log.dropped",
             Event::DaemonStopping { .. } => "daemon.stopping",
+            Event::OrphansKilled { .. } => "process.orphans_killed",
             Event::DaemonStopped { .. } => "daemon.stopped",
             Event::Finding { finding, .. } => finding.event_type(),
             Event::PluginLoaded { .. } => "plugin.loaded",

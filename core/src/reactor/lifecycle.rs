@@ -28,6 +28,9 @@ impl Reactor {
         match result {
             Ok(child) => {
                 p.child.spawned(child.pid, now);
+                if let Some(r) = self.records.as_mut() {
+                    r.started(child.pid, &p.spec.name);
+                }
                 for (slot, fd) in [child.stdout, child.stderr].into_iter().enumerate() {
                     self.add_pipe(i, slot, fd);
                 }

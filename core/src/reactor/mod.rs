@@ -157,6 +157,9 @@ struct Reactor {
     rbuf: Box<[u8]>,
     pipe_size: Option<i32>,
     selection: Vec<usize>,
+    /// The groups this session started, recorded so that a later session
+    /// can end them if this one is killed.
+    records: Option<supervise::orphans::Records>,
     /// Selected processes not started yet (start-up goes a few per turn).
     to_spawn: VecDeque<usize>,
     kill_others_on_fail: bool,
@@ -227,6 +230,11 @@ impl Reactor {
             pipe_size: supervise::max_pipe_size(),
             selection: opts.selection.clone(),
             to_spawn: VecDeque::new(),
+            records: opts
+                .socket
+                .as_ref()
+                .and_then(|s| s.parent())
+                .map(|d| supervise::orphans::Records::new(&d.join("groups"))),
             kill_others_on_fail: opts.kill_others_on_fail,
             shutdown: None,
             shutdown_signal_at: None,
@@ -251,8 +259,25 @@ impl Reactor {
         let names: Vec<&str> = self.selection.iter().map(|&i| self.procs[i].spec.name.as_str()).collect();
         let cwd = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
         self.em.publish(&Event::DaemonStarted { pid: std::process::id(), cwd: &cwd, processes: &names });
+        self.end_orphans();
         self.to_spawn = self.selection.iter().copied().collect();
         self.spawn_some();
+    }
+
+    /// Ends the process groups that sessions of this directory killed with
+    /// SIGKILL left running (a dev server holding its port), before anything
+    /// starts.
+    fn end_orphans(&mut self) {
+        let Some(dir) = self.records.as_ref().and_then(|r| r.dir()) else { return };
+        let left = supervise::orphans::left_behind(&dir);
+        if left.is_empty() {
+            return;
+        }
+        let grace = self.procs.iter().map(|p| p.spec.stop_timeout).max().unwrap_or(Duration::from_secs(5));
+        let grace = grace.min(Duration::from_secs(10));
+        for (g, signal) in supervise::orphans::end(&left, grace) {
+            self.em.publish(&Event::OrphansKilled { process: &g.process, pgid: g.pgid as u32, signal });
+        }
     }
 
     /// Starts the next few processes of the selection: a session of
@@ -411,6 +436,9 @@ impl Reactor {
             let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
         }
         self.em.output_mut().finish();
+        if let Some(r) = self.records.take() {
+            r.finish();
+        }
         code
     }
 }

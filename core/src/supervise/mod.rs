@@ -18,6 +18,7 @@ use std::time::Duration;
 use crate::config::{ProcessSpec, RestartPolicy};
 
 pub mod child;
+pub mod orphans;
 
 /// A child that was started.
 #[derive(Debug)]

@@ -262,3 +262,51 @@ fn the_socket_answers_while_hundreds_of_processes_start() {
     assert_eq!(out.join().expect("brum").1, Some(0));
     assert!(processes_matching("876604").is_empty());
 }
+
+/// `kill -9` of brum leaves the background jobs of its children running
+/// (a dev server keeps its port); the next session in the directory ends
+/// them before it starts anything.
+#[test]
+fn what_a_killed_session_left_running_is_ended_by_the_next_one() {
+    let p = Project::with_toml("[process.dev]\ncmd = \"sleep 876605 & echo started; wait\"\n");
+    let mut live = Live::spawn(p.cmd(&["run", "--json"]));
+    live.until(|e| e["type"] == "log.line" && e["text"] == "started");
+    live.signal(libc::SIGKILL);
+    let _ = live.rest(LIMIT);
+    let start = Instant::now();
+    while processes_matching("876605").is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(5), "the background job should outlive a killed brum");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let survivors = processes_matching("876605");
+    p.write("brum.toml", "[process.next]\ncmd = \"echo next\"\n");
+    let (events, out) = p.run_json(&[], LIMIT);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let killed = of_type(&events, "process.orphans_killed");
+    assert_eq!(killed.len(), 1, "{events:#?}");
+    assert_eq!(killed[0]["process"], "dev");
+    assert_eq!(killed[0]["signal"], "SIGTERM");
+    // it came before anything started
+    let first_start = events.iter().position(|e| e["type"] == "process.started").expect("started");
+    let orphan_at = events.iter().position(|e| e["type"] == "process.orphans_killed").expect("killed");
+    assert!(orphan_at < first_start);
+    for pid in survivors {
+        let start = Instant::now();
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid) {
+            assert!(start.elapsed() < Duration::from_secs(5), "pid {pid} still running");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    // a clean session leaves no record to clean up
+    let left: Vec<_> = std::fs::read_dir(p.path().join(".brum").join("groups"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rfind(')').map(|i| s[i + 2..].starts_with('Z')))
+        .unwrap_or(false)
+}
