@@ -136,6 +136,11 @@ struct Client {
     next: Option<Result<Request, control::RequestError>>,
     /// A `logs` search under way (answered when it is done).
     search: Option<search::Search>,
+    /// A tail's place in the history: the position (events pushed before
+    /// it) of the next event to look at.
+    cursor: u64,
+    /// A tail without follow ends at this position.
+    until: Option<u64>,
 }
 
 impl Client {
@@ -160,11 +165,50 @@ impl Client {
     }
 }
 
+/// Queues the tail's next events from the shared history, up to
+/// [`TAIL_WINDOW`] unsent; a tail without follow ends when its history is
+/// out.
+fn fill_tail(c: &mut Client, ring: &crate::store::Ring) {
+    let Some(t) = c.tail.as_ref() else { return };
+    let pushed = ring.stats().pushed_lines;
+    let base = pushed - ring.len() as u64;
+    if c.cursor < base {
+        // pushed out of the history before this client took them
+        c.missed += base - c.cursor;
+        c.missed_last_seq = c.missed_last_seq.max(ring.first_seq().unwrap_or(0).saturating_sub(1));
+        c.cursor = base;
+    }
+    let end = c.until.map_or(pushed, |u| u.min(pushed));
+    if c.cursor < end && c.unsent() < TAIL_WINDOW {
+        if c.unsent() == 0 {
+            c.last_progress = Instant::now();
+        }
+        let since = t.since.unwrap_or(0);
+        let (from, to) = ((c.cursor - base) as usize, (end - base) as usize);
+        let Client { outbox, sent, cursor, .. } = c;
+        ring.for_each_range(from, to, |rec, line| {
+            *cursor += 1;
+            if rec.seq > since && control::event_meta(line).is_some_and(|m| t.wants(&m)) {
+                outbox.extend_from_slice(line);
+            }
+            outbox.len() - *sent < TAIL_WINDOW
+        });
+    }
+    if c.until.is_some_and(|u| c.cursor >= u) {
+        c.tail = None;
+        c.close_after_flush = true;
+    }
+}
+
 /// Requests that may take long (a search, a history replay, findings
 /// decoded): served after the cheap ones of the turn, within its budget.
 fn expensive(cmd: &Command) -> bool {
     matches!(cmd, Command::Logs(_) | Command::Tail(_) | Command::Errors(_) | Command::Urls(_))
 }
+
+/// Bytes of events queued for one tail client at a time; the rest waits in
+/// the shared history, so a tail that does not read costs this much.
+const TAIL_WINDOW: usize = 256 << 10;
 
 /// A client whose outbox is full and that has taken nothing for this long
 /// has stopped reading and is disconnected; one that is only slow gets
@@ -176,9 +220,9 @@ pub struct ControlServer {
     listener: UnixListener,
     pub path: PathBuf,
     clients: Vec<Option<Client>>,
-    /// The output history's push and too-big counts when tail clients
-    /// were last served: what came after is new.
-    pumped: (u64, u64),
+    /// The history's count of events too big for it when tail clients
+    /// were last served (they are missed by every tail).
+    pumped: u64,
     errors: VecDeque<Vec<u8>>,
     urls: VecDeque<Vec<u8>>,
     started: Instant,
@@ -193,7 +237,7 @@ impl ControlServer {
             listener,
             path,
             clients: Vec::new(),
-            pumped: (0, 0),
+            pumped: 0,
             errors: VecDeque::new(),
             urls: VecDeque::new(),
             started: Instant::now(),
@@ -265,6 +309,8 @@ impl Reactor {
                 read_paused: false,
                 next: None,
                 search: None,
+                cursor: 0,
+                until: None,
             });
             self.arm_client_sweep();
             // data may already be waiting
@@ -413,6 +459,11 @@ impl Reactor {
         }
     }
 
+    /// The history's position after its newest event.
+    fn history_end(&self) -> u64 {
+        self.em.output().history().map_or(0, |h| h.ring.stats().pushed_lines)
+    }
+
     /// Whether some client has a request waiting for a turn.
     pub(super) fn requests_waiting(&self) -> bool {
         self.control
@@ -466,9 +517,23 @@ impl Reactor {
     }
 
     fn client_write(&mut self, slot: usize) {
-        let Some(c) = self.client_mut(slot) else { return };
+        let Some(ctl) = self.control.as_mut() else { return };
+        let Some(c) = ctl.clients.get_mut(slot).and_then(Option::as_mut) else { return };
+        let ring = self.em.output().history().map(|h| &h.ring);
         let mut broken = false;
-        while c.sent < c.outbox.len() {
+        loop {
+            if c.sent == c.outbox.len() {
+                c.outbox.clear();
+                c.sent = 0;
+                // a tail takes its next events from the history as it reads
+                match ring {
+                    Some(ring) if c.tail.is_some() => fill_tail(c, ring),
+                    _ => {}
+                }
+                if c.outbox.is_empty() {
+                    break;
+                }
+            }
             match c.stream.write(&c.outbox[c.sent..]) {
                 Ok(0) => break,
                 Ok(n) => {
@@ -484,7 +549,7 @@ impl Reactor {
             }
         }
         // a slow tail learns how much it missed, in its stream
-        if c.missed > 0 && c.outbox.len() - c.sent < control::MAX_OUTBOX / 2 {
+        if c.missed > 0 && c.unsent() < TAIL_WINDOW {
             let marker = format!(
                 "{{\"seq\":{},\"type\":\"log.dropped\",\"count\":{},\"reason\":\"client_slow\"}}\n",
                 c.missed_last_seq, c.missed
@@ -497,7 +562,7 @@ impl Reactor {
             c.outbox.clear();
             c.sent = 0;
             done = c.close_after_flush && c.tail.is_none() && !c.has_request();
-        } else if c.sent > (1 << 20) {
+        } else if c.sent > (256 << 10) {
             c.outbox.drain(..c.sent);
             c.sent = 0;
         }
@@ -519,6 +584,10 @@ impl Reactor {
 
     fn reply(&mut self, slot: usize, bytes: &[u8]) {
         if let Some(c) = self.client_mut(slot) {
+            if c.unsent() == 0 {
+                // the time to take it counts from now
+                c.last_progress = Instant::now();
+            }
             c.outbox.extend_from_slice(bytes);
         }
     }
@@ -707,47 +776,55 @@ impl Reactor {
 
     fn start_tail(&mut self, slot: usize, id: &Value, t: Tail) {
         self.pump_control();
+        let seq = self.em.seq();
         let Some(ctl) = self.control.as_mut() else { return };
         let Some(history) = self.em.output().history() else { return };
-        let history = &history.ring;
-        let first = history.first_seq();
+        let ring = &history.ring;
+        let first = ring.first_seq();
         let missed = match (t.since, first) {
             (Some(s), Some(f)) if f > s + 1 => f - s - 1,
             _ => 0,
         };
         let ack = control::ok_line(
             id,
-            json!({ "tail": true, "seq": self.em.seq(), "history_from": first, "missed": missed, "follow": t.follow }),
+            json!({ "tail": true, "seq": seq, "history_from": first, "missed": missed, "follow": t.follow }),
         );
-        let mut out = ack;
-        let mut count = 0usize;
+        let pushed = ring.stats().pushed_lines;
+        let base = pushed - ring.len() as u64;
+        // where in the history this tail begins: the history is replayed
+        // from the shared ring by position, never copied per client
+        let mut start = pushed;
         if t.since.is_some() || t.last.is_some() {
             let since = t.since.unwrap_or(0);
-            // a full scan, not a search by seq: the history is in publish
-            // order, which is seq order but for rare exceptions
-            history.for_each(|rec, bytes| {
-                count += (rec.seq > since && control::event_meta(bytes).is_some_and(|m| t.wants(&m))) as usize;
+            let wanted = |rec: &crate::store::Record, bytes: &[u8]| {
+                rec.seq > since && control::event_meta(bytes).is_some_and(|m| t.wants(&m))
+            };
+            let mut count = 0usize;
+            ring.for_each(|rec, bytes| {
+                count += wanted(rec, bytes) as usize;
                 true
             });
             let skip = t.last.map_or(0, |n| count.saturating_sub(n));
-            let mut k = 0usize;
-            history.for_each(|rec, bytes| {
-                if rec.seq > since && control::event_meta(bytes).is_some_and(|m| t.wants(&m)) {
-                    if k >= skip {
-                        out.extend_from_slice(bytes);
+            let (mut k, mut pos) = (0usize, base);
+            start = pushed;
+            ring.for_each(|rec, bytes| {
+                if wanted(rec, bytes) {
+                    if k == skip {
+                        start = pos;
+                        return false;
                     }
                     k += 1;
                 }
+                pos += 1;
                 true
             });
         }
         let Some(c) = ctl.clients.get_mut(slot).and_then(Option::as_mut) else { return };
-        c.outbox.extend_from_slice(&out);
-        if t.follow {
-            c.tail = Some(t);
-        } else {
-            c.close_after_flush = true;
-        }
+        c.outbox.extend_from_slice(&ack);
+        c.cursor = start;
+        c.until = (!t.follow).then_some(pushed);
+        c.tail = Some(t);
+        self.pump_control();
     }
 
     /// Hands the events published since the last call to the tail clients
@@ -768,44 +845,38 @@ impl Reactor {
             }
             list.push_back(line);
         }
-        let now = (history.ring.stats().pushed_lines, history.too_big);
-        let new = now.0 - pumped.0;
-        let held = new.min(history.ring.len() as u64);
-        // pushed out of the ring within one turn, or too big for it
-        let lost = new - held + (now.1 - pumped.1);
-        *pumped = now;
+        let ring = &history.ring;
+        let pushed = ring.stats().pushed_lines;
+        let base = pushed - ring.len() as u64;
+        // events too big for the history never reach a tail
+        let too_big = history.too_big - *pumped;
+        *pumped = history.too_big;
         let mut slow = Vec::new();
-        if clients.iter().flatten().any(|c| c.tail.is_some()) {
-            if lost > 0 {
-                let last = history.ring.last_seq().unwrap_or(0);
-                for c in clients.iter_mut().flatten().filter(|c| c.tail.is_some()) {
-                    c.missed += lost;
-                    c.missed_last_seq = c.missed_last_seq.max(last);
-                }
+        for (slot, c) in clients.iter_mut().enumerate() {
+            let Some(c) = c.as_mut() else { continue };
+            if c.tail.is_none() {
+                continue;
             }
-            history.ring.for_each_last(held as usize, |_, line| {
-                let Some(meta) = control::event_meta(line) else { return true };
-                for (slot, c) in clients.iter_mut().enumerate() {
-                    let Some(c) = c.as_mut() else { continue };
-                    let Some(t) = c.tail.as_ref() else { continue };
-                    if !t.wants(&meta) {
-                        continue;
-                    }
-                    if c.outbox.len() - c.sent + line.len() > control::MAX_OUTBOX {
-                        if c.last_progress.elapsed() >= STUCK_AFTER {
-                            if !slow.iter().any(|(s, _)| *s == slot) {
-                                slow.push((slot, c.outbox.len() - c.sent));
-                            }
-                        } else {
-                            c.missed += 1;
-                            c.missed_last_seq = meta.seq;
-                        }
-                        continue;
-                    }
-                    c.outbox.extend_from_slice(line);
-                }
-                true
-            });
+            if too_big > 0 {
+                c.missed += too_big;
+                c.missed_last_seq = c.missed_last_seq.max(ring.last_seq().unwrap_or(0));
+            }
+            if c.cursor < base {
+                // pushed out of the history before this client took them
+                c.missed += base - c.cursor;
+                c.missed_last_seq = c.missed_last_seq.max(ring.first_seq().unwrap_or(0).saturating_sub(1));
+                c.cursor = base;
+            }
+            if c.unsent() > 0 && c.last_progress.elapsed() >= STUCK_AFTER {
+                slow.push((slot, c.unsent()));
+                continue;
+            }
+            fill_tail(c, ring);
+            if c.until.is_some_and(|u| c.cursor >= u) {
+                // the history asked for is out: a tail without follow ends
+                c.tail = None;
+                c.close_after_flush = true;
+            }
         }
         for (slot, queued) in slow {
             self.drop_client(slot, Some(queued));
@@ -825,6 +896,7 @@ impl Reactor {
         for slot in busy {
             self.client_write(slot);
         }
+        self.arm_client_sweep();
     }
 
     /// At the end: what clients are owed goes out (waiting at most a few
@@ -832,21 +904,26 @@ impl Reactor {
     pub(super) fn close_control(&mut self) {
         self.pump_control();
         let deadline = Instant::now() + std::time::Duration::from_secs(3);
-        if let Some(ctl) = self.control.as_mut() {
-            for c in ctl.clients.iter_mut().flatten() {
-                while c.sent < c.outbox.len() && Instant::now() < deadline {
-                    match c.stream.write(&c.outbox[c.sent..]) {
-                        Ok(0) => break,
-                        Ok(n) => c.sent += n,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            let mut pfd = libc::pollfd { fd: c.stream.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
-                            // SAFETY: one valid pollfd.
-                            unsafe { libc::poll(&mut pfd, 1, 100) };
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(_) => break,
-                    }
-                }
+        // what tails are owed (up to `daemon.stopped`) goes out, waiting a
+        // little for slow readers
+        while Instant::now() < deadline {
+            let Some(ctl) = self.control.as_ref() else { break };
+            let waiting: Vec<(usize, i32)> = ctl
+                .clients
+                .iter()
+                .enumerate()
+                .filter_map(|(slot, c)| c.as_ref().map(|c| (slot, c)))
+                .filter(|(_, c)| c.unsent() > 0 || (c.tail.is_some() && c.cursor < self.history_end()))
+                .map(|(slot, c)| (slot, c.stream.as_raw_fd()))
+                .collect();
+            if waiting.is_empty() {
+                break;
+            }
+            for &(slot, fd) in &waiting {
+                let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+                // SAFETY: one valid pollfd.
+                unsafe { libc::poll(&mut pfd, 1, 100) };
+                self.client_write(slot);
             }
         }
         self.control = None;

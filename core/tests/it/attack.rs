@@ -310,3 +310,34 @@ fn is_zombie(pid: i32) -> bool {
         .and_then(|s| s.rfind(')').map(|i| s[i + 2..].starts_with('Z')))
         .unwrap_or(false)
 }
+
+/// Tails replay the history from the shared ring by position: a tail that
+/// never reads costs a small window, not a copy of the history.
+#[test]
+fn three_hundred_tails_that_never_read_cost_little() {
+    let (p, pid, out) = chatty();
+    let before = status_kib(pid, "VmRSS:");
+    let mut tails = Vec::new();
+    for _ in 0..300 {
+        let mut s = UnixStream::connect(sock(&p)).expect("connect");
+        s.write_all(b"{\"cmd\":\"tail\",\"since\":0}\n").expect("send");
+        tails.push(s);
+    }
+    let mut peak = before;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        peak = peak.max(status_kib(pid, "VmRSS:"));
+        let (v, t) = timed_ask(&p, &json!({"cmd": "ps"}));
+        assert_eq!(v["ok"], true);
+        assert!(t < Duration::from_secs(2), "ps took {t:?} with 300 stuck tails");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let grown = peak.saturating_sub(before);
+    eprintln!("300 stuck tails: RSS +{grown} KiB");
+    assert!(grown < 128 * 1024, "RSS grew by {grown} KiB for 300 tails that never read");
+    drop(tails);
+    timed_ask(&p, &json!({"cmd": "shutdown"}));
+    let (events, code) = out.join().expect("brum");
+    assert_eq!(code, Some(0));
+    assert!(!of_type(&events, "client.dropped").is_empty(), "stuck tails are disconnected");
+}
