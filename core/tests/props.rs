@@ -596,6 +596,18 @@ proptest! {
         }
     }
 
+    /// A key given twice is refused whatever the values: with last-one-wins
+    /// `{"cmd":"ps","cmd":"shutdown"}` would be read as a shutdown.
+    #[test]
+    fn control_duplicate_keys_are_always_refused(v in request_value(), dup in "[a-z]{1,8}") {
+        let mut text = serde_json::to_string(&v).expect("encode");
+        if text.starts_with('{') && text.len() > 2 {
+            text.insert_str(1, &format!("\"{dup}\":1,\"{dup}\":2,"));
+            let e = brum::control::parse(text.as_bytes()).expect_err("duplicate");
+            prop_assert!(e.message.contains(&format!("duplicate key \"{dup}\"")), "{}", e.message);
+        }
+    }
+
     #[test]
     fn control_truncated_requests_never_panic(v in request_value(), cut in any::<usize>()) {
         let line = serde_json::to_vec(&v).expect("encode");

@@ -8,6 +8,7 @@
 
 mod package;
 mod raw;
+mod schema;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -173,9 +174,13 @@ impl fmt::Display for ConfigError {
         }
         write!(f, ": ")?;
         if let Some(k) = &self.key {
-            write!(f, "{k}: ")?;
+            write!(f, "{}: ", escape_controls(k))?;
         }
-        write!(f, "{}", self.message)
+        // messages may quote names and values from the file; only the
+        // line breaks brum puts in its own hints are kept
+        let message: String =
+            self.message.split('\n').map(|l| escape_controls(l).into_owned()).collect::<Vec<_>>().join("\n");
+        write!(f, "{message}")
     }
 }
 
@@ -256,6 +261,26 @@ pub fn load_toml(path: &Path) -> Result<Config, ConfigErrors> {
 /// Parses `brum.toml` text; `path` is used for messages and relative paths.
 pub fn parse_toml(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     let lines = LineIndex::new(text);
+    // the shape first: every unknown key and wrong type at once
+    if let Ok(doc) = toml::de::DeTable::parse(text) {
+        let shape = schema::check(&doc);
+        if !shape.is_empty() {
+            let errors = shape
+                .into_iter()
+                .map(|e| {
+                    let (l, c) = lines.locate(e.span.start);
+                    ConfigError {
+                        file: path.to_path_buf(),
+                        line: Some(l),
+                        column: Some(c),
+                        key: Some(e.key),
+                        message: e.message,
+                    }
+                })
+                .collect();
+            return Err(ConfigErrors(errors));
+        }
+    }
     let raw: raw::RawFile = toml::from_str(text).map_err(|e| {
         let (line, column) = match e.span() {
             Some(s) => {
@@ -375,7 +400,8 @@ impl Validator<'_> {
             self.err(
                 sp.span(),
                 format!("process.{name}"),
-                "a process name may contain letters, digits, '-', '_', '.' and ':' only",
+                "a process name may contain letters, digits, '-', '_', '.' and ':' only, \
+                 and starts with a letter, a digit or '_'",
             );
         }
         let (argv, display) = match (&p.cmd, &p.argv) {
@@ -418,7 +444,16 @@ impl Validator<'_> {
             let file = base.join(f.get_ref());
             match std::fs::read_to_string(&file) {
                 Ok(text) => match parse_env_file(&text) {
-                    Ok(vars) => spec.env.extend(vars),
+                    Ok(vars) => {
+                        for (k, v) in vars {
+                            match env_problem(&k, &v) {
+                                Some(why) => {
+                                    self.err(f.span(), key("env_file"), format!("{}: {k}: {why}", file.display()))
+                                }
+                                None => spec.env.push((k, v)),
+                            }
+                        }
+                    }
                     Err((line, msg)) => {
                         self.err(f.span(), key("env_file"), format!("{}:{line}: {msg}", file.display()))
                     }
@@ -427,6 +462,14 @@ impl Validator<'_> {
             }
         }
         for (k, v) in &p.env {
+            let text = match v.get_ref() {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if let Some(why) = env_problem(k, &text) {
+                self.err(v.span(), format!("process.{name}.env.{k}"), why);
+                continue;
+            }
             match v.get_ref() {
                 Value::String(s) => spec.env.push((k.clone(), s.clone())),
                 Value::Integer(i) => spec.env.push((k.clone(), i.to_string())),
@@ -671,8 +714,44 @@ fn describe(v: &Value) -> String {
     }
 }
 
+/// A process name: letters, digits, `-`, `_`, `.` and `:`, starting with a
+/// letter, digit or `_` (so never `..` nor something that reads like a flag
+/// such as `--json`).
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+    name.chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_')
+        && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+}
+
+/// Why an environment variable cannot be passed to a process, if it cannot.
+fn env_problem(key: &str, value: &str) -> Option<&'static str> {
+    if key.is_empty() {
+        Some("an environment variable needs a name")
+    } else if key.contains('=') {
+        Some("a variable name cannot contain '=' (the child would see a different variable)")
+    } else if key.contains('\0') || value.contains('\0') {
+        Some("a variable cannot contain a NUL byte")
+    } else {
+        None
+    }
+}
+
+/// `text` with control characters written as escapes, so a name or value
+/// with ESC or a newline cannot rewrite the terminal it is shown on.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// "500ms", "5s", "2m", "1h", "1.5s", or a bare number of seconds.
@@ -873,14 +952,13 @@ depends_on = ["db"]
     #[test]
     fn unknown_key_is_named() {
         let e = errors("[process.web]\ncmd = \"x\"\nrestrat = \"always\"\n");
-        assert!(e[0].starts_with("brum.toml:3:1: unknown field `restrat`"), "{e:?}");
+        assert!(e[0].starts_with("brum.toml:3:1: process.web.restrat: unknown key in [process.web]"), "{e:?}");
     }
 
     #[test]
     fn wrong_type_is_named() {
         let e = errors("[process.web]\ncmd = 5\n");
-        assert!(e[0].starts_with("brum.toml:2:7:"), "{e:?}");
-        assert!(e[0].contains("invalid type"), "{e:?}");
+        assert!(e[0].starts_with("brum.toml:2:7: process.web.cmd: expected a string, found the number 5"), "{e:?}");
     }
 
     #[test]

@@ -20,7 +20,11 @@ fn bad_toml() {
 
 #[test]
 fn unknown_key() {
-    expect_error("[process.web]\ncmd = \"x\"\nautostrat = true\n", &[], "brum.toml:3:1: unknown field `autostrat`");
+    expect_error(
+        "[process.web]\ncmd = \"x\"\nautostrat = true\n",
+        &[],
+        "brum.toml:3:1: process.web.autostrat: unknown key in [process.web]; the keys are cmd, argv,",
+    );
 }
 
 #[test]
@@ -28,7 +32,7 @@ fn wrong_type() {
     expect_error(
         "[process.web]\ncmd = \"x\"\nautostart = \"yes\"\n",
         &[],
-        "brum.toml:3:13: invalid type: string \"yes\", expected a boolean",
+        "brum.toml:3:13: process.web.autostart: expected true or false, found the string \"yes\"",
     );
 }
 
@@ -71,4 +75,37 @@ fn no_configuration_at_all() {
 #[test]
 fn missing_env_file() {
     expect_error("[process.a]\ncmd = \"x\"\nenv_file = \".env.local\"\n", &[], "process.a.env_file: cannot read");
+}
+
+#[test]
+fn every_shape_mistake_at_once_with_its_dotted_key() {
+    let p = Project::with_toml(
+        "ring_bytes = 99999999999999999999\n[process.a]\ncmd = 5\nbogus = 1\n[process.b]\ncmd = \"x\"\nautostart = \"yes\"\n",
+    );
+    let out = p.run(&["run"], LIMIT);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    for want in [
+        "brum.toml:1:14: ring_bytes: this number is too large",
+        "brum.toml:3:7: process.a.cmd: expected a string, found the number 5",
+        "brum.toml:4:1: process.a.bogus: unknown key in [process.a]",
+        "brum.toml:7:13: process.b.autostart: expected true or false",
+    ] {
+        assert!(out.stderr.contains(want), "want {want:?} in:\n{}", out.stderr);
+    }
+}
+
+#[test]
+fn bad_env_names_values_and_process_names_are_config_errors() {
+    let p = Project::with_toml(
+        "[process.\"--json\"]\ncmd = \"x\"\n[process.\"a\\u001b[2Jb\"]\ncmd = \"y\"\nenv = { \"WEIRD=X\" = \"1\", OK = \"a\\u0000b\" }\n[process.\"..\"]\ncmd = \"z\"\n",
+    );
+    let out = p.run(&["run"], LIMIT);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("process.--json: a process name may contain"), "{}", out.stderr);
+    assert!(out.stderr.contains("process...: a process name may contain"), "{}", out.stderr);
+    assert!(out.stderr.contains("env.WEIRD=X: a variable name cannot contain '='"), "{}", out.stderr);
+    assert!(out.stderr.contains("env.OK: a variable cannot contain a NUL byte"), "{}", out.stderr);
+    // the escape sequence in the name is shown escaped, never sent raw
+    assert!(out.stderr.contains("process.a\\u{1b}[2Jb"), "{}", out.stderr);
+    assert!(!out.stderr.contains('\x1b'), "raw ESC reached the terminal: {:?}", out.stderr);
 }
