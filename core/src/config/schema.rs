@@ -164,18 +164,16 @@ pub fn check(doc: &Spanned<DeTable<'_>>) -> Vec<ShapeError> {
     let mut errors = Vec::new();
     let top = doc.get_ref();
     check_table(top, "", TOP, &mut errors);
-    if let Some(procs) = top.get("process").map(Spanned::get_ref) {
-        if let DeValue::Table(procs) = procs {
-            for (name, p) in procs.iter() {
-                let prefix = format!("process.{}", name.get_ref());
-                match p.get_ref() {
-                    DeValue::Table(t) => check_table(t, &prefix, PROCESS, &mut errors),
-                    other => errors.push(ShapeError {
-                        span: p.span(),
-                        key: prefix,
-                        message: format!("expected a table like [process.NAME], found {}", describe(other)),
-                    }),
-                }
+    if let Some(DeValue::Table(procs)) = top.get("process").map(Spanned::get_ref) {
+        for (name, p) in procs.iter() {
+            let prefix = format!("process.{}", name.get_ref());
+            match p.get_ref() {
+                DeValue::Table(t) => check_table(t, &prefix, PROCESS, &mut errors),
+                other => errors.push(ShapeError {
+                    span: p.span(),
+                    key: prefix,
+                    message: format!("expected a table like [process.NAME], found {}", describe(other)),
+                }),
             }
         }
     }
