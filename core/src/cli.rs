@@ -188,14 +188,14 @@ pub fn logs(sock: &Path, a: &LogsArgs) -> Res {
 }
 
 pub fn errors(sock: &Path, a: &ErrorsArgs) -> Res {
-    let v = client::call(sock, &json!({"cmd": "errors", "process": a.name, "limit": a.limit}))?;
+    let v = client::call(sock, &json!({"cmd": "errors", "process": a.name, "limit": a.limit, "all": a.all}))?;
     if a.client.json {
         print_json(&v);
         return Ok(ExitCode::SUCCESS);
     }
     let list = v["errors"].as_array().cloned().unwrap_or_default();
     if list.is_empty() {
-        println!("no errors found");
+        println!("{}", if a.all { "no errors found" } else { "no open errors" });
     }
     for e in list {
         let loc = match (e["file"].as_str(), e["line"].as_u64(), e["column"].as_u64()) {
@@ -209,7 +209,13 @@ pub fn errors(sock: &Path, a: &ErrorsArgs) -> Res {
             Some(n) if n > 1 => format!(" (seen {n} times)"),
             _ => String::new(),
         };
-        println!("{}  {} {loc}{code}  {}{times}", text(&e["process"]), text(&e["severity"]), text(&e["message"]));
+        let fixed = e["resolved"].as_str().map(|r| format!("  [resolved: {r}]")).unwrap_or_default();
+        println!(
+            "{}  {} {loc}{code}  {}{times}{fixed}",
+            text(&e["process"]),
+            text(&e["severity"]),
+            text(&e["message"])
+        );
     }
     if v["more"].as_u64().unwrap_or(0) > 0 {
         println!("... and {} more (use -n)", v["more"]);

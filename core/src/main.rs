@@ -53,7 +53,7 @@ first process that failed (128+N for signal N); 130/143 after Ctrl-C/SIGTERM; 2 
     Ps(ClientArgs),
     /// Search the recent output of a process kept by the brum running here.
     Logs(LogsArgs),
-    /// Errors and warnings found so far by the brum running here.
+    /// Errors and warnings open right now in the brum running here (--all: with the resolved ones).
     Errors(ErrorsArgs),
     /// URLs the processes announced, found by the brum running here.
     Urls(ClientArgs),
@@ -153,6 +153,10 @@ struct ErrorsArgs {
     /// At most this many (the newest).
     #[arg(short = 'n', long, default_value_t = 50)]
     limit: usize,
+    /// Also the errors already resolved (fixed by a clean re-check or a
+    /// healthy later run); by default only the open ones.
+    #[arg(long)]
+    all: bool,
 }
 
 #[derive(Args, Debug)]

@@ -122,10 +122,11 @@ fn tool_schemas() -> Value {
         },
         {
             "name": "list_errors",
-            "description": "Errors and warnings the detectors found: message, file, line, column, code, severity, process, first/last seq, and the raw lines.",
+            "description": "Errors and warnings open right now (not yet fixed by a clean re-check or a healthy later run): id, message, file, line, column, code, severity, process, count, first/last seq, and the raw lines. include_resolved adds the fixed ones.",
             "inputSchema": {"type": "object", "properties": {
                 "process": name,
-                "limit": {"type": "integer", "minimum": 1, "maximum": 200, "description": "the newest N (default 20)"}
+                "limit": {"type": "integer", "minimum": 1, "maximum": 200, "description": "the newest N (default 20)"},
+                "include_resolved": {"type": "boolean", "description": "also the errors already resolved (default false)"}
             }, "additionalProperties": false}
         },
         {
@@ -430,7 +431,9 @@ impl Server {
             "search_logs" => {
                 only_keys(&args, &["query", "regex", "process", "limit"]).and_then(|_| self.search_logs(&args))
             }
-            "list_errors" => only_keys(&args, &["process", "limit"]).and_then(|_| self.list_errors(&args)),
+            "list_errors" => {
+                only_keys(&args, &["process", "limit", "include_resolved"]).and_then(|_| self.list_errors(&args))
+            }
             "list_urls" => only_keys(&args, &["process"]).and_then(|_| self.list_urls(&args)),
             "wait_for" => {
                 match only_keys(&args, &["condition", "process", "pattern", "regex", "timeout_ms"])
@@ -585,7 +588,12 @@ impl Server {
     fn list_errors(&mut self, args: &Value) -> Result<Value, ToolErr> {
         let limit = arg_u64(args, "limit", 200)?.unwrap_or(20);
         let process = arg_str(args, "process")?.map(str::to_string);
-        let v = self.call(json!({"cmd": "errors", "process": process, "limit": limit}))?;
+        let all = match args.get("include_resolved") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(ToolErr::Params("include_resolved: expected true or false".into())),
+        };
+        let v = self.call(json!({"cmd": "errors", "process": process, "limit": limit, "all": all}))?;
         let mut errors = Vec::new();
         let mut text = self.started_note();
         for e in v["errors"].as_array().cloned().unwrap_or_default() {

@@ -413,6 +413,7 @@ mod tests {
             fields: &fields,
             fingerprint: 7,
             count: 1,
+            id: 0,
         };
         line(&mut out, 1, b"boom");
         out.emit(

@@ -144,6 +144,7 @@ mod tests {
             fields: &fields,
             fingerprint: 0,
             count: 1,
+            id: 0,
         };
         let mut out = Vec::new();
         annotation(&mut out, "types", &f);

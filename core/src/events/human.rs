@@ -229,6 +229,11 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             );
             end(out, style);
         }
+        Event::ErrorResolved { process, id, reason, .. } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "error #{id} resolved ({reason})");
+            end(out, style);
+        }
         Event::DaemonStopping { reason } => {
             prefix(out, style, "brum", None, b'*');
             let _ = write!(out, "stopping everything ({reason})");
@@ -256,7 +261,11 @@ fn summary(out: &mut Vec<u8>, style: HumanStyle, rows: &[SummaryRow<'_>], exit_c
         push_duration(&mut d, r.duration_ms);
         let _ = write!(out, "{:>8}", String::from_utf8_lossy(&d));
         let plural = |n: u32, w: &str| if n == 1 { format!("1 {w}") } else { format!("{n} {w}s") };
-        let _ = write!(out, "  {:<9} {:<11}", plural(r.errors, "error"), plural(r.warnings, "warning"));
+        let _ = write!(out, "  {:<9} {:<11}", plural(r.errors_open, "error"), plural(r.warnings_open, "warning"));
+        let fixed = (r.errors + r.warnings).saturating_sub(r.errors_open + r.warnings_open);
+        if fixed > 0 {
+            let _ = write!(out, " ({fixed} fixed)");
+        }
         if r.restarts > 0 {
             let _ = write!(out, " {} restarts", r.restarts);
         }

@@ -119,6 +119,17 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             key(out, "signal");
             push_str(out, signal_name(signal));
         }
+        Event::ErrorResolved { process, id, fingerprint, reason } => {
+            proc_key(out, process);
+            key(out, "id");
+            push_u64(out, id);
+            key(out, "fingerprint");
+            out.push(b'"');
+            push_hex(out, fingerprint);
+            out.push(b'"');
+            key(out, "reason");
+            push_str(out, reason);
+        }
         Event::DaemonStopping { reason } => {
             key(out, "reason");
             push_str(out, reason);
@@ -208,6 +219,10 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
                 push_u64(out, u64::from(r.errors));
                 key(out, "warnings");
                 push_u64(out, u64::from(r.warnings));
+                key(out, "errors_open");
+                push_u64(out, u64::from(r.errors_open));
+                key(out, "warnings_open");
+                push_u64(out, u64::from(r.warnings_open));
                 key(out, "tests_passed");
                 push_u64(out, r.tests_passed);
                 key(out, "tests_failed");
@@ -266,6 +281,10 @@ fn encode_finding(out: &mut Vec<u8>, f: &FindingView<'_>) {
             out.push(b'"');
             key(out, "count");
             push_u64(out, u64::from(f.count));
+            if f.id > 0 {
+                key(out, "id");
+                push_u64(out, f.id);
+            }
         }
         "url.detected" => {
             key(out, "url");
@@ -641,6 +660,7 @@ mod tests {
             Event::DaemonStopped { exit_code: -1 },
             Event::DaemonStopping { reason: "SIGTERM" },
             Event::OrphansKilled { process: "web", pgid: 4242, signal: libc::SIGTERM },
+            Event::ErrorResolved { process: WEB, id: 3, fingerprint: 0xabc, reason: "rebuilt clean" },
             Event::ProcessExited {
                 process: WEB,
                 pid: None,

@@ -110,6 +110,14 @@ pub enum Event<'a> {
         /// The signal that ended it (SIGTERM, or SIGKILL after the grace).
         signal: i32,
     },
+    /// An open error is over: its process reported a clean re-check, a full
+    /// report without it, or a healthy later run.
+    ErrorResolved {
+        process: ProcRef<'a>,
+        id: u64,
+        fingerprint: u64,
+        reason: &'a str,
+    },
     /// The session began to stop everything: why (`SIGTERM`, `SIGINT`,
     /// `SIGHUP`, `kill_others_on_fail`, `output_closed`, `requested`).
     DaemonStopping {
@@ -183,8 +191,11 @@ pub struct FindingView<'a> {
     /// Same value for the same error seen again (a dev server recompiling
     /// the same broken file): process, kind, code, file, line and message.
     pub fingerprint: u64,
-    /// How many times this fingerprint has been seen in the session.
+    /// How many times this error has been seen while open.
     pub count: u32,
+    /// The open error this occurrence belongs to (errors and warnings;
+    /// 0 for other kinds).
+    pub id: u64,
 }
 
 /// One process's line in the end-of-run summary.
@@ -199,6 +210,9 @@ pub struct SummaryRow<'a> {
     pub restarts: u32,
     pub errors: u32,
     pub warnings: u32,
+    /// Errors and warnings still open at the end.
+    pub errors_open: u32,
+    pub warnings_open: u32,
     pub tests_passed: u64,
     pub tests_failed: u64,
     pub urls: &'a [String],
@@ -255,6 +269,7 @@ impl Event<'_> {
             Event::ProcessRestarting { .. } => "process.restarting",
             Event::LogDropped { .. } => "log.dropped",
             Event::DaemonStopping { .. } => "daemon.stopping",
+            Event::ErrorResolved { .. } => "error.resolved",
             Event::OrphansKilled { .. } => "process.orphans_killed",
             Event::DaemonStopped { .. } => "daemon.stopped",
             Event::Finding { finding, .. } => finding.event_type(),

@@ -10,6 +10,10 @@ use std::time::Instant;
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 
 use super::{Reactor, SAME_SIGNAL_WINDOW, Shutdown, TimerKind};
+
+/// A later run that stays up this long resolves the errors of the runs
+/// before it.
+const HEALTHY_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 use crate::events::{EndState, Event, SummaryRow, now_ms};
 use crate::supervise::child::{Effect, Next, Refusal, StopKind};
 use crate::supervise::{self, Exit};
@@ -30,6 +34,12 @@ impl Reactor {
                 p.child.spawned(child.pid, now);
                 if let Some(r) = self.records.as_mut() {
                     r.started(child.pid, &p.spec.name);
+                }
+                if p.child.run > 1 {
+                    // a run that stays up this long has recovered from
+                    // what crashed the earlier ones
+                    let generation = p.child.generation;
+                    self.timers.arm(now + HEALTHY_AFTER, TimerKind::Healthy { proc: i, generation });
                 }
                 for (slot, fd) in [child.stdout, child.stderr].into_iter().enumerate() {
                     self.add_pipe(i, slot, fd);
@@ -136,6 +146,16 @@ impl Reactor {
             TimerKind::Restart { proc, generation } => {
                 self.procs[proc].child.restart_timer(generation, self.shutdown.is_some())
             }
+            TimerKind::Healthy { proc, generation } => {
+                let p = &self.procs[proc];
+                if p.child.generation == generation
+                    && matches!(p.child.state, crate::supervise::child::ChildState::Running { .. })
+                {
+                    let resolved = self.book.healthy_run(proc, p.child.run, "recovered: the next run stayed up");
+                    self.publish_resolved(&resolved);
+                }
+                return;
+            }
             TimerKind::EvictReport | TimerKind::PluginTick | TimerKind::ClientSweep => return,
         };
         let (TimerKind::Kill { proc, .. } | TimerKind::Linger { proc, .. } | TimerKind::Restart { proc, .. }) = kind
@@ -199,6 +219,11 @@ impl Reactor {
                 }
             }
         }
+        if ended.state == EndState::Success {
+            let run = self.procs[i].child.run;
+            let resolved = self.book.healthy_run(i, run, "a later run exited 0");
+            self.publish_resolved(&resolved);
+        }
     }
 
     fn note_failure(&mut self, exit: Exit) {
@@ -257,6 +282,7 @@ impl Reactor {
             .iter()
             .filter(|p| p.child.run > 0)
             .map(|p| {
+                let (errors_open, warnings_open) = self.book.open_counts(p.index);
                 let end = p.child.last_end();
                 let (code, signal) = match end.map(|e| e.exit) {
                     Some(Exit::Code(c)) => (Some(c), None),
@@ -277,6 +303,8 @@ impl Reactor {
                     restarts: p.child.restarts,
                     errors: p.stats.errors,
                     warnings: p.stats.warnings,
+                    errors_open,
+                    warnings_open,
                     tests_passed: p.stats.tests_passed,
                     tests_failed: p.stats.tests_failed,
                     urls: &p.stats.urls,

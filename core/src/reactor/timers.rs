@@ -22,6 +22,8 @@ pub enum TimerKind {
     PluginTick,
     /// Look for idle and unread control clients.
     ClientSweep,
+    /// A restarted run has been up for the grace period.
+    Healthy { proc: usize, generation: u64 },
 }
 
 #[derive(Debug, Default)]
