@@ -126,8 +126,8 @@ pub fn ps(sock: &Path, json: bool) -> Res {
     let rows = v["processes"].as_array().cloned().unwrap_or_default();
     let w = rows.iter().filter_map(|r| r["name"].as_str()).map(str::len).max().unwrap_or(4).max(4);
     println!(
-        "{:w$}  {:<11} {:>7} {:>8} {:>8} {:>5} {:>6}  URLS",
-        "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "EXIT", "ERRORS"
+        "{:w$}  {:<11} {:<13} {:>7} {:>8} {:>8} {:>5} {:>6}  URLS",
+        "NAME", "STATE", "READY", "PID", "UPTIME", "RESTARTS", "EXIT", "ERRORS"
     );
     for r in rows {
         let exit = match (&r["exit_code"], &r["signal"]) {
@@ -137,10 +137,17 @@ pub fn ps(sock: &Path, json: bool) -> Res {
         };
         let urls: Vec<&str> =
             r["urls"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let ready = match r["ready"].as_str() {
+            Some("waiting") => format!("waiting {}", ms(&r["ready_ms"])),
+            Some("ready") => format!("ready {}", ms(&r["ready_ms"])),
+            Some(other) => other.to_string(),
+            None => "-".to_string(),
+        };
         println!(
-            "{:w$}  {:<11} {:>7} {:>8} {:>8} {:>5} {:>6}  {}",
+            "{:w$}  {:<11} {:<13} {:>7} {:>8} {:>8} {:>5} {:>6}  {}",
             text(&r["name"]),
             text(&r["state"]),
+            ready,
             text(&r["pid"]),
             ms(&r["uptime_ms"]),
             text(&r["restarts"]),

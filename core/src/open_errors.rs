@@ -146,6 +146,12 @@ impl OpenErrors {
         self.resolved.iter()
     }
 
+    /// Errors (and warnings) of `process` resolved so far (those still
+    /// remembered).
+    pub fn resolved_count(&self, process: usize) -> u32 {
+        self.resolved.iter().filter(|e| e.process == process).count() as u32
+    }
+
     /// Open errors and open warnings of `process`.
     pub fn open_counts(&self, process: usize) -> (u32, u32) {
         self.open.iter().filter(|e| e.process == process).fold(

@@ -44,4 +44,8 @@ pub struct RawProcess {
     pub stop_timeout: Option<Spanned<Value>>,
     #[serde(default)]
     pub depends_on: Vec<Spanned<String>>,
+    /// `ready.*`: the readiness probe.
+    pub ready: Option<Spanned<toml::Table>>,
+    /// `health.*`: the liveness check.
+    pub health: Option<Spanned<toml::Table>>,
 }

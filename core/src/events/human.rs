@@ -229,6 +229,27 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             );
             end(out, style);
         }
+        Event::ProcessReady { process, probe, after_ms, .. } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "ready ({probe}) after ");
+            push_duration(out, after_ms);
+            end(out, style);
+        }
+        Event::ProcessUnready { process, probe, reason, .. } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "not ready ({probe}): {reason}");
+            end(out, style);
+        }
+        Event::ProcessUnhealthy { process, probe, failures } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "unhealthy: {probe} check failed {failures} times in a row");
+            end(out, style);
+        }
+        Event::ProcessBlocked { process, dependency, reason } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "not started: waits for {dependency}, which {reason}");
+            end(out, style);
+        }
         Event::ErrorResolved { process, id, reason, .. } => {
             lifecycle(out, style, process);
             let _ = write!(out, "error #{id} resolved ({reason})");
@@ -262,12 +283,16 @@ fn summary(out: &mut Vec<u8>, style: HumanStyle, rows: &[SummaryRow<'_>], exit_c
         let _ = write!(out, "{:>8}", String::from_utf8_lossy(&d));
         let plural = |n: u32, w: &str| if n == 1 { format!("1 {w}") } else { format!("{n} {w}s") };
         let _ = write!(out, "  {:<9} {:<11}", plural(r.errors_open, "error"), plural(r.warnings_open, "warning"));
-        let fixed = (r.errors + r.warnings).saturating_sub(r.errors_open + r.warnings_open);
-        if fixed > 0 {
-            let _ = write!(out, " ({fixed} fixed)");
+        if r.resolved > 0 {
+            let _ = write!(out, " ({} fixed)", r.resolved);
         }
         if r.restarts > 0 {
             let _ = write!(out, " {} restarts", r.restarts);
+        }
+        if let Some(ms) = r.ready_ms {
+            let mut d = Vec::new();
+            push_duration(&mut d, ms);
+            let _ = write!(out, " ready in {}", String::from_utf8_lossy(&d));
         }
         if r.tests_passed + r.tests_failed > 0 {
             let _ = write!(out, " tests {} passed, {} failed", r.tests_passed, r.tests_failed);

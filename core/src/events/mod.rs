@@ -110,6 +110,33 @@ pub enum Event<'a> {
         /// The signal that ended it (SIGTERM, or SIGKILL after the grace).
         signal: i32,
     },
+    /// The current run passed its readiness probe.
+    ProcessReady {
+        process: ProcRef<'a>,
+        probe: &'a str,
+        after_ms: u64,
+        run: u32,
+    },
+    /// The current run did not become ready: timed out, or ended first.
+    ProcessUnready {
+        process: ProcRef<'a>,
+        probe: &'a str,
+        reason: &'a str,
+        waited_ms: u64,
+    },
+    /// A ready process failed its health check this many times in a row.
+    ProcessUnhealthy {
+        process: ProcRef<'a>,
+        probe: &'a str,
+        failures: u32,
+    },
+    /// A process will not start: a process it depends on ended without
+    /// becoming ready.
+    ProcessBlocked {
+        process: ProcRef<'a>,
+        dependency: &'a str,
+        reason: &'a str,
+    },
     /// An open error is over: its process reported a clean re-check, a full
     /// report without it, or a healthy later run.
     ErrorResolved {
@@ -210,9 +237,13 @@ pub struct SummaryRow<'a> {
     pub restarts: u32,
     pub errors: u32,
     pub warnings: u32,
+    /// Time from its (last) start to ready, when it has a probe and passed.
+    pub ready_ms: Option<u64>,
     /// Errors and warnings still open at the end.
     pub errors_open: u32,
     pub warnings_open: u32,
+    /// Errors and warnings resolved during the run.
+    pub resolved: u32,
     pub tests_passed: u64,
     pub tests_failed: u64,
     pub urls: &'a [String],
@@ -270,6 +301,10 @@ impl Event<'_> {
             Event::LogDropped { .. } => "log.dropped",
             Event::DaemonStopping { .. } => "daemon.stopping",
             Event::ErrorResolved { .. } => "error.resolved",
+            Event::ProcessReady { .. } => "process.ready",
+            Event::ProcessUnready { .. } => "process.unready",
+            Event::ProcessUnhealthy { .. } => "process.unhealthy",
+            Event::ProcessBlocked { .. } => "process.blocked",
             Event::OrphansKilled { .. } => "process.orphans_killed",
             Event::DaemonStopped { .. } => "daemon.stopped",
             Event::Finding { finding, .. } => finding.event_type(),

@@ -704,9 +704,12 @@ impl Reactor {
                     }
                     _ => None,
                 };
+                let (ready, ready_ms) = self.ready_label(p.index);
                 json!({
                     "name": p.spec.name,
                     "state": c.label(),
+                    "ready": ready,
+                    "ready_ms": ready_ms,
                     "pid": c.pid(),
                     "uptime_ms": uptime,
                     "run": c.run,

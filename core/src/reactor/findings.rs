@@ -192,6 +192,9 @@ impl Reactor {
                 }
             };
             self.publish_resolved(&resolved);
+            if view.kind == "url" {
+                self.url_announced(pi);
+            }
         }
         self.found = found;
         self.found.clear();

@@ -52,6 +52,7 @@ impl Reactor {
                     restart: p.child.restarts,
                     run: p.child.run,
                 });
+                self.probe_run_started(i);
                 if let Some(host) = self.host.as_mut() {
                     let p = &self.procs[i];
                     host.process_started(i as u32, &p.spec.name, &p.spec.display, now_ms(), &mut self.found);
@@ -156,7 +157,9 @@ impl Reactor {
                 }
                 return;
             }
-            TimerKind::EvictReport | TimerKind::PluginTick | TimerKind::ClientSweep => return,
+            TimerKind::EvictReport | TimerKind::PluginTick | TimerKind::ClientSweep | TimerKind::Probe { .. } => {
+                return;
+            }
         };
         let (TimerKind::Kill { proc, .. } | TimerKind::Linger { proc, .. } | TimerKind::Restart { proc, .. }) = kind
         else {
@@ -201,6 +204,7 @@ impl Reactor {
             error: spawn_error.as_deref(),
             run: p.child.run,
         });
+        self.probe_run_ended(i, code, ended.state == EndState::Failed);
         match next {
             Next::RestartNow => self.spawn(i),
             Next::Backoff { attempt, delay } => {
@@ -294,7 +298,12 @@ impl Reactor {
                     (Some(a), _) => a.elapsed().as_millis() as u64,
                     _ => 0,
                 };
+                let ready_ms = match p.probe.readiness {
+                    super::probes::Readiness::Ready { after_ms } => Some(after_ms),
+                    _ => None,
+                };
                 SummaryRow {
+                    ready_ms,
                     process: p.pref(),
                     state: end.map_or("not run", |e| e.state.as_str()),
                     code,
@@ -305,6 +314,7 @@ impl Reactor {
                     warnings: p.stats.warnings,
                     errors_open,
                     warnings_open,
+                    resolved: self.book.resolved_count(p.index),
                     tests_passed: p.stats.tests_passed,
                     tests_failed: p.stats.tests_failed,
                     urls: &p.stats.urls,

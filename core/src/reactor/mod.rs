@@ -21,6 +21,7 @@ mod control;
 mod findings;
 mod lifecycle;
 mod pipes;
+mod probes;
 mod search;
 mod timers;
 
@@ -98,6 +99,7 @@ struct Proc {
     pipes: [Option<Pipe>; 2],
     capture: Capture,
     stats: Stats,
+    probe: probes::ProbeState,
 }
 
 /// What the plugins found in a process's output, for `ps` and the summary.
@@ -219,6 +221,7 @@ impl Reactor {
                 pipes: [None, None],
                 capture: Capture::new(&config.settings),
                 stats: Stats::default(),
+                probe: probes::ProbeState::default(),
             })
             .collect();
         Ok(Reactor {
@@ -284,27 +287,50 @@ impl Reactor {
         }
     }
 
-    /// Starts the next few processes of the selection: a session of
+    /// Starts the next few processes of the selection whose dependencies
+    /// are ready (or started, for those without a probe): a session of
     /// hundreds of processes starts over several turns, so the control
     /// socket answers and the first processes' output is read meanwhile.
+    /// A process whose dependency ended without being ready never starts
+    /// (`process.blocked`).
     fn spawn_some(&mut self) {
-        for _ in 0..SPAWNS_PER_TURN {
-            // --kill-others-on-fail may have begun stopping everything
-            if self.shutdown.is_some() {
-                self.to_spawn.clear();
-            }
-            let Some(i) = self.to_spawn.pop_front() else { return };
-            if self.procs[i].child.can_start().is_ok() {
-                self.spawn(i);
+        // --kill-others-on-fail may have begun stopping everything
+        if self.shutdown.is_some() {
+            self.to_spawn.clear();
+            return;
+        }
+        let mut started = 0;
+        let mut k = 0;
+        while k < self.to_spawn.len() && started < SPAWNS_PER_TURN {
+            let i = self.to_spawn[k];
+            match self.deps_ready(i) {
+                Ok(true) => {
+                    self.to_spawn.remove(k);
+                    if self.procs[i].child.can_start().is_ok() {
+                        self.spawn(i);
+                        started += 1;
+                    }
+                }
+                Ok(false) => k += 1,
+                Err((d, reason)) => {
+                    self.to_spawn.remove(k);
+                    let (p, dep) = (&self.procs[i], &self.procs[d]);
+                    self.em.publish(&Event::ProcessBlocked { process: p.pref(), dependency: &dep.spec.name, reason });
+                }
             }
         }
+    }
+
+    /// Whether a process waiting to start could start now.
+    fn spawnable_now(&self) -> bool {
+        self.to_spawn.iter().any(|&i| self.deps_ready(i) != Ok(false))
     }
 
     fn event_loop(&mut self) -> Result<(), ReactorError> {
         let mut events = Events::with_capacity(256);
         while !self.all_done() {
             let busy = !self.ready.is_empty() && !self.em.output().is_full();
-            let timeout = if busy || self.requests_waiting() || !self.to_spawn.is_empty() {
+            let timeout = if busy || self.requests_waiting() || self.spawnable_now() {
                 Some(Duration::ZERO)
             } else {
                 self.timers.next_deadline().map(|d| d.saturating_duration_since(Instant::now()))
@@ -322,6 +348,7 @@ impl Reactor {
                     STDOUT => {}
                     control::LISTENER => self.accept_clients(),
                     Token(t) if t >= control::CLIENT_BASE => self.client_ready(t - control::CLIENT_BASE),
+                    Token(t) if t >= probes::PROBE_BASE => self.probe_ready(t),
                     Token(t) if t < pipes::FIRST_PIPE => {}
                     Token(t) => self.pipe_ready(t),
                 }
@@ -373,6 +400,9 @@ impl Reactor {
                 | TimerKind::Restart { .. }
                 | TimerKind::Healthy { .. } => self.lifecycle_timer(kind),
                 TimerKind::ClientSweep => self.sweep_clients(),
+                TimerKind::Probe { proc, generation, attempt, what } => {
+                    self.probe_timer_fired(proc, generation, attempt, what)
+                }
                 TimerKind::EvictReport => {
                     self.evict_report_armed = false;
                     self.report_evictions();

@@ -24,6 +24,8 @@ pub enum TimerKind {
     ClientSweep,
     /// A restarted run has been up for the grace period.
     Healthy { proc: usize, generation: u64 },
+    /// A readiness or health probe's try, deadline or timeout.
+    Probe { proc: usize, generation: u64, attempt: u64, what: super::probes::ProbeTimer },
 }
 
 #[derive(Debug, Default)]

@@ -9,6 +9,7 @@ mod faults;
 mod lifecycle;
 mod mcp;
 mod plugins;
+mod ready;
 mod run;
 
 use std::io::{BufRead, BufReader, Read};
