@@ -41,10 +41,24 @@ struct Wait {
 }
 
 enum Cond {
-    Url { process: Option<String> },
-    Pattern { process: Option<String>, matcher: Matcher },
-    Exit { process: String },
-    Ready { process: String, matcher: Option<Matcher> },
+    Url {
+        process: Option<String>,
+    },
+    Pattern {
+        process: Option<String>,
+        matcher: Matcher,
+    },
+    Exit {
+        process: String,
+    },
+    Ready {
+        process: String,
+        matcher: Option<Matcher>,
+    },
+    /// `ready` for a process with a readiness probe: the probe decides.
+    Probe {
+        process: String,
+    },
 }
 
 enum Matcher {
@@ -284,7 +298,7 @@ impl Server {
             return;
         }
         let Ok(s) = UnixStream::connect(&self.socket) else { return };
-        let req = json!({"cmd": "tail", "since": since, "types": ["log.line", "url.detected", "error.detected", "process.exited", "process.started"]});
+        let req = json!({"cmd": "tail", "since": since, "types": ["log.line", "url.detected", "error.detected", "process.exited", "process.started", "process.ready", "process.unready"]});
         if (&s).write_all(format!("{req}\n").as_bytes()).is_ok() && s.set_nonblocking(true).is_ok() {
             self.tail = Some((s, Vec::new()));
         }
@@ -696,7 +710,14 @@ impl Server {
             return Err(ToolErr::Tool(format!("unknown process \"{p}\"")));
         }
         let row = |p: &str| rows.iter().find(|r| r["name"] == p).cloned().unwrap_or(Value::Null);
+        // a process with a readiness probe is ready when the probe passed
+        let cond = match cond {
+            Cond::Ready { process, matcher: None } if row(&process)["ready"].is_string() => Cond::Probe { process },
+            other => other,
+        };
         let already = match &cond {
+            Cond::Probe { process } => (row(process)["ready"] == "ready")
+                .then(|| format!("{process} is ready (its probe passed after {} ms)", row(process)["ready_ms"])),
             Cond::Url { process: Some(p) } | Cond::Ready { process: p, matcher: None } => row(p)["urls"]
                 .as_array()
                 .and_then(|a| a.first().cloned())
@@ -776,6 +797,11 @@ impl Server {
                 Cond::Url { process } if ty == "url.detected" && same(process) => {
                     Some(format!("{} announced {}", proc_name.unwrap_or(""), ev["url"].as_str().unwrap_or("")))
                 }
+                Cond::Probe { process } if ty == "process.ready" && proc_name == Some(process) => Some(format!(
+                    "{process} is ready: its {} probe passed after {} ms",
+                    ev["probe"].as_str().unwrap_or(""),
+                    ev["after_ms"]
+                )),
                 Cond::Ready { process, matcher: None } if ty == "url.detected" && proc_name == Some(process) => {
                     Some(format!("{process} is ready: {}", ev["url"].as_str().unwrap_or("")))
                 }
