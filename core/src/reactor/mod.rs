@@ -294,14 +294,15 @@ impl Reactor {
     /// A process whose dependency ended without being ready never starts
     /// (`process.blocked`).
     fn spawn_some(&mut self) {
-        // --kill-others-on-fail may have begun stopping everything
-        if self.shutdown.is_some() {
-            self.to_spawn.clear();
-            return;
-        }
         let mut started = 0;
         let mut k = 0;
         while k < self.to_spawn.len() && started < SPAWNS_PER_TURN {
+            // --kill-others-on-fail may have begun stopping everything
+            // (even because of the process started just before)
+            if self.shutdown.is_some() {
+                self.to_spawn.clear();
+                return;
+            }
             let i = self.to_spawn[k];
             match self.deps_ready(i) {
                 Ok(true) => {

@@ -219,7 +219,7 @@ fn subscribers_are_notified_of_new_errors() {
 #[test]
 fn wait_for_ready_follows_the_readiness_probe() {
     let p = Project::with_toml(
-        "[process.web]\ncmd = \"echo 'Local: http://localhost:5999/'; sleep 1; echo 'warmed up'; sleep 876042\"\nready.log = \"warmed up\"\nautostart = false\n",
+        "[process.web]\ncmd = \"echo 'Local: http://localhost:5999/'; sleep 1; echo 'warmed up'; sleep 876044\"\nready.log = \"warmed up\"\nautostart = false\n",
     );
     let mut m = Raw::start(&p);
     m.call(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#);
