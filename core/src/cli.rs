@@ -38,6 +38,22 @@ fn text(v: &Value) -> String {
 
 /// `brum tail`: the ack, then every event line as it comes.
 pub fn tail(sock: &Path, a: &TailArgs) -> Res {
+    let raw = a.client.json || (!a.human && !std::io::stdout().is_terminal());
+    // readable output needs what `brum run` knows: the names (for their
+    // colours) and the width of the name column
+    let (names, width) = if raw {
+        (Vec::new(), 4)
+    } else {
+        let hello = client::call(sock, &json!({"cmd": "hello"}))?;
+        let names: Vec<String> = hello["processes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|n| n.as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        (names, hello["width"].as_u64().unwrap_or(4) as usize)
+    };
+    let color = !raw && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let style = brum::events::human::HumanStyle { color, width };
+    let index_of = |name: &str| names.iter().position(|n| n == name).unwrap_or(0);
     let req = json!({
         "cmd": "tail",
         "types": a.types,
@@ -56,10 +72,11 @@ pub fn tail(sock: &Path, a: &TailArgs) -> Res {
             ack["history_from"]
         );
     }
-    let raw = a.client.json || !std::io::stdout().is_terminal();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut buf = Vec::new();
+    let mut line = Vec::new();
+    let mut scratch = brum::events::decode::Scratch::default();
     let mut dropped = false;
     while conn.next_line(&mut buf)? {
         let ok = if raw {
@@ -69,7 +86,9 @@ pub fn tail(sock: &Path, a: &TailArgs) -> Res {
             if v["type"] == "client.dropped" {
                 dropped = true;
             }
-            writeln!(out, "{}", readable(&v))
+            line.clear();
+            brum::events::decode::render(&v, style, &index_of, &mut scratch, &mut line);
+            out.write_all(&line)
         };
         // flush when no more input is immediately at hand
         if ok.is_err() || (conn_buffer_empty(&conn) && out.flush().is_err()) {
@@ -85,36 +104,6 @@ pub fn tail(sock: &Path, a: &TailArgs) -> Res {
 
 fn conn_buffer_empty(c: &client::Conn) -> bool {
     c.buffered() == 0
-}
-
-/// One event as a readable line.
-fn readable(v: &Value) -> String {
-    let p = v["process"].as_str().unwrap_or("brum");
-    match v["type"].as_str().unwrap_or("") {
-        "log.line" => {
-            let mark = if v["stream"] == "stderr" { '!' } else { '|' };
-            let t = v["text"].as_str().map(str::to_string).unwrap_or_else(|| format!("<{} bytes>", text(&v["bytes"])));
-            format!("{p} {mark} {t}")
-        }
-        "error.detected" => {
-            let loc = match (v["file"].as_str(), v["line"].as_u64()) {
-                (Some(f), Some(l)) => format!(" ({f}:{l})"),
-                (Some(f), None) => format!(" ({f})"),
-                _ => String::new(),
-            };
-            format!("{p} * {}: {}{loc}", text(&v["kind"]), text(&v["message"]))
-        }
-        "url.detected" => format!("{p} * url: {}", text(&v["url"])),
-        ty => {
-            let mut rest = v.clone();
-            if let Value::Object(m) = &mut rest {
-                for k in ["seq", "ts", "type", "process"] {
-                    m.remove(k);
-                }
-            }
-            format!("{p} * {ty} {rest}")
-        }
-    }
 }
 
 pub fn ps(sock: &Path, json: bool) -> Res {

@@ -122,6 +122,10 @@ struct TailArgs {
     /// Print the history asked for and stop.
     #[arg(long)]
     no_follow: bool,
+    /// Readable lines (as `brum run` prints them) even when piped; the
+    /// default is readable on a terminal, NDJSON otherwise.
+    #[arg(long, conflicts_with = "json")]
+    human: bool,
 }
 
 #[derive(Args, Debug)]
@@ -450,8 +454,15 @@ fn run(args: RunArgs) -> ExitCode {
         FailOnChoice::Error => FailOn::Error,
         FailOnChoice::Warning => FailOn::Warning,
     });
-    let opts =
-        RunOptions { selection, kill_others_on_fail: args.kill_others_on_fail, fail_on, socket, daemon: args.daemon };
+    let opts = RunOptions {
+        selection,
+        kill_others_on_fail: args.kill_others_on_fail,
+        fail_on,
+        socket,
+        daemon: args.daemon,
+        // children get colour when brum's own readable output has it
+        child_color: color && matches!(choice, FormatChoice::Human),
+    };
     match reactor::run(&cfg, &opts, out, host) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(reactor::ReactorError::Control(e)) => fail(e),

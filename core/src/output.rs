@@ -57,6 +57,9 @@ pub struct Output {
     rotate: Option<Rotation>,
     /// Why writing failed, when it was not the reader going away.
     error: Option<io::Error>,
+    /// By process index: its lines reach readable output byte for byte
+    /// (screen-clearing sequences included).
+    raw_terminal: Vec<bool>,
 }
 
 #[derive(Debug)]
@@ -110,6 +113,7 @@ impl Output {
             history: None,
             rotate: None,
             error: None,
+            raw_terminal: Vec::new(),
         }
     }
 
@@ -163,7 +167,15 @@ impl Output {
         if !self.closed {
             match self.format {
                 Format::Json => json::encode(&mut self.buf, &mut self.ts, seq, ts_ms, ev),
-                Format::Human(style) => human::encode(&mut self.buf, style, ev),
+                Format::Human(style) => {
+                    let raw = match ev {
+                        Event::LogLine { process, .. } => {
+                            self.raw_terminal.get(process.index).copied().unwrap_or(false)
+                        }
+                        _ => false,
+                    };
+                    human::encode_opts(&mut self.buf, style, ev, raw)
+                }
                 Format::Github(style) => github::encode(&mut self.buf, style, &mut self.group, ev),
             }
         }
@@ -190,6 +202,11 @@ impl Output {
                 found.push(json.to_vec());
             }
         }
+    }
+
+    /// Which processes' lines reach readable output byte for byte.
+    pub fn set_raw_terminal(&mut self, by_process: Vec<bool>) {
+        self.raw_terminal = by_process;
     }
 
     /// Starts keeping the most recent events, `bytes` of them, as NDJSON

@@ -61,6 +61,10 @@ pub struct ProcessSpec {
     pub ready: Option<ReadySpec>,
     /// A liveness check after ready.
     pub health: Option<HealthSpec>,
+    /// `color = false`: never ask this child for colour.
+    pub color: bool,
+    /// Its screen-clearing sequences reach readable output.
+    pub raw_terminal: bool,
 }
 
 impl ProcessSpec {
@@ -82,6 +86,8 @@ impl ProcessSpec {
             depends_on: Vec::new(),
             ready: None,
             health: None,
+            color: true,
+            raw_terminal: false,
         }
     }
 }
@@ -492,6 +498,8 @@ impl Validator<'_> {
             }
         }
         spec.autostart = p.autostart.unwrap_or(true);
+        spec.color = p.color.unwrap_or(true);
+        spec.raw_terminal = p.raw_terminal.unwrap_or(false);
         if let Some(r) = &p.restart {
             spec.restart = match r.get_ref().as_str() {
                 "never" | "no" => RestartPolicy::Never,

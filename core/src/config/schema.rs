@@ -58,6 +58,8 @@ const PROCESS: &[(&str, Shape)] = &[
     ("depends_on", Shape::Strings),
     ("ready", Shape::Table),
     ("health", Shape::Table),
+    ("color", Shape::Bool),
+    ("raw_terminal", Shape::Bool),
 ];
 
 const READY: &[(&str, Shape)] = &[

@@ -71,8 +71,54 @@ pub fn push_duration(out: &mut Vec<u8>, ms: u64) {
     };
 }
 
-/// Appends the human form of `ev` (possibly nothing) to `out`.
+/// Colours of brum's notes, by meaning (one palette for every note).
+const RED: &[u8] = b"\x1b[22;1;31m";
+const YELLOW: &[u8] = b"\x1b[22;33m";
+const GREEN: &[u8] = b"\x1b[22;32m";
+const CYAN: &[u8] = b"\x1b[22;1;36m";
+
+/// Appends a child's line, leaving out what would wipe or redraw the whole
+/// terminal (`tsc --watch` clears the screen on every recompile, erasing
+/// every other process's output): erase-display (`ESC [ … J`), cursor
+/// positioning (`ESC [ … H` / `f`) and full reset (`ESC c`). Colours and
+/// everything else pass.
+pub fn push_line_for_screen(out: &mut Vec<u8>, line: &[u8]) {
+    if memchr::memchr(0x1b, line).is_none() {
+        out.extend_from_slice(line);
+        return;
+    }
+    let mut i = 0;
+    while i < line.len() {
+        if line[i] == 0x1b {
+            if line.get(i + 1) == Some(&b'c') {
+                i += 2;
+                continue;
+            }
+            if line.get(i + 1) == Some(&b'[') {
+                let mut j = i + 2;
+                while j < line.len() && (0x30..=0x3f).contains(&line[j]) {
+                    j += 1;
+                }
+                if matches!(line.get(j), Some(b'J' | b'H' | b'f')) {
+                    i = j + 1;
+                    continue;
+                }
+            }
+        }
+        out.push(line[i]);
+        i += 1;
+    }
+}
+
+/// Appends the human form of `ev` (possibly nothing) to `out`; children's
+/// screen-clearing sequences are left out of their lines.
 pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
+    encode_opts(out, style, ev, false);
+}
+
+/// [`encode`], with `raw_terminal`: a child's line goes out byte for byte,
+/// screen-clearing sequences included (`raw_terminal = true`).
+pub fn encode_opts(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>, raw_terminal: bool) {
     match *ev {
         Event::LogLine { process, stream, line, boost, tag, truncated } => {
             let mark = match stream {
@@ -86,7 +132,11 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             if boost && style.color {
                 out.extend_from_slice(b"\x1b[1m");
             }
-            out.extend_from_slice(line);
+            if raw_terminal {
+                out.extend_from_slice(line);
+            } else {
+                push_line_for_screen(out, line);
+            }
             if boost && style.color {
                 out.extend_from_slice(RESET);
             }
@@ -99,10 +149,13 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
         Event::Finding { process, finding: f, .. } => {
             lifecycle(out, style, process);
             let colour: &[u8] = match f.event_type() {
-                "error.detected" if f.kind == "warning" => b"\x1b[22;33m",
-                "error.detected" | "test.failed" => b"\x1b[22;1;31m",
-                "url.detected" => b"\x1b[22;1;36m",
-                _ => b"\x1b[22;32m",
+                "error.detected" if f.kind == "warning" => YELLOW,
+                "error.detected" | "test.failed" => RED,
+                "url.detected" => CYAN,
+                "build.event" if f.field("status") == Some("failure") || f.severity == "error" => RED,
+                "build.event" if f.severity == "warning" => YELLOW,
+                "test.passed" | "build.event" => GREEN,
+                _ => b"\x1b[22m",
             };
             if style.color {
                 out.extend_from_slice(colour);
@@ -287,7 +340,7 @@ fn summary(out: &mut Vec<u8>, style: HumanStyle, rows: &[SummaryRow<'_>], exit_c
             let _ = write!(out, " ({} fixed)", r.resolved);
         }
         if r.restarts > 0 {
-            let _ = write!(out, " {} restarts", r.restarts);
+            let _ = write!(out, " {}", plural(r.restarts, "restart"));
         }
         if let Some(ms) = r.ready_ms {
             let mut d = Vec::new();
@@ -310,6 +363,7 @@ fn summary(out: &mut Vec<u8>, style: HumanStyle, rows: &[SummaryRow<'_>], exit_c
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::FindingView;
 
     fn plain(ev: &Event<'_>) -> String {
         let mut out = Vec::new();
@@ -348,6 +402,67 @@ mod tests {
             tag: None,
         });
         assert_eq!(cut, "api   | aaaa…\n", "a piece of a longer line says it goes on");
+    }
+
+    #[test]
+    fn screen_clearing_is_left_out_and_colours_kept() {
+        let mut out = Vec::new();
+        push_line_for_screen(
+            &mut out,
+            b"\x1b[2J\x1b[3J\x1b[H\x1b[36m10:04:01\x1b[0m - Starting compilation\x1bc\x1b[12;1f.",
+        );
+        assert_eq!(out, b"\x1b[36m10:04:01\x1b[0m - Starting compilation.");
+        let line = |raw| {
+            let mut out = Vec::new();
+            let ev = Event::LogLine {
+                process: API,
+                stream: Stream::Stdout,
+                line: b"\x1b[2Jx",
+                truncated: false,
+                boost: false,
+                tag: None,
+            };
+            encode_opts(&mut out, HumanStyle { color: false, width: 5 }, &ev, raw);
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        assert_eq!(line(false), "api   | x\n");
+        assert_eq!(line(true), "api   | \x1b[2Jx\n", "raw_terminal keeps them");
+    }
+
+    #[test]
+    fn build_notes_are_coloured_by_meaning() {
+        let fields = [("status".to_string(), "failure".to_string())];
+        let f = FindingView {
+            kind: "build",
+            custom_kind: None,
+            severity: "error",
+            message: "Found 2 errors.",
+            first_seq: 1,
+            last_seq: 1,
+            file: None,
+            line: None,
+            column: None,
+            code: None,
+            url: None,
+            language: None,
+            fields: &fields,
+            fingerprint: 0,
+            count: 1,
+            id: 0,
+        };
+        let show = |f: &FindingView<'_>| {
+            let mut out = Vec::new();
+            encode(
+                &mut out,
+                HumanStyle { color: true, width: 5 },
+                &Event::Finding { process: API, plugin: "e", finding: f },
+            );
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        assert!(show(&f).contains("\x1b[22;1;31mbuild failure"), "{:?}", show(&f));
+        let ok = [("status".to_string(), "success".to_string())];
+        let g = FindingView { severity: "info", fields: &ok, ..f };
+        assert!(show(&g).contains("\x1b[22;32mbuild success"), "{:?}", show(&g));
     }
 
     #[test]

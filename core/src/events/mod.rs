@@ -8,6 +8,7 @@
 //! The JSON schema is versioned by [`SCHEMA_VERSION`] and documented in
 //! `docs/events.md`; golden tests pin it.
 
+pub mod decode;
 pub mod github;
 pub mod human;
 pub mod json;

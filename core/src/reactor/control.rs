@@ -667,6 +667,8 @@ impl Reactor {
             "uptime_ms": ctl.map_or(0, |c| c.started.elapsed().as_millis() as u64),
             "seq": self.em.seq(),
             "processes": self.procs.iter().map(|p| p.spec.name.clone()).collect::<Vec<_>>(),
+            // the name column of readable output, as `brum run` pads it
+            "width": self.selection.iter().map(|&i| self.procs[i].spec.name.chars().count()).max().unwrap_or(0).max(4),
         })
     }
 

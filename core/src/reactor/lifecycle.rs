@@ -23,7 +23,7 @@ impl Reactor {
     pub(super) fn spawn(&mut self, i: usize) {
         // lines read before this start are published before it
         self.flush_batch();
-        let result = supervise::spawn(&self.procs[i].spec, self.pipe_size);
+        let result = supervise::spawn(&self.procs[i].spec, self.pipe_size, self.child_color);
         let now = Instant::now();
         let p = &mut self.procs[i];
         p.child.begin_run(now);

@@ -77,6 +77,8 @@ pub struct RunOptions {
     pub socket: Option<std::path::PathBuf>,
     /// Keep running when every process has ended (until `brum down`).
     pub daemon: bool,
+    /// brum's output has colour: children are asked for it too.
+    pub child_color: bool,
 }
 
 /// What findings make a successful run fail.
@@ -161,6 +163,7 @@ struct Reactor {
     /// The groups this session started, recorded so that a later session
     /// can end them if this one is killed.
     records: Option<supervise::orphans::Records>,
+    child_color: bool,
     /// Selected processes not started yet (start-up goes a few per turn).
     to_spawn: VecDeque<usize>,
     kill_others_on_fail: bool,
@@ -210,6 +213,7 @@ impl Reactor {
             out.enable_history(control::HISTORY_BYTES);
             control = Some(control::ControlServer::new(listener, path.clone()));
         }
+        out.set_raw_terminal(config.processes.iter().map(|p| p.raw_terminal).collect());
         let procs = config
             .processes
             .iter()
@@ -235,6 +239,7 @@ impl Reactor {
             pipe_size: supervise::max_pipe_size(),
             selection: opts.selection.clone(),
             to_spawn: VecDeque::new(),
+            child_color: opts.child_color,
             records: opts
                 .socket
                 .as_ref()

@@ -11,6 +11,7 @@ mod mcp;
 mod plugins;
 mod ready;
 mod run;
+mod view;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
