@@ -209,6 +209,14 @@ impl Output {
         self.raw_terminal = by_process;
     }
 
+    /// The directory each process runs in (GitHub annotations resolve the
+    /// paths a process prints against it).
+    pub fn set_process_dirs(&mut self, by_process: Vec<std::path::PathBuf>) {
+        if matches!(self.format, Format::Github(_)) {
+            self.group.set_dirs(by_process);
+        }
+    }
+
     /// Starts keeping the most recent events, `bytes` of them, as NDJSON
     /// in a [`History`].
     pub fn enable_history(&mut self, bytes: usize) {

@@ -214,6 +214,8 @@ impl Reactor {
             control = Some(control::ControlServer::new(listener, path.clone()));
         }
         out.set_raw_terminal(config.processes.iter().map(|p| p.raw_terminal).collect());
+        let here = std::env::current_dir().unwrap_or_default();
+        out.set_process_dirs(config.processes.iter().map(|p| here.join(p.cwd.as_deref().unwrap_or(&here))).collect());
         let procs = config
             .processes
             .iter()

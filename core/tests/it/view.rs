@@ -71,3 +71,16 @@ fn a_child_cannot_wipe_the_terminal() {
     let w = events.iter().find(|e| e["process"] == "w" && e["type"] == "log.line").expect("line");
     assert_eq!(w["text"], "\u{1b}[2J\u{1b}[3J\u{1b}[HStarting compilation", "the event keeps the bytes");
 }
+
+/// In a monorepo a tool prints paths relative to its package: GitHub
+/// annotations name them relative to the checkout.
+#[test]
+fn github_annotations_resolve_paths_against_the_process_cwd() {
+    let p = Project::with_toml(
+        "[process.web]\ncwd = \"frontend\"\ncmd = '''printf \"src/App.tsx(12,7): error TS2322: Type 'number' is not assignable to type 'string'.\\n\"'''\n",
+    );
+    std::fs::create_dir(p.path().join("frontend")).expect("mkdir");
+    let out = p.cmd(&["run", "--format", "github"]).env("GITHUB_WORKSPACE", p.path()).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("::error file=frontend/src/App.tsx,line=12,col=7,"), "{text}");
+}
