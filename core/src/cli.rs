@@ -161,24 +161,47 @@ pub fn ps(sock: &Path, json: bool) -> Res {
 }
 
 pub fn logs(sock: &Path, a: &LogsArgs) -> Res {
-    let req =
-        json!({"cmd": "logs", "process": a.name, "n": a.lines, "grep": a.grep, "regex": a.regex, "stream": a.stream});
-    let v = client::call(sock, &req)?;
+    let names: Vec<String> = match &a.name {
+        Some(n) => vec![n.clone()],
+        None => client::call(sock, &json!({"cmd": "hello"}))?["processes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|n| n.as_str().map(String::from)).collect())
+            .unwrap_or_default(),
+    };
+    let mut lines: Vec<(String, Value)> = Vec::new();
+    let mut more = 0;
+    let mut answers = Vec::new();
+    for name in &names {
+        let req =
+            json!({"cmd": "logs", "process": name, "n": a.lines, "grep": a.grep, "regex": a.regex, "stream": a.stream});
+        let v = client::call(sock, &req)?;
+        more += v["more"].as_u64().unwrap_or(0);
+        lines.extend(v["lines"].as_array().cloned().unwrap_or_default().into_iter().map(|l| (name.clone(), l)));
+        answers.push(v);
+    }
     if a.client.json {
-        print_json(&v);
+        match a.name {
+            Some(_) => print_json(&answers[0]),
+            None => print_json(&json!(answers)),
+        }
         return Ok(ExitCode::SUCCESS);
     }
+    // every process: their lines in the order they were printed, the newest N
+    lines.sort_by_key(|(_, l)| l["seq"].as_u64().unwrap_or(0));
+    let skip = if a.name.is_none() { lines.len().saturating_sub(a.lines) } else { 0 };
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    for l in v["lines"].as_array().cloned().unwrap_or_default() {
+    for (name, l) in lines.into_iter().skip(skip) {
         let mark = if l["stream"] == "stderr" { '!' } else { '|' };
         let t = l["text"].as_str().map(str::to_string).unwrap_or_else(|| format!("<bytes {}>", text(&l["bytes"])));
-        if writeln!(out, "{mark} {t}").is_err() {
+        let ok = if a.name.is_some() { writeln!(out, "{mark} {t}") } else { writeln!(out, "{name:width$} {mark} {t}") };
+        if ok.is_err() {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    if v["more"].as_u64().unwrap_or(0) > 0 {
-        eprintln!("brum: {} more matching lines (use -n to see more)", v["more"]);
+    if more > 0 {
+        eprintln!("brum: {more} more matching lines (use -n to see more)");
     }
     Ok(ExitCode::SUCCESS)
 }

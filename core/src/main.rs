@@ -132,8 +132,8 @@ struct TailArgs {
 struct LogsArgs {
     #[command(flatten)]
     client: ClientArgs,
-    /// The process.
-    name: String,
+    /// The process (default: every process, lines merged in order).
+    name: Option<String>,
     /// At most this many lines (the newest).
     #[arg(short = 'n', long, default_value_t = 100)]
     lines: usize,

@@ -60,6 +60,10 @@ fn end(out: &mut Vec<u8>, style: HumanStyle) {
     out.push(b'\n');
 }
 
+fn plural(n: u32, w: &str) -> String {
+    if n == 1 { format!("1 {w}") } else { format!("{n} {w}s") }
+}
+
 /// Formats a duration the way people read it: `850ms`, `2.31s`, `3m05s`.
 pub fn push_duration(out: &mut Vec<u8>, ms: u64) {
     let _ = if ms < 1000 {
@@ -282,6 +286,11 @@ pub fn encode_opts(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>, raw_ter
             );
             end(out, style);
         }
+        Event::ProcessGaveUp { process, restarts } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "giving up after {} (max_restarts)", plural(restarts, "restart"));
+            end(out, style);
+        }
         Event::ProcessReady { process, probe, after_ms, .. } => {
             lifecycle(out, style, process);
             let _ = write!(out, "ready ({probe}) after ");
@@ -334,7 +343,6 @@ fn summary(out: &mut Vec<u8>, style: HumanStyle, rows: &[SummaryRow<'_>], exit_c
         let mut d = Vec::new();
         push_duration(&mut d, r.duration_ms);
         let _ = write!(out, "{:>8}", String::from_utf8_lossy(&d));
-        let plural = |n: u32, w: &str| if n == 1 { format!("1 {w}") } else { format!("{n} {w}s") };
         let _ = write!(out, "  {:<9} {:<11}", plural(r.errors_open, "error"), plural(r.warnings_open, "warning"));
         if r.resolved > 0 {
             let _ = write!(out, " ({} fixed)", r.resolved);

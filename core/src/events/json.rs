@@ -119,6 +119,11 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             key(out, "signal");
             push_str(out, signal_name(signal));
         }
+        Event::ProcessGaveUp { process, restarts } => {
+            proc_key(out, process);
+            key(out, "restarts");
+            push_u64(out, u64::from(restarts));
+        }
         Event::ProcessReady { process, probe, after_ms, run } => {
             proc_key(out, process);
             key(out, "probe");
@@ -700,6 +705,7 @@ mod tests {
             Event::OrphansKilled { process: "web", pgid: 4242, signal: libc::SIGTERM },
             Event::ErrorResolved { process: WEB, id: 3, fingerprint: 0xabc, reason: "rebuilt clean" },
             Event::ProcessReady { process: WEB, probe: "tcp", after_ms: 1200, run: 1 },
+            Event::ProcessGaveUp { process: WEB, restarts: 5 },
             Event::ProcessUnready { process: WEB, probe: "http", reason: "timed out", waited_ms: 60000 },
             Event::ProcessUnhealthy { process: WEB, probe: "http", failures: 3 },
             Event::ProcessBlocked { process: WEB, dependency: "db", reason: "db ended without being ready" },

@@ -111,6 +111,11 @@ pub enum Event<'a> {
         /// The signal that ended it (SIGTERM, or SIGKILL after the grace).
         signal: i32,
     },
+    /// The restart policy wanted another start, but `max_restarts` ran out.
+    ProcessGaveUp {
+        process: ProcRef<'a>,
+        restarts: u32,
+    },
     /// The current run passed its readiness probe.
     ProcessReady {
         process: ProcRef<'a>,
@@ -303,6 +308,7 @@ impl Event<'_> {
             Event::DaemonStopping { .. } => "daemon.stopping",
             Event::ErrorResolved { .. } => "error.resolved",
             Event::ProcessReady { .. } => "process.ready",
+            Event::ProcessGaveUp { .. } => "process.gave_up",
             Event::ProcessUnready { .. } => "process.unready",
             Event::ProcessUnhealthy { .. } => "process.unhealthy",
             Event::ProcessBlocked { .. } => "process.blocked",

@@ -217,7 +217,11 @@ impl Reactor {
                     delay_ms: delay.as_millis() as u64,
                 });
             }
-            Next::Done { failed } => {
+            Next::Done { failed, gave_up } => {
+                if gave_up {
+                    let p = &self.procs[i];
+                    self.em.publish(&Event::ProcessGaveUp { process: p.pref(), restarts: p.child.restarts });
+                }
                 if failed {
                     self.note_failure(ended.exit);
                 }

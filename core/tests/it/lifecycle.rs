@@ -24,12 +24,12 @@ fn ensure_tools() -> PathBuf {
         if dir.join("node_modules/.bin/tsc").exists() {
             return;
         }
-        let status = Command::new("npm")
+        let out = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&dir)
-            .status()
+            .output()
             .expect("npm (Node.js) is needed for the lifecycle tests");
-        assert!(status.success(), "npm ci in {} failed", dir.display());
+        assert!(out.status.success(), "npm ci in {} failed:\n{}", dir.display(), String::from_utf8_lossy(&out.stderr));
     });
     dir.join("node_modules/.bin")
 }

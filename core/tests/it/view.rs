@@ -84,3 +84,25 @@ fn github_annotations_resolve_paths_against_the_process_cwd() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("::error file=frontend/src/App.tsx,line=12,col=7,"), "{text}");
 }
+
+/// `brum logs --grep X` with no name searches every process.
+#[test]
+fn logs_without_a_name_search_every_process() {
+    let p = Project::with_toml(
+        "[process.a]\ncmd = \"echo 'a: ECONNREFUSED one'; echo a: fine; sleep 876801\"\n[process.b]\ncmd = \"sleep 0.2; echo 'b: ECONNREFUSED two'; sleep 876801\"\n",
+    );
+    let up = p.run(&["up"], LIMIT);
+    assert_eq!(up.code, Some(0), "{}", up.stderr);
+    let start = Instant::now();
+    let text = loop {
+        let out = p.run(&["logs", "--grep", "ECONNREFUSED"], LIMIT);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.lines().count() >= 2 || start.elapsed() > Duration::from_secs(20) {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(text, "a | a: ECONNREFUSED one\nb | b: ECONNREFUSED two\n");
+    let down = p.run(&["down"], LIMIT);
+    assert_eq!(down.code, Some(0));
+}
