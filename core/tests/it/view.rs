@@ -106,3 +106,31 @@ fn logs_without_a_name_search_every_process() {
     let down = p.run(&["down"], LIMIT);
     assert_eq!(down.code, Some(0));
 }
+
+#[test]
+fn scripts_json_says_what_would_run() {
+    let p = Project::with_toml(
+        "[process.db]\ncmd = \"x\"\nready.tcp = 5432\n[process.api]\ncmd = \"y\"\ndepends_on = [\"db\"]\n",
+    );
+    let out = p.run(&["scripts", "--json"], LIMIT);
+    assert_eq!(out.code, Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["processes"][1]["depends_on"][0], "db");
+    assert_eq!(v["processes"][0]["ready"], "tcp");
+    assert_eq!(v["run_starts"], serde_json::json!(["db", "api"]));
+}
+
+/// Completions and the man page come from the same definitions as --help.
+#[test]
+fn completions_and_man_page() {
+    let p = Project::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = p.run(&["completions", shell], LIMIT);
+        assert_eq!(out.code, Some(0));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("tail") && text.contains("kill-others-on-fail"), "{shell}: {text}");
+    }
+    let out = p.run(&["man"], LIMIT);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with(".ie") && text.contains(".TH brum 1"), "{text}");
+}
