@@ -14,9 +14,14 @@
 //! see no further line are flushed by [`Detector::on_tick`] after
 //! `quiet_ms`, or by [`Detector::on_process_end`].
 
+mod blocks;
 #[cfg(target_arch = "wasm32")]
 mod component;
-mod detect;
+mod families;
+mod frames;
+pub mod locations;
+pub mod normalize;
+mod record;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -85,7 +90,7 @@ impl Default for Settings {
 
 pub struct Detector {
     quiet_ms: i64,
-    streams: BTreeMap<(u32, u8), detect::StreamState>,
+    streams: BTreeMap<(u32, u8), blocks::StreamState>,
     buf: Vec<u8>,
 }
 
@@ -98,7 +103,7 @@ impl Detector {
     pub fn on_line(&mut self, line: &LineIn<'_>, out: &mut Vec<Finding>) {
         let key = (line.process, line.stream as u8);
         let mut buf = std::mem::take(&mut self.buf);
-        let text = text::clean_line(line.bytes, &mut buf);
+        let text = normalize::clean_line(line.bytes, &mut buf);
         let st = self.streams.entry(key).or_default();
         st.on_line(line.process, text, line.seq, line.ts_ms, out);
         self.buf = buf;

@@ -1,0 +1,487 @@
+//! Blocks: where one error starts and where it ends. Per (process, stream)
+//! state; a line either continues the open record (the mode's `cont_*`
+//! function says so) or closes it and may start a new one. Tool families
+//! (`families/`) add their starters and continuation rules here.
+
+use crate::families::{bundlers::*, compilers::*, runners::*};
+use crate::frames::*;
+use crate::locations::*;
+use crate::record::*;
+use crate::text::*;
+use crate::{Finding, Kind, Severity};
+
+#[derive(Default)]
+pub struct StreamState {
+    pub(crate) rec: Option<Rec>,
+    /// gcc "In function 'main':" / "In file included from" context lines:
+    /// (first seq, last seq)
+    pub(crate) ctx: Option<(u64, u64)>,
+    pub(crate) in_cargo_test: bool,
+    pub(crate) go_counts: [u32; 3],
+    /// first `E   ...` line of the current pytest failure section
+    pub(crate) pytest_e: Option<String>,
+    /// last pytest traceback location `test_imp.py:1: in <module>`
+    pub(crate) pytest_loc: Option<(String, u32)>,
+    /// after mocha's `N failing`: `  1) title` lines start failure records
+    pub(crate) mocha_failing: bool,
+    /// after Jest's `Summary of all failing tests` (repeats every failure)
+    pub(crate) jest_summary: bool,
+    /// ESLint stylish: current file header (reused buffer) and the seq the
+    /// next problem line must have (0: none)
+    pub(crate) eslint_file: Vec<u8>,
+    pub(crate) eslint_next: u64,
+}
+
+impl StreamState {
+    pub fn open_since(&self) -> Option<i64> {
+        self.rec.as_ref().map(|r| r.last_ts)
+    }
+
+    pub fn flush(&mut self, pid: u32, out: &mut Vec<Finding>) {
+        if let Some(r) = self.rec.take() {
+            match r.mode {
+                // `--- FAIL:` lines absorbed by a go test record still count
+                Mode::GoTest => self.go_counts[1] += r.counts[1],
+                Mode::TestBlock if r.framework == "mocha" && r.counts[1] > 0 => self.mocha_failing = true,
+                _ => {}
+            }
+            finish(r, pid, out);
+        }
+    }
+
+    pub fn on_line(&mut self, pid: u32, t: &[u8], seq: u64, ts: i64, out: &mut Vec<Finding>) {
+        let blank = is_blank(t);
+        if let Some(rec) = self.rec.as_mut() {
+            match cont(rec, t, blank) {
+                Cont::Accept => {
+                    rec.last_seq = seq;
+                    rec.last_ts = ts;
+                    rec.blanks = 0;
+                    return;
+                }
+                Cont::Blank => {
+                    rec.blanks += 1;
+                    if rec.blanks <= rec.max_blanks() {
+                        return;
+                    }
+                }
+                Cont::Reject => {}
+            }
+            self.flush(pid, out);
+        }
+        if blank {
+            return;
+        }
+        self.start(pid, t, seq, ts, out);
+    }
+
+    pub(crate) fn open(&mut self, r: Rec) {
+        self.rec = Some(r);
+    }
+
+    pub(crate) fn start(&mut self, pid: u32, t: &[u8], seq: u64, ts: i64, out: &mut Vec<Finding>) {
+        let b0 = t[0];
+        if b0 == b' ' || b0 == b'\t' {
+            return self.start_indented(pid, t, seq, ts, out);
+        }
+        // keep gcc context only while context lines are adjacent
+        let ctx = self.ctx.take().filter(|c| c.1 + 1 == seq);
+        // mocha failure headers are indented; any unindented line ends the list
+        self.mocha_failing = false;
+        match b0 {
+            b'T' if starts(t, b"Traceback (most recent call last)") => {
+                let mut r = Rec::new(Mode::PyTb, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+                r.language = Some("python");
+                self.open(r);
+            }
+            b'T' if starts(t, b"Tests:") => {
+                self.jest_summary = false;
+                emit_test(pid, "jest", t, seq, out);
+            }
+            b'S' if starts(t, b"Summary of all failing tests") => self.jest_summary = true,
+            b't' if starts(t, b"thread '") => {
+                // `thread 'main' panicked at` / `thread 'main' (11397) panicked at`
+                if let Some(p) = find(t, b" panicked at ") {
+                    self.start_rust_panic(t, p + 13, seq, ts);
+                }
+            }
+            b't' if starts(t, b"test result: ") => emit_test(pid, "cargo", t, seq, out),
+            b'p' if starts(t, b"panic: ") => {
+                let mut r = Rec::new(Mode::GoPanic, Kind::Error, Severity::Critical, lossy(trim(t)), seq, ts);
+                r.language = Some("go");
+                self.open(r);
+            }
+            b'E' if starts(t, b"Exception in thread \"") => {
+                let msg = match find(&t[21..], b"\" ") {
+                    Some(p) => &t[21 + p + 2..],
+                    None => t,
+                };
+                let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(msg)), seq, ts);
+                r.language = Some("java");
+                self.open(r);
+            }
+            b'E' if t.len() > 1 && t[1] == b' ' => {
+                // pytest assertion detail `E       assert 4 == 5`
+                if self.pytest_e.is_none() {
+                    self.pytest_e = Some(lossy(trim(&t[1..])));
+                }
+            }
+            b'_' if starts(t, b"____") => self.pytest_e = None,
+            b'e' | b'w' if starts(t, b"error") || starts(t, b"warning") => self.start_rust_like(pid, t, seq, ts, out),
+            b'r' if starts(t, b"running ") && (t.ends_with(b" tests") || t.ends_with(b" test")) => {
+                self.in_cargo_test = true;
+            }
+            b'F' if starts(t, b"Found ") => emit_tsc_found(pid, t, seq, out),
+            b'F' if starts(t, b"FAIL\t") => self.emit_go(pid, t, false, seq, out),
+            b'o' if starts(t, b"ok  \t") || starts(t, b"ok \t") || starts(t, b"ok\t") => {
+                self.emit_go(pid, t, true, seq, out)
+            }
+            b'-' if starts(t, b"--- ") => {
+                self.count_go(t);
+                self.start_go_fail(t, 0, seq, ts);
+            }
+            b'#' if starts(t, b"# tests ") => {
+                let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
+                r.framework = "node";
+                self.open(r);
+            }
+            b'=' if starts(t, b"==") => {
+                if contains(t, b" in ")
+                    && (contains(t, b" passed") || contains(t, b" failed") || contains(t, b" error"))
+                {
+                    emit_test(pid, "pytest", t, seq, out);
+                }
+            }
+            b'n' if starts(t, b"npm ERR!") || starts(t, b"npm error") => {
+                let mut r = Rec::new(Mode::Npm, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+                r.language = Some("javascript");
+                self.open(r);
+            }
+            b'n' if starts(t, b"not ok ") => self.start_tap(t, 0, seq, ts),
+            b'n' if starts(t, b"node:") => {
+                // node code frame pointing into node internals: `node:assert:90`
+                if memchr::memchr(b' ', t).is_none() && t.last().is_some_and(u8::is_ascii_digit) {
+                    let mut r = Rec::new(Mode::NodeFrame, Kind::Error, Severity::Error, String::new(), seq, ts);
+                    r.confirmed = false;
+                    r.language = Some("javascript");
+                    self.open(r);
+                }
+            }
+            0xE2 if starts(t, "✓ built in ".as_bytes()) => {
+                emit_build(pid, "vite", true, parse_duration_ms(&t[13..]), t, seq, out);
+            }
+            0xE2 if starts(t, "✘ [ERROR] ".as_bytes()) => {
+                self.start_esbuild(t, "✘ [ERROR] ".len(), Kind::Error, seq, ts)
+            }
+            0xE2 if starts(t, "▲ [WARNING] ".as_bytes()) => {
+                self.start_esbuild(t, "▲ [WARNING] ".len(), Kind::Warning, seq, ts)
+            }
+            0xE2 if starts(t, "⚡ Done in ".as_bytes()) => {
+                emit_build(pid, "esbuild", true, parse_duration_ms(&t["⚡ Done in ".len()..]), t, seq, out);
+            }
+            b'E' if starts(t, b"ERROR in ") => self.start_webpack(t, 9, Kind::Error, seq, ts),
+            b'W' if starts(t, b"WARNING in ") => self.start_webpack(t, 11, Kind::Warning, seq, ts),
+            b'w' if starts(t, b"webpack ") => emit_webpack_done(pid, t, seq, out),
+            _ => {
+                if let Some(loc) = parse_loc(t) {
+                    return self.start_loc(pid, t, loc, ctx, seq, ts);
+                }
+                if is_c_context(t) {
+                    self.ctx = Some((ctx.map_or(seq, |c| c.0), seq));
+                    return;
+                }
+                if let Some(name_end) = exc_line(t) {
+                    let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+                    if name_end == 0 {
+                        r.mode = Mode::Single;
+                    }
+                    self.open(r);
+                    return;
+                }
+                if starts(t, b"ERROR ") && self.start_pytest_error(t, seq, ts) {
+                    return;
+                }
+                if is_level_error(t) {
+                    let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+                    r.tb_merge = true;
+                    self.open(r);
+                    return;
+                }
+                if starts(t, b"Exception in thread ") {
+                    // Python: `Exception in thread Thread-1 (worker):` + traceback
+                    let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+                    r.tb_merge = true;
+                    r.confirmed = false;
+                    self.open(r);
+                    return;
+                }
+                // Everything below needs a ':' somewhere; most log lines
+                // without one are done after this single memchr.
+                let colon = memchr::memchr(b':', t);
+                if (b0 == b'/' || colon == Some(1)) && is_eslint_header(t, colon) {
+                    // ESLint stylish file header: problem lines follow
+                    self.eslint_file.clear();
+                    self.eslint_file.extend_from_slice(t);
+                    self.eslint_next = seq + 1;
+                    return;
+                }
+                let Some(colon) = colon else {
+                    if starts(t, b"/usr/bin/ld") || starts(t, b"ld") {
+                        return self.start_ld(t, ctx, seq, ts);
+                    }
+                    return;
+                };
+                if let Some((path, line, msg)) = make_error(t, colon) {
+                    // `Makefile:4: *** missing separator.  Stop.`
+                    let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(msg), seq, ts);
+                    r.file = Some(lossy(path));
+                    r.line = Some(line);
+                    self.open(r);
+                    return;
+                }
+                self.start_ld(t, ctx, seq, ts);
+            }
+        }
+    }
+
+    /// linker lines, phrase errors, `job 1 failed: TypeError: x`
+    pub(crate) fn start_ld(&mut self, t: &[u8], ctx: Option<(u64, u64)>, seq: u64, ts: i64) {
+        if let Some(p) = find(t, b"undefined reference to ") {
+            // linker: `main.c:(.text+0xa): undefined reference to `helper'`
+            let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(&t[p..])), seq, ts);
+            if let Some(q) = find(&t[..p], b":(") {
+                r.file = Some(lossy(&t[..q]));
+                r.language = language_of(&t[..q]);
+            }
+            if let Some(c) = ctx {
+                r.first_seq = c.0;
+            }
+            self.open(r);
+            return;
+        }
+        if starts(t, b"/usr/bin/ld: ") || starts(t, b"ld: ") {
+            if t.ends_with(b"':") && contains(t, b": in function `") {
+                self.ctx = Some((ctx.map_or(seq, |c| c.0), seq));
+            } else if contains(t, b"cannot find ") || contains(t, b"error: ") {
+                self.open(Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts));
+            }
+            return;
+        }
+        if phrase_error(t) {
+            // `Internal server error: Failed to resolve import` (vite), `Pre-transform error: x`
+            let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+            r.loose = true;
+            self.open(r);
+            return;
+        }
+        // `job 1 failed: TypeError: x` — only a finding when stack frames follow
+        if error_word_colon(t) {
+            let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+            r.confirmed = false;
+            self.open(r);
+        }
+    }
+
+    pub(crate) fn start_indented(&mut self, pid: u32, t: &[u8], seq: u64, ts: i64, out: &mut Vec<Finding>) {
+        let tw = trim_start(t);
+        if let Some(c) = self.ctx {
+            // `                 from main.cpp:2:` continuation of "In file included from"
+            if c.1 + 1 == seq && starts(tw, b"from ") {
+                self.ctx = Some((c.0, seq));
+                return;
+            }
+        }
+        let Some(&c0) = tw.first() else { return };
+        match c0 {
+            b'F' if starts(tw, b"File \"") && starts(t, b"  File \"") => {
+                // Python SyntaxError printed without a Traceback header
+                let mut r = Rec::new(Mode::PyTb, Kind::Error, Severity::Error, String::new(), seq, ts);
+                r.language = Some("python");
+                r.confirmed = false;
+                py_frame(&mut r, tw);
+                self.open(r);
+            }
+            b'F' if starts(tw, b"Finished ") => {
+                if let Some(p) = find(tw, b" target(s) in ") {
+                    emit_build(pid, "cargo", true, parse_duration_ms(&tw[p + 14..]), t, seq, out);
+                }
+            }
+            b'F' if starts(tw, b"FAIL  ") && t.len() - tw.len() == 1 => {
+                // vitest ` FAIL  sum.test.js > suite > test`
+                let name = trim(&tw[6..]);
+                let mut r = Rec::new(Mode::Vitest, Kind::Error, Severity::Error, String::new(), seq, ts);
+                r.confirmed = false;
+                if let Some(p) = find(name, b" > ") {
+                    r.test = Some(lossy(&name[p + 3..]));
+                }
+                self.open(r);
+            }
+            b'T' if starts(tw, b"Tests ") => emit_test(pid, "vitest", t, seq, out),
+            b'-' if starts(tw, b"--- ") => {
+                self.count_go(tw);
+                self.start_go_fail(tw, t.len() - tw.len(), seq, ts);
+            }
+            b'n' if starts(tw, b"not ok ") => self.start_tap(tw, t.len() - tw.len(), seq, ts),
+            b'0'..=b'9' => {
+                let ind = t.len() - tw.len();
+                if ind == 2 && self.eslint_next == seq {
+                    if let Some(f) = eslint_problem(pid, &self.eslint_file, tw, seq) {
+                        self.eslint_next = seq + 1;
+                        out.push(f);
+                    }
+                    return;
+                }
+                if ind == 2 && self.mocha_failing && mocha_header(tw) {
+                    // `  1) suite` (title continues on following lines) or `  1) test:`
+                    let n = count_digits(tw);
+                    let mut title = trim(&tw[n + 2..]);
+                    let mut r = Rec::new(Mode::Mocha, Kind::Error, Severity::Error, String::new(), seq, ts);
+                    if let Some(x) = title.strip_suffix(b":") {
+                        title = x;
+                        r.stage = 1;
+                    }
+                    r.test = Some(lossy(title));
+                    r.indent = ind;
+                    self.open(r);
+                    return;
+                }
+                if let Some((n, len)) = parse_num(tw)
+                    && starts(&tw[len..], b" passing")
+                {
+                    self.mocha_failing = false;
+                    let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
+                    r.framework = "mocha";
+                    r.counts[0] = n;
+                    self.open(r);
+                }
+            }
+            0xE2 if starts(tw, "✓ built in ".as_bytes()) => {
+                emit_build(pid, "vite", true, parse_duration_ms(&tw[13..]), t, seq, out);
+            }
+            0xE2 if starts(tw, "● ".as_bytes()) && t.len() - tw.len() == 2 => {
+                // Jest `  ● suite › test` (also `● Test suite failed to run`;
+                // `● Console` blocks and the repeated summary are swallowed)
+                let name = trim(&tw["● ".len()..]);
+                let mut r = Rec::new(Mode::Jest, Kind::Error, Severity::Error, String::new(), seq, ts);
+                if name == b"Console" || self.jest_summary {
+                    r.confirmed = false;
+                } else if name != b"Test suite failed to run" {
+                    r.test = Some(lossy(name));
+                }
+                self.open(r);
+            }
+            // go test failure location `    calc_test.go:13: Add(2,2) = 4, want 5`
+            b'a'..=b'z' | b'A'..=b'Z' if starts(t, b"    ") => {
+                if let Some(loc) = parse_loc(tw)
+                    && loc.path.ends_with(b"_test.go")
+                    && !loc.rest.is_empty()
+                {
+                    // named by the `--- FAIL: TestX` line that follows (go test -v)
+                    let mut r = Rec::new(Mode::GoTest, Kind::Error, Severity::Error, lossy(trim(loc.rest)), seq, ts);
+                    r.set_loc(loc.path, loc.line, loc.col);
+                    r.indent = t.len() - tw.len();
+                    self.open(r);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `TypeError: msg`, `java.lang.IllegalStateException: boom`,
+/// `AssertionError [ERR_ASSERTION]: x`, `Uncaught Error: x`,
+/// `[UnhandledPromiseRejection: ...]`. Returns the end of the name.
+pub(crate) fn exc_line(t: &[u8]) -> Option<usize> {
+    let mut s = t;
+    if let Some(r) = s.strip_prefix(b"Uncaught ") {
+        s = r;
+    }
+    if let Some(r) = s.strip_prefix(b"[") {
+        s = r;
+    }
+    if !s.first()?.is_ascii_alphabetic() {
+        return None;
+    }
+    let n = s.iter().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'$')).count();
+    let name = &s[..n];
+    if !(name.ends_with(b"Error") || name.ends_with(b"Exception") || name.ends_with(b"Rejection")) {
+        return None;
+    }
+    let after = &s[n..];
+    if after.is_empty() || starts(after, b": ") || after == b":" || starts(after, b" [") && contains(after, b"]: ") {
+        Some(n.max(1))
+    } else {
+        None
+    }
+}
+
+/// `...Error: ` or `...Exception: ` glued to a longer word (`TypeError: `,
+/// `IllegalStateException: `), found with one pass over the colons.
+pub(crate) fn error_word_colon(t: &[u8]) -> bool {
+    let first = |word: &[u8]| {
+        memchr::memchr_iter(b':', t)
+            .find(|&c| t.get(c + 1) == Some(&b' ') && t[..c].ends_with(word) && c > word.len())
+            .map(|c| c - word.len())
+    };
+    first(b"Error").or_else(|| first(b"Exception")).is_some_and(|p| t[p - 1].is_ascii_alphanumeric())
+}
+
+/// A short phrase ending in "error" then `: `: `Internal server error: x`,
+/// `Pre-transform error: x`, `Build error: x`.
+pub(crate) fn phrase_error(t: &[u8]) -> bool {
+    let lim = t.len().min(48);
+    let Some(c) = memchr::memchr(b':', &t[..lim]) else {
+        return false;
+    };
+    let phrase = &t[..c];
+    phrase.len() > 5
+        && t.get(c + 1) == Some(&b' ')
+        && phrase.iter().all(|b| b.is_ascii_alphabetic() || matches!(b, b' ' | b'-'))
+        && phrase[phrase.len() - 5..].eq_ignore_ascii_case(b"error")
+        && memchr::memchr(b' ', phrase).is_some()
+}
+
+/// Log lines at error level: `ERROR: x`, `ERROR request failed`,
+/// `[ERROR] x`, `FATAL x`, `CRITICAL x`, `fatal: x` (git).
+pub(crate) fn is_level_error(t: &[u8]) -> bool {
+    for w in [&b"ERROR"[..], b"[ERROR]", b"FATAL", b"[FATAL]", b"CRITICAL", b"fatal:", b"PANIC"] {
+        if let Some(r) = t.strip_prefix(w) {
+            return matches!(r.first(), None | Some(b' ' | b':' | b'\t'));
+        }
+    }
+    false
+}
+
+pub(crate) fn is_caret_line(tw: &[u8]) -> bool {
+    !tw.is_empty() && tw.iter().all(|b| matches!(b, b'^' | b'~' | b' ' | b'\t'))
+}
+
+pub(crate) fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
+    if blank {
+        return if r.max_blanks() > 0 { Cont::Blank } else { Cont::Reject };
+    }
+    let tw = trim_start(t);
+    let ws = tw.len() != t.len();
+    match r.mode {
+        Mode::Stack => cont_stack(r, t, tw, ws),
+        Mode::NodeFrame => cont_node_frame(r, t, tw, ws),
+        Mode::PyTb => cont_py_tb(r, t, tw, ws),
+        Mode::RustDiag => cont_rust_diag(r, t, tw, ws),
+        Mode::RustPanic => cont_rust_panic(r, t, tw, ws),
+        Mode::CDiag => cont_c_diag(r, t, tw, ws),
+        Mode::Javac => cont_javac(r, t, tw, ws),
+        Mode::Tsc => cont_tsc(r, t, tw, ws),
+        Mode::GoBuild => cont_go_build(r, t, tw, ws),
+        Mode::GoPanic => cont_go_panic(r, t, tw, ws),
+        Mode::TestBlock => cont_test_block(r, t, tw, ws),
+        Mode::Npm => cont_npm(r, t, tw, ws),
+        Mode::Jest => cont_jest(r, t, tw, ws),
+        Mode::Mocha => cont_mocha(r, t, tw, ws),
+        Mode::Vitest => cont_vitest(r, t, tw, ws),
+        Mode::Tap => cont_tap(r, t, tw, ws),
+        Mode::GoTest => cont_go_test(r, t, tw, ws),
+        Mode::Webpack => cont_webpack(r, t, tw, ws),
+        Mode::Esbuild => cont_esbuild(r, t, tw, ws),
+        Mode::Single => cont_single(r, t, tw, ws),
+    }
+}

@@ -1,0 +1,153 @@
+//! Bundlers and linters: webpack, esbuild, ESLint stylish.
+
+use crate::blocks::StreamState;
+use crate::locations::*;
+use crate::record::*;
+use crate::text::*;
+use crate::{Finding, Kind, Severity};
+
+impl StreamState {
+    /// webpack `ERROR in ./src/a.js 3:7` / `ERROR in ./src/a.js 2:0-24` /
+    /// `WARNING in asset size limit: ...`; webpack columns are 0-based.
+    pub(crate) fn start_webpack(&mut self, t: &[u8], at: usize, kind: Kind, seq: u64, ts: i64) {
+        let sev = if kind == Kind::Error { Severity::Error } else { Severity::Warning };
+        let rest = trim(&t[at..]);
+        let mut r = Rec::new(Mode::Webpack, kind, sev, String::new(), seq, ts);
+        let tok_end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        let tok = &rest[..tok_end];
+        if let Some(l) = parse_loc(tok) {
+            r.set_loc(l.path, l.line, l.col);
+        } else if has_extension(tok) && !contains(tok, b":") {
+            r.file = Some(lossy(tok));
+            r.language = language_of(tok);
+            let after = trim_start(&rest[tok_end..]);
+            if let Some((l, n)) = parse_num(after)
+                && after.get(n) == Some(&b':')
+                && let Some((c, _)) = parse_num(&after[n + 1..])
+            {
+                r.line = Some(l);
+                r.col = Some(c + 1);
+            }
+        } else if contains(rest, b": ") {
+            r.message = lossy(rest);
+        }
+        self.open(r);
+    }
+
+    /// esbuild `✘ [ERROR] Could not resolve "./x"` / `▲ [WARNING] msg [code]`
+    pub(crate) fn start_esbuild(&mut self, t: &[u8], at: usize, kind: Kind, seq: u64, ts: i64) {
+        let sev = if kind == Kind::Error { Severity::Error } else { Severity::Warning };
+        let mut msg = trim(&t[at..]);
+        let mut code = None;
+        if msg.ends_with(b"]")
+            && let Some(p) = memchr::memrchr(b'[', msg)
+            && p > 0
+            && msg[p - 1] == b' '
+            && msg[p + 1..msg.len() - 1].iter().all(|b| b.is_ascii_lowercase() || *b == b'-')
+        {
+            code = Some(lossy(&msg[p + 1..msg.len() - 1]));
+            msg = trim(&msg[..p]);
+        }
+        let mut r = Rec::new(Mode::Esbuild, kind, sev, lossy(msg), seq, ts);
+        r.code = code;
+        self.open(r);
+    }
+}
+
+/// ESLint stylish file header: an absolute path alone on its line
+/// (`/home/u/app/src/a.js`, `C:\app\src\a.js`). `colon` is the first ':'.
+pub(crate) fn is_eslint_header(t: &[u8], colon: Option<usize>) -> bool {
+    let abs = match colon {
+        None => t[0] == b'/',
+        Some(1) => {
+            t[0].is_ascii_alphabetic()
+                && matches!(t.get(2), Some(b'\\' | b'/'))
+                && memchr::memchr(b':', &t[2..]).is_none()
+        }
+        _ => false,
+    };
+    abs && has_extension(t) && find(t, b"  ").is_none()
+}
+
+/// ESLint stylish problem `1:7   error    'fs' is assigned ...  no-unused-vars`
+/// (after the two-space indentation).
+pub(crate) fn eslint_problem(pid: u32, file: &[u8], tw: &[u8], seq: u64) -> Option<Finding> {
+    let (line, n) = parse_num(tw)?;
+    if tw.get(n) != Some(&b':') {
+        return None;
+    }
+    let (col, m) = parse_num(&tw[n + 1..])?;
+    let rest = trim_start(&tw[n + 1 + m..]);
+    let (kind, severity, w) = if starts(rest, b"error ") {
+        (Kind::Error, Severity::Error, 5)
+    } else if starts(rest, b"warning ") {
+        (Kind::Warning, Severity::Warning, 7)
+    } else {
+        return None;
+    };
+    let body = trim(&rest[w..]);
+    // the rule id is the last column, separated by at least two spaces
+    let (msg, code) = match memchr::memrchr(b' ', body) {
+        Some(p) if p > 0 && body[p - 1] == b' ' => (trim(&body[..p]), Some(lossy(&body[p + 1..]))),
+        _ => (body, None),
+    };
+    Some(Finding {
+        process: pid,
+        kind,
+        severity,
+        message: lossy(msg),
+        first_seq: seq,
+        last_seq: seq,
+        file: Some(lossy(file)),
+        line: Some(line),
+        column: Some(col),
+        code,
+        language: language_of(file).map(str::to_string),
+        fields: Vec::new(),
+    })
+}
+
+/// `webpack 5.113.0 compiled successfully in 122 ms` / `... compiled with 2
+/// errors in 121 ms` / `webpack compiled with 1 warning`.
+pub(crate) fn emit_webpack_done(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Finding>) {
+    let Some(p) = find(t, b" compiled ") else { return };
+    if p > 30 {
+        return;
+    }
+    let rest = &t[p + 10..];
+    let ok = if starts(rest, b"successfully") {
+        true
+    } else if starts(rest, b"with ") {
+        !contains(rest, b" error")
+    } else {
+        return;
+    };
+    let dur = find(rest, b" in ").and_then(|q| parse_duration_ms(&rest[q + 4..]));
+    emit_build(pid, "webpack", ok, dur, t, seq, out);
+}
+
+pub(crate) fn cont_webpack(r: &mut Rec, t: &[u8], _tw: &[u8], _ws: bool) -> Cont {
+    use Cont::*;
+    if r.lines > 200 {
+        return Reject;
+    }
+    r.lines += 1;
+    if r.message.is_empty() {
+        r.message = lossy(trim(t));
+    }
+    Accept
+}
+
+pub(crate) fn cont_esbuild(r: &mut Rec, _t: &[u8], tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    if !ws {
+        return Reject;
+    }
+    if r.file.is_none()
+        && let Some(l) = parse_loc(tw)
+        && trim(l.rest).is_empty()
+    {
+        r.set_loc(l.path, l.line, l.col);
+    }
+    Accept
+}

@@ -1,0 +1,8 @@
+//! Tool families: what is truly specific to one tool or group of tools
+//! (compiler diagnostics and codes, test-runner records and summaries,
+//! bundler reports). The shared model is in `blocks`, `frames`,
+//! `locations` and `normalize`.
+
+pub mod bundlers;
+pub mod compilers;
+pub mod runners;

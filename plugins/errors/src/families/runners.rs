@@ -1,0 +1,314 @@
+//! Test runners: jest, mocha, vitest, node --test (TAP and spec), go test,
+//! pytest, cargo test: per-test failure records and run summaries.
+
+use crate::blocks::StreamState;
+use crate::frames::*;
+use crate::locations::*;
+use crate::record::*;
+use crate::text::*;
+use crate::{Finding, Kind, Severity};
+
+impl StreamState {
+    /// `--- FAIL: TestX (0.00s)`: a finding once a `x_test.go:N: msg` log
+    /// line follows (a panic or a bare `t.Fail()` has no such line).
+    pub(crate) fn start_go_fail(&mut self, tw: &[u8], ind: usize, seq: u64, ts: i64) {
+        let Some(name) = go_fail_name(tw) else { return };
+        let mut r = Rec::new(Mode::GoTest, Kind::Error, Severity::Error, String::new(), seq, ts);
+        r.confirmed = false;
+        r.language = Some("go");
+        r.test = Some(lossy(name));
+        r.indent = ind;
+        self.open(r);
+    }
+
+    /// node --test TAP `not ok 3 - multiplies` (`# SKIP` / `# TODO` are not failures)
+    pub(crate) fn start_tap(&mut self, tw: &[u8], ind: usize, seq: u64, ts: i64) {
+        let rest = &tw[7..];
+        let n = count_digits(rest);
+        let name = trim(rest[n..].strip_prefix(b" - ").unwrap_or(&rest[n..]));
+        if contains(name, b" # SKIP") || contains(name, b" # TODO") {
+            return;
+        }
+        let mut r = Rec::new(Mode::Tap, Kind::Error, Severity::Error, String::new(), seq, ts);
+        r.test = Some(lossy(name));
+        r.indent = ind;
+        self.open(r);
+    }
+
+    /// pytest short summary `ERROR test_imp.py` / `ERROR test_x.py::test_a - msg`
+    /// (collection and fixture errors, which have no `file:N: Error` line).
+    pub(crate) fn start_pytest_error(&mut self, t: &[u8], seq: u64, ts: i64) -> bool {
+        let rest = &t[6..];
+        let tok_end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        let tok = &rest[..tok_end];
+        let path = match find(tok, b"::") {
+            Some(p) => &tok[..p],
+            None => tok,
+        };
+        if !path.ends_with(b".py") {
+            return false;
+        }
+        let msg = match self.pytest_e.take() {
+            Some(e) => e,
+            None => lossy(trim(rest)),
+        };
+        let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, msg, seq, ts);
+        r.file = Some(lossy(path));
+        r.language = Some("python");
+        if let Some((f, l)) = self.pytest_loc.take()
+            && f.as_bytes().ends_with(path)
+        {
+            r.line = Some(l);
+        }
+        self.open(r);
+        true
+    }
+
+    pub(crate) fn count_go(&mut self, t: &[u8]) {
+        if starts(t, b"--- PASS: ") {
+            self.go_counts[0] += 1;
+        } else if starts(t, b"--- FAIL: ") {
+            self.go_counts[1] += 1;
+        } else if starts(t, b"--- SKIP: ") {
+            self.go_counts[2] += 1;
+        }
+    }
+
+    pub(crate) fn emit_go(&mut self, pid: u32, t: &[u8], ok: bool, seq: u64, out: &mut Vec<Finding>) {
+        let mut parts = t.split(|b| *b == b'\t' || *b == b' ').filter(|p| !p.is_empty());
+        parts.next();
+        let Some(pkg) = parts.next() else { return };
+        let mut c = std::mem::take(&mut self.go_counts);
+        if !ok && c[1] == 0 {
+            c[1] = 1;
+        }
+        let mut f = test_finding(pid, "go", trim(t), seq, c);
+        f.fields.push(("package".into(), lossy(pkg)));
+        if let Some(d) = parts.next().and_then(parse_duration_ms) {
+            f.fields.push(("duration_ms".into(), d.to_string()));
+        }
+        f.language = Some("go".into());
+        out.push(f);
+    }
+}
+
+/// `--- FAIL: TestX/sub (0.00s)` → `TestX/sub`
+pub(crate) fn go_fail_name(tw: &[u8]) -> Option<&[u8]> {
+    let rest = tw.strip_prefix(b"--- FAIL: ")?;
+    let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
+}
+
+/// mocha failure header `1) title` (after the indentation)
+pub(crate) fn mocha_header(tw: &[u8]) -> bool {
+    let n = count_digits(tw);
+    n > 0 && tw[n..].starts_with(b") ")
+}
+
+/// `'quoted'` → `quoted`
+pub(crate) fn unquote(v: &[u8]) -> &[u8] {
+    let v = trim(v);
+    if v.len() >= 2 && v[0] == b'\'' && v[v.len() - 1] == b'\'' { &v[1..v.len() - 1] } else { v }
+}
+
+pub(crate) fn cont_test_block(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    if r.framework == "node" {
+        if let Some(body) = t.strip_prefix(b"# ") {
+            let w = body.iter().take_while(|b| b.is_ascii_alphabetic() || **b == b'_').count();
+            let key = &body[..w];
+            let val = trim(&body[w..]);
+            match key {
+                b"pass" => r.counts[0] = parse_num(val).map_or(0, |x| x.0),
+                b"fail" => r.counts[1] += parse_num(val).map_or(0, |x| x.0),
+                b"cancelled" => r.counts[1] += parse_num(val).map_or(0, |x| x.0),
+                b"skipped" | b"todo" => r.counts[2] += parse_num(val).map_or(0, |x| x.0),
+                b"duration_ms" => {
+                    let ms = val.iter().take_while(|b| b.is_ascii_digit()).count();
+                    if ms > 0 {
+                        r.fields.push(("duration_ms".into(), lossy(&val[..ms])));
+                    }
+                }
+                b"tests" | b"suites" => {}
+                _ => return Reject,
+            }
+            return Accept;
+        }
+        return Reject;
+    }
+    // mocha
+    if ws && let Some((n, len)) = parse_num(tw) {
+        let w = &tw[len..];
+        if starts(w, b" failing") {
+            r.counts[1] = n;
+            return Accept;
+        }
+        if starts(w, b" pending") {
+            r.counts[2] = n;
+            return Accept;
+        }
+    }
+    Reject
+}
+
+pub(crate) fn cont_jest(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    if !ws || (t.len() - tw.len() == 2 && starts(tw, "● ".as_bytes())) {
+        return Reject;
+    }
+    if starts(tw, b"at ") {
+        if let Some((p, l, c)) = frame_loc(&tw[3..]) {
+            test_frame(r, p, l, c);
+        }
+    } else if r.message.is_empty() {
+        r.message = lossy(trim(tw));
+    }
+    Accept
+}
+
+pub(crate) fn cont_mocha(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    let ind = t.len() - tw.len();
+    if ind == r.indent && mocha_header(tw) {
+        return Reject;
+    }
+    if r.stage == 0 {
+        // title lines: `       values` ... `         reads a string:`
+        if !ws {
+            return Reject;
+        }
+        let mut part = trim(tw);
+        if let Some(x) = part.strip_suffix(b":") {
+            part = x;
+            r.stage = 1;
+        }
+        if let Some(name) = r.test.as_mut() {
+            name.push(' ');
+            name.push_str(&String::from_utf8_lossy(part));
+        }
+        return Accept;
+    }
+    if ws && starts(tw, b"at ") {
+        r.frames += 1;
+        if let Some((p, l, c)) = frame_loc(&tw[3..]) {
+            test_frame(r, p, l, c);
+        }
+        return Accept;
+    }
+    // the error message may span unindented lines; frames end it
+    if r.frames > 0 || r.lines > 60 {
+        return Reject;
+    }
+    r.lines += 1;
+    if r.message.is_empty() {
+        r.message = lossy(trim(tw));
+    }
+    Accept
+}
+
+pub(crate) fn cont_vitest(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    if starts(t, "⎯".as_bytes()) || starts(t, b" FAIL ") || starts(tw, b"Test Files ") || r.lines > 200 {
+        return Reject;
+    }
+    r.lines += 1;
+    if let Some(f) = tw.strip_prefix("❯ ".as_bytes()) {
+        // ` ❯ Module.area src/geo.js:2:12` / ` ❯ sum.test.js:4:46`
+        let f = trim(f);
+        let f = memchr::memrchr(b' ', f).map_or(f, |p| &f[p + 1..]);
+        if let Some((p, l, c)) = loc_from_end(f) {
+            test_frame(r, p, l, c);
+        }
+    } else if r.message.is_empty() && !ws {
+        r.message = lossy(trim(t));
+        r.confirmed = true;
+    }
+    Accept
+}
+
+pub(crate) fn cont_tap(r: &mut Rec, t: &[u8], tw: &[u8], _ws: bool) -> Cont {
+    use Cont::*;
+    let ind = t.len() - tw.len();
+    if ind <= r.indent || r.stage == 9 {
+        return Reject;
+    }
+    if ind == r.indent + 2 {
+        // YAML keys of the diagnostic block
+        r.stage = 3;
+        if tw == b"..." {
+            r.stage = 9;
+        } else if let Some(v) = tw.strip_prefix(b"location: ") {
+            if let Some((p, l, c)) = loc_from_end(unquote(v))
+                && r.fallback.is_none()
+            {
+                r.fallback = Some((lossy(p), l, c));
+            }
+        } else if starts(tw, b"failureType: 'subtestsFailed'") {
+            // the parent of failing subtests: each subtest is a finding
+            r.confirmed = false;
+        } else if let Some(v) = tw.strip_prefix(b"error: ") {
+            if starts(v, b"|") {
+                r.stage = 1;
+            } else {
+                r.message = lossy(unquote(v));
+            }
+        } else if let Some(v) = tw.strip_prefix(b"name: ") {
+            let name = unquote(v);
+            if !r.message.is_empty() && !r.message.as_bytes().starts_with(name) {
+                r.message = format!("{}: {}", lossy(name), r.message);
+            }
+        } else if starts(tw, b"stack: ") {
+            r.stage = 2;
+        }
+        return Accept;
+    }
+    match r.stage {
+        1 => {
+            let v = trim(tw);
+            if r.message.is_empty() {
+                r.message = lossy(v);
+            } else if r.lines == 0 {
+                // `Expected values to be strictly equal:` + `4 !== 5`
+                if r.message.ends_with(':') && !starts(v, b"+ actual") {
+                    r.message.push(' ');
+                    r.message.push_str(&String::from_utf8_lossy(v));
+                }
+                r.lines = 1;
+            }
+        }
+        2 => {
+            if let Some((p, l, c)) = frame_loc(tw) {
+                test_frame(r, p, l, c);
+            }
+        }
+        _ => {}
+    }
+    Accept
+}
+
+pub(crate) fn cont_go_test(r: &mut Rec, _t: &[u8], tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    if let Some(name) = go_fail_name(tw) {
+        // -v prints the logs first, then `--- FAIL: TestX`; a parent
+        // without logs of its own takes the name of its failing subtest
+        if r.test.is_none() || r.file.is_none() {
+            r.test = Some(lossy(name));
+            r.counts[1] += 1;
+            return Accept;
+        }
+        return Reject;
+    }
+    if !ws || starts(tw, b"--- ") || starts(tw, b"=== ") {
+        return Reject;
+    }
+    if r.file.is_none()
+        && let Some(loc) = parse_loc(tw)
+        && loc.path.ends_with(b".go")
+        && !loc.rest.is_empty()
+    {
+        r.message = lossy(trim(loc.rest));
+        r.set_loc(loc.path, loc.line, loc.col);
+        r.confirmed = true;
+    }
+    Accept
+}

@@ -1,0 +1,270 @@
+//! Runtime errors and their frames: JS / Java stack traces, node's source
+//! frame, Python tracebacks, Go panics; and the choice of the frame that
+//! locates an error (the user's code, not libraries or runtime internals).
+
+use crate::blocks::{exc_line, is_caret_line};
+use crate::locations::*;
+use crate::record::*;
+use crate::text::*;
+
+pub(crate) fn py_frame(r: &mut Rec, tw: &[u8]) {
+    // File "/path/x.py", line 3, in main
+    let body = &tw[6..];
+    let Some(q) = memchr::memchr(b'"', body) else {
+        return;
+    };
+    let path = &body[..q];
+    let after = &body[q + 1..];
+    if let Some(p) = find(after, b"line ")
+        && let Some((l, _)) = parse_num(&after[p + 5..])
+    {
+        r.file = Some(lossy(path));
+        r.line = Some(l);
+        r.col = None;
+    }
+}
+
+pub(crate) fn stack_frame(r: &mut Rec, t: &[u8], tw: &[u8]) {
+    r.frames += 1;
+    r.confirmed = true;
+    let mut body = &tw[3..];
+    if let Some(b) = body.strip_suffix(b" {") {
+        body = b;
+    }
+    let inner = if body.ends_with(b")") {
+        match memchr::memrchr(b'(', body) {
+            Some(p) => &body[p + 1..body.len() - 1],
+            None => body,
+        }
+    } else {
+        body
+    };
+    if r.language.is_none() || r.language == Some("javascript") && r.frames == 1 && r.file.is_none() {
+        let java =
+            t[0] == b'\t' || contains(inner, b".java:") || inner == b"Native Method" || inner == b"Unknown Source";
+        if java {
+            r.language = Some("java");
+        } else if r.language.is_none() {
+            r.language = Some("javascript");
+        }
+    }
+    if r.loc_locked || r.file.is_some() {
+        return;
+    }
+    if starts(inner, b"node:") || starts(inner, b"internal/") {
+        return;
+    }
+    if let Some((p, l, c)) = loc_from_end(inner) {
+        let jdk = r.language == Some("java") && {
+            let f = body;
+            starts(f, b"java.")
+                || starts(f, b"jdk.")
+                || starts(f, b"sun.")
+                || starts(f, b"javax.")
+                || starts(f, b"kotlin.")
+                || starts(f, b"org.junit.")
+        };
+        if jdk || contains(p, b"node_modules") {
+            if r.fallback.is_none() {
+                r.fallback = Some((lossy(p), l, c));
+            }
+            return;
+        }
+        r.file = Some(lossy(p));
+        r.line = Some(l);
+        r.col = c;
+        if let Some(lang) = language_of(p)
+            && (lang == "typescript" || r.language != Some("java"))
+        {
+            r.language = Some(lang);
+        }
+    }
+}
+
+/// A frame of a failing test: the first frame in a test file wins; else the
+/// first frame outside node internals and node_modules (`fallback`).
+pub(crate) fn test_frame(r: &mut Rec, p: &[u8], l: u32, c: Option<u32>) {
+    if r.loc_locked || starts(p, b"node:") || starts(p, b"internal/") || contains(p, b"node_modules") {
+        return;
+    }
+    if is_test_path(p) {
+        r.set_loc(p, l, c);
+        r.loc_locked = true;
+    } else if r.fallback.is_none() {
+        r.fallback = Some((lossy(p), l, c));
+    }
+}
+
+pub(crate) fn is_test_path(p: &[u8]) -> bool {
+    let base = memchr::memrchr2(b'/', b'\\', p).map_or(p, |i| &p[i + 1..]);
+    starts(base, b"test")
+        || contains(base, b".test.")
+        || contains(base, b".spec.")
+        || contains(base, b"_test.")
+        || contains(p, b"__tests__")
+        || contains(p, b"/test/")
+        || contains(p, b"/tests/")
+}
+
+pub(crate) fn cont_stack(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    if ws && starts(tw, b"at ") {
+        stack_frame(r, t, tw);
+        return Accept;
+    }
+    if ws && starts(tw, b"...") && tw.ends_with(b" more") {
+        return Accept;
+    }
+    if starts(tw, b"Caused by: ") || (ws && starts(tw, b"Suppressed: ")) {
+        return Accept;
+    }
+    if r.frames == 0 {
+        if r.loose && ws && r.lines < 40 {
+            r.lines += 1;
+            if let Some(f) = tw.strip_prefix(b"File: ")
+                && let Some(l) = parse_loc(trim(f))
+            {
+                r.set_loc(l.path, l.line, l.col);
+                r.loc_locked = true;
+            }
+            return Accept;
+        }
+        if r.node_origin && r.lines < 8 {
+            r.lines += 1;
+            return Accept;
+        }
+        if starts(t, b"Require stack:") {
+            r.stage = 1;
+            return Accept;
+        }
+        if r.stage == 1 && starts(t, b"- ") {
+            return Accept;
+        }
+        return Reject;
+    }
+    let js = r.language != Some("java");
+    if js && (ws || starts(t, b"}") || starts(t, b"Node.js v") || starts(t, b"Emitted 'error' event")) {
+        return Accept;
+    }
+    Reject
+}
+
+pub(crate) fn cont_node_frame(r: &mut Rec, t: &[u8], tw: &[u8], _ws: bool) -> Cont {
+    use Cont::*;
+    match r.stage {
+        0 => {
+            r.stage = 1;
+            Accept
+        }
+        1 => {
+            if is_caret_line(tw) && contains(tw, b"^") {
+                r.stage = 2;
+                Accept
+            } else {
+                Reject
+            }
+        }
+        _ => {
+            r.message = lossy(trim(t));
+            r.confirmed = true;
+            r.mode = Mode::Stack;
+            r.node_origin = true;
+            if r.language.is_none() {
+                r.language = Some("javascript");
+            }
+            Accept
+        }
+    }
+}
+
+pub(crate) fn cont_py_tb(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    match r.stage {
+        0 => {
+            if ws {
+                if starts(tw, b"File \"") {
+                    py_frame(r, tw);
+                }
+                return Accept;
+            }
+            if starts(t, b"During handling of the above exception")
+                || starts(t, b"The above exception was the direct cause")
+            {
+                r.stage = 2;
+                return Accept;
+            }
+            if !r.confirmed
+                && exc_line(t).is_none()
+                && !t.iter().take_while(|b| **b != b':').all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.')
+            {
+                return Reject;
+            }
+            r.message = lossy(trim(t));
+            r.confirmed = true;
+            r.stage = 1;
+            Accept
+        }
+        1 => {
+            if starts(t, b"During handling of the above exception")
+                || starts(t, b"The above exception was the direct cause")
+            {
+                r.stage = 2;
+                Accept
+            } else {
+                Reject
+            }
+        }
+        _ => {
+            if starts(t, b"Traceback (most recent call last)") {
+                r.stage = 0;
+                Accept
+            } else {
+                Reject
+            }
+        }
+    }
+}
+
+pub(crate) fn cont_go_panic(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    if ws {
+        if r.file.is_none() && !contains(tw, b"/src/runtime/") && !contains(tw, b"/src/testing/") {
+            let end = find(tw, b" +0x").unwrap_or(tw.len());
+            if let Some((p, l, c)) = loc_from_end(&tw[..end])
+                && language_of(p) == Some("go")
+            {
+                r.set_loc(p, l, c);
+            }
+        }
+        return Accept;
+    }
+    if starts(t, b"goroutine ") || starts(t, b"created by ") || starts(t, b"[signal ") || starts(t, b"panic: ") {
+        return Accept;
+    }
+    if t.ends_with(b")") && memchr::memchr(b'(', t).is_some_and(|p| memchr::memchr(b' ', &t[..p]).is_none()) {
+        return Accept;
+    }
+    Reject
+}
+
+pub(crate) fn cont_npm(_r: &mut Rec, t: &[u8], _tw: &[u8], _ws: bool) -> Cont {
+    use Cont::*;
+    if starts(t, b"npm ERR!") || starts(t, b"npm error") { Accept } else { Reject }
+}
+
+pub(crate) fn cont_single(r: &mut Rec, t: &[u8], _tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    if r.tb_merge && starts(t, b"Traceback (most recent call last)") {
+        r.mode = Mode::PyTb;
+        r.stage = 0;
+        r.confirmed = true;
+        r.language = Some("python");
+        return Accept;
+    }
+    if r.cont_ws && ws && r.lines < 20 {
+        r.lines += 1;
+        Accept
+    } else {
+        Reject
+    }
+}

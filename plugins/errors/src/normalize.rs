@@ -1,0 +1,207 @@
+//! Line normalization, the first layer of the detector: turns one raw line
+//! into the text the detector reads. ANSI escapes, `\r` redraws, timestamps
+//! and `[name]` / `name |` prefixes go. Borrows the input when there is
+//! nothing to strip; otherwise writes into a caller-owned buffer, so a
+//! line costs no allocation. Imports only `text` helpers.
+
+use crate::text::*;
+use brum_plugin_sdk::text::strip_ansi_into;
+use memchr::memchr;
+
+/// Cleans one raw line: strips ANSI escapes (CSI, OSC, two-byte escapes),
+/// the trailing newline, keeps only the text after the last `\r` redraw,
+/// then removes leading timestamps and `[name]` / `name |` prefixes.
+/// Borrows `raw` when there is nothing to strip; otherwise writes to `buf`.
+pub fn clean_line<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> &'a [u8] {
+    let mut s = raw;
+    while let [rest @ .., b'\n' | b'\r'] = s {
+        s = rest;
+    }
+    let s: &[u8] = if memchr(0x1b, s).is_some() {
+        strip_ansi_into(s, buf);
+        &buf[..]
+    } else {
+        s
+    };
+    let s = after_last_cr(s);
+    strip_prefixes(s)
+}
+
+/// Text after the last `\r` (progress redraws); if that part is blank the
+/// last non-blank segment is used.
+fn after_last_cr(s: &[u8]) -> &[u8] {
+    if memchr(b'\r', s).is_none() {
+        return s;
+    }
+    let mut end = s.len();
+    loop {
+        match memchr::memrchr(b'\r', &s[..end]) {
+            Some(p) => {
+                let seg = &s[p + 1..end];
+                if !is_blank(seg) {
+                    return seg;
+                }
+                end = p;
+            }
+            None => return &s[..end],
+        }
+    }
+}
+
+/// Strips up to four leading prefixes: ISO/clock timestamps, `[name]`
+/// groups without spaces (or starting with a digit: `[3:04:05 PM]`) and
+/// `name |` (docker compose). One separating space is removed, further
+/// indentation is kept.
+pub fn strip_prefixes(mut s: &[u8]) -> &[u8] {
+    for _ in 0..4 {
+        let Some(&b0) = s.first() else { return s };
+        let n = if b0 == b'[' {
+            bracket_prefix(s)
+        } else if b0.is_ascii_digit() {
+            timestamp_prefix(s)
+        } else if b0.is_ascii_alphabetic() {
+            compose_prefix(s)
+        } else {
+            0
+        };
+        if n == 0 {
+            return s;
+        }
+        s = &s[n..];
+        if s.first() == Some(&b' ') {
+            s = &s[1..];
+        }
+    }
+    s
+}
+
+fn bracket_prefix(s: &[u8]) -> usize {
+    let lim = s.len().min(42);
+    let Some(close) = memchr(b']', &s[..lim]) else {
+        return 0;
+    };
+    let inner = &s[1..close];
+    if inner.is_empty() {
+        return 0;
+    }
+    let digit_start = inner[0].is_ascii_digit();
+    let has_space = memchr(b' ', inner).is_some();
+    if has_space && !digit_start {
+        return 0;
+    }
+    // `[ERROR]`-like level markers are kept; they are not names.
+    if inner.iter().all(|b| b.is_ascii_uppercase()) {
+        return 0;
+    }
+    // ninja style `[1/3]` progress is a prefix too; anything after `]` must
+    // be a space or end
+    match s.get(close + 1) {
+        None | Some(b' ') => close + 1,
+        _ => 0,
+    }
+}
+
+/// `2024-01-02T03:04:05.123Z`, `2024-01-02 03:04:05,123`, `12:34:56`,
+/// `3:04:05 PM`, optionally followed by ` -` (tsc watch). Returns the
+/// length consumed or 0.
+fn timestamp_prefix(s: &[u8]) -> usize {
+    let mut i = 0;
+    // date part
+    if s.len() >= 10 && s[4] == b'-' && s[7] == b'-' && digits_at(s, 0, 4) && digits_at(s, 5, 2) && digits_at(s, 8, 2) {
+        i = 10;
+        match s.get(i) {
+            Some(b'T') | Some(b' ') => i += 1,
+            _ => return 0,
+        }
+    }
+    // clock part H:MM:SS or HH:MM:SS
+    let h = count_digits(&s[i..]);
+    if h == 0 || h > 2 {
+        return 0;
+    }
+    let j = i + h;
+    if s.get(j) != Some(&b':') || !digits_at(s, j + 1, 2) || s.get(j + 3) != Some(&b':') || !digits_at(s, j + 4, 2) {
+        return 0;
+    }
+    let mut k = j + 6;
+    if matches!(s.get(k), Some(b'.') | Some(b',')) {
+        let d = count_digits(&s[k + 1..]);
+        if d > 0 {
+            k += 1 + d;
+        }
+    }
+    if s.get(k) == Some(&b'Z') {
+        k += 1;
+    } else if matches!(s.get(k), Some(b'+') | Some(b'-')) && digits_at(s, k + 1, 2) {
+        k += 3;
+        if s.get(k) == Some(&b':') && digits_at(s, k + 1, 2) {
+            k += 3;
+        } else if digits_at(s, k, 2) {
+            k += 2;
+        }
+    }
+    if s[k..].starts_with(b" AM") || s[k..].starts_with(b" PM") {
+        k += 3;
+    }
+    if s[k..].starts_with(b" - ") {
+        k += 2;
+    }
+    match s.get(k) {
+        None | Some(b' ') | Some(b'\t') => k,
+        _ => 0,
+    }
+}
+
+/// `web-1  | ...` (docker compose): a name starting with a letter, spaces,
+/// `|`, space.
+fn compose_prefix(s: &[u8]) -> usize {
+    let mut i = 0;
+    while i < s.len() && i < 40 && (s[i].is_ascii_alphanumeric() || matches!(s[i], b'-' | b'_' | b'.')) {
+        i += 1;
+    }
+    let name_end = i;
+    while i < s.len() && s[i] == b' ' {
+        i += 1;
+    }
+    if i > name_end && s.get(i) == Some(&b'|') && matches!(s.get(i + 1), None | Some(b' ')) { i + 1 } else { 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clean(s: &[u8]) -> String {
+        let mut b = Vec::new();
+        lossy(clean_line(s, &mut b))
+    }
+
+    #[test]
+    fn strips_ansi_and_osc() {
+        assert_eq!(clean(b"\x1b[1m\x1b[91merror\x1b[0m: boom\n"), "error: boom");
+        assert_eq!(clean(b"\x1b]8;;file:///a\x07link\x1b]8;;\x07 text"), "link text");
+        assert_eq!(clean(b"\x1b]0;title\x1b\\ok"), "ok");
+        assert_eq!(clean(b"\x1bcFound 0 errors."), "Found 0 errors.");
+        assert_eq!(clean(b"at x (/tmp/\x1b[39ma.js:2:3\x1b[90m)"), "at x (/tmp/a.js:2:3)");
+        assert_eq!(clean(b"\x1b[96msrc/a.ts\x1b[0m:\x1b[93m4\x1b[0m:\x1b[93m7\x1b[0m - x"), "src/a.ts:4:7 - x");
+    }
+
+    #[test]
+    fn carriage_return_redraws() {
+        assert_eq!(clean(b"10%\r50%\r100% done\r\n"), "100% done");
+        assert_eq!(clean(b"building\r\x1b[K"), "building");
+        assert_eq!(clean(b"line\r\n"), "line");
+    }
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(clean(b"[api] 12:00:01     at f (a.js:1:2)"), "    at f (a.js:1:2)");
+        assert_eq!(clean(b"2024-05-01T10:00:00.123Z TypeError: x"), "TypeError: x");
+        assert_eq!(clean(b"2024-05-01 10:00:00,123 ERROR boom"), "ERROR boom");
+        assert_eq!(clean(b"[3:04:05 PM] Found 0 errors."), "Found 0 errors.");
+        assert_eq!(clean(b"3:01:35 PM - Found 0 errors."), "Found 0 errors.");
+        assert_eq!(clean(b"web-1  | panic: x"), "panic: x");
+        assert_eq!(clean(b"[ERROR] keep me"), "[ERROR] keep me");
+        assert_eq!(clean(b"5 |     let x"), "5 |     let x");
+        assert_eq!(clean(b"[UnhandledPromiseRejection: x y]"), "[UnhandledPromiseRejection: x y]");
+    }
+}
