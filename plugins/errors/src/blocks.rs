@@ -3,7 +3,7 @@
 //! function says so) or closes it and may start a new one. Tool families
 //! (`families/`) add their starters and continuation rules here.
 
-use crate::families::{bundlers::*, compilers::*, runners::*};
+use crate::families::{builds::*, bundlers::*, compilers::*, runners::*};
 use crate::frames::*;
 use crate::locations::*;
 use crate::record::*;
@@ -30,6 +30,8 @@ pub struct StreamState {
     /// next problem line must have (0: none)
     pub(crate) eslint_file: Vec<u8>,
     pub(crate) eslint_next: u64,
+    /// the process reported an error since its last successful build
+    pub(crate) dirty: bool,
 }
 
 impl StreamState {
@@ -88,6 +90,9 @@ impl StreamState {
         let ctx = self.ctx.take().filter(|c| c.1 + 1 == seq);
         // mocha failure headers are indented; any unindented line ends the list
         self.mocha_failing = false;
+        if matches!(b0, b'h' | b'p' | b'(' | b'[' | b'B' | b'C' | 0xE2) && build_line(pid, t, self.dirty, seq, out) {
+            return;
+        }
         match b0 {
             b'T' if starts(t, b"Traceback (most recent call last)") => {
                 let mut r = Rec::new(Mode::PyTb, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);

@@ -18,10 +18,35 @@ pub(crate) fn py_frame(r: &mut Rec, tw: &[u8]) {
     if let Some(p) = find(after, b"line ")
         && let Some((l, _)) = parse_num(&after[p + 5..])
     {
-        r.file = Some(lossy(path));
-        r.line = Some(l);
-        r.col = None;
+        // frames run outermost first: the last one in the project wins
+        r.raised = Some((lossy(path), l));
+        let project = !is_library_path(path);
+        if project || !r.loc_locked {
+            r.file = Some(lossy(path));
+            r.line = Some(l);
+            r.col = None;
+            r.loc_locked |= project;
+        }
     }
+}
+
+/// Code that is not the user's: dependencies, the standard library and
+/// runtime internals (`node_modules`, `site-packages`, `<frozen os>`,
+/// `node:internal/...`, `<anonymous>`, the toolchain's own sources).
+pub(crate) fn is_library_path(p: &[u8]) -> bool {
+    match p.first() {
+        None | Some(b'<') => return true,
+        _ => {}
+    }
+    starts(p, b"node:")
+        || starts(p, b"internal/")
+        || contains(p, b"node_modules")
+        || contains(p, b"-packages/")
+        || contains(p, b"/lib/python")
+        || contains(p, b"/rustc/")
+        || contains(p, b"/.cargo/registry/")
+        || contains(p, b"/src/runtime/")
+        || contains(p, b"/src/testing/")
 }
 
 pub(crate) fn stack_frame(r: &mut Rec, t: &[u8], tw: &[u8]) {
@@ -55,6 +80,9 @@ pub(crate) fn stack_frame(r: &mut Rec, t: &[u8], tw: &[u8]) {
         return;
     }
     if let Some((p, l, c)) = loc_from_end(inner) {
+        if r.raised.is_none() {
+            r.raised = Some((lossy(p), l));
+        }
         let jdk = r.language == Some("java") && {
             let f = body;
             starts(f, b"java.")
@@ -64,7 +92,7 @@ pub(crate) fn stack_frame(r: &mut Rec, t: &[u8], tw: &[u8]) {
                 || starts(f, b"kotlin.")
                 || starts(f, b"org.junit.")
         };
-        if jdk || contains(p, b"node_modules") {
+        if jdk || is_library_path(p) {
             if r.fallback.is_none() {
                 r.fallback = Some((lossy(p), l, c));
             }

@@ -92,11 +92,18 @@ pub struct Detector {
     quiet_ms: i64,
     streams: BTreeMap<(u32, u8), blocks::StreamState>,
     buf: Vec<u8>,
+    /// processes that reported an error since their last successful build
+    dirty: Vec<u32>,
 }
 
 impl Detector {
     pub fn new(settings: Settings) -> Self {
-        Detector { quiet_ms: settings.quiet_ms.max(0), streams: BTreeMap::new(), buf: Vec::with_capacity(256) }
+        Detector {
+            quiet_ms: settings.quiet_ms.max(0),
+            streams: BTreeMap::new(),
+            buf: Vec::with_capacity(256),
+            dirty: Vec::new(),
+        }
     }
 
     /// Called for every line, in order.
@@ -105,12 +112,37 @@ impl Detector {
         let mut buf = std::mem::take(&mut self.buf);
         let text = normalize::clean_line(line.bytes, &mut buf);
         let st = self.streams.entry(key).or_default();
+        st.dirty = self.dirty.contains(&line.process);
+        let n = out.len();
         st.on_line(line.process, text, line.seq, line.ts_ms, out);
         self.buf = buf;
+        if out.len() > n {
+            self.note_outcomes(line.process, &out[n..]);
+        }
+    }
+
+    /// Keeps per process whether an error was reported since its last
+    /// successful build (both streams: Vite logs errors on stderr and HMR
+    /// updates on stdout).
+    fn note_outcomes(&mut self, process: u32, found: &[Finding]) {
+        let mut dirty = None;
+        for f in found {
+            match f.kind {
+                Kind::Error => dirty = Some(true),
+                Kind::Build if f.severity == Severity::Info => dirty = Some(false),
+                _ => {}
+            }
+        }
+        match dirty {
+            Some(true) if !self.dirty.contains(&process) => self.dirty.push(process),
+            Some(false) => self.dirty.retain(|p| *p != process),
+            _ => {}
+        }
     }
 
     /// Flushes everything still open for `process` and forgets its state.
     pub fn on_process_end(&mut self, process: u32, out: &mut Vec<Finding>) {
+        self.dirty.retain(|p| *p != process);
         for s in [Stream::Stdout, Stream::Stderr] {
             if let Some(mut st) = self.streams.remove(&(process, s as u8)) {
                 st.flush(process, out);

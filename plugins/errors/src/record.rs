@@ -85,6 +85,9 @@ pub(crate) struct Rec {
     /// indented detail lines (`File: path:l:c`, code frame) precede frames
     pub(crate) loose: bool,
     pub(crate) fallback: Option<(String, u32, Option<u32>)>,
+    /// where the error was raised (the innermost frame, whoever's code it
+    /// is); a `raised_at` field when the location chosen is another frame
+    pub(crate) raised: Option<(String, u32)>,
     /// passed, failed, skipped
     pub(crate) counts: [u32; 3],
     pub(crate) framework: &'static str,
@@ -121,6 +124,7 @@ impl Rec {
             tb_merge: false,
             loose: false,
             fallback: None,
+            raised: None,
             counts: [0; 3],
             framework: "",
             test: None,
@@ -178,6 +182,11 @@ pub(crate) fn finish(mut r: Rec, pid: u32, out: &mut Vec<Finding>) {
     }
     if let Some(t) = r.test.take() {
         r.fields.push(("test".into(), t));
+    }
+    if let Some((f, l)) = r.raised.take()
+        && (r.line != Some(l) || r.file.as_deref() != Some(f.as_str()))
+    {
+        r.fields.push(("raised_at".into(), format!("{f}:{l}")));
     }
     if r.language.is_none()
         && let Some(f) = r.file.as_deref()

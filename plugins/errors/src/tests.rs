@@ -137,7 +137,6 @@ fn not_errors() {
         "errors: 0",
         "npm WARN deprecated foo@1: use bar",
         "npm warn config production Use `--omit=dev` instead.",
-        "Found 3 errors in 2 files.",
         "✖ 4 problems (4 errors, 0 warnings)",
         "Test Suites: 1 failed, 1 total",
         "[=====>    ] 50% building modules",
@@ -369,4 +368,53 @@ fn webpack_warning_and_make_errors() {
     assert_eq!((f[1].kind, field(&f[1], "status")), (Kind::Build, Some("success")));
     assert_eq!((f[2].file.as_deref(), f[2].line), (Some("build/rules.mk"), Some(12)));
     assert_eq!(f[2].message, "recipe commences before first target");
+}
+
+#[test]
+fn python_location_is_the_project_frame_not_the_stdlib() {
+    let f = run(&[
+        "Traceback (most recent call last):",
+        "  File \"/app/myapp/main.py\", line 9, in <module>",
+        "    main()",
+        "  File \"/app/myapp/config.py\", line 5, in load",
+        "    return os.environ[\"API_KEY\"]",
+        "  File \"<frozen os>\", line 679, in __getitem__",
+        "KeyError: 'API_KEY'",
+    ]);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!((f[0].file.as_deref(), f[0].line), (Some("/app/myapp/config.py"), Some(5)));
+    assert!(f[0].fields.contains(&("raised_at".into(), "<frozen os>:679".into())), "{:?}", f[0].fields);
+}
+
+fn build_status(f: &Finding) -> Option<&str> {
+    (f.kind == Kind::Build).then(|| f.fields.iter().find(|(k, _)| k == "status").map(|(_, v)| v.as_str())).flatten()
+}
+
+#[test]
+fn hmr_update_is_a_success_only_after_an_error() {
+    let f = run(&["12:00:01 PM [vite] hmr update /src/App.tsx", "12:00:02 PM [vite] page reload src/main.ts"]);
+    assert!(f.is_empty(), "{f:#?}");
+    let f = run(&[
+        "12:00:00 PM [vite] Internal server error: Transform failed with 1 error:",
+        "  File: /app/src/App.tsx:3:7",
+        "12:00:01 PM [vite] hmr update /src/App.tsx",
+        "12:00:02 PM [vite] hmr update /src/App.tsx",
+    ]);
+    assert_eq!(f.len(), 2, "{f:#?}");
+    assert_eq!(f[0].kind, Kind::Error);
+    assert_eq!(build_status(&f[1]), Some("success"));
+}
+
+#[test]
+fn full_reports_and_jvm_builds() {
+    let f = run(&[
+        "Found 2 errors in 1 file.",
+        "[INFO] BUILD SUCCESS",
+        "BUILD FAILED in 3s",
+        "webpack 5.90.0 compiled successfully in 120 ms",
+    ]);
+    let s: Vec<_> = f.iter().map(build_status).collect();
+    assert_eq!(s, vec![Some("failure"), Some("success"), Some("failure"), Some("success")]);
+    assert!(f[0].fields.contains(&("report".into(), "full".into())));
+    assert!(f[3].fields.contains(&("report".into(), "full".into())));
 }

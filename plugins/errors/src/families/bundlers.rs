@@ -107,25 +107,6 @@ pub(crate) fn eslint_problem(pid: u32, file: &[u8], tw: &[u8], seq: u64) -> Opti
     })
 }
 
-/// `webpack 5.113.0 compiled successfully in 122 ms` / `... compiled with 2
-/// errors in 121 ms` / `webpack compiled with 1 warning`.
-pub(crate) fn emit_webpack_done(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Finding>) {
-    let Some(p) = find(t, b" compiled ") else { return };
-    if p > 30 {
-        return;
-    }
-    let rest = &t[p + 10..];
-    let ok = if starts(rest, b"successfully") {
-        true
-    } else if starts(rest, b"with ") {
-        !contains(rest, b" error")
-    } else {
-        return;
-    };
-    let dur = find(rest, b" in ").and_then(|q| parse_duration_ms(&rest[q + 4..]));
-    emit_build(pid, "webpack", ok, dur, t, seq, out);
-}
-
 pub(crate) fn cont_webpack(r: &mut Rec, t: &[u8], _tw: &[u8], _ws: bool) -> Cont {
     use Cont::*;
     if r.lines > 200 {

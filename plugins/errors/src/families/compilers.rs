@@ -217,23 +217,6 @@ pub(crate) fn is_c_context(t: &[u8]) -> bool {
                 || contains(t, b": At top level")))
 }
 
-/// tsc `Found 0 errors.` → build success; `Found 2 errors. Watching for
-/// file changes.` → build failure. The final batch summary `Found 3 errors
-/// in 2 files.` is not a finding (every error was reported already).
-pub(crate) fn emit_tsc_found(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Finding>) {
-    let Some((n, len)) = parse_num(&t[6..]) else {
-        return;
-    };
-    if !starts(&t[6 + len..], b" error") {
-        return;
-    }
-    if n == 0 {
-        emit_build(pid, "tsc", true, None, t, seq, out);
-    } else if contains(t, b"Watching for file changes") {
-        emit_build(pid, "tsc", false, None, t, seq, out);
-    }
-}
-
 /// GNU make `Makefile:4: *** missing separator.  Stop.` (`colon` is the
 /// first ':'); `make: *** [Makefile:2: all] Error 1` is not one.
 pub(crate) fn make_error(t: &[u8], colon: usize) -> Option<(&[u8], u32, &[u8])> {

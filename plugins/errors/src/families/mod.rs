@@ -3,6 +3,7 @@
 //! bundler reports). The shared model is in `blocks`, `frames`,
 //! `locations` and `normalize`.
 
+pub mod builds;
 pub mod bundlers;
 pub mod compilers;
 pub mod runners;

@@ -1,0 +1,104 @@
+//! Build outcomes: the lines that say a build or re-check finished, and
+//! how. A `status=success` build finding tells the host that the process's
+//! open errors are fixed; `report=full` marks the end of a watcher's
+//! complete report (tsc, webpack), so errors not re-reported in it are
+//! fixed too. Incremental updates (Vite HMR, Next.js recompiles) only count
+//! after an error of the same process (`dirty`): healthy sessions print
+//! them all the time.
+
+use crate::Finding;
+use crate::record::*;
+use crate::text::*;
+
+/// Marks the build finding just pushed as the end of a full report.
+fn full_report(out: &mut [Finding]) {
+    if let Some(f) = out.last_mut() {
+        f.fields.push(("report".into(), "full".into()));
+    }
+}
+
+/// Build outcome lines other than the tool-specific ones matched in
+/// `blocks` (`Found N errors`, `webpack ... compiled`, cargo `Finished`).
+/// Returns true when the line was one.
+pub(crate) fn build_line(pid: u32, t: &[u8], dirty: bool, seq: u64, out: &mut Vec<Finding>) -> bool {
+    let b0 = t[0];
+    match b0 {
+        b'h' | b'p' | b'(' if dirty => {
+            // Vite `hmr update /src/App.tsx`, `page reload src/main.ts`,
+            // Vite 6+ `(client) hmr update ...`
+            let s = if b0 == b'(' {
+                match memchr::memchr(b')', t) {
+                    Some(p) if p < 12 => trim_start(&t[p + 1..]),
+                    _ => return false,
+                }
+            } else {
+                t
+            };
+            if starts(s, b"hmr update ") || starts(s, b"page reload ") {
+                emit_build(pid, "vite", true, None, t, seq, out);
+                return true;
+            }
+            false
+        }
+        b'[' if starts(t, b"[INFO] BUILD SUCCESS") => {
+            emit_build(pid, "maven", true, None, t, seq, out);
+            true
+        }
+        b'[' if starts(t, b"[INFO] BUILD FAILURE") => {
+            emit_build(pid, "maven", false, None, t, seq, out);
+            true
+        }
+        b'B' if starts(t, b"BUILD SUCCESSFUL") || starts(t, b"BUILD FAILED") => {
+            let ok = t[6] == b'S';
+            let dur = find(t, b" in ").and_then(|q| parse_duration_ms(&t[q + 4..]));
+            emit_build(pid, "gradle", ok, dur, t, seq, out);
+            true
+        }
+        b'C' if starts(t, b"Compiled successfully") || starts(t, b"Compiled with warnings") => {
+            // webpack-dev-server / Create React App after each full compile
+            emit_build(pid, "webpack", true, None, t, seq, out);
+            full_report(out);
+            true
+        }
+        0xE2 if dirty && starts(t, "✓ Compiled ".as_bytes()) => {
+            // Next.js `✓ Compiled /page in 312ms` after an error
+            emit_build(pid, "next", true, None, t, seq, out);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// tsc `Found 0 errors.` → build success; `Found 2 errors. Watching for
+/// file changes.` / `Found 3 errors in 2 files.` → build failure. Each
+/// closes a full report: errors of the process not in it are fixed.
+pub(crate) fn emit_tsc_found(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Finding>) {
+    let Some((n, len)) = parse_num(&t[6..]) else {
+        return;
+    };
+    if !starts(&t[6 + len..], b" error") {
+        return;
+    }
+    emit_build(pid, "tsc", n == 0, None, t, seq, out);
+    full_report(out);
+}
+
+/// `webpack 5.113.0 compiled successfully in 122 ms` / `... compiled with 2
+/// errors in 121 ms` / `webpack compiled with 1 warning`.
+pub(crate) fn emit_webpack_done(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Finding>) {
+    let Some(p) = find(t, b" compiled ") else { return };
+    if p > 30 {
+        return;
+    }
+    let rest = &t[p + 10..];
+    let ok = if starts(rest, b"successfully") {
+        true
+    } else if starts(rest, b"with ") {
+        !contains(rest, b" error")
+    } else {
+        return;
+    };
+    let dur = find(rest, b" in ").and_then(|q| parse_duration_ms(&rest[q + 4..]));
+    emit_build(pid, "webpack", ok, dur, t, seq, out);
+    full_report(out);
+}
