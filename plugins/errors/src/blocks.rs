@@ -3,7 +3,7 @@
 //! function says so) or closes it and may start a new one. Tool families
 //! (`families/`) add their starters and continuation rules here.
 
-use crate::families::{builds::*, bundlers::*, compilers::*, runners::*};
+use crate::families::{builds::*, bundlers::*, compilers::*, pytest::*, runners::*};
 use crate::frames::*;
 use crate::locations::*;
 use crate::record::*;
@@ -32,6 +32,12 @@ pub struct StreamState {
     pub(crate) eslint_next: u64,
     /// the process reported an error since its last successful build
     pub(crate) dirty: bool,
+    /// pytest printed failure / error sections: its short summary repeats them
+    pub(crate) pytest_sections: bool,
+    /// seq of the last pytest node id line (`tests/test_a.py::test_old`)
+    pub(crate) nodeid_seq: u64,
+    /// cargo test `---- tests::x stdout ----`: the test and its seq
+    pub(crate) cargo_test_out: Option<(String, u64)>,
 }
 
 impl StreamState {
@@ -99,6 +105,14 @@ impl StreamState {
                 r.language = Some("python");
                 self.open(r);
             }
+            b'R' if starts(t, b"Ran ") && count_digits(&t[4..]) > 0 && contains(t, b" test") => {
+                let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
+                r.framework = "unittest";
+                r.counts[0] = parse_num(&t[4..]).map_or(0, |x| x.0);
+                self.open(r);
+            }
+            // Django: the checks below it are the findings
+            b'S' if starts(t, b"SystemCheckError: ") => {}
             b'T' if starts(t, b"Tests:") => {
                 self.jest_summary = false;
                 emit_test(pid, "jest", t, seq, out);
@@ -131,7 +145,12 @@ impl StreamState {
                     self.pytest_e = Some(lossy(trim(&t[1..])));
                 }
             }
-            b'_' if starts(t, b"____") => self.pytest_e = None,
+            b'_' if starts(t, b"____") => {
+                self.pytest_e = None;
+                if let Some(name) = section_name(t) {
+                    self.start_pytest_section(name, seq, ts);
+                }
+            }
             b'e' | b'w' if starts(t, b"error") || starts(t, b"warning") => self.start_rust_like(pid, t, seq, ts, out),
             b'r' if starts(t, b"running ") && (t.ends_with(b" tests") || t.ends_with(b" test")) => {
                 self.in_cargo_test = true;
@@ -140,6 +159,9 @@ impl StreamState {
             b'F' if starts(t, b"FAIL\t") => self.emit_go(pid, t, false, seq, out),
             b'o' if starts(t, b"ok  \t") || starts(t, b"ok \t") || starts(t, b"ok\t") => {
                 self.emit_go(pid, t, true, seq, out)
+            }
+            b'-' if starts(t, b"---- ") && t.ends_with(b" stdout ----") => {
+                self.cargo_test_out = Some((lossy(&t[5..t.len() - 12]), seq));
             }
             b'-' if starts(t, b"--- ") => {
                 self.count_go(t);
@@ -184,10 +206,21 @@ impl StreamState {
             0xE2 if starts(t, "⚡ Done in ".as_bytes()) => {
                 emit_build(pid, "esbuild", true, parse_duration_ms(&t["⚡ Done in ".len()..]), t, seq, out);
             }
-            b'E' if starts(t, b"ERROR in ") => self.start_webpack(t, 9, Kind::Error, seq, ts),
+            // webpack `ERROR in ./src/a.js 3:7`; not Flask's `ERROR in app: msg`
+            b'E' if starts(t, b"ERROR in ") && !first_word_ends_colon(&t[9..]) => {
+                self.start_webpack(t, 9, Kind::Error, seq, ts)
+            }
             b'W' if starts(t, b"WARNING in ") => self.start_webpack(t, 11, Kind::Warning, seq, ts),
             b'w' if starts(t, b"webpack ") => emit_webpack_done(pid, t, seq, out),
+            b'0'..=b'9' if is_pytest_counts(t) => emit_test(pid, "pytest", t, seq, out),
             _ => {
+                if let Some(p) = find(t, b".py::")
+                    && memchr::memchr(b' ', &t[p..]).is_none()
+                {
+                    // pytest node id `tests/test_a.py::test_old` (warnings summary)
+                    self.nodeid_seq = seq;
+                    return;
+                }
                 if let Some(loc) = parse_loc(t) {
                     return self.start_loc(pid, t, loc, ctx, seq, ts);
                 }
@@ -203,7 +236,11 @@ impl StreamState {
                     self.open(r);
                     return;
                 }
-                if starts(t, b"ERROR ") && self.start_pytest_error(t, seq, ts) {
+                if starts(t, b"ERROR ") && is_pytest_summary_error(t) {
+                    // with sections printed, pytest's short summary only repeats them
+                    if !self.pytest_sections {
+                        self.start_pytest_error(t, seq, ts);
+                    }
                     return;
                 }
                 if is_level_error(t) {
@@ -236,6 +273,21 @@ impl StreamState {
                     }
                     return;
                 };
+                if let Some(code) = django_check(t, colon) {
+                    // `shop.Item.price: (fields.E130) DecimalFields must define ...`
+                    let (kind, sev) = if code.contains(&b'W') && !code.contains(&b'E') {
+                        (Kind::Warning, Severity::Warning)
+                    } else {
+                        (Kind::Error, Severity::Error)
+                    };
+                    let msg = trim(&t[colon + 1 + 2 + code.len() + 1..]);
+                    let mut r = Rec::new(Mode::Single, kind, sev, lossy(msg), seq, ts);
+                    r.code = Some(lossy(code));
+                    r.language = Some("python");
+                    r.cont_ws = true;
+                    self.open(r);
+                    return;
+                }
                 if let Some((path, line, msg)) = make_error(t, colon) {
                     // `Makefile:4: *** missing separator.  Stop.`
                     let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(msg), seq, ts);
@@ -297,6 +349,9 @@ impl StreamState {
             }
         }
         let Some(&c0) = tw.first() else { return };
+        if t.len() - tw.len() == 2 && (c0 == b'/' || c0.is_ascii_alphabetic()) && self.start_py_warning(tw, seq, ts) {
+            return;
+        }
         match c0 {
             b'F' if starts(tw, b"File \"") && starts(t, b"  File \"") => {
                 // Python SyntaxError printed without a Traceback header
@@ -322,6 +377,17 @@ impl StreamState {
                 self.open(r);
             }
             b'T' if starts(tw, b"Tests ") => emit_test(pid, "vitest", t, seq, out),
+            // nextest `     Summary [   0.008s] 2 tests run: 2 passed, 1 skipped`
+            b'S' if starts(tw, b"Summary [") => {
+                if let Some(p) = memchr::memchr(b']', tw) {
+                    let mut f = Vec::new();
+                    emit_test(pid, "nextest", &tw[p + 1..], seq, &mut f);
+                    for mut x in f {
+                        x.message = lossy(trim(tw));
+                        out.push(x);
+                    }
+                }
+            }
             b'-' if starts(tw, b"--- ") => {
                 self.count_go(tw);
                 self.start_go_fail(tw, t.len() - tw.len(), seq, ts);
@@ -487,6 +553,29 @@ pub(crate) fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
         Mode::GoTest => cont_go_test(r, t, tw, ws),
         Mode::Webpack => cont_webpack(r, t, tw, ws),
         Mode::Esbuild => cont_esbuild(r, t, tw, ws),
+        Mode::Pytest => cont_pytest(r, t, tw, ws),
         Mode::Single => cont_single(r, t, tw, ws),
     }
+}
+
+/// `word: ...`: the first space-separated word ends with `:`
+fn first_word_ends_colon(s: &[u8]) -> bool {
+    let w = &s[..memchr::memchr(b' ', s).unwrap_or(s.len())];
+    w.ends_with(b":")
+}
+
+/// Django system check `obj: (fields.E300) msg` → `fields.E300` (`colon`
+/// is the first ':')
+fn django_check(t: &[u8], colon: usize) -> Option<&[u8]> {
+    let rest = t[colon + 1..].strip_prefix(b" (")?;
+    let end = memchr::memchr(b')', rest)?;
+    let code = &rest[..end];
+    let dot = memchr::memrchr(b'.', code)?;
+    let id = &code[dot + 1..];
+    (id.len() >= 2
+        && matches!(id[0], b'E' | b'W' | b'C' | b'I')
+        && id[1..].iter().all(u8::is_ascii_digit)
+        && code[..dot].iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.')
+        && rest.get(end + 1) == Some(&b' '))
+    .then_some(code)
 }

@@ -50,6 +50,8 @@ pub(crate) enum Mode {
     Webpack,
     /// esbuild `✘ [ERROR] msg` / `▲ [WARNING] msg` + indented location block
     Esbuild,
+    /// pytest `____ test_x ____` failure / error section
+    Pytest,
     /// one line, optionally with indented continuation lines
     Single,
 }
@@ -88,6 +90,8 @@ pub(crate) struct Rec {
     /// where the error was raised (the innermost frame, whoever's code it
     /// is); a `raised_at` field when the location chosen is another frame
     pub(crate) raised: Option<(String, u32)>,
+    /// a second text the family may need (pytest: the first `E` line)
+    pub(crate) note: Option<String>,
     /// passed, failed, skipped
     pub(crate) counts: [u32; 3],
     pub(crate) framework: &'static str,
@@ -125,6 +129,7 @@ impl Rec {
             loose: false,
             fallback: None,
             raised: None,
+            note: None,
             counts: [0; 3],
             framework: "",
             test: None,
@@ -158,6 +163,7 @@ impl Rec {
             Mode::TestBlock => 1,
             Mode::Jest | Mode::Tap => 2,
             Mode::Mocha | Mode::Vitest | Mode::Esbuild => 1,
+            Mode::Pytest => 50,
             _ => 0,
         }
     }
@@ -172,6 +178,9 @@ pub(crate) enum Cont {
 pub(crate) fn finish(mut r: Rec, pid: u32, out: &mut Vec<Finding>) {
     if !r.confirmed {
         return;
+    }
+    if r.mode == Mode::Pytest {
+        crate::families::pytest::finish_pytest(&mut r);
     }
     if r.file.is_none()
         && let Some((f, l, c)) = r.fallback.take()

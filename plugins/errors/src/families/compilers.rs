@@ -13,6 +13,13 @@ impl StreamState {
         let rest = trim(&t[at..]);
         let mut r = Rec::new(Mode::RustPanic, Kind::Error, sev, String::new(), seq, ts);
         r.language = Some("rust");
+        // cargo test: `---- tests::x stdout ----` names the test and opens its output
+        if let Some((name, at)) = self.cargo_test_out.take()
+            && t.get(8..8 + name.len()) == Some(name.as_bytes())
+        {
+            r.first_seq = at;
+            r.test = Some(name);
+        }
         if rest.first() == Some(&b'\'') {
             // old format: panicked at 'msg', src/main.rs:2:5
             let body = &rest[1..];
@@ -70,8 +77,12 @@ impl StreamState {
                 emit_build(pid, "cargo", false, None, t, seq, out);
                 return;
             }
-            if starts(msg, b"aborting due to")
-                || starts(msg, b"test failed, to rerun")
+            if starts(msg, b"aborting due to") {
+                // rustc run directly; under cargo, `could not compile` says it
+                emit_build(pid, "rustc", false, None, t, seq, out);
+                return;
+            }
+            if starts(msg, b"test failed, to rerun")
                 || starts(msg, b"process didn't exit successfully")
                 || starts(msg, b"Recipe `")
             {
@@ -255,6 +266,13 @@ pub(crate) fn cont_rust_diag(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont
             {
                 r.code = Some(lossy(&tw[p + 1..p + q]));
             }
+        } else if r.code.is_none()
+            && starts(tw, b"= help: for further information visit ")
+            && contains(tw, b"/rust-clippy/")
+            && let Some(p) = memchr::memrchr(b'#', tw)
+        {
+            // a clippy lint denied by an attribute names itself only here
+            r.code = Some(format!("clippy::{}", lossy(&tw[p + 1..])));
         }
         return Accept;
     }

@@ -6,4 +6,5 @@
 pub mod builds;
 pub mod bundlers;
 pub mod compilers;
+pub mod pytest;
 pub mod runners;

@@ -113,6 +113,31 @@ pub(crate) fn unquote(v: &[u8]) -> &[u8] {
 
 pub(crate) fn cont_test_block(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
     use Cont::*;
+    if r.framework == "unittest" {
+        if r.stage == 9 {
+            return Reject;
+        }
+        // `Ran 3 tests in 0.001s`, blank, `OK` / `OK (skipped=1)` / `FAILED (failures=1, errors=1)`
+        if starts(t, b"OK") || starts(t, b"FAILED") {
+            let mut failed = 0;
+            let mut skipped = 0;
+            let mut i = 0;
+            while let Some(p) = find(&t[i..], b"=") {
+                let key_start = t[..i + p].iter().rposition(|b| !b.is_ascii_alphabetic()).map_or(0, |x| x + 1);
+                let n = parse_num(&t[i + p + 1..]).map_or(0, |x| x.0);
+                match &t[key_start..i + p] {
+                    b"failures" | b"errors" => failed += n,
+                    b"skipped" => skipped += n,
+                    _ => {}
+                }
+                i += p + 1;
+            }
+            r.counts = [r.counts[0].saturating_sub(failed + skipped), failed, skipped];
+            r.stage = 9;
+            return Accept;
+        }
+        return Reject;
+    }
     if r.framework == "node" {
         if let Some(body) = t.strip_prefix(b"# ") {
             let w = body.iter().take_while(|b| b.is_ascii_alphabetic() || **b == b'_').count();
