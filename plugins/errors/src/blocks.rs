@@ -3,7 +3,7 @@
 //! function says so) or closes it and may start a new one. Tool families
 //! (`families/`) add their starters and continuation rules here.
 
-use crate::families::{builds::*, bundlers::*, compilers::*, pytest::*, runners::*};
+use crate::families::{builds::*, bundlers::*, compilers::*, junit::*, pytest::*, runners::*};
 use crate::frames::*;
 use crate::locations::*;
 use crate::record::*;
@@ -38,6 +38,10 @@ pub struct StreamState {
     pub(crate) nodeid_seq: u64,
     /// cargo test `---- tests::x stdout ----`: the test and its seq
     pub(crate) cargo_test_out: Option<(String, u64)>,
+    /// inside JUnit's `Failures (N):` section
+    pub(crate) junit_failures: bool,
+    /// JUnit's closing table: successful, failed, skipped
+    pub(crate) junit_counts: [u32; 3],
 }
 
 impl StreamState {
@@ -96,6 +100,7 @@ impl StreamState {
         let ctx = self.ctx.take().filter(|c| c.1 + 1 == seq);
         // mocha failure headers are indented; any unindented line ends the list
         self.mocha_failing = false;
+        self.junit_failures = false;
         if matches!(b0, b'h' | b'p' | b'(' | b'[' | b'B' | b'C' | 0xE2) && build_line(pid, t, self.dirty, seq, out) {
             return;
         }
@@ -105,6 +110,8 @@ impl StreamState {
                 r.language = Some("python");
                 self.open(r);
             }
+            b'F' if starts(t, b"Failures (") && t.ends_with(b"):") => self.junit_failures = true,
+            b'[' if t.ends_with(b"]") && t.get(1) == Some(&b' ') && self.junit_count(pid, t, seq, out) => {}
             b'R' if starts(t, b"Ran ") && count_digits(&t[4..]) > 0 && contains(t, b" test") => {
                 let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
                 r.framework = "unittest";
@@ -349,6 +356,9 @@ impl StreamState {
             }
         }
         let Some(&c0) = tw.first() else { return };
+        if self.junit_failures && t.len() - tw.len() == 2 {
+            return self.start_junit_failure(tw, seq, ts);
+        }
         if t.len() - tw.len() == 2 && (c0 == b'/' || c0.is_ascii_alphabetic()) && self.start_py_warning(tw, seq, ts) {
             return;
         }
@@ -554,6 +564,7 @@ pub(crate) fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
         Mode::Webpack => cont_webpack(r, t, tw, ws),
         Mode::Esbuild => cont_esbuild(r, t, tw, ws),
         Mode::Pytest => cont_pytest(r, t, tw, ws),
+        Mode::JUnit => cont_junit(r, t, tw, ws),
         Mode::Single => cont_single(r, t, tw, ws),
     }
 }

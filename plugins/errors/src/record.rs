@@ -52,6 +52,8 @@ pub(crate) enum Mode {
     Esbuild,
     /// pytest `____ test_x ____` failure / error section
     Pytest,
+    /// JUnit console launcher `Failures (N):` entry
+    JUnit,
     /// one line, optionally with indented continuation lines
     Single,
 }
@@ -164,6 +166,7 @@ impl Rec {
             Mode::Jest | Mode::Tap => 2,
             Mode::Mocha | Mode::Vitest | Mode::Esbuild => 1,
             Mode::Pytest => 50,
+            Mode::JUnit => 0,
             _ => 0,
         }
     }

@@ -143,6 +143,14 @@ impl StreamState {
             {
                 code = Some(lossy(&msg[p + 1..msg.len() - 1]));
                 msg = trim(&msg[..p]);
+            } else if lang == Some("java")
+                && msg.first() == Some(&b'[')
+                && let Some(p) = memchr::memchr(b']', msg)
+                && msg[1..p].iter().all(|b| b.is_ascii_lowercase() || *b == b'-')
+            {
+                // javac -Xlint `warning: [unchecked] unchecked conversion`
+                code = Some(lossy(&msg[1..p]));
+                msg = trim(&msg[p + 1..]);
             }
             let mode = if lang == Some("java") { Mode::Javac } else { Mode::CDiag };
             let mut r = Rec::new(mode, kind, sev, lossy(msg), seq, ts);

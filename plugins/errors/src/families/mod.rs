@@ -6,5 +6,6 @@
 pub mod builds;
 pub mod bundlers;
 pub mod compilers;
+pub mod junit;
 pub mod pytest;
 pub mod runners;
