@@ -42,6 +42,10 @@ pub struct StreamState {
     pub(crate) junit_failures: bool,
     /// JUnit's closing table: successful, failed, skipped
     pub(crate) junit_counts: [u32; 3],
+    /// go test -v: the test of the last `=== RUN` (empty: none)
+    pub(crate) go_run: Vec<u8>,
+    /// after JUnit 4's `There were N failures:`
+    pub(crate) junit4_failures: bool,
 }
 
 impl StreamState {
@@ -53,7 +57,7 @@ impl StreamState {
         if let Some(r) = self.rec.take() {
             match r.mode {
                 // `--- FAIL:` lines absorbed by a go test record still count
-                Mode::GoTest => self.go_counts[1] += r.counts[1],
+                Mode::GoTest => (0..3).for_each(|i| self.go_counts[i] += r.counts[i]),
                 Mode::TestBlock if r.framework == "mocha" && r.counts[1] > 0 => self.mocha_failing = true,
                 _ => {}
             }
@@ -112,6 +116,40 @@ impl StreamState {
             }
             b'F' if starts(t, b"Failures (") && t.ends_with(b"):") => self.junit_failures = true,
             b'[' if t.ends_with(b"]") && t.get(1) == Some(&b' ') && self.junit_count(pid, t, seq, out) => {}
+            b'E' | b'F' if (starts(t, b"ERROR: ") || starts(t, b"FAIL: ")) && t.ends_with(b")") => {
+                // unittest `FAIL: test_x (pkg.mod.Class.test_x)` + rule + traceback
+                let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+                r.tb_merge = true;
+                r.confirmed = false;
+                if let Some(p) = memchr::memrchr(b'(', t) {
+                    r.test = Some(lossy(&t[p + 1..t.len() - 1]));
+                }
+                self.open(r);
+            }
+            b'T' if starts(t, b"There w") && (t.ends_with(b"failures:") || t.ends_with(b"failure:")) => {
+                self.junit4_failures = true;
+            }
+            b'0'..=b'9' if self.junit4_failures && mocha_header(t) => {
+                // JUnit 4 `1) firstOfEmpty(com.acme.CartTest)`, the exception and frames follow
+                let n = count_digits(t);
+                let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, String::new(), seq, ts);
+                r.test = Some(lossy(trim(&t[n + 2..])));
+                r.language = Some("java");
+                r.confirmed = false;
+                self.open(r);
+            }
+            b'T' if starts(t, b"Tests run: ") && contains(t, b"Failures: ") => {
+                // JUnit 4 `Tests run: 3,  Failures: 2`
+                let total = parse_num(&t[11..]).map_or(0, |x| x.0);
+                let failed = find(t, b"Failures: ").and_then(|p| parse_num(&t[p + 10..])).map_or(0, |x| x.0);
+                self.junit4_failures = false;
+                out.push(test_finding(pid, "junit", t, seq, [total.saturating_sub(failed), failed, 0]));
+            }
+            b'O' if starts(t, b"OK (") && contains(t, b" test") => {
+                // JUnit 4 `OK (3 tests)`
+                let n = parse_num(&t[4..]).map_or(0, |x| x.0);
+                out.push(test_finding(pid, "junit", t, seq, [n, 0, 0]));
+            }
             b'R' if starts(t, b"Ran ") && count_digits(&t[4..]) > 0 && contains(t, b" test") => {
                 let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
                 r.framework = "unittest";
@@ -178,6 +216,11 @@ impl StreamState {
                 let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
                 r.framework = "node";
                 self.open(r);
+            }
+            b'=' if starts(t, b"=== RUN ") => {
+                // a reused buffer: healthy `go test -v` output must not allocate
+                self.go_run.clear();
+                self.go_run.extend_from_slice(trim(&t[8..]));
             }
             b'=' if starts(t, b"==") => {
                 if contains(t, b" in ")
@@ -387,6 +430,19 @@ impl StreamState {
                 self.open(r);
             }
             b'T' if starts(tw, b"Tests ") => emit_test(pid, "vitest", t, seq, out),
+            b'F' if starts(tw, b"FAIL [") => {
+                let Some(p) = find(tw, b"] ") else { return };
+                let mut name = trim(&tw[p + 2..]);
+                if name.first() == Some(&b'(')
+                    && let Some(q) = find(name, b") ")
+                {
+                    name = &name[q + 2..];
+                }
+                let mut r = Rec::new(Mode::Nextest, Kind::Error, Severity::Error, String::new(), seq, ts);
+                r.confirmed = false;
+                r.test = Some(lossy(name));
+                self.open(r);
+            }
             // nextest `     Summary [   0.008s] 2 tests run: 2 passed, 1 skipped`
             b'S' if starts(tw, b"Summary [") => {
                 if let Some(p) = memchr::memchr(b']', tw) {
@@ -457,10 +513,16 @@ impl StreamState {
                     && loc.path.ends_with(b"_test.go")
                     && !loc.rest.is_empty()
                 {
-                    // named by the `--- FAIL: TestX` line that follows (go test -v)
+                    // go test -v: a log line of the running test, a failure
+                    // only if its `--- FAIL: TestX` follows
                     let mut r = Rec::new(Mode::GoTest, Kind::Error, Severity::Error, lossy(trim(loc.rest)), seq, ts);
                     r.set_loc(loc.path, loc.line, loc.col);
                     r.indent = t.len() - tw.len();
+                    if !self.go_run.is_empty() {
+                        r.test = Some(lossy(&self.go_run));
+                        r.confirmed = false;
+                        r.stage = 1;
+                    }
                     self.open(r);
                 }
             }
@@ -565,6 +627,7 @@ pub(crate) fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
         Mode::Esbuild => cont_esbuild(r, t, tw, ws),
         Mode::Pytest => cont_pytest(r, t, tw, ws),
         Mode::JUnit => cont_junit(r, t, tw, ws),
+        Mode::Nextest => cont_nextest(r, t, tw, ws),
         Mode::Single => cont_single(r, t, tw, ws),
     }
 }

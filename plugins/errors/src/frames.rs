@@ -136,6 +136,19 @@ pub(crate) fn is_test_path(p: &[u8]) -> bool {
 
 pub(crate) fn cont_stack(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
     use Cont::*;
+    if r.message.is_empty() && !ws {
+        // a test runner's header (JUnit 4 `1) name`) precedes the exception line
+        r.message = lossy(trim(t));
+        r.confirmed = true;
+        return Accept;
+    }
+    if r.frames == 0 && r.file.is_none() && starts(t, b"Traceback (most recent call last)") {
+        // a log line (`Internal Server Error: /cart`) introducing a traceback
+        r.mode = Mode::PyTb;
+        r.stage = 0;
+        r.language = Some("python");
+        return Accept;
+    }
     if ws && starts(tw, b"at ") {
         stack_frame(r, t, tw);
         return Accept;
@@ -282,6 +295,10 @@ pub(crate) fn cont_npm(_r: &mut Rec, t: &[u8], _tw: &[u8], _ws: bool) -> Cont {
 
 pub(crate) fn cont_single(r: &mut Rec, t: &[u8], _tw: &[u8], ws: bool) -> Cont {
     use Cont::*;
+    if r.tb_merge && !ws && t.len() >= 20 && t.iter().all(|b| *b == b'-') {
+        // unittest `FAIL: test_x (mod.Class.test_x)`, a rule, the traceback
+        return Accept;
+    }
     if r.tb_merge && starts(t, b"Traceback (most recent call last)") {
         r.mode = Mode::PyTb;
         r.stage = 0;

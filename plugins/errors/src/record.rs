@@ -54,6 +54,8 @@ pub(crate) enum Mode {
     Pytest,
     /// JUnit console launcher `Failures (N):` entry
     JUnit,
+    /// cargo nextest `FAIL [ 0.1s] crate tests::x` block
+    Nextest,
     /// one line, optionally with indented continuation lines
     Single,
 }
@@ -167,6 +169,7 @@ impl Rec {
             Mode::Mocha | Mode::Vitest | Mode::Esbuild => 1,
             Mode::Pytest => 50,
             Mode::JUnit => 0,
+            Mode::Nextest => 2,
             _ => 0,
         }
     }

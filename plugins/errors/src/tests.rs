@@ -325,8 +325,10 @@ fn go_test_verbose_subtest_and_panic() {
         "FAIL\texample.com/x\t0.004s",
     ]);
     assert_eq!(f.len(), 3, "{f:#?}");
-    assert_eq!((f[0].line, field(&f[0], "test")), (Some(21), Some("TestTable")));
-    assert_eq!((f[1].severity, f[1].line), (Severity::Critical, Some(30)));
+    // the log line belongs to the test that was running (`=== RUN`)
+    assert_eq!((f[0].line, field(&f[0], "test")), (Some(21), Some("TestTable/neg")));
+    // a test's panic is that test's failure, not a crash of the program
+    assert_eq!((f[1].severity, f[1].line, field(&f[1], "test")), (Severity::Error, Some(30), Some("TestBoom")));
     assert_eq!(field(&f[2], "failed"), Some("3"));
 }
 

@@ -14,8 +14,11 @@ impl StreamState {
         let mut r = Rec::new(Mode::RustPanic, Kind::Error, sev, String::new(), seq, ts);
         r.language = Some("rust");
         // cargo test: `---- tests::x stdout ----` names the test and opens its output
+        // (a doc test's panic is in thread 'main': `---- src/lib.rs - f (line 12) stdout ----`)
+        let doctest =
+            self.cargo_test_out.as_ref().and_then(|(n, _)| doctest_line(n.as_bytes()).map(|(f, l)| (f.to_vec(), l)));
         if let Some((name, at)) = self.cargo_test_out.take()
-            && t.get(8..8 + name.len()) == Some(name.as_bytes())
+            && (t.get(8..8 + name.len()) == Some(name.as_bytes()) || doctest.is_some())
         {
             r.first_seq = at;
             r.test = Some(name);
@@ -41,6 +44,13 @@ impl StreamState {
             }
             r.message = lossy(trim(t));
             r.stage = if rest.ends_with(b":") { 0 } else { 1 };
+            if let Some((file, line)) = &doctest
+                && r.file.as_deref().is_some_and(|f| f.contains("rustdoctest"))
+            {
+                // the panic is in rustdoc's temporary bundle: locate the doc test
+                r.raised = r.file.take().zip(r.line);
+                r.set_loc(file, *line, None);
+            }
         }
         self.open(r);
     }
@@ -83,6 +93,8 @@ impl StreamState {
                 return;
             }
             if starts(msg, b"test failed, to rerun")
+                || starts(msg, b"doctest failed, to rerun")
+                || msg == b"test run failed"
                 || starts(msg, b"process didn't exit successfully")
                 || starts(msg, b"Recipe `")
             {
@@ -92,6 +104,7 @@ impl StreamState {
             || msg.ends_with(b"warnings emitted")
             || (contains(msg, b" generated ") && contains(msg, b" warning"))
             || starts(msg, b"build failed, waiting")
+            || contains(msg, b" tests were not run due to test failure")
         {
             return;
         }
@@ -356,4 +369,12 @@ pub(crate) fn cont_tsc(r: &mut Rec, t: &[u8], _tw: &[u8], ws: bool) -> Cont {
 pub(crate) fn cont_go_build(_r: &mut Rec, _t: &[u8], _tw: &[u8], ws: bool) -> Cont {
     use Cont::*;
     if ws { Accept } else { Reject }
+}
+
+/// A doc test's name `src/lib.rs - whisper (line 12)` → (`src/lib.rs`, 12)
+fn doctest_line(name: &[u8]) -> Option<(&[u8], u32)> {
+    let p = find(name, b" - ")?;
+    let q = find(name, b" (line ")?;
+    let (line, _) = parse_num(&name[q + 7..])?;
+    (name.ends_with(b")") && has_extension(&name[..p])).then_some((&name[..p], line))
 }

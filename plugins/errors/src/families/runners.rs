@@ -313,15 +313,45 @@ pub(crate) fn cont_tap(r: &mut Rec, t: &[u8], tw: &[u8], _ws: bool) -> Cont {
 
 pub(crate) fn cont_go_test(r: &mut Rec, _t: &[u8], tw: &[u8], ws: bool) -> Cont {
     use Cont::*;
+    if r.stage == 9 {
+        return Reject;
+    }
+    if r.stage == 1 {
+        // go test -v: log lines of the running test (`=== RUN`), then its
+        // result; other tests' results may come first (a parent's FAIL,
+        // its passing subtests)
+        let (i, rest) = if let Some(x) = tw.strip_prefix(b"--- FAIL: ") {
+            (1, x)
+        } else if let Some(x) = tw.strip_prefix(b"--- PASS: ") {
+            (0, x)
+        } else if let Some(x) = tw.strip_prefix(b"--- SKIP: ") {
+            (2, x)
+        } else {
+            return if ws && !starts(tw, b"=== ") { Accept } else { Reject };
+        };
+        r.counts[i] += 1;
+        let name = &rest[..memchr::memchr(b' ', rest).unwrap_or(rest.len())];
+        if r.test.as_deref().map(str::as_bytes) == Some(name) {
+            r.confirmed = i == 1;
+            r.stage = 9;
+        }
+        return Accept;
+    }
     if let Some(name) = go_fail_name(tw) {
-        // -v prints the logs first, then `--- FAIL: TestX`; a parent
-        // without logs of its own takes the name of its failing subtest
+        // a parent without logs of its own takes the name of its failing subtest
         if r.test.is_none() || r.file.is_none() {
             r.test = Some(lossy(name));
             r.counts[1] += 1;
             return Accept;
         }
         return Reject;
+    }
+    if r.file.is_none() && starts(tw, b"panic: ") {
+        // the failing test panicked: its goroutine dump follows
+        r.mode = Mode::GoPanic;
+        r.message = lossy(trim(tw));
+        r.confirmed = true;
+        return Accept;
     }
     if !ws || starts(tw, b"--- ") || starts(tw, b"=== ") {
         return Reject;
@@ -335,5 +365,35 @@ pub(crate) fn cont_go_test(r: &mut Rec, _t: &[u8], tw: &[u8], ws: bool) -> Cont 
         r.set_loc(loc.path, loc.line, loc.col);
         r.confirmed = true;
     }
+    Accept
+}
+
+/// nextest `FAIL [   0.067s] (3/4) queue tests::pops_empty` and its
+/// indented stdout / stderr: a finding once a panic is seen in it.
+pub(crate) fn cont_nextest(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    if !ws
+        || starts(tw, "────".as_bytes())
+        || ["Cancelling", "Summary [", "PASS [", "FAIL [", "SIGSEGV", "SIGABRT", "TIMEOUT", "Starting "]
+            .iter()
+            .any(|p| starts(tw, p.as_bytes()))
+    {
+        return Reject;
+    }
+    if r.stage == 1 {
+        r.message = lossy(trim(tw));
+        r.stage = 2;
+    } else if starts(tw, b"thread '")
+        && let Some(p) = find(tw, b" panicked at ")
+    {
+        let loc = trim(&tw[p + 13..]);
+        if let Some((path, l, c)) = loc_from_end(loc.strip_suffix(b":").unwrap_or(loc)) {
+            r.set_loc(path, l, c);
+            r.language = Some("rust");
+        }
+        r.confirmed = true;
+        r.stage = 1;
+    }
+    let _ = t;
     Accept
 }
