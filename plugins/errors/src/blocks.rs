@@ -46,6 +46,10 @@ pub struct StreamState {
     pub(crate) go_run: Vec<u8>,
     /// after JUnit 4's `There were N failures:`
     pub(crate) junit4_failures: bool,
+    /// the stream is a Maven build (its lines carry `[INFO]` / `[ERROR]` levels)
+    pub(crate) maven: bool,
+    /// after Maven's `[ERROR] Failed to execute goal`: the rest restates
+    pub(crate) mvn_goal_failed: bool,
 }
 
 impl StreamState {
@@ -105,6 +109,14 @@ impl StreamState {
         // mocha failure headers are indented; any unindented line ends the list
         self.mocha_failing = false;
         self.junit_failures = false;
+        if b0 == b'[' {
+            if !self.maven && starts(t, b"[INFO] ") {
+                self.maven = true;
+            }
+            if self.maven && self.maven_line(pid, t, seq, ts, out) {
+                return;
+            }
+        }
         if matches!(b0, b'h' | b'p' | b'(' | b'[' | b'B' | b'C' | 0xE2) && build_line(pid, t, self.dirty, seq, out) {
             return;
         }

@@ -7,5 +7,6 @@ pub mod builds;
 pub mod bundlers;
 pub mod compilers;
 pub mod junit;
+pub mod maven;
 pub mod pytest;
 pub mod runners;
