@@ -3,12 +3,11 @@
 //! function says so) or closes it and may start a new one. Tool families
 //! (`families/`) add their starters and continuation rules here.
 
-use crate::families::{builds::*, bundlers::*, compilers::*, junit::*, pytest::*, runners::*};
+use crate::Finding;
+use crate::families::{bundlers::*, compilers::*, junit::*, pytest::*, runners::*};
 use crate::frames::*;
-use crate::locations::*;
 use crate::record::*;
 use crate::text::*;
-use crate::{Finding, Kind, Severity};
 
 #[derive(Default)]
 pub struct StreamState {
@@ -53,6 +52,12 @@ pub struct StreamState {
 }
 
 impl StreamState {
+    /// Nothing open and no list whose entries are told apart from noise
+    /// only by what came before: a line that starts nothing may be skipped.
+    pub fn idle(&self) -> bool {
+        self.rec.is_none() && !self.mocha_failing && !self.junit_failures && !self.junit4_failures && self.ctx.is_none()
+    }
+
     pub fn open_since(&self) -> Option<i64> {
         self.rec.as_ref().map(|r| r.last_ts)
     }
@@ -97,449 +102,6 @@ impl StreamState {
 
     pub(crate) fn open(&mut self, r: Rec) {
         self.rec = Some(r);
-    }
-
-    pub(crate) fn start(&mut self, pid: u32, t: &[u8], seq: u64, ts: i64, out: &mut Vec<Finding>) {
-        let b0 = t[0];
-        if b0 == b' ' || b0 == b'\t' {
-            return self.start_indented(pid, t, seq, ts, out);
-        }
-        // keep gcc context only while context lines are adjacent
-        let ctx = self.ctx.take().filter(|c| c.1 + 1 == seq);
-        // mocha failure headers are indented; any unindented line ends the list
-        self.mocha_failing = false;
-        self.junit_failures = false;
-        if b0 == b'[' {
-            if !self.maven && starts(t, b"[INFO] ") {
-                self.maven = true;
-            }
-            if self.maven && self.maven_line(pid, t, seq, ts, out) {
-                return;
-            }
-        }
-        if matches!(b0, b'h' | b'p' | b'(' | b'[' | b'B' | b'C' | 0xE2) && build_line(pid, t, self.dirty, seq, out) {
-            return;
-        }
-        match b0 {
-            b'T' if starts(t, b"Traceback (most recent call last)") => {
-                let mut r = Rec::new(Mode::PyTb, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
-                r.language = Some("python");
-                self.open(r);
-            }
-            b'F' if starts(t, b"Failures (") && t.ends_with(b"):") => self.junit_failures = true,
-            b'[' if t.ends_with(b"]") && t.get(1) == Some(&b' ') && self.junit_count(pid, t, seq, out) => {}
-            b'E' | b'F' if (starts(t, b"ERROR: ") || starts(t, b"FAIL: ")) && t.ends_with(b")") => {
-                // unittest `FAIL: test_x (pkg.mod.Class.test_x)` + rule + traceback
-                let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
-                r.tb_merge = true;
-                r.confirmed = false;
-                if let Some(p) = memchr::memrchr(b'(', t) {
-                    r.test = Some(lossy(&t[p + 1..t.len() - 1]));
-                }
-                self.open(r);
-            }
-            b'T' if starts(t, b"There w") && (t.ends_with(b"failures:") || t.ends_with(b"failure:")) => {
-                self.junit4_failures = true;
-            }
-            b'0'..=b'9' if self.junit4_failures && mocha_header(t) => {
-                // JUnit 4 `1) firstOfEmpty(com.acme.CartTest)`, the exception and frames follow
-                let n = count_digits(t);
-                let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, String::new(), seq, ts);
-                r.test = Some(lossy(trim(&t[n + 2..])));
-                r.language = Some("java");
-                r.confirmed = false;
-                self.open(r);
-            }
-            b'T' if starts(t, b"Tests run: ") && contains(t, b"Failures: ") => {
-                // JUnit 4 `Tests run: 3,  Failures: 2`
-                let total = parse_num(&t[11..]).map_or(0, |x| x.0);
-                let failed = find(t, b"Failures: ").and_then(|p| parse_num(&t[p + 10..])).map_or(0, |x| x.0);
-                self.junit4_failures = false;
-                out.push(test_finding(pid, "junit", t, seq, [total.saturating_sub(failed), failed, 0]));
-            }
-            b'O' if starts(t, b"OK (") && contains(t, b" test") => {
-                // JUnit 4 `OK (3 tests)`
-                let n = parse_num(&t[4..]).map_or(0, |x| x.0);
-                out.push(test_finding(pid, "junit", t, seq, [n, 0, 0]));
-            }
-            b'R' if starts(t, b"Ran ") && count_digits(&t[4..]) > 0 && contains(t, b" test") => {
-                let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
-                r.framework = "unittest";
-                r.counts[0] = parse_num(&t[4..]).map_or(0, |x| x.0);
-                self.open(r);
-            }
-            // Django: the checks below it are the findings
-            b'S' if starts(t, b"SystemCheckError: ") => {}
-            b'T' if starts(t, b"Tests:") => {
-                self.jest_summary = false;
-                emit_test(pid, "jest", t, seq, out);
-            }
-            b'S' if starts(t, b"Summary of all failing tests") => self.jest_summary = true,
-            b't' if starts(t, b"thread '") => {
-                // `thread 'main' panicked at` / `thread 'main' (11397) panicked at`
-                if let Some(p) = find(t, b" panicked at ") {
-                    self.start_rust_panic(t, p + 13, seq, ts);
-                }
-            }
-            b't' if starts(t, b"test result: ") => emit_test(pid, "cargo", t, seq, out),
-            b'p' if starts(t, b"panic: ") => {
-                let mut r = Rec::new(Mode::GoPanic, Kind::Error, Severity::Critical, lossy(trim(t)), seq, ts);
-                r.language = Some("go");
-                self.open(r);
-            }
-            b'E' if starts(t, b"Exception in thread \"") => {
-                let msg = match find(&t[21..], b"\" ") {
-                    Some(p) => &t[21 + p + 2..],
-                    None => t,
-                };
-                let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(msg)), seq, ts);
-                r.language = Some("java");
-                self.open(r);
-            }
-            b'E' if t.len() > 1 && t[1] == b' ' => {
-                // pytest assertion detail `E       assert 4 == 5`
-                if self.pytest_e.is_none() {
-                    self.pytest_e = Some(lossy(trim(&t[1..])));
-                }
-            }
-            b'_' if starts(t, b"____") => {
-                self.pytest_e = None;
-                if let Some(name) = section_name(t) {
-                    self.start_pytest_section(name, seq, ts);
-                }
-            }
-            b'e' | b'w' if starts(t, b"error") || starts(t, b"warning") => self.start_rust_like(pid, t, seq, ts, out),
-            b'r' if starts(t, b"running ") && (t.ends_with(b" tests") || t.ends_with(b" test")) => {
-                self.in_cargo_test = true;
-            }
-            b'F' if starts(t, b"Found ") => emit_tsc_found(pid, t, seq, out),
-            b'F' if starts(t, b"FAIL\t") => self.emit_go(pid, t, false, seq, out),
-            b'o' if starts(t, b"ok  \t") || starts(t, b"ok \t") || starts(t, b"ok\t") => {
-                self.emit_go(pid, t, true, seq, out)
-            }
-            b'-' if starts(t, b"---- ") && t.ends_with(b" stdout ----") => {
-                self.cargo_test_out = Some((lossy(&t[5..t.len() - 12]), seq));
-            }
-            b'-' if starts(t, b"--- ") => {
-                self.count_go(t);
-                self.start_go_fail(t, 0, seq, ts);
-            }
-            b'#' if starts(t, b"# tests ") => {
-                let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
-                r.framework = "node";
-                self.open(r);
-            }
-            b'=' if starts(t, b"=== RUN ") => {
-                // a reused buffer: healthy `go test -v` output must not allocate
-                self.go_run.clear();
-                self.go_run.extend_from_slice(trim(&t[8..]));
-            }
-            b'=' if starts(t, b"==") => {
-                if contains(t, b" in ")
-                    && (contains(t, b" passed") || contains(t, b" failed") || contains(t, b" error"))
-                {
-                    emit_test(pid, "pytest", t, seq, out);
-                }
-            }
-            b'n' if starts(t, b"npm ERR!") || starts(t, b"npm error") => {
-                let mut r = Rec::new(Mode::Npm, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
-                r.language = Some("javascript");
-                self.open(r);
-            }
-            b'n' if starts(t, b"not ok ") => self.start_tap(t, 0, seq, ts),
-            b'n' if starts(t, b"node:") => {
-                // node code frame pointing into node internals: `node:assert:90`
-                if memchr::memchr(b' ', t).is_none() && t.last().is_some_and(u8::is_ascii_digit) {
-                    let mut r = Rec::new(Mode::NodeFrame, Kind::Error, Severity::Error, String::new(), seq, ts);
-                    r.confirmed = false;
-                    r.language = Some("javascript");
-                    self.open(r);
-                }
-            }
-            0xE2 if starts(t, "✓ built in ".as_bytes()) => {
-                emit_build(pid, "vite", true, parse_duration_ms(&t[13..]), t, seq, out);
-            }
-            0xE2 if starts(t, "✘ [ERROR] ".as_bytes()) => {
-                self.start_esbuild(t, "✘ [ERROR] ".len(), Kind::Error, seq, ts)
-            }
-            0xE2 if starts(t, "▲ [WARNING] ".as_bytes()) => {
-                self.start_esbuild(t, "▲ [WARNING] ".len(), Kind::Warning, seq, ts)
-            }
-            0xE2 if starts(t, "⚡ Done in ".as_bytes()) => {
-                emit_build(pid, "esbuild", true, parse_duration_ms(&t["⚡ Done in ".len()..]), t, seq, out);
-            }
-            // webpack `ERROR in ./src/a.js 3:7`; not Flask's `ERROR in app: msg`
-            b'E' if starts(t, b"ERROR in ") && !first_word_ends_colon(&t[9..]) => {
-                self.start_webpack(t, 9, Kind::Error, seq, ts)
-            }
-            b'W' if starts(t, b"WARNING in ") => self.start_webpack(t, 11, Kind::Warning, seq, ts),
-            b'w' if starts(t, b"webpack ") => emit_webpack_done(pid, t, seq, out),
-            b'0'..=b'9' if is_pytest_counts(t) => emit_test(pid, "pytest", t, seq, out),
-            _ => {
-                if let Some(p) = find(t, b".py::")
-                    && memchr::memchr(b' ', &t[p..]).is_none()
-                {
-                    // pytest node id `tests/test_a.py::test_old` (warnings summary)
-                    self.nodeid_seq = seq;
-                    return;
-                }
-                if let Some(loc) = parse_loc(t) {
-                    return self.start_loc(pid, t, loc, ctx, seq, ts);
-                }
-                if is_c_context(t) {
-                    self.ctx = Some((ctx.map_or(seq, |c| c.0), seq));
-                    return;
-                }
-                if let Some(name_end) = exc_line(t) {
-                    let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
-                    if name_end == 0 {
-                        r.mode = Mode::Single;
-                    }
-                    self.open(r);
-                    return;
-                }
-                if starts(t, b"ERROR ") && is_pytest_summary_error(t) {
-                    // with sections printed, pytest's short summary only repeats them
-                    if !self.pytest_sections {
-                        self.start_pytest_error(t, seq, ts);
-                    }
-                    return;
-                }
-                if is_level_error(t) {
-                    let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
-                    r.tb_merge = true;
-                    self.open(r);
-                    return;
-                }
-                if starts(t, b"Exception in thread ") {
-                    // Python: `Exception in thread Thread-1 (worker):` + traceback
-                    let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
-                    r.tb_merge = true;
-                    r.confirmed = false;
-                    self.open(r);
-                    return;
-                }
-                // Everything below needs a ':' somewhere; most log lines
-                // without one are done after this single memchr.
-                let colon = memchr::memchr(b':', t);
-                if (b0 == b'/' || colon == Some(1)) && is_eslint_header(t, colon) {
-                    // ESLint stylish file header: problem lines follow
-                    self.eslint_file.clear();
-                    self.eslint_file.extend_from_slice(t);
-                    self.eslint_next = seq + 1;
-                    return;
-                }
-                let Some(colon) = colon else {
-                    if starts(t, b"/usr/bin/ld") || starts(t, b"ld") {
-                        return self.start_ld(t, ctx, seq, ts);
-                    }
-                    return;
-                };
-                if let Some(code) = django_check(t, colon) {
-                    // `shop.Item.price: (fields.E130) DecimalFields must define ...`
-                    let (kind, sev) = if code.contains(&b'W') && !code.contains(&b'E') {
-                        (Kind::Warning, Severity::Warning)
-                    } else {
-                        (Kind::Error, Severity::Error)
-                    };
-                    let msg = trim(&t[colon + 1 + 2 + code.len() + 1..]);
-                    let mut r = Rec::new(Mode::Single, kind, sev, lossy(msg), seq, ts);
-                    r.code = Some(lossy(code));
-                    r.language = Some("python");
-                    r.cont_ws = true;
-                    self.open(r);
-                    return;
-                }
-                if let Some((path, line, msg)) = make_error(t, colon) {
-                    // `Makefile:4: *** missing separator.  Stop.`
-                    let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(msg), seq, ts);
-                    r.file = Some(lossy(path));
-                    r.line = Some(line);
-                    self.open(r);
-                    return;
-                }
-                self.start_ld(t, ctx, seq, ts);
-            }
-        }
-    }
-
-    /// linker lines, phrase errors, `job 1 failed: TypeError: x`
-    pub(crate) fn start_ld(&mut self, t: &[u8], ctx: Option<(u64, u64)>, seq: u64, ts: i64) {
-        if let Some(p) = find(t, b"undefined reference to ") {
-            // linker: `main.c:(.text+0xa): undefined reference to `helper'`
-            let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(&t[p..])), seq, ts);
-            if let Some(q) = find(&t[..p], b":(") {
-                r.file = Some(lossy(&t[..q]));
-                r.language = language_of(&t[..q]);
-            }
-            if let Some(c) = ctx {
-                r.first_seq = c.0;
-            }
-            self.open(r);
-            return;
-        }
-        if starts(t, b"/usr/bin/ld: ") || starts(t, b"ld: ") {
-            if t.ends_with(b"':") && contains(t, b": in function `") {
-                self.ctx = Some((ctx.map_or(seq, |c| c.0), seq));
-            } else if contains(t, b"cannot find ") || contains(t, b"error: ") {
-                self.open(Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts));
-            }
-            return;
-        }
-        if phrase_error(t) {
-            // `Internal server error: Failed to resolve import` (vite), `Pre-transform error: x`
-            let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
-            r.loose = true;
-            self.open(r);
-            return;
-        }
-        // `job 1 failed: TypeError: x` — only a finding when stack frames follow
-        if error_word_colon(t) {
-            let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
-            r.confirmed = false;
-            self.open(r);
-        }
-    }
-
-    pub(crate) fn start_indented(&mut self, pid: u32, t: &[u8], seq: u64, ts: i64, out: &mut Vec<Finding>) {
-        let tw = trim_start(t);
-        if let Some(c) = self.ctx {
-            // `                 from main.cpp:2:` continuation of "In file included from"
-            if c.1 + 1 == seq && starts(tw, b"from ") {
-                self.ctx = Some((c.0, seq));
-                return;
-            }
-        }
-        let Some(&c0) = tw.first() else { return };
-        if self.junit_failures && t.len() - tw.len() == 2 {
-            return self.start_junit_failure(tw, seq, ts);
-        }
-        if t.len() - tw.len() == 2 && (c0 == b'/' || c0.is_ascii_alphabetic()) && self.start_py_warning(tw, seq, ts) {
-            return;
-        }
-        match c0 {
-            b'F' if starts(tw, b"File \"") && starts(t, b"  File \"") => {
-                // Python SyntaxError printed without a Traceback header
-                let mut r = Rec::new(Mode::PyTb, Kind::Error, Severity::Error, String::new(), seq, ts);
-                r.language = Some("python");
-                r.confirmed = false;
-                py_frame(&mut r, tw);
-                self.open(r);
-            }
-            b'F' if starts(tw, b"Finished ") => {
-                if let Some(p) = find(tw, b" target(s) in ") {
-                    emit_build(pid, "cargo", true, parse_duration_ms(&tw[p + 14..]), t, seq, out);
-                }
-            }
-            b'F' if starts(tw, b"FAIL  ") && t.len() - tw.len() == 1 => {
-                // vitest ` FAIL  sum.test.js > suite > test`
-                let name = trim(&tw[6..]);
-                let mut r = Rec::new(Mode::Vitest, Kind::Error, Severity::Error, String::new(), seq, ts);
-                r.confirmed = false;
-                if let Some(p) = find(name, b" > ") {
-                    r.test = Some(lossy(&name[p + 3..]));
-                }
-                self.open(r);
-            }
-            b'T' if starts(tw, b"Tests ") => emit_test(pid, "vitest", t, seq, out),
-            b'F' if starts(tw, b"FAIL [") => {
-                let Some(p) = find(tw, b"] ") else { return };
-                let mut name = trim(&tw[p + 2..]);
-                if name.first() == Some(&b'(')
-                    && let Some(q) = find(name, b") ")
-                {
-                    name = &name[q + 2..];
-                }
-                let mut r = Rec::new(Mode::Nextest, Kind::Error, Severity::Error, String::new(), seq, ts);
-                r.confirmed = false;
-                r.test = Some(lossy(name));
-                self.open(r);
-            }
-            // nextest `     Summary [   0.008s] 2 tests run: 2 passed, 1 skipped`
-            b'S' if starts(tw, b"Summary [") => {
-                if let Some(p) = memchr::memchr(b']', tw) {
-                    let mut f = Vec::new();
-                    emit_test(pid, "nextest", &tw[p + 1..], seq, &mut f);
-                    for mut x in f {
-                        x.message = lossy(trim(tw));
-                        out.push(x);
-                    }
-                }
-            }
-            b'-' if starts(tw, b"--- ") => {
-                self.count_go(tw);
-                self.start_go_fail(tw, t.len() - tw.len(), seq, ts);
-            }
-            b'n' if starts(tw, b"not ok ") => self.start_tap(tw, t.len() - tw.len(), seq, ts),
-            b'0'..=b'9' => {
-                let ind = t.len() - tw.len();
-                if ind == 2 && self.eslint_next == seq {
-                    if let Some(f) = eslint_problem(pid, &self.eslint_file, tw, seq) {
-                        self.eslint_next = seq + 1;
-                        out.push(f);
-                    }
-                    return;
-                }
-                if ind == 2 && self.mocha_failing && mocha_header(tw) {
-                    // `  1) suite` (title continues on following lines) or `  1) test:`
-                    let n = count_digits(tw);
-                    let mut title = trim(&tw[n + 2..]);
-                    let mut r = Rec::new(Mode::Mocha, Kind::Error, Severity::Error, String::new(), seq, ts);
-                    if let Some(x) = title.strip_suffix(b":") {
-                        title = x;
-                        r.stage = 1;
-                    }
-                    r.test = Some(lossy(title));
-                    r.indent = ind;
-                    self.open(r);
-                    return;
-                }
-                if let Some((n, len)) = parse_num(tw)
-                    && starts(&tw[len..], b" passing")
-                {
-                    self.mocha_failing = false;
-                    let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
-                    r.framework = "mocha";
-                    r.counts[0] = n;
-                    self.open(r);
-                }
-            }
-            0xE2 if starts(tw, "✓ built in ".as_bytes()) => {
-                emit_build(pid, "vite", true, parse_duration_ms(&tw[13..]), t, seq, out);
-            }
-            0xE2 if starts(tw, "● ".as_bytes()) && t.len() - tw.len() == 2 => {
-                // Jest `  ● suite › test` (also `● Test suite failed to run`;
-                // `● Console` blocks and the repeated summary are swallowed)
-                let name = trim(&tw["● ".len()..]);
-                let mut r = Rec::new(Mode::Jest, Kind::Error, Severity::Error, String::new(), seq, ts);
-                if name == b"Console" || self.jest_summary {
-                    r.confirmed = false;
-                } else if name != b"Test suite failed to run" {
-                    r.test = Some(lossy(name));
-                }
-                self.open(r);
-            }
-            // go test failure location `    calc_test.go:13: Add(2,2) = 4, want 5`
-            b'a'..=b'z' | b'A'..=b'Z' if starts(t, b"    ") => {
-                if let Some(loc) = parse_loc(tw)
-                    && loc.path.ends_with(b"_test.go")
-                    && !loc.rest.is_empty()
-                {
-                    // go test -v: a log line of the running test, a failure
-                    // only if its `--- FAIL: TestX` follows
-                    let mut r = Rec::new(Mode::GoTest, Kind::Error, Severity::Error, lossy(trim(loc.rest)), seq, ts);
-                    r.set_loc(loc.path, loc.line, loc.col);
-                    r.indent = t.len() - tw.len();
-                    if !self.go_run.is_empty() {
-                        r.test = Some(lossy(&self.go_run));
-                        r.confirmed = false;
-                        r.stage = 1;
-                    }
-                    self.open(r);
-                }
-            }
-            _ => {}
-        }
     }
 }
 
@@ -599,6 +161,9 @@ pub(crate) fn phrase_error(t: &[u8]) -> bool {
 /// Log lines at error level: `ERROR: x`, `ERROR request failed`,
 /// `[ERROR] x`, `FATAL x`, `CRITICAL x`, `fatal: x` (git).
 pub(crate) fn is_level_error(t: &[u8]) -> bool {
+    if !matches!(t.first(), Some(b'E' | b'[' | b'F' | b'C' | b'f' | b'P')) {
+        return false;
+    }
     for w in [&b"ERROR"[..], b"[ERROR]", b"FATAL", b"[FATAL]", b"CRITICAL", b"fatal:", b"PANIC"] {
         if let Some(r) = t.strip_prefix(w) {
             return matches!(r.first(), None | Some(b' ' | b':' | b'\t'));
@@ -645,14 +210,14 @@ pub(crate) fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
 }
 
 /// `word: ...`: the first space-separated word ends with `:`
-fn first_word_ends_colon(s: &[u8]) -> bool {
+pub(crate) fn first_word_ends_colon(s: &[u8]) -> bool {
     let w = &s[..memchr::memchr(b' ', s).unwrap_or(s.len())];
     w.ends_with(b":")
 }
 
 /// Django system check `obj: (fields.E300) msg` → `fields.E300` (`colon`
 /// is the first ':')
-fn django_check(t: &[u8], colon: usize) -> Option<&[u8]> {
+pub(crate) fn django_check(t: &[u8], colon: usize) -> Option<&[u8]> {
     let rest = t[colon + 1..].strip_prefix(b" (")?;
     let end = memchr::memchr(b')', rest)?;
     let code = &rest[..end];

@@ -14,7 +14,7 @@ struct Errors {
 
 impl Default for Errors {
     fn default() -> Self {
-        Errors { det: Detector::new(Settings { quiet_ms: 200 }), quiet_ms: 200, found: Vec::new() }
+        Errors { det: Detector::new(Settings { quiet_ms: 200, fast_reject: true }), quiet_ms: 200, found: Vec::new() }
     }
 }
 
@@ -74,7 +74,7 @@ impl Plugin for Errors {
                 other => return Err(format!("unknown setting {other:?} (known: quiet_ms)")),
             }
         }
-        self.det = Detector::new(Settings { quiet_ms: self.quiet_ms });
+        self.det = Detector::new(Settings { quiet_ms: self.quiet_ms, fast_reject: true });
         Ok(())
     }
 

@@ -17,14 +17,13 @@
 mod blocks;
 #[cfg(target_arch = "wasm32")]
 mod component;
+mod dispatch;
 mod families;
 mod frames;
 pub mod locations;
 pub mod normalize;
 mod record;
 pub mod text;
-
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -78,19 +77,26 @@ pub struct Finding {
 }
 
 pub struct Settings {
+    /// skip lines that cannot start a record before normalizing them (only
+    /// a test turns this off, to check that it changes nothing)
+    pub fast_reject: bool,
     /// a record whose last line is older than this is flushed by `on_tick`
     pub quiet_ms: i64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { quiet_ms: 200 }
+        Settings { quiet_ms: 200, fast_reject: true }
     }
 }
 
 pub struct Detector {
     quiet_ms: i64,
-    streams: BTreeMap<(u32, u8), blocks::StreamState>,
+    fast_reject: bool,
+    /// per (process, stream), sorted by key; `last` is the index of the
+    /// stream of the previous line (lines come in runs from one stream)
+    streams: Vec<((u32, u8), blocks::StreamState)>,
+    last: usize,
     buf: Vec<u8>,
     /// processes that reported an error since their last successful build
     dirty: Vec<u32>,
@@ -100,7 +106,9 @@ impl Detector {
     pub fn new(settings: Settings) -> Self {
         Detector {
             quiet_ms: settings.quiet_ms.max(0),
-            streams: BTreeMap::new(),
+            fast_reject: settings.fast_reject,
+            streams: Vec::new(),
+            last: 0,
             buf: Vec::with_capacity(256),
             dirty: Vec::new(),
         }
@@ -109,16 +117,33 @@ impl Detector {
     /// Called for every line, in order.
     pub fn on_line(&mut self, line: &LineIn<'_>, out: &mut Vec<Finding>) {
         let key = (line.process, line.stream as u8);
+        if self.fast_reject && self.stream(key).idle() && normalize::cannot_start(line.bytes) {
+            return;
+        }
         let mut buf = std::mem::take(&mut self.buf);
         let text = normalize::clean_line(line.bytes, &mut buf);
-        let st = self.streams.entry(key).or_default();
-        st.dirty = self.dirty.contains(&line.process);
+        let dirty = self.dirty.contains(&line.process);
+        let st = self.stream(key);
+        st.dirty = dirty;
         let n = out.len();
         st.on_line(line.process, text, line.seq, line.ts_ms, out);
         self.buf = buf;
         if out.len() > n {
             self.note_outcomes(line.process, &out[n..]);
         }
+    }
+
+    fn stream(&mut self, key: (u32, u8)) -> &mut blocks::StreamState {
+        if self.streams.get(self.last).is_none_or(|s| s.0 != key) {
+            self.last = match self.streams.binary_search_by_key(&key, |s| s.0) {
+                Ok(i) => i,
+                Err(i) => {
+                    self.streams.insert(i, (key, blocks::StreamState::default()));
+                    i
+                }
+            };
+        }
+        &mut self.streams[self.last].1
     }
 
     /// Keeps per process whether an error was reported since its last
@@ -144,16 +169,19 @@ impl Detector {
     pub fn on_process_end(&mut self, process: u32, out: &mut Vec<Finding>) {
         self.dirty.retain(|p| *p != process);
         for s in [Stream::Stdout, Stream::Stderr] {
-            if let Some(mut st) = self.streams.remove(&(process, s as u8)) {
+            if let Ok(i) = self.streams.binary_search_by_key(&(process, s as u8), |s| s.0) {
+                let (_, mut st) = self.streams.remove(i);
                 st.flush(process, out);
             }
         }
+        self.last = 0;
     }
 
     /// Flushes records whose last line is at least `quiet_ms` old.
     pub fn on_tick(&mut self, now_ms: i64, out: &mut Vec<Finding>) {
         let quiet = self.quiet_ms;
-        for (&(pid, _), st) in self.streams.iter_mut() {
+        for ((pid, _), st) in self.streams.iter_mut() {
+            let pid = *pid;
             if let Some(ts) = st.open_since()
                 && now_ms - ts >= quiet
             {
@@ -164,7 +192,7 @@ impl Detector {
 
     /// When `on_tick` should next be called; None when nothing is open.
     pub fn next_tick(&self) -> Option<i64> {
-        self.streams.values().filter_map(|s| s.open_since()).min().map(|t| t + self.quiet_ms)
+        self.streams.iter().filter_map(|s| s.1.open_since()).min().map(|t| t + self.quiet_ms)
     }
 }
 

@@ -17,7 +17,8 @@ pub fn clean_line<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> &'a [u8] {
     while let [rest @ .., b'\n' | b'\r'] = s {
         s = rest;
     }
-    let s: &[u8] = if memchr(0x1b, s).is_some() {
+    // one pass for the three bytes that need more than borrowing
+    let s: &[u8] = if memchr::memchr2(0x1b, 0x9b, s).is_some() {
         strip_ansi_into(s, buf);
         &buf[..]
     } else {
@@ -25,6 +26,86 @@ pub fn clean_line<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> &'a [u8] {
     };
     let s = after_last_cr(s);
     strip_prefixes(s)
+}
+
+/// The fast reject, on the raw bytes before any normalization: true when
+/// the line cannot start a record, so a stream with nothing open can skip
+/// it. Every form `dispatch` starts a record from either has a ':' (or a
+/// `|` prefix, or a `\r` redraw), or begins — after escapes and
+/// indentation — with a byte other than a letter, or with one of the
+/// starter words or an exception-like word. Most lines of healthy output
+/// (`GET /api 200 in 12ms`, `   Compiling serde v1`) are decided with one
+/// `memchr3` and a look at their first word. `tests/fixtures.rs` checks on the
+/// whole corpus that skipping changes no finding.
+pub fn cannot_start(raw: &[u8]) -> bool {
+    if memchr::memchr3(b':', b'|', b'\r', raw).is_some() {
+        return false;
+    }
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        match b {
+            b' ' | b'\t' => i += 1,
+            0x1b if raw.get(i + 1) == Some(&b'[') => {
+                i += 2;
+                while raw.get(i).is_some_and(|b| (0x20..=0x3f).contains(b)) {
+                    i += 1;
+                }
+                i += 1;
+            }
+            _ => break,
+        }
+    }
+    let start = i;
+    while raw.get(i).is_some_and(u8::is_ascii_alphabetic) {
+        i += 1;
+    }
+    let w = &raw[start..i];
+    if w.is_empty() {
+        return false;
+    }
+    !is_starter_word(w)
+}
+
+/// First words of the forms that start a record without a ':' in the line
+/// (kept in step with `dispatch`; the corpus test catches a missing one).
+fn is_starter_word(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"BUILD"
+            | b"CRITICAL"
+            | b"Compiled"
+            | b"E"
+            | b"ERROR"
+            | b"Exception"
+            | b"FAIL"
+            | b"FAILED"
+            | b"FATAL"
+            | b"Failed"
+            | b"Failures"
+            | b"File"
+            | b"Finished"
+            | b"Found"
+            | b"OK"
+            | b"PANIC"
+            | b"Ran"
+            | b"Summary"
+            | b"Tests"
+            | b"There"
+            | b"Traceback"
+            | b"Uncaught"
+            | b"WARNING"
+            | b"hmr"
+            | b"ld"
+            | b"not"
+            | b"npm"
+            | b"ok"
+            | b"page"
+            | b"running"
+            | b"webpack"
+    ) || w.ends_with(b"Error")
+        || w.ends_with(b"Exception")
+        || w.ends_with(b"Rejection")
+        || w.ends_with(b"Warning")
 }
 
 /// Text after the last `\r` (progress redraws); if that part is blank the
@@ -183,6 +264,15 @@ mod tests {
         assert_eq!(clean(b"\x1bcFound 0 errors."), "Found 0 errors.");
         assert_eq!(clean(b"at x (/tmp/\x1b[39ma.js:2:3\x1b[90m)"), "at x (/tmp/a.js:2:3)");
         assert_eq!(clean(b"\x1b[96msrc/a.ts\x1b[0m:\x1b[93m4\x1b[0m:\x1b[93m7\x1b[0m - x"), "src/a.ts:4:7 - x");
+    }
+
+    #[test]
+    fn eight_bit_csi_and_utf8() {
+        assert_eq!(clean(b"\x9b31merror\x9b0m: x"), "error: x");
+        // 0x9b inside a UTF-8 character is not a CSI
+        assert_eq!(clean("⛔ \x1b[1mstop\x1b[0m".as_bytes()), "⛔ stop");
+        // clear screen, inverse video
+        assert_eq!(clean(b"\x1b[2J\x1b[3J\x1b[H\x1b[7m FAIL \x1b[27m src/a.test.ts"), " FAIL  src/a.test.ts");
     }
 
     #[test]

@@ -75,7 +75,7 @@ fn chained_python_traceback_is_one_finding() {
 
 #[test]
 fn tick_flushes_after_quiet_period() {
-    let mut d = Detector::new(Settings { quiet_ms: 200 });
+    let mut d = Detector::new(Settings { quiet_ms: 200, ..Settings::default() });
     let mut out = Vec::new();
     d.on_line(&LineIn { process: 7, stream: Stream::Stderr, seq: 1, ts_ms: 1000, bytes: b"panic: boom\n" }, &mut out);
     d.on_line(&LineIn { process: 7, stream: Stream::Stderr, seq: 2, ts_ms: 1010, bytes: b"" }, &mut out);
@@ -244,7 +244,7 @@ fn test_summaries() {
 
 #[test]
 fn next_tick_tracks_earliest_open_record() {
-    let mut d = Detector::new(Settings { quiet_ms: 50 });
+    let mut d = Detector::new(Settings { quiet_ms: 50, ..Settings::default() });
     let mut out = Vec::new();
     assert_eq!(d.next_tick(), None);
     d.on_line(&LineIn { process: 1, stream: Stream::Stdout, seq: 1, ts_ms: 100, bytes: b"error: first" }, &mut out);

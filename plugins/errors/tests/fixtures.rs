@@ -34,7 +34,11 @@ fn severity_name(s: Severity) -> &'static str {
 }
 
 fn detect(data: &[u8]) -> Vec<Finding> {
-    let mut d = Detector::new(Settings::default());
+    detect_with(data, Settings::default())
+}
+
+fn detect_with(data: &[u8], settings: Settings) -> Vec<Finding> {
+    let mut d = Detector::new(settings);
     let mut out = Vec::new();
     for (i, l) in split_lines(data).iter().enumerate() {
         let seq = i as u64 + 1;
@@ -228,6 +232,22 @@ fn fixtures() {
     assert!(failures.is_empty(), "{} seen case(s) failed:\n{}", failures.len(), failures.join("\n"));
 }
 
+/// The fast reject (lines that cannot start a record are skipped before
+/// normalization) must change no finding of any case.
+#[test]
+fn fast_reject_changes_nothing() {
+    let mut n = 0;
+    for s in corpus() {
+        for c in &s.cases {
+            let data = std::fs::read(&c.log).unwrap();
+            let exact = detect_with(&data, Settings { fast_reject: false, ..Settings::default() });
+            assert_eq!(detect(&data), exact, "{} [{}]", s.name, c.variant.name());
+            n += 1;
+        }
+    }
+    assert!(n > 0);
+}
+
 /// Dumps the findings of every case (`FIXTURE=name`, `VARIANT=plain|color|pty`
 /// to narrow it down):
 /// `cargo test -p brum-plugin-errors --test fixtures dump -- --ignored --nocapture`
@@ -287,6 +307,13 @@ fn throughput() {
         let n = (rounds * lines.len()) as f64;
         (n / el.as_secs_f64() / 1e6, el.as_nanos() as f64 / n)
     };
+    if let Ok(only) = std::env::var("ONLY") {
+        // profiling one part: `ONLY=noise` / `ONLY=corpus`
+        let part = if only == "noise" { &all[n_corpus..] } else { &all[..n_corpus] };
+        let (m, ns) = run(part);
+        println!("throughput: {only} {m:.1} M lines/s ({ns:.0} ns/line)");
+        return;
+    }
     let (mixed, mixed_ns) = run(&all);
     let (corpus_only, corpus_ns) = run(&all[..n_corpus]);
     println!(

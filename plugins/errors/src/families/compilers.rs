@@ -118,7 +118,7 @@ impl StreamState {
         self.open(r);
     }
 
-    pub(crate) fn start_loc(&mut self, _pid: u32, _t: &[u8], loc: Loc<'_>, ctx: Option<(u64, u64)>, seq: u64, ts: i64) {
+    pub(crate) fn start_loc(&mut self, loc: Loc<'_>, ctx: Option<(u64, u64)>, seq: u64, ts: i64) {
         let rest = trim_start(loc.rest);
         let lang = language_of(loc.path);
         // tsc, both styles
