@@ -144,8 +144,13 @@ impl Score {
     }
 }
 
+/// tests/fixtures, or the corpus in `FIXTURES_DIR` (a copy of another
+/// branch's, to measure on it)
 fn corpus() -> Vec<Scenario> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let root = match std::env::var_os("FIXTURES_DIR") {
+        Some(d) => d.into(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+    };
     expected::scenarios(&root).unwrap_or_else(|e| panic!("{e}"))
 }
 

@@ -20,7 +20,10 @@ impl StreamState {
         if let Some((name, at)) = self.cargo_test_out.take()
             && (t.get(8..8 + name.len()) == Some(name.as_bytes()) || doctest.is_some())
         {
-            r.first_seq = at;
+            if doctest.is_some() {
+                // its header is the doc test's location: the finding starts there
+                r.first_seq = at;
+            }
             r.test = Some(name);
         }
         if rest.first() == Some(&b'\'') {

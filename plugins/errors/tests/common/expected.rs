@@ -47,7 +47,7 @@ pub fn parse(text: &str) -> Result<Vec<Expect>, String> {
             continue;
         }
         let err = |m: &str| format!("line {}: {m}: {raw}", n + 1);
-        let (main, fields) = l.split_once(" | ").unwrap_or((l, ""));
+        let (main, fields) = split_fields(l);
         let mut it = main.splitn(5, ' ');
         let kind = it.next().unwrap_or("");
         let severity = it.next().unwrap_or("");
@@ -94,6 +94,26 @@ pub fn parse(text: &str) -> Result<Vec<Expect>, String> {
         });
     }
     Ok(v)
+}
+
+/// Splits `finding | key=value ...` at the first ` | ` followed by a
+/// `key=`; a ` | ` inside the message (`Item | None`) stays in it.
+fn split_fields(l: &str) -> (&str, &str) {
+    let mut from = 0;
+    while let Some(p) = l[from..].find(" | ") {
+        let at = from + p;
+        let rest = &l[at + 3..];
+        let key = rest.split(['=', ' ']).next().unwrap_or("");
+        if rest.contains('=')
+            && !key.is_empty()
+            && rest.as_bytes().get(key.len()) == Some(&b'=')
+            && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return (&l[..at], rest);
+        }
+        from = at + 3;
+    }
+    (l, "")
 }
 
 /// `-`, `file`, `file:line` or `file:line:col` (the file may contain `:`).
@@ -245,5 +265,7 @@ mod parser_tests {
         let e = &parse("warning warning C:/a.py:3 - x").unwrap()[0];
         assert_eq!((e.file.as_deref(), e.line, e.column), (Some("C:/a.py"), Some(3), None));
         assert!(parse("oops error - - x").is_err());
+        let e = &parse("error error a.py:6 union-attr Item | None has no | seq=2-3").unwrap()[0];
+        assert_eq!((e.message.as_str(), e.seq), ("Item | None has no", Some((2, 3))));
     }
 }
