@@ -109,29 +109,18 @@ pub(crate) fn stack_frame(r: &mut Rec, t: &[u8], tw: &[u8]) {
     }
 }
 
-/// A frame of a failing test: the first frame in a test file wins; else the
-/// first frame outside node internals and node_modules (`fallback`).
+/// A frame of a failing test: the first frame in the project wins, the
+/// throw site in a source file as much as an assertion's line in the test
+/// file; node internals and `node_modules` are skipped.
 pub(crate) fn test_frame(r: &mut Rec, p: &[u8], l: u32, c: Option<u32>) {
-    if r.loc_locked || starts(p, b"node:") || starts(p, b"internal/") || contains(p, b"node_modules") {
+    if r.raised.is_none() {
+        r.raised = Some((lossy(p), l));
+    }
+    if r.loc_locked || is_library_path(p) {
         return;
     }
-    if is_test_path(p) {
-        r.set_loc(p, l, c);
-        r.loc_locked = true;
-    } else if r.fallback.is_none() {
-        r.fallback = Some((lossy(p), l, c));
-    }
-}
-
-pub(crate) fn is_test_path(p: &[u8]) -> bool {
-    let base = memchr::memrchr2(b'/', b'\\', p).map_or(p, |i| &p[i + 1..]);
-    starts(base, b"test")
-        || contains(base, b".test.")
-        || contains(base, b".spec.")
-        || contains(base, b"_test.")
-        || contains(p, b"__tests__")
-        || contains(p, b"/test/")
-        || contains(p, b"/tests/")
+    r.set_loc(p, l, c);
+    r.loc_locked = true;
 }
 
 pub(crate) fn cont_stack(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
