@@ -29,8 +29,6 @@ pub struct StreamState {
     /// next problem line must have (0: none)
     pub(crate) eslint_file: Vec<u8>,
     pub(crate) eslint_next: u64,
-    /// the process reported an error since its last successful build
-    pub(crate) dirty: bool,
     /// pytest printed failure / error sections: its short summary repeats them
     pub(crate) pytest_sections: bool,
     /// seq of the last pytest node id line (`tests/test_a.py::test_old`)

@@ -31,7 +31,7 @@ impl StreamState {
                 return;
             }
         }
-        if matches!(b0, b'h' | b'p' | b'(' | b'[' | b'B' | b'C' | 0xE2) && build_line(pid, t, self.dirty, seq, out) {
+        if matches!(b0, b'h' | b'p' | b'(' | b'[' | b'B' | b'C' | 0xE2) && build_line(pid, t, seq, out) {
             return;
         }
         match b0 {

@@ -73,6 +73,17 @@ pub(crate) fn stack_frame(r: &mut Rec, t: &[u8], tw: &[u8]) {
             r.language = Some("javascript");
         }
     }
+    if r.loc_locked && r.col.is_none() {
+        // node's source frame `file:///app/db.mjs:3` gave no column: the
+        // frame at the same line has it
+        if let Some((p, l, Some(c))) = loc_from_end(inner)
+            && r.line == Some(l)
+            && r.file.as_deref().is_some_and(|f| p.ends_with(f.as_bytes()))
+        {
+            r.col = Some(c);
+        }
+        return;
+    }
     if r.loc_locked || r.file.is_some() {
         return;
     }
@@ -173,7 +184,8 @@ pub(crate) fn cont_stack(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
         return Reject;
     }
     let js = r.language != Some("java");
-    if js && (ws || starts(t, b"}") || starts(t, b"Node.js v") || starts(t, b"Emitted 'error' event")) {
+    // (node's exit banner `Node.js v20.1.0` is not part of the error)
+    if js && (ws || starts(t, b"}") || starts(t, b"Emitted 'error' event")) {
         return Accept;
     }
     Reject

@@ -98,8 +98,6 @@ pub struct Detector {
     streams: Vec<((u32, u8), blocks::StreamState)>,
     last: usize,
     buf: Vec<u8>,
-    /// processes that reported an error since their last successful build
-    dirty: Vec<u32>,
 }
 
 impl Detector {
@@ -110,7 +108,6 @@ impl Detector {
             streams: Vec::new(),
             last: 0,
             buf: Vec::with_capacity(256),
-            dirty: Vec::new(),
         }
     }
 
@@ -122,15 +119,9 @@ impl Detector {
         }
         let mut buf = std::mem::take(&mut self.buf);
         let text = normalize::clean_line(line.bytes, &mut buf);
-        let dirty = self.dirty.contains(&line.process);
         let st = self.stream(key);
-        st.dirty = dirty;
-        let n = out.len();
         st.on_line(line.process, text, line.seq, line.ts_ms, out);
         self.buf = buf;
-        if out.len() > n {
-            self.note_outcomes(line.process, &out[n..]);
-        }
     }
 
     fn stream(&mut self, key: (u32, u8)) -> &mut blocks::StreamState {
@@ -146,28 +137,8 @@ impl Detector {
         &mut self.streams[self.last].1
     }
 
-    /// Keeps per process whether an error was reported since its last
-    /// successful build (both streams: Vite logs errors on stderr and HMR
-    /// updates on stdout).
-    fn note_outcomes(&mut self, process: u32, found: &[Finding]) {
-        let mut dirty = None;
-        for f in found {
-            match f.kind {
-                Kind::Error => dirty = Some(true),
-                Kind::Build if f.severity == Severity::Info => dirty = Some(false),
-                _ => {}
-            }
-        }
-        match dirty {
-            Some(true) if !self.dirty.contains(&process) => self.dirty.push(process),
-            Some(false) => self.dirty.retain(|p| *p != process),
-            _ => {}
-        }
-    }
-
     /// Flushes everything still open for `process` and forgets its state.
     pub fn on_process_end(&mut self, process: u32, out: &mut Vec<Finding>) {
-        self.dirty.retain(|p| *p != process);
         for s in [Stream::Stdout, Stream::Stderr] {
             if let Ok(i) = self.streams.binary_search_by_key(&(process, s as u8), |s| s.0) {
                 let (_, mut st) = self.streams.remove(i);

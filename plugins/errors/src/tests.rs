@@ -394,18 +394,16 @@ fn build_status(f: &Finding) -> Option<&str> {
 }
 
 #[test]
-fn hmr_update_is_a_success_only_after_an_error() {
-    let f = run(&["12:00:01 PM [vite] hmr update /src/App.tsx", "12:00:02 PM [vite] page reload src/main.ts"]);
-    assert!(f.is_empty(), "{f:#?}");
+fn hmr_update_is_a_success() {
     let f = run(&[
         "12:00:00 PM [vite] Internal server error: Transform failed with 1 error:",
         "  File: /app/src/App.tsx:3:7",
         "12:00:01 PM [vite] hmr update /src/App.tsx",
-        "12:00:02 PM [vite] hmr update /src/App.tsx",
+        "12:00:02 PM [vite] (client) page reload src/main.ts",
     ]);
-    assert_eq!(f.len(), 2, "{f:#?}");
+    assert_eq!(f.len(), 3, "{f:#?}");
     assert_eq!(f[0].kind, Kind::Error);
-    assert_eq!(build_status(&f[1]), Some("success"));
+    assert_eq!((build_status(&f[1]), build_status(&f[2])), (Some("success"), Some("success")));
 }
 
 #[test]

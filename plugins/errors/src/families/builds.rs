@@ -2,9 +2,9 @@
 //! how. A `status=success` build finding tells the host that the process's
 //! open errors are fixed; `report=full` marks the end of a watcher's
 //! complete report (tsc, webpack), so errors not re-reported in it are
-//! fixed too. Incremental updates (Vite HMR, Next.js recompiles) only count
-//! after an error of the same process (`dirty`): healthy sessions print
-//! them all the time.
+//! fixed too. Incremental rebuilds (Vite `hmr update` / `page reload`,
+//! Next.js `✓ Compiled`) are successes too: the host resolves the
+//! process's open errors on them (an edit fixed it).
 
 use crate::Finding;
 use crate::record::*;
@@ -20,10 +20,10 @@ fn full_report(out: &mut [Finding]) {
 /// Build outcome lines other than the tool-specific ones matched in
 /// `blocks` (`Found N errors`, `webpack ... compiled`, cargo `Finished`).
 /// Returns true when the line was one.
-pub(crate) fn build_line(pid: u32, t: &[u8], dirty: bool, seq: u64, out: &mut Vec<Finding>) -> bool {
+pub(crate) fn build_line(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Finding>) -> bool {
     let b0 = t[0];
     match b0 {
-        b'h' | b'p' | b'(' if dirty => {
+        b'h' | b'p' | b'(' => {
             // Vite `hmr update /src/App.tsx`, `page reload src/main.ts`,
             // Vite 6+ `(client) hmr update ...`
             let s = if b0 == b'(' {
@@ -60,8 +60,8 @@ pub(crate) fn build_line(pid: u32, t: &[u8], dirty: bool, seq: u64, out: &mut Ve
             full_report(out);
             true
         }
-        0xE2 if dirty && starts(t, "✓ Compiled ".as_bytes()) => {
-            // Next.js `✓ Compiled /page in 312ms` after an error
+        0xE2 if starts(t, "✓ Compiled ".as_bytes()) => {
+            // Next.js `✓ Compiled /page in 312ms`
             emit_build(pid, "next", true, None, t, seq, out);
             true
         }

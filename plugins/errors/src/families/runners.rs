@@ -108,7 +108,8 @@ pub(crate) fn mocha_header(tw: &[u8]) -> bool {
 /// `'quoted'` → `quoted`
 pub(crate) fn unquote(v: &[u8]) -> &[u8] {
     let v = trim(v);
-    if v.len() >= 2 && v[0] == b'\'' && v[v.len() - 1] == b'\'' { &v[1..v.len() - 1] } else { v }
+    let quoted = |q| v.len() >= 2 && v[0] == q && v[v.len() - 1] == q;
+    if quoted(b'\'') || quoted(b'"') { &v[1..v.len() - 1] } else { v }
 }
 
 pub(crate) fn cont_test_block(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
