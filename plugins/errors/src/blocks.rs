@@ -175,6 +175,10 @@ pub(crate) fn is_caret_line(tw: &[u8]) -> bool {
 }
 
 pub(crate) fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
+    if blank && !t.is_empty() && r.mode == Mode::Stack && r.loose && r.frames == 0 {
+        // an indented empty line inside a code frame (Vite's esbuild frame)
+        return Cont::Accept;
+    }
     if blank {
         return if r.max_blanks() > 0 { Cont::Blank } else { Cont::Reject };
     }

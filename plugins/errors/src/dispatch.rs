@@ -31,7 +31,7 @@ impl StreamState {
                 return;
             }
         }
-        if matches!(b0, b'h' | b'p' | b'(' | b'[' | b'B' | b'C' | 0xE2) && build_line(pid, t, seq, out) {
+        if matches!(b0, b'h' | b'p' | b'(' | b'[' | b'B' | b'C' | b'x' | 0xE2) && build_line(pid, t, seq, out) {
             return;
         }
         match b0 {
@@ -122,6 +122,10 @@ impl StreamState {
                     self.start_pytest_section(name, seq, ts);
                 }
             }
+            // Vite / Rollup `error during build:` (details follow)
+            b'e' if starts(t, b"error ") && t.len() < 40 && t.ends_with(b":") => self.start_details(t, seq, ts),
+            // Rollup / Vite `(!) Failed to run dependency scan. ... Error: ...`
+            b'(' if starts(t, b"(!) ") && contains(t, b"rror") => self.start_details(t, seq, ts),
             b'e' | b'w' if starts(t, b"error") || starts(t, b"warning") => self.start_rust_like(pid, t, seq, ts, out),
             b'r' if starts(t, b"running ") && (t.ends_with(b" tests") || t.ends_with(b" test")) => {
                 self.in_cargo_test = true;
@@ -371,6 +375,13 @@ impl StreamState {
             _ => {}
         }
     }
+    /// An error header whose details (message, location, code frame) follow.
+    fn start_details(&mut self, t: &[u8], seq: u64, ts: i64) {
+        let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+        r.loose = true;
+        self.open(r);
+    }
+
     /// A line with no anchored start: the general forms.
     fn start_other(&mut self, t: &[u8], ctx: Option<(u64, u64)>, seq: u64, ts: i64) {
         let colon = memchr::memchr(b':', t);
@@ -396,6 +407,8 @@ impl StreamState {
             if name_end == 0 {
                 r.mode = Mode::Single;
             }
+            // `Error: Failed to scan for dependencies from entries:` announces details
+            r.loose = trim(t).ends_with(b":");
             self.open(r);
             return;
         }

@@ -160,14 +160,8 @@ pub(crate) fn cont_stack(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
         return Accept;
     }
     if r.frames == 0 {
-        if r.loose && ws && r.lines < 40 {
+        if r.loose && r.lines < 80 && detail_line(r, t, tw, ws) {
             r.lines += 1;
-            if let Some(f) = tw.strip_prefix(b"File: ")
-                && let Some(l) = parse_loc(trim(f))
-            {
-                r.set_loc(l.path, l.line, l.col);
-                r.loc_locked = true;
-            }
             return Accept;
         }
         if r.node_origin && r.lines < 8 {
@@ -313,4 +307,65 @@ pub(crate) fn cont_single(r: &mut Rec, t: &[u8], _tw: &[u8], ws: bool) -> Cont {
     } else {
         Reject
     }
+}
+
+/// The detail lines of an error header that announces them (`Transform
+/// failed with 1 error:`, `Internal server error: x`, `error during
+/// build:`): indented lines, code frames and their gutters, the tool's own
+/// message lines (`[PARSE_ERROR] msg`, `✘ [ERROR] msg`, `path:l:c: ERROR:
+/// msg`, `[plugin] msg`), `File:` lines, and a line that restates the
+/// message. The first location found locates the error; a header that ends
+/// with ':' takes the first detail message as its message.
+fn detail_line(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> bool {
+    let g = trim_start(strip_gutter(tw));
+    let mut msg: Option<(&[u8], Option<&[u8]>)> = None;
+    let mut ok = ws || g.len() != tw.len();
+    if let Some(rest) = g.strip_prefix("✘ [ERROR] ".as_bytes()) {
+        msg = Some((rest, None));
+        ok = true;
+    } else if g.first() == Some(&b'[')
+        && let Some(p) = memchr::memchr(b']', g)
+    {
+        // `[PARSE_ERROR] Expected ...` (a code) / `[vite:esbuild] Transform failed` (a plugin)
+        let inner = &g[1..p];
+        if !inner.is_empty() && inner.iter().all(|b| b.is_ascii_uppercase() || *b == b'_') {
+            msg = Some((trim(&g[p + 1..]), Some(inner)));
+        }
+        ok = true;
+    }
+    if let Some((path, line, col)) = detail_loc(g) {
+        ok = true;
+        if let Some(e) = find(g, b": ERROR: ") {
+            msg = Some((&g[e + 9..], None));
+        }
+        if !r.loc_locked {
+            r.set_loc(path, line, col);
+            r.loc_locked = !crate::frames::is_library_path(path);
+        }
+    }
+    if let Some((m, code)) = msg {
+        if r.message.ends_with(':') && !r.detail {
+            r.message = lossy(trim(m));
+            r.code = code.map(lossy);
+            r.detail = true;
+        }
+    } else if !ok {
+        // a line that restates the message (Vite 5 build repeats esbuild's),
+        // or a sub-header before any detail (`[vite:esbuild] Transform failed
+        // with 1 error:` after `error during build:`)
+        ok = (r.detail && !t.is_empty() && r.message.as_bytes() == trim(t)) || (!r.detail && t.ends_with(b":"));
+    }
+    ok
+}
+
+/// Code-frame gutters: `  5 │ code`, `   │`, `───╯`, `3  |  code`, `   |   ^`
+fn strip_gutter(tw: &[u8]) -> &[u8] {
+    let d = count_digits(tw);
+    let after = trim_start(&tw[d..]);
+    for g in ["│", "╭", "╰", "─", "╵", "┬", "|"] {
+        if let Some(rest) = after.strip_prefix(g.as_bytes()) {
+            return rest;
+        }
+    }
+    tw
 }

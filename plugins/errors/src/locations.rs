@@ -155,6 +155,38 @@ pub fn frame_loc(body: &[u8]) -> Option<(&[u8], u32, Option<u32>)> {
     loc_from_end(inner)
 }
 
+/// A location inside an error's detail lines, in any of the forms tools
+/// print there: `File: path:l:c`, `file: path:l:c`, `╭─[ path:l:c ]`,
+/// `--> path:l:c`, `path:l:c:` alone or before `ERROR: msg` (esbuild), and
+/// Babel's `path: msg (l:c)`. `tw` is the line without its indentation.
+pub fn detail_loc(tw: &[u8]) -> Option<(&[u8], u32, Option<u32>)> {
+    let s = tw
+        .strip_prefix(b"File: ")
+        .or_else(|| tw.strip_prefix(b"file: "))
+        .or_else(|| tw.strip_prefix(b"--> "))
+        .or_else(|| tw.strip_prefix("╭─[ ".as_bytes()))
+        .map(trim_start)
+        .unwrap_or(tw);
+    if let Some(l) = parse_loc(s) {
+        let rest = trim(l.rest);
+        if rest.is_empty() || rest == b"]" || starts(rest, b"ERROR") || starts(rest, b"error") {
+            return Some((l.path, l.line, l.col));
+        }
+        return None;
+    }
+    // Babel `/app/src/App.tsx: Unexpected token (9:22)`
+    let p = find(s, b": ")?;
+    let path = &s[..p];
+    if !has_extension(path) || memchr::memchr(b' ', path).is_some() || !s.ends_with(b")") {
+        return None;
+    }
+    let q = memchr::memrchr(b'(', s)?;
+    let inner = &s[q + 1..s.len() - 1];
+    let (line, n) = parse_num(inner)?;
+    let (col, m) = parse_num(inner.get(n + 1..)?)?;
+    (inner.get(n) == Some(&b':') && n + 1 + m == inner.len()).then_some((path, line, Some(col)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +208,15 @@ mod tests {
         assert_eq!(loc_from_end(b"file:///a/b.mjs:3:9"), Some((&b"/a/b.mjs"[..], 3, Some(9))));
         assert_eq!(loc_from_end(b"App.java:7"), Some((&b"App.java"[..], 7, None)));
         assert_eq!(loc_from_end(b"node:internal/x:1:2").map(|x| x.1), None);
+        let d = |s: &[u8]| detail_loc(s).map(|(p, l, c)| (String::from_utf8_lossy(p).into_owned(), l, c));
+        assert_eq!(d(b"File: /app/src/App.tsx:9:22"), Some(("/app/src/App.tsx".into(), 9, Some(22))));
+        assert_eq!(d(b"file: /app/src/App.tsx:5:58"), Some(("/app/src/App.tsx".into(), 5, Some(58))));
+        assert_eq!(d("╭─[ src/App.tsx:26:11 ]".as_bytes()), Some(("src/App.tsx".into(), 26, Some(11))));
+        assert_eq!(d(b"src/App.tsx:5:58:"), Some(("src/App.tsx".into(), 5, Some(58))));
+        assert_eq!(d(b"/a/App.tsx:5:58: ERROR: Expected"), Some(("/a/App.tsx".into(), 5, Some(58))));
+        assert_eq!(d(b"/app/src/App.tsx: Unexpected token (9:22)"), Some(("/app/src/App.tsx".into(), 9, Some(22))));
+        assert_eq!(d(b"--> src/main.rs:3:5"), Some(("src/main.rs".into(), 3, Some(5))));
+        assert_eq!(d(b"File: /app/src/App.tsx"), None);
+        assert_eq!(d(b"main.go:3:5: undefined: x"), None);
     }
 }

@@ -102,6 +102,7 @@ fn is_starter_word(w: &[u8]) -> bool {
             | b"page"
             | b"running"
             | b"webpack"
+            | b"x"
     ) || w.ends_with(b"Error")
         || w.ends_with(b"Exception")
         || w.ends_with(b"Rejection")
@@ -142,6 +143,8 @@ pub fn strip_prefixes(mut s: &[u8]) -> &[u8] {
             timestamp_prefix(s)
         } else if b0.is_ascii_alphabetic() {
             compose_prefix(s)
+        } else if b0 == b'(' {
+            env_prefix(s)
         } else {
             0
         };
@@ -171,7 +174,8 @@ fn bracket_prefix(s: &[u8]) -> usize {
         return 0;
     }
     // `[ERROR]`-like level markers are kept; they are not names.
-    if inner.iter().all(|b| b.is_ascii_uppercase()) {
+    // (and codes: `[PARSE_ERROR] Expected ...`)
+    if inner.iter().all(|b| b.is_ascii_uppercase() || *b == b'_') {
         return 0;
     }
     // ninja style `[1/3]` progress is a prefix too; anything after `]` must
@@ -233,6 +237,12 @@ fn timestamp_prefix(s: &[u8]) -> usize {
     }
 }
 
+/// Vite 6+ names the environment: `(client) hmr update`, `(ssr) Error: x`
+fn env_prefix(s: &[u8]) -> usize {
+    let n = s[1..].iter().take_while(|b| b.is_ascii_lowercase()).count();
+    if n > 0 && s.get(n + 1) == Some(&b')') && s.get(n + 2) == Some(&b' ') { n + 2 } else { 0 }
+}
+
 /// `web-1  | ...` (docker compose): a name starting with a letter, spaces,
 /// `|`, space.
 fn compose_prefix(s: &[u8]) -> usize {
@@ -290,6 +300,7 @@ mod tests {
         assert_eq!(clean(b"[3:04:05 PM] Found 0 errors."), "Found 0 errors.");
         assert_eq!(clean(b"3:01:35 PM - Found 0 errors."), "Found 0 errors.");
         assert_eq!(clean(b"web-1  | panic: x"), "panic: x");
+        assert_eq!(clean(b"5:27:38 AM [vite] (client) Pre-transform error: x"), "Pre-transform error: x");
         assert_eq!(clean(b"[ERROR] keep me"), "[ERROR] keep me");
         assert_eq!(clean(b"5 |     let x"), "5 |     let x");
         assert_eq!(clean(b"[UnhandledPromiseRejection: x y]"), "[UnhandledPromiseRejection: x y]");

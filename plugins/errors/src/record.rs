@@ -90,6 +90,8 @@ pub(crate) struct Rec {
     /// Stack started by a phrase like `Internal server error: x` (vite):
     /// indented detail lines (`File: path:l:c`, code frame) precede frames
     pub(crate) loose: bool,
+    /// Stack (loose): the message was taken from a detail line
+    pub(crate) detail: bool,
     pub(crate) fallback: Option<(String, u32, Option<u32>)>,
     /// where the error was raised (the innermost frame, whoever's code it
     /// is); a `raised_at` field when the location chosen is another frame
@@ -131,6 +133,7 @@ impl Rec {
             cont_ws: false,
             tb_merge: false,
             loose: false,
+            detail: false,
             fallback: None,
             raised: None,
             note: None,
@@ -153,7 +156,7 @@ impl Rec {
     pub(crate) fn max_blanks(&self) -> u8 {
         match self.mode {
             Mode::Stack => {
-                if self.node_origin && self.frames == 0 {
+                if (self.node_origin || self.loose) && self.frames == 0 {
                     2
                 } else {
                     1

@@ -48,6 +48,11 @@ pub(crate) fn build_line(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Finding>) -
             emit_build(pid, "maven", false, None, t, seq, out);
             true
         }
+        b'x' if starts(t, b"x Build failed in ") => {
+            // vite build (Rollup)
+            emit_build(pid, "vite", false, None, t, seq, out);
+            true
+        }
         b'B' if starts(t, b"BUILD SUCCESSFUL") || starts(t, b"BUILD FAILED") => {
             let ok = t[6] == b'S';
             let dur = find(t, b" in ").and_then(|q| parse_duration_ms(&t[q + 4..]));
