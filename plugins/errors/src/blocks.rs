@@ -3,11 +3,12 @@
 //! function says so) or closes it and may start a new one. Tool families
 //! (`families/`) add their starters and continuation rules here.
 
-use crate::Finding;
 use crate::families::{bundlers::*, compilers::*, junit::*, pytest::*, runners::*};
 use crate::frames::*;
+use crate::normalize::Level;
 use crate::record::*;
 use crate::text::*;
+use crate::{Finding, Kind, Severity};
 
 #[derive(Default)]
 pub struct StreamState {
@@ -72,7 +73,7 @@ impl StreamState {
         }
     }
 
-    pub fn on_line(&mut self, pid: u32, t: &[u8], seq: u64, ts: i64, out: &mut Vec<Finding>) {
+    pub fn on_line(&mut self, pid: u32, t: &[u8], level: Level, seq: u64, ts: i64, out: &mut Vec<Finding>) {
         let blank = is_blank(t);
         if let Some(rec) = self.rec.as_mut() {
             match cont(rec, t, blank) {
@@ -95,7 +96,24 @@ impl StreamState {
         if blank {
             return;
         }
+        let n = out.len();
         self.start(pid, t, seq, ts, out);
+        if level != Level::None && out.len() == n && self.rec.as_ref().is_none_or(|r| r.first_seq != seq) {
+            // a logger's line at error / warn level that no form claimed
+            self.start_level_line(t, level, seq, ts);
+        }
+    }
+
+    fn start_level_line(&mut self, t: &[u8], level: Level, seq: u64, ts: i64) {
+        let (kind, sev) = match level {
+            Level::Error => (Kind::Error, Severity::Error),
+            Level::Warn => (Kind::Warning, Severity::Warning),
+            _ => return,
+        };
+        let mut r = Rec::new(Mode::Single, kind, sev, lossy(trim(t)), seq, ts);
+        // `[ERROR] job failed` + Traceback (Python logging.exception)
+        r.tb_merge = kind == Kind::Error;
+        self.rec = Some(r);
     }
 
     pub(crate) fn open(&mut self, r: Rec) {

@@ -35,6 +35,7 @@ impl StreamState {
             return;
         }
         match b0 {
+            b'{' if starts(t, b"{\"") && self.json_log_line(t, seq, ts) => {}
             b'T' if starts(t, b"Traceback (most recent call last)") => {
                 let mut r = Rec::new(Mode::PyTb, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
                 r.language = Some("python");

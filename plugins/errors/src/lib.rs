@@ -118,9 +118,9 @@ impl Detector {
             return;
         }
         let mut buf = std::mem::take(&mut self.buf);
-        let text = normalize::clean_line(line.bytes, &mut buf);
+        let (text, level) = normalize::clean_line_level(line.bytes, &mut buf);
         let st = self.stream(key);
-        st.on_line(line.process, text, line.seq, line.ts_ms, out);
+        st.on_line(line.process, text, level, line.seq, line.ts_ms, out);
         self.buf = buf;
     }
 

@@ -13,6 +13,11 @@ use memchr::memchr;
 /// then removes leading timestamps and `[name]` / `name |` prefixes.
 /// Borrows `raw` when there is nothing to strip; otherwise writes to `buf`.
 pub fn clean_line<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> &'a [u8] {
+    clean_line_level(raw, buf).0
+}
+
+/// `clean_line` and the log level its prefix gave (see `strip_prefixes_level`).
+pub fn clean_line_level<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> (&'a [u8], Level) {
     let mut s = raw;
     while let [rest @ .., b'\n' | b'\r'] = s {
         s = rest;
@@ -25,7 +30,7 @@ pub fn clean_line<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> &'a [u8] {
         s
     };
     let s = after_last_cr(s);
-    strip_prefixes(s)
+    strip_prefixes_level(s)
 }
 
 /// The fast reject, on the raw bytes before any normalization: true when
@@ -134,9 +139,32 @@ fn after_last_cr(s: &[u8]) -> &[u8] {
 /// groups without spaces (or starting with a digit: `[3:04:05 PM]`) and
 /// `name |` (docker compose). One separating space is removed, further
 /// indentation is kept.
-pub fn strip_prefixes(mut s: &[u8]) -> &[u8] {
+pub fn strip_prefixes(s: &[u8]) -> &[u8] {
+    strip_prefixes_level(s).0
+}
+
+/// The level a log line was written at, when a logger's prefix says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    None,
+    Info,
+    Warn,
+    Error,
+}
+
+/// `strip_prefixes`, and after a timestamp or `[name]` prefix also a log
+/// level word (`error:` `warn:` `INFO` `[ERROR]` ...), returned apart: the
+/// text after it is what the detector reads (`error: SyntaxError: x` is a
+/// stack trace), the level decides what a line nothing else claims is.
+/// A level word opening a line on its own is the tool's text (`error: could
+/// not compile`), never stripped.
+pub fn strip_prefixes_level(mut s: &[u8]) -> (&[u8], Level) {
+    let mut stripped = false;
     for _ in 0..4 {
-        let Some(&b0) = s.first() else { return s };
+        let Some(&b0) = s.first() else { return (s, Level::None) };
+        if stripped && let Some((level, n)) = level_word(s) {
+            return (trim_start(&s[n..]), level);
+        }
         let n = if b0 == b'[' {
             bracket_prefix(s)
         } else if b0.is_ascii_digit() {
@@ -149,14 +177,42 @@ pub fn strip_prefixes(mut s: &[u8]) -> &[u8] {
             0
         };
         if n == 0 {
-            return s;
+            return (s, Level::None);
         }
+        stripped = true;
         s = &s[n..];
         if s.first() == Some(&b' ') {
             s = &s[1..];
         }
     }
-    s
+    (s, Level::None)
+}
+
+/// `error:` `warn:` (winston), `ERROR ` `WARN ` `INFO ` (most loggers),
+/// `[ERROR]` `[WARN]` (log4j, Python's `%(levelname)s` in brackets).
+fn level_word(s: &[u8]) -> Option<(Level, usize)> {
+    let (inner, n) = if s[0] == b'[' {
+        let close = memchr(b']', &s[..s.len().min(10)])?;
+        (&s[1..close], close + 1)
+    } else {
+        let w = s.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+        let sep = match s.get(w) {
+            Some(b':') if matches!(s.get(w + 1), None | Some(b' ')) => w + 1,
+            Some(b' ') if s[..w].iter().all(u8::is_ascii_uppercase) => w,
+            None if s[..w].iter().all(u8::is_ascii_uppercase) => w,
+            _ => return None,
+        };
+        (&s[..w], sep)
+    };
+    let level = match inner {
+        b"error" | b"ERROR" | b"err" | b"ERR" | b"fatal" | b"FATAL" | b"CRITICAL" | b"critical" => Level::Error,
+        b"warn" | b"WARN" | b"warning" | b"WARNING" => Level::Warn,
+        b"info" | b"INFO" | b"debug" | b"DEBUG" | b"trace" | b"TRACE" | b"verbose" | b"notice" | b"NOTICE" => {
+            Level::Info
+        }
+        _ => return None,
+    };
+    Some((level, n))
 }
 
 fn bracket_prefix(s: &[u8]) -> usize {
@@ -296,7 +352,17 @@ mod tests {
     fn prefixes() {
         assert_eq!(clean(b"[api] 12:00:01     at f (a.js:1:2)"), "    at f (a.js:1:2)");
         assert_eq!(clean(b"2024-05-01T10:00:00.123Z TypeError: x"), "TypeError: x");
-        assert_eq!(clean(b"2024-05-01 10:00:00,123 ERROR boom"), "ERROR boom");
+        assert_eq!(clean(b"2024-05-01 10:00:00,123 ERROR boom"), "boom");
+        let mut b = Vec::new();
+        assert_eq!(
+            clean_line_level(b"2024-05-01T10:00:00Z error: TypeError: x", &mut b),
+            (&b"TypeError: x"[..], Level::Error)
+        );
+        assert_eq!(clean_line_level(b"[12:00:01] WARN  slow", &mut b), (&b"slow"[..], Level::Warn));
+        assert_eq!(
+            clean_line_level(b"error: could not compile", &mut b),
+            (&b"error: could not compile"[..], Level::None)
+        );
         assert_eq!(clean(b"[3:04:05 PM] Found 0 errors."), "Found 0 errors.");
         assert_eq!(clean(b"3:01:35 PM - Found 0 errors."), "Found 0 errors.");
         assert_eq!(clean(b"web-1  | panic: x"), "panic: x");

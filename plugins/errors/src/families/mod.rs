@@ -6,6 +6,7 @@
 pub mod builds;
 pub mod bundlers;
 pub mod compilers;
+pub mod jsonlog;
 pub mod junit;
 pub mod maven;
 pub mod pytest;
