@@ -3,7 +3,7 @@
 //! function says so) or closes it and may start a new one. Tool families
 //! (`families/`) add their starters and continuation rules here.
 
-use crate::families::{bundlers::*, compilers::*, junit::*, pytest::*, runners::*};
+use crate::families::{bundlers::*, compilers::*, junit::*, linters::*, pytest::*, runners::*};
 use crate::frames::*;
 use crate::normalize::Level;
 use crate::record::*;
@@ -48,6 +48,9 @@ pub struct StreamState {
     pub(crate) maven: bool,
     /// after Maven's `[ERROR] Failed to execute goal`: the rest restates
     pub(crate) mvn_goal_failed: bool,
+    /// ShellCheck's current `In path line N:` (line 0: none)
+    pub(crate) sc_file: Vec<u8>,
+    pub(crate) sc_line: u32,
 }
 
 impl StreamState {
@@ -225,6 +228,7 @@ pub(crate) fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
         Mode::Pytest => cont_pytest(r, t, tw, ws),
         Mode::JUnit => cont_junit(r, t, tw, ws),
         Mode::Nextest => cont_nextest(r, t, tw, ws),
+        Mode::Biome => cont_biome(r, t, tw, ws),
         Mode::Single => cont_single(r, t, tw, ws),
     }
 }

@@ -36,6 +36,7 @@ impl StreamState {
         }
         match b0 {
             b'{' if starts(t, b"{\"") && self.json_log_line(t, seq, ts) => {}
+            b'I' | b'^' if self.shellcheck_line(pid, t, seq, out) => {}
             b'T' if starts(t, b"Traceback (most recent call last)") => {
                 let mut r = Rec::new(Mode::PyTb, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
                 r.language = Some("python");
@@ -385,9 +386,18 @@ impl StreamState {
 
     /// A line with no anchored start: the general forms.
     fn start_other(&mut self, t: &[u8], ctx: Option<(u64, u64)>, seq: u64, ts: i64) {
+        if t[0].is_ascii_uppercase()
+            && t.get(1).is_some_and(u8::is_ascii_alphanumeric)
+            && self.start_code_header(t, seq, ts)
+        {
+            return;
+        }
         let colon = memchr::memchr(b':', t);
         if colon.is_none() {
             return self.start_without_colon(t, ctx, seq, ts);
+        }
+        if t.ends_with("━".as_bytes()) && self.start_biome(t, seq, ts) {
+            return;
         }
         if let Some(p) = find(t, b".py::")
             && memchr::memchr(b' ', &t[p..]).is_none()
@@ -508,7 +518,10 @@ impl StreamState {
         {
             return self.start_loc(loc, ctx, seq, ts);
         }
-        if b0 == b'/' && is_eslint_header(t, None) {
+        if t.ends_with("━".as_bytes()) && self.start_biome(t, seq, ts) {
+            return;
+        }
+        if (b0 == b'/' || b0.is_ascii_alphanumeric() || b0 == b'.') && is_eslint_header(t, None) {
             // ESLint stylish file header: problem lines follow
             self.eslint_file.clear();
             self.eslint_file.extend_from_slice(t);

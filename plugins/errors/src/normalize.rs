@@ -65,7 +65,8 @@ pub fn cannot_start(raw: &[u8]) -> bool {
         i += 1;
     }
     let w = &raw[start..i];
-    if w.is_empty() {
+    if w.is_empty() || matches!(raw.get(i), Some(b'/' | b'.' | b'_' | b'-' | b'0'..=b'9')) {
+        // a path (`deploy/app.yaml`, a linter's file header) or a code (`F401`)
         return false;
     }
     !is_starter_word(w)

@@ -56,6 +56,8 @@ pub(crate) enum Mode {
     JUnit,
     /// cargo nextest `FAIL [ 0.1s] crate tests::x` block
     Nextest,
+    /// Biome `path:l:c category ━━━` diagnostic
+    Biome,
     /// one line, optionally with indented continuation lines
     Single,
 }
@@ -173,6 +175,7 @@ impl Rec {
             Mode::Pytest => 50,
             Mode::JUnit => 0,
             Mode::Nextest => 2,
+            Mode::Biome => 1,
             _ => 0,
         }
     }

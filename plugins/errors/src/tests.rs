@@ -409,10 +409,11 @@ fn hmr_update_is_a_success() {
 #[test]
 fn full_reports_and_jvm_builds() {
     let f = run(&[
-        "Found 2 errors in 1 file.",
+        "Found 2 errors. Watching for file changes.",
         "[INFO] BUILD SUCCESS",
         "BUILD FAILED in 3s",
         "webpack 5.90.0 compiled successfully in 120 ms",
+        "Found 2 errors in 1 file.",
     ]);
     let s: Vec<_> = f.iter().map(build_status).collect();
     assert_eq!(s, vec![Some("failure"), Some("success"), Some("failure"), Some("success")]);

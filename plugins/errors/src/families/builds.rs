@@ -74,9 +74,9 @@ pub(crate) fn build_line(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Finding>) -
     }
 }
 
-/// tsc `Found 0 errors.` → build success; `Found 2 errors. Watching for
-/// file changes.` / `Found 3 errors in 2 files.` → build failure. Each
-/// closes a full report: errors of the process not in it are fixed.
+/// tsc --watch `Found 0 errors. Watching for file changes.` → build
+/// success; `Found 2 errors. Watching for file changes.` → build failure.
+/// Each closes a full report: errors of the process not in it are fixed.
 pub(crate) fn emit_tsc_found(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Finding>) {
     let Some((n, len)) = parse_num(&t[6..]) else {
         return;
@@ -84,8 +84,12 @@ pub(crate) fn emit_tsc_found(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Finding
     if !starts(&t[6 + len..], b" error") {
         return;
     }
-    emit_build(pid, "tsc", n == 0, None, t, seq, out);
-    full_report(out);
+    // a one-shot run's `Found 3 errors in 2 files.` only counts what was
+    // reported (and Biome says `Found 3 errors.` too): watch mode's report
+    if n == 0 || contains(t, b"Watching for file changes") {
+        emit_build(pid, "tsc", n == 0, None, t, seq, out);
+        full_report(out);
+    }
 }
 
 /// `webpack 5.113.0 compiled successfully in 122 ms` / `... compiled with 2

@@ -57,8 +57,9 @@ impl StreamState {
 /// ESLint stylish file header: an absolute path alone on its line
 /// (`/home/u/app/src/a.js`, `C:\app\src\a.js`). `colon` is the first ':'.
 pub(crate) fn is_eslint_header(t: &[u8], colon: Option<usize>) -> bool {
+    // (relative paths too: yamllint `deploy/app.yaml`; a problem line must follow)
     let abs = match colon {
-        None => t[0] == b'/',
+        None => memchr::memchr(b' ', t).is_none(),
         Some(1) => {
             t[0].is_ascii_alphabetic()
                 && matches!(t.get(2), Some(b'\\' | b'/'))
@@ -88,7 +89,12 @@ pub(crate) fn eslint_problem(pid: u32, file: &[u8], tw: &[u8], seq: u64) -> Opti
     let body = trim(&rest[w..]);
     // the rule id is the last column, separated by at least two spaces
     let (msg, code) = match memchr::memrchr(b' ', body) {
-        Some(p) if p > 0 && body[p - 1] == b' ' => (trim(&body[..p]), Some(lossy(&body[p + 1..]))),
+        Some(p) if p > 0 && body[p - 1] == b' ' => {
+            // yamllint puts the rule in parentheses: `msg  (document-start)`
+            let rule = &body[p + 1..];
+            let rule = rule.strip_prefix(b"(").and_then(|r| r.strip_suffix(b")")).unwrap_or(rule);
+            (trim(&body[..p]), Some(lossy(rule)))
+        }
         _ => (body, None),
     };
     Some(Finding {

@@ -153,6 +153,11 @@ impl StreamState {
         if let Some((kind, sev, w)) = sevword {
             let mut msg = trim(&rest[w..]);
             let mut code = None;
+            if let Some((m, c)) = crate::families::linters::bracket_code(msg) {
+                // mypy `msg  [union-attr]`
+                msg = m;
+                code = Some(lossy(c));
+            }
             if msg.ends_with(b"]")
                 && let Some(p) = memchr::memrchr(b'[', msg)
                 && msg.get(p + 1) == Some(&b'-')
@@ -179,6 +184,10 @@ impl StreamState {
             return;
         }
         if starts(rest, b"note:") {
+            return;
+        }
+        if let Some(r) = crate::families::linters::lint_line(&loc, seq, ts) {
+            self.open(r);
             return;
         }
         if loc.col.is_none() && starts(rest, b"*** ") {
@@ -279,6 +288,8 @@ pub(crate) fn cont_rust_diag(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont
             && let Some(l) = parse_loc(trim(&tw[4..]))
         {
             r.set_loc(l.path, l.line, l.col);
+            // (ruff's `F401 msg` header waits for its location)
+            r.confirmed = true;
         }
         return Accept;
     }

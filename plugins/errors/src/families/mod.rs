@@ -8,6 +8,7 @@ pub mod bundlers;
 pub mod compilers;
 pub mod jsonlog;
 pub mod junit;
+pub mod linters;
 pub mod maven;
 pub mod pytest;
 pub mod runners;
