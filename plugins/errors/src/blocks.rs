@@ -51,6 +51,8 @@ pub struct StreamState {
     /// ShellCheck's current `In path line N:` (line 0: none)
     pub(crate) sc_file: Vec<u8>,
     pub(crate) sc_line: u32,
+    /// seq of the last jest `FAIL path` line
+    pub(crate) fail_seq: u64,
 }
 
 impl StreamState {
@@ -196,7 +198,7 @@ pub(crate) fn is_caret_line(tw: &[u8]) -> bool {
 }
 
 pub(crate) fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
-    if blank && !t.is_empty() && r.mode == Mode::Stack && r.loose && r.frames == 0 {
+    if blank && !t.is_empty() && (r.mode == Mode::Biome || r.mode == Mode::Stack && r.loose && r.frames == 0) {
         // an indented empty line inside a code frame (Vite's esbuild frame)
         return Cont::Accept;
     }

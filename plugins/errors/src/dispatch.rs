@@ -74,10 +74,12 @@ impl StreamState {
                 out.push(test_finding(pid, "junit", t, seq, [total.saturating_sub(failed), failed, 0]));
             }
             b'O' if starts(t, b"OK (") && contains(t, b" test") => {
-                // JUnit 4 `OK (3 tests)`
+                // JUnit 4 `OK (3 tests)`, PHPUnit `OK (2 tests, 2 assertions)`
                 let n = parse_num(&t[4..]).map_or(0, |x| x.0);
-                out.push(test_finding(pid, "junit", t, seq, [n, 0, 0]));
+                let framework = if contains(t, b" assertion") { "phpunit" } else { "junit" };
+                out.push(test_finding(pid, framework, t, seq, [n, 0, 0]));
             }
+            b'F' if starts(t, b"FAIL ") => self.fail_seq = seq,
             b'R' if starts(t, b"Ran ") && count_digits(&t[4..]) > 0 && contains(t, b" test") => {
                 let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
                 r.framework = "unittest";
@@ -274,6 +276,12 @@ impl StreamState {
                 r.confirmed = false;
                 if let Some(p) = find(name, b" > ") {
                     r.test = Some(lossy(&name[p + 3..]));
+                } else {
+                    // a suite that failed to load: ` FAIL  test/a.test.js [ test/a.test.js ]`
+                    let file = &name[..memchr::memchr(b' ', name).unwrap_or(name.len())];
+                    if has_extension(file) {
+                        r.file = Some(lossy(file));
+                    }
                 }
                 self.open(r);
             }
@@ -352,6 +360,9 @@ impl StreamState {
                     r.confirmed = false;
                 } else if name != b"Test suite failed to run" {
                     r.test = Some(lossy(name));
+                } else if self.fail_seq + 1 == seq {
+                    // `FAIL __tests__/api.test.js` names the suite that failed to run
+                    r.first_seq = self.fail_seq;
                 }
                 self.open(r);
             }

@@ -293,6 +293,10 @@ pub(crate) fn cont_rust_diag(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont
         }
         return Accept;
     }
+    if ws && r.file.is_none() && t.len() - tw.len() >= 3 && is_cargo_status(tw) {
+        // `    Finished ...` after a located-nowhere `warning: pkg@0.1.0: msg`
+        return Reject;
+    }
     if ws {
         if r.code.is_none() && starts(tw, b"= note: `#[") {
             // `#[warn(unused_mut)]` → lint name as code
@@ -391,4 +395,13 @@ fn doctest_line(name: &[u8]) -> Option<(&[u8], u32)> {
     let q = find(name, b" (line ")?;
     let (line, _) = parse_num(&name[q + 7..])?;
     (name.ends_with(b")") && has_extension(&name[..p])).then_some((&name[..p], line))
+}
+
+/// cargo's right-aligned status lines: `   Compiling x`, `    Finished ...`
+fn is_cargo_status(tw: &[u8]) -> bool {
+    let w = &tw[..tw.iter().take_while(|b| b.is_ascii_alphabetic()).count()];
+    matches!(
+        w,
+        b"Compiling" | b"Finished" | b"Checking" | b"Running" | b"Building" | b"Fresh" | b"Documenting" | b"Doc"
+    ) && tw.get(w.len()) == Some(&b' ')
 }
