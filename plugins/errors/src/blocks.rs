@@ -3,7 +3,7 @@
 //! function says so) or closes it and may start a new one. Tool families
 //! (`families/`) add their starters and continuation rules here.
 
-use crate::families::{bundlers::*, compilers::*, junit::*, linters::*, pytest::*, runners::*};
+use crate::families::{bundlers::*, compilers::*, junit::*, linters::*, pytest::*, runners::*, scripting::*};
 use crate::frames::*;
 use crate::normalize::Level;
 use crate::record::*;
@@ -231,6 +231,7 @@ pub(crate) fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
         Mode::JUnit => cont_junit(r, t, tw, ws),
         Mode::Nextest => cont_nextest(r, t, tw, ws),
         Mode::Biome => cont_biome(r, t, tw, ws),
+        Mode::Script => cont_script(r, t, tw, ws),
         Mode::Single => cont_single(r, t, tw, ws),
     }
 }

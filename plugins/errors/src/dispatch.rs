@@ -397,6 +397,9 @@ impl StreamState {
 
     /// A line with no anchored start: the general forms.
     fn start_other(&mut self, t: &[u8], ctx: Option<(u64, u64)>, seq: u64, ts: i64) {
+        if self.start_script(t, seq, ts) {
+            return;
+        }
         if t[0].is_ascii_uppercase()
             && t.get(1).is_some_and(u8::is_ascii_alphanumeric)
             && self.start_code_header(t, seq, ts)

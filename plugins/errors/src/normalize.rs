@@ -46,6 +46,10 @@ pub fn cannot_start(raw: &[u8]) -> bool {
     if memchr::memchr3(b':', b'|', b'\r', raw).is_some() {
         return false;
     }
+    if raw.last() == Some(&b'.') && crate::text::contains(raw, b" line ") {
+        // Perl `bad port 80a at lib/Conf.pm line 9.`
+        return false;
+    }
     let mut i = 0;
     while let Some(&b) = raw.get(i) {
         match b {

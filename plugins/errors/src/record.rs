@@ -58,6 +58,8 @@ pub(crate) enum Mode {
     Nextest,
     /// Biome `path:l:c category ━━━` diagnostic
     Biome,
+    /// an interpreter's error line and its indented frames (Ruby, PHP, Lua, Elixir)
+    Script,
     /// one line, optionally with indented continuation lines
     Single,
 }
@@ -176,6 +178,7 @@ impl Rec {
             Mode::JUnit => 0,
             Mode::Nextest => 2,
             Mode::Biome => 1,
+            Mode::Script => 1,
             _ => 0,
         }
     }

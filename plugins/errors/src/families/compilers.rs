@@ -186,6 +186,9 @@ impl StreamState {
         if starts(rest, b"note:") {
             return;
         }
+        if lang == Some("ruby") && self.start_ruby(&loc, seq, ts) {
+            return;
+        }
         if let Some(r) = crate::families::linters::lint_line(&loc, seq, ts) {
             self.open(r);
             return;

@@ -12,3 +12,4 @@ pub mod linters;
 pub mod maven;
 pub mod pytest;
 pub mod runners;
+pub mod scripting;
