@@ -53,13 +53,20 @@ pub struct StreamState {
     pub(crate) sc_line: u32,
     /// seq of the last jest `FAIL path` line
     pub(crate) fail_seq: u64,
+    /// after RSpec's `Failures:`: `  1) name` lines start failures
+    pub(crate) rspec_failures: bool,
 }
 
 impl StreamState {
     /// Nothing open and no list whose entries are told apart from noise
     /// only by what came before: a line that starts nothing may be skipped.
     pub fn idle(&self) -> bool {
-        self.rec.is_none() && !self.mocha_failing && !self.junit_failures && !self.junit4_failures && self.ctx.is_none()
+        self.rec.is_none()
+            && !self.mocha_failing
+            && !self.junit_failures
+            && !self.junit4_failures
+            && !self.rspec_failures
+            && self.ctx.is_none()
     }
 
     pub fn open_since(&self) -> Option<i64> {
@@ -232,6 +239,7 @@ pub(crate) fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
         Mode::Nextest => cont_nextest(r, t, tw, ws),
         Mode::Biome => cont_biome(r, t, tw, ws),
         Mode::Script => cont_script(r, t, tw, ws),
+        Mode::RSpec => cont_rspec(r, t, tw, ws),
         Mode::Single => cont_single(r, t, tw, ws),
     }
 }

@@ -23,6 +23,9 @@ impl StreamState {
         // mocha failure headers are indented; any unindented line ends the list
         self.mocha_failing = false;
         self.junit_failures = false;
+        if starts(t, b"Finished in ") || starts(t, b"Failed examples") {
+            self.rspec_failures = false;
+        }
         if b0 == b'[' {
             if !self.maven && starts(t, b"[INFO] ") {
                 self.maven = true;
@@ -31,7 +34,9 @@ impl StreamState {
                 return;
             }
         }
-        if matches!(b0, b'h' | b'p' | b'(' | b'[' | b'B' | b'C' | b'x' | 0xE2) && build_line(pid, t, seq, out) {
+        if matches!(b0, b'h' | b'p' | b'(' | b'[' | b'B' | b'C' | b'x' | b'm' | b'g' | 0xE2)
+            && build_line(pid, t, seq, out)
+        {
             return;
         }
         match b0 {
@@ -43,6 +48,19 @@ impl StreamState {
                 self.open(r);
             }
             b'F' if starts(t, b"Failures (") && t.ends_with(b"):") => self.junit_failures = true,
+            b'F' if t == b"Failures:" => self.rspec_failures = true,
+            b'0'..=b'9' if contains(t, b" example") && (contains(t, b" failure") || contains(t, b"examples, 0")) => {
+                // RSpec `3 examples, 1 failure, 1 pending`
+                let (mut n, mut failed, mut pending) = (0, 0, 0);
+                for_each_count(t, |w, c| match w {
+                    b"examples" | b"example" => n = c,
+                    b"failures" | b"failure" | b"errors" => failed += c,
+                    b"pending" => pending = c,
+                    _ => {}
+                });
+                self.rspec_failures = false;
+                out.push(test_finding(pid, "rspec", t, seq, [n.saturating_sub(failed + pending), failed, pending]));
+            }
             b'[' if t.ends_with(b"]") && t.get(1) == Some(&b' ') && self.junit_count(pid, t, seq, out) => {}
             b'E' | b'F' if (starts(t, b"ERROR: ") || starts(t, b"FAIL: ")) && t.ends_with(b")") => {
                 // unittest `FAIL: test_x (pkg.mod.Class.test_x)` + rule + traceback
@@ -323,6 +341,9 @@ impl StreamState {
                         out.push(f);
                     }
                     return;
+                }
+                if ind == 2 && self.rspec_failures && mocha_header(tw) {
+                    return self.start_rspec(tw, seq, ts);
                 }
                 if ind == 2 && self.mocha_failing && mocha_header(tw) {
                     // `  1) suite` (title continues on following lines) or `  1) test:`

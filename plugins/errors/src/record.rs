@@ -60,6 +60,8 @@ pub(crate) enum Mode {
     Biome,
     /// an interpreter's error line and its indented frames (Ruby, PHP, Lua, Elixir)
     Script,
+    /// RSpec `  1) description` failure after `Failures:`
+    RSpec,
     /// one line, optionally with indented continuation lines
     Single,
 }
@@ -179,6 +181,7 @@ impl Rec {
             Mode::Nextest => 2,
             Mode::Biome => 1,
             Mode::Script => 1,
+            Mode::RSpec => 1,
             _ => 0,
         }
     }

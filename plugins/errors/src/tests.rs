@@ -144,7 +144,6 @@ fn not_errors() {
         "[=====>    ] 50% building modules",
         "warning: 3 warnings emitted",
         "warning: `x` (bin \"x\") generated 1 warning",
-        "make: *** [Makefile:2: all] Error 1",
         "2 errors generated.",
         "1 error",
         "exit status 2",
@@ -172,7 +171,6 @@ fn gcc_context_belongs_to_next_diagnostic() {
         "      |         ^",
         "main.c: In function 'g':",
         "main.c:9:5: error: 'y' undeclared",
-        "make: *** [Makefile:2: all] Error 1",
     ]);
     assert_eq!(f.len(), 2, "{f:#?}");
     assert_eq!((f[0].first_seq, f[0].last_seq, f[0].kind), (1, 4, Kind::Warning));
@@ -362,7 +360,6 @@ fn webpack_warning_and_make_errors() {
         "",
         "webpack 5.90.0 compiled with 1 warning in 812 ms",
         "build/rules.mk:12: *** recipe commences before first target.  Stop.",
-        "make: *** [Makefile:2: all] Error 1",
         "make: *** No rule to make target 'x'.  Stop.",
     ]);
     assert_eq!(f.len(), 3, "{f:#?}");

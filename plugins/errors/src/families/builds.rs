@@ -48,6 +48,12 @@ pub(crate) fn build_line(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Finding>) -
             emit_build(pid, "maven", false, None, t, seq, out);
             true
         }
+        b'm' | b'g' if (starts(t, b"make: *** [") || starts(t, b"gmake: *** [")) && contains(t, b"] Error ") => {
+            // the top-level make's verdict (`make[2]: ***` lines are nested makes
+            // passing the same failure up)
+            emit_build(pid, "make", false, None, t, seq, out);
+            true
+        }
         b'x' if starts(t, b"x Build failed in ") => {
             // vite build (Rollup)
             emit_build(pid, "vite", false, None, t, seq, out);

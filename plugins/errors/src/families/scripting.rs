@@ -152,3 +152,39 @@ pub(crate) fn cont_script(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
     }
     Accept
 }
+
+impl StreamState {
+    /// RSpec `  1) Cart matches the item list` after `Failures:`
+    pub(crate) fn start_rspec(&mut self, tw: &[u8], seq: u64, ts: i64) {
+        let n = count_digits(tw);
+        let mut r = Rec::new(Mode::RSpec, Kind::Error, Severity::Error, String::new(), seq, ts);
+        r.test = Some(lossy(trim(&tw[n + 2..])));
+        r.language = Some("ruby");
+        r.confirmed = false;
+        self.open(r);
+    }
+}
+
+/// An RSpec failure: `Failure/Error: code`, the message lines, `# ./spec/x_spec.rb:9:in ...` frames.
+pub(crate) fn cont_rspec(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    if !ws || t.len() - tw.len() <= 2 {
+        return Reject;
+    }
+    if starts(tw, b"Failure/Error:") {
+        r.stage = 1;
+        r.confirmed = true;
+    } else if let Some(f) = tw.strip_prefix(b"# ") {
+        let f = f.strip_prefix(b"./").unwrap_or(f);
+        if r.file.is_none()
+            && let Some(loc) = parse_loc(f)
+            && !is_library_path(loc.path)
+            && !contains(loc.path, b"/gems/")
+        {
+            r.set_loc(loc.path, loc.line, loc.col);
+        }
+    } else if r.stage == 1 && r.message.is_empty() {
+        r.message = lossy(trim(tw));
+    }
+    Accept
+}
