@@ -3,7 +3,9 @@
 //! function says so) or closes it and may start a new one. Tool families
 //! (`families/`) add their starters and continuation rules here.
 
-use crate::families::{bundlers::*, compilers::*, junit::*, linters::*, pytest::*, runners::*, scripting::*};
+use crate::families::{
+    bundlers::*, compilers::*, junit::*, linters::*, native::*, pytest::*, runners::*, scripting::*,
+};
 use crate::frames::*;
 use crate::normalize::Level;
 use crate::record::*;
@@ -240,6 +242,8 @@ pub(crate) fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
         Mode::Biome => cont_biome(r, t, tw, ws),
         Mode::Script => cont_script(r, t, tw, ws),
         Mode::RSpec => cont_rspec(r, t, tw, ws),
+        Mode::CMake => cont_cmake(r, t, tw, ws),
+        Mode::CTest => cont_ctest(r, t, tw, ws),
         Mode::Single => cont_single(r, t, tw, ws),
     }
 }

@@ -5,7 +5,7 @@
 //! a handful of anchored forms can start anything.
 
 use crate::blocks::*;
-use crate::families::{builds::*, bundlers::*, compilers::*, pytest::*, runners::*};
+use crate::families::{builds::*, bundlers::*, compilers::*, native::*, pytest::*, runners::*};
 use crate::frames::py_frame;
 use crate::locations::*;
 use crate::record::*;
@@ -49,6 +49,9 @@ impl StreamState {
             }
             b'F' if starts(t, b"Failures (") && t.ends_with(b"):") => self.junit_failures = true,
             b'F' if t == b"Failures:" => self.rspec_failures = true,
+            b'C' if starts(t, b"CMake ") && self.start_cmake(t, seq, ts) => {}
+            b'0'..=b'9' if contains(t, b" Test #") && self.ctest_line(t, seq, ts) => {}
+            b'0'..=b'9' if contains(t, b"% tests passed") && ctest_summary(pid, t, seq, out) => {}
             b'0'..=b'9' if contains(t, b" example") && (contains(t, b" failure") || contains(t, b"examples, 0")) => {
                 // RSpec `3 examples, 1 failure, 1 pending`
                 let (mut n, mut failed, mut pending) = (0, 0, 0);

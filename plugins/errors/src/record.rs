@@ -62,6 +62,10 @@ pub(crate) enum Mode {
     Script,
     /// RSpec `  1) description` failure after `Failures:`
     RSpec,
+    /// `CMake Error at path:l (fn):` + message + call stack
+    CMake,
+    /// a failed CTest test and its output
+    CTest,
     /// one line, optionally with indented continuation lines
     Single,
 }
@@ -182,6 +186,8 @@ impl Rec {
             Mode::Biome => 1,
             Mode::Script => 1,
             Mode::RSpec => 1,
+            Mode::CMake => 1,
+            Mode::CTest => 0,
             _ => 0,
         }
     }

@@ -54,6 +54,10 @@ pub(crate) fn build_line(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Finding>) -
             emit_build(pid, "make", false, None, t, seq, out);
             true
         }
+        b'-' if starts(t, b"-- Configuring incomplete") => {
+            emit_build(pid, "cmake", false, None, t, seq, out);
+            true
+        }
         b'x' if starts(t, b"x Build failed in ") => {
             // vite build (Rollup)
             emit_build(pid, "vite", false, None, t, seq, out);

@@ -141,6 +141,13 @@ impl StreamState {
             return;
         }
         // gcc / clang / javac / generic `file:line:col: error: msg`
+        if starts(rest, b"runtime error: ") {
+            // UBSan `calc.c:4:14: runtime error: signed integer overflow: ...`
+            let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(rest)), seq, ts);
+            r.set_loc(loc.path, loc.line, loc.col);
+            self.open(r);
+            return;
+        }
         let sevword = if starts(rest, b"error:") {
             Some((Kind::Error, Severity::Error, 6))
         } else if starts(rest, b"fatal error:") {

@@ -10,6 +10,7 @@ pub mod jsonlog;
 pub mod junit;
 pub mod linters;
 pub mod maven;
+pub mod native;
 pub mod pytest;
 pub mod runners;
 pub mod scripting;
