@@ -57,6 +57,14 @@ pub struct StreamState {
     pub(crate) fail_seq: u64,
     /// after RSpec's `Failures:`: `  1) name` lines start failures
     pub(crate) rspec_failures: bool,
+    /// Deno: 1 inside ` ERRORS `, 2 inside ` FAILURES `
+    pub(crate) deno_section: u8,
+    /// seq of the last `=====` rule line (Go's race reports open with one)
+    pub(crate) rule_seq: u64,
+    /// pytest --tb=line failures waiting for their test ids in the short summary
+    pub(crate) pytest_pending: Vec<Finding>,
+    /// pytest printed its `=== FAILURES ===` header
+    pub(crate) pytest_failures: bool,
 }
 
 impl StreamState {
@@ -83,8 +91,20 @@ impl StreamState {
                 Mode::TestBlock if r.framework == "mocha" && r.counts[1] > 0 => self.mocha_failing = true,
                 _ => {}
             }
+            if r.mode == Mode::PytestLine {
+                let mut f = Vec::new();
+                finish(r, pid, &mut f);
+                self.pytest_pending.append(&mut f);
+                return;
+            }
             finish(r, pid, out);
         }
+    }
+
+    /// Flushes the open record and whatever waits for a later line.
+    pub fn flush_all(&mut self, pid: u32, out: &mut Vec<Finding>) {
+        self.flush(pid, out);
+        out.append(&mut self.pytest_pending);
     }
 
     pub fn on_line(&mut self, pid: u32, t: &[u8], level: Level, seq: u64, ts: i64, out: &mut Vec<Finding>) {
@@ -244,6 +264,9 @@ pub(crate) fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
         Mode::RSpec => cont_rspec(r, t, tw, ws),
         Mode::CMake => cont_cmake(r, t, tw, ws),
         Mode::CTest => cont_ctest(r, t, tw, ws),
+        Mode::Deno => cont_deno(r, t, tw, ws),
+        Mode::GoRace => cont_go_race(r, t, tw, ws),
+        Mode::PytestLine => cont_pytest_line(r, t, tw, ws),
         Mode::Single => cont_single(r, t, tw, ws),
     }
 }

@@ -15,6 +15,11 @@ use crate::{Finding, Kind, Severity};
 impl StreamState {
     pub(crate) fn start(&mut self, pid: u32, t: &[u8], seq: u64, ts: i64, out: &mut Vec<Finding>) {
         let b0 = t[0];
+        if b0 == b' ' && (t == b" ERRORS " || t == b" FAILURES ") {
+            // Deno's sections
+            self.deno_section = if t[1] == b'E' { 1 } else { 2 };
+            return;
+        }
         if b0 == b' ' || b0 == b'\t' {
             return self.start_indented(pid, t, seq, ts, out);
         }
@@ -34,7 +39,7 @@ impl StreamState {
                 return;
             }
         }
-        if matches!(b0, b'h' | b'p' | b'(' | b'[' | b'B' | b'C' | b'x' | b'm' | b'g' | 0xE2)
+        if matches!(b0, b'h' | b'p' | b'(' | b'[' | b'B' | b'C' | b'x' | b'm' | b'g' | b'-' | 0xE2)
             && build_line(pid, t, seq, out)
         {
             return;
@@ -49,6 +54,23 @@ impl StreamState {
             }
             b'F' if starts(t, b"Failures (") && t.ends_with(b"):") => self.junit_failures = true,
             b'F' if t == b"Failures:" => self.rspec_failures = true,
+            b'F' | b'o' if (starts(t, b"FAILED | ") || starts(t, b"ok | ")) && contains(t, b" passed") => {
+                // Deno `FAILED | 1 passed | 2 failed (33ms)`
+                self.deno_section = 0;
+                emit_test(pid, "deno", t, seq, out);
+            }
+            b'0'..=b'9' if contains(t, b" tests completed") => {
+                // Gradle `3 tests completed, 1 failed`
+                let n = parse_num(t).map_or(0, |x| x.0);
+                let mut failed = 0;
+                let mut skipped = 0;
+                for_each_count(t, |w, c| match w {
+                    b"failed" => failed = c,
+                    b"skipped" => skipped = c,
+                    _ => {}
+                });
+                out.push(test_finding(pid, "gradle", t, seq, [n.saturating_sub(failed + skipped), failed, skipped]));
+            }
             b'C' if starts(t, b"CMake ") && self.start_cmake(t, seq, ts) => {}
             b'0'..=b'9' if contains(t, b" Test #") && self.ctest_line(t, seq, ts) => {}
             b'0'..=b'9' if contains(t, b"% tests passed") && ctest_summary(pid, t, seq, out) => {}
@@ -137,10 +159,18 @@ impl StreamState {
             }
             b'E' if t.len() > 1 && t[1] == b' ' => {
                 // pytest assertion detail `E       assert 4 == 5`
+                if self.pytest_failures && !self.pytest_sections {
+                    // --tb=line: no section headers
+                    return self.start_pytest_line(t, seq, ts);
+                }
                 if self.pytest_e.is_none() {
                     self.pytest_e = Some(lossy(trim(&t[1..])));
                 }
             }
+            b'F' if starts(t, b"FAILED ") && !self.pytest_pending.is_empty() => self.pytest_summary_failed(t, out),
+            b'=' if t.len() >= 10 && t.iter().all(|b| *b == b'=') => self.rule_seq = seq,
+            b'=' if starts(t, b"===") && contains(t, b" FAILURES ") => self.pytest_failures = true,
+            b'W' if starts(t, b"WARNING: DATA RACE") => self.start_go_race(t, seq, ts),
             b'_' if starts(t, b"____") => {
                 self.pytest_e = None;
                 if let Some(name) = section_name(t) {
@@ -422,6 +452,12 @@ impl StreamState {
     /// A line with no anchored start: the general forms.
     fn start_other(&mut self, t: &[u8], ctx: Option<(u64, u64)>, seq: u64, ts: i64) {
         if self.start_script(t, seq, ts) {
+            return;
+        }
+        if self.deno_section > 0 && self.start_deno(t, seq, ts) {
+            return;
+        }
+        if t.ends_with(b" FAILED") && self.start_gradle_test(t, seq, ts) {
             return;
         }
         if t[0].is_ascii_uppercase()

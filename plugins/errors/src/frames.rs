@@ -301,6 +301,20 @@ pub(crate) fn cont_single(r: &mut Rec, t: &[u8], _tw: &[u8], ws: bool) -> Cont {
         r.language = Some("python");
         return Accept;
     }
+    if r.stage == 7 && ws && r.message.is_empty() {
+        // Gradle `    java.lang.ArrayIndexOutOfBoundsException at EdgeTest.java:10`
+        let tw = trim(t);
+        let (msg, loc) = match find(tw, b" at ") {
+            Some(p) => (&tw[..p], loc_from_end(&tw[p + 4..])),
+            None => (tw, None),
+        };
+        r.message = lossy(msg);
+        if let Some((p, l, c)) = loc {
+            r.set_loc(p, l, c);
+        }
+        r.confirmed = true;
+        return Accept;
+    }
     if r.cont_ws && ws && r.lines < 20 {
         r.lines += 1;
         Accept

@@ -142,7 +142,7 @@ impl Detector {
         for s in [Stream::Stdout, Stream::Stderr] {
             if let Ok(i) = self.streams.binary_search_by_key(&(process, s as u8), |s| s.0) {
                 let (_, mut st) = self.streams.remove(i);
-                st.flush(process, out);
+                st.flush_all(process, out);
             }
         }
         self.last = 0;

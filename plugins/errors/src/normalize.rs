@@ -85,6 +85,8 @@ fn is_starter_word(w: &[u8]) -> bool {
             | b"CRITICAL"
             | b"Compiled"
             | b"E"
+            | b"ERRORS"
+            | b"FAILURES"
             | b"ERROR"
             | b"Exception"
             | b"FAIL"

@@ -66,6 +66,12 @@ pub(crate) enum Mode {
     CMake,
     /// a failed CTest test and its output
     CTest,
+    /// Deno ` ERRORS ` entry `name => path:l:c`
+    Deno,
+    /// Go race detector report
+    GoRace,
+    /// pytest --tb=line `E   msg` + `path:N: msg`
+    PytestLine,
     /// one line, optionally with indented continuation lines
     Single,
 }
@@ -188,6 +194,9 @@ impl Rec {
             Mode::RSpec => 1,
             Mode::CMake => 1,
             Mode::CTest => 0,
+            Mode::Deno => 2,
+            Mode::GoRace => 1,
+            Mode::PytestLine => 0,
             _ => 0,
         }
     }

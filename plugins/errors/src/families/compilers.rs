@@ -98,6 +98,7 @@ impl StreamState {
             if starts(msg, b"test failed, to rerun")
                 || starts(msg, b"doctest failed, to rerun")
                 || msg == b"test run failed"
+                || msg == b"Test failed"
                 || starts(msg, b"process didn't exit successfully")
                 || starts(msg, b"Recipe `")
             {

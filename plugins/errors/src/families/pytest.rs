@@ -185,6 +185,50 @@ pub(crate) fn is_pytest_summary_error(t: &[u8]) -> bool {
     path.ends_with(b".py")
 }
 
+impl StreamState {
+    /// pytest --tb=line: `E   AssertionError: assert 4 == 5` opens a failure
+    /// that its `path:7: AssertionError: ...` line locates; the test ids come
+    /// in the short summary, in the same order.
+    pub(crate) fn start_pytest_line(&mut self, t: &[u8], seq: u64, ts: i64) {
+        let mut r = Rec::new(Mode::PytestLine, Kind::Error, Severity::Error, lossy(trim(&t[1..])), seq, ts);
+        r.language = Some("python");
+        r.confirmed = false;
+        self.open(r);
+    }
+
+    /// A short-summary `FAILED tests/a.py::test_x - msg` line: the next
+    /// waiting --tb=line failure is that test.
+    pub(crate) fn pytest_summary_failed(&mut self, t: &[u8], out: &mut Vec<crate::Finding>) {
+        if self.pytest_pending.is_empty() {
+            return;
+        }
+        let mut f = self.pytest_pending.remove(0);
+        let id = &t[7..];
+        let id = &id[..find(id, b" - ").unwrap_or(id.len())];
+        f.fields.push(("test".into(), lossy(trim(id))));
+        out.push(f);
+    }
+}
+
+pub(crate) fn cont_pytest_line(r: &mut Rec, t: &[u8], _tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    if ws {
+        return Accept;
+    }
+    if let Some(loc) = parse_loc(t) {
+        r.set_loc(loc.path, loc.line, loc.col);
+        // the message without the module path: `app.pricing.PricingError: x` → `PricingError: x`
+        let m = trim(loc.rest);
+        let name_end = m.iter().position(|b| *b == b':').unwrap_or(m.len());
+        let short = memchr::memrchr(b'.', &m[..name_end]).map_or(m, |d| &m[d + 1..]);
+        r.message = lossy(short);
+        r.confirmed = true;
+        r.stage = 9;
+        return Accept;
+    }
+    Reject
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -398,3 +398,111 @@ pub(crate) fn cont_nextest(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
     let _ = t;
     Accept
 }
+
+impl StreamState {
+    /// Deno's ` ERRORS ` section: `mean of none => ./math.test.ts:6:8`
+    pub(crate) fn start_deno(&mut self, t: &[u8], seq: u64, ts: i64) -> bool {
+        if !is_deno_header(t) {
+            return false;
+        }
+        let p = find(t, b" => ").unwrap_or(0);
+        if self.deno_section == 1 {
+            let mut r = Rec::new(Mode::Deno, Kind::Error, Severity::Error, String::new(), seq, ts);
+            r.test = Some(lossy(&t[..p]));
+            r.confirmed = false;
+            self.open(r);
+        }
+        // (in ` FAILURES ` the same lines only list them again)
+        true
+    }
+
+    /// Gradle `com.acme.EdgeTest > noCents FAILED` + `    java.lang.X at EdgeTest.java:10`
+    pub(crate) fn start_gradle_test(&mut self, t: &[u8], seq: u64, ts: i64) -> bool {
+        let Some(name) = t.strip_suffix(b" FAILED") else { return false };
+        if find(name, b" > ").is_none() {
+            return false;
+        }
+        let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, String::new(), seq, ts);
+        r.test = Some(lossy(name));
+        r.language = Some("java");
+        r.cont_ws = true;
+        r.confirmed = false;
+        r.stage = 7;
+        self.open(r);
+        true
+    }
+
+    /// Go's race detector `WARNING: DATA RACE` (between `=====` rules), then
+    /// the test it failed: `--- FAIL: TestX` + `testing.go:N: race detected`
+    pub(crate) fn start_go_race(&mut self, t: &[u8], seq: u64, ts: i64) {
+        let mut r = Rec::new(Mode::GoRace, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+        r.language = Some("go");
+        if self.rule_seq + 1 == seq {
+            r.first_seq = self.rule_seq;
+        }
+        self.open(r);
+    }
+}
+
+pub(crate) fn cont_deno(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    if (!ws && is_deno_header(t)) || t == b" FAILURES " {
+        return Reject;
+    }
+    if r.message.is_empty()
+        && let Some(m) = t.strip_prefix(b"error: ")
+    {
+        r.message = lossy(trim(m));
+        r.confirmed = true;
+    } else if ws
+        && starts(tw, b"at ")
+        && let Some((p, l, c)) = frame_loc(&tw[3..])
+    {
+        crate::frames::test_frame(r, p, l, c);
+    }
+    Accept
+}
+
+pub(crate) fn cont_go_race(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    match r.stage {
+        0 => {
+            if t.len() >= 10 && t.iter().all(|b| *b == b'=') {
+                r.stage = 1;
+            } else if ws && r.file.is_none() && !contains(tw, b"/src/runtime/") && !contains(tw, b"/src/testing/") {
+                let end = find(tw, b" +0x").unwrap_or(tw.len());
+                if let Some((p, l, c)) = loc_from_end(&tw[..end])
+                    && language_of(p) == Some("go")
+                {
+                    r.set_loc(p, l, c);
+                }
+            }
+            Accept
+        }
+        1 => match go_fail_name(t) {
+            Some(name) => {
+                r.test = Some(lossy(name));
+                r.counts[1] += 1;
+                r.stage = 2;
+                Accept
+            }
+            None => Reject,
+        },
+        _ => {
+            if ws && r.stage == 2 {
+                r.stage = 3;
+                Accept
+            } else {
+                Reject
+            }
+        }
+    }
+}
+
+/// `mean of none => ./math.test.ts:6:8`
+fn is_deno_header(t: &[u8]) -> bool {
+    find(t, b" => ").is_some_and(|p| {
+        let rhs = &t[p + 4..];
+        parse_loc(rhs.strip_prefix(b"./").unwrap_or(rhs)).is_some_and(|l| l.rest.is_empty())
+    })
+}
