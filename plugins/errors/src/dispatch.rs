@@ -320,7 +320,11 @@ impl StreamState {
                     emit_build(pid, "cargo", true, parse_duration_ms(&tw[p + 14..]), t, seq, out);
                 }
             }
-            b'F' if starts(tw, b"FAIL  ") && t.len() - tw.len() == 1 => {
+            // (jest's coloured ` FAIL  path` has no `>` and no `[ path ]`)
+            b'F' if starts(tw, b"FAIL  ")
+                && t.len() - tw.len() == 1
+                && (contains(tw, b" > ") || contains(tw, b" [ ")) =>
+            {
                 // vitest ` FAIL  sum.test.js > suite > test`
                 let name = trim(&tw[6..]);
                 let mut r = Rec::new(Mode::Vitest, Kind::Error, Severity::Error, String::new(), seq, ts);

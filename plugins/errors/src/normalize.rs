@@ -314,6 +314,11 @@ fn compose_prefix(s: &[u8]) -> usize {
         i += 1;
     }
     let name_end = i;
+    // Deno's `ok | 3 passed | 0 failed`, `FAILED | 1 passed | 2 failed`: a
+    // verdict, not a service
+    if &s[..i] == b"ok" || s[..i].iter().all(|b| b.is_ascii_uppercase()) {
+        return 0;
+    }
     while i < s.len() && s[i] == b' ' {
         i += 1;
     }
