@@ -149,13 +149,15 @@ pub(crate) fn cont_biome(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
         return Reject;
     }
     if r.stage == 0 {
-        let (kind, sev) = if let Some(m) = tw.strip_prefix("× ".as_bytes()) {
+        // (a terminal gets `✖` `⚠` `ℹ` instead of `×` `!` `i`)
+        let strip = |marks: [&str; 2]| marks.iter().find_map(|m| tw.strip_prefix(m.as_bytes()));
+        let (kind, sev) = if let Some(m) = strip(["× ", "✖ "]) {
             r.message = lossy(trim(m));
             (Kind::Error, Severity::Error)
-        } else if let Some(m) = tw.strip_prefix(b"! ") {
+        } else if let Some(m) = strip(["! ", "⚠ "]) {
             r.message = lossy(trim(m));
             (Kind::Warning, Severity::Warning)
-        } else if starts(tw, b"i ") {
+        } else if strip(["i ", "ℹ "]).is_some() {
             r.stage = 1;
             return Accept;
         } else {
