@@ -144,9 +144,18 @@ impl StreamState {
             Level::Warn => (Kind::Warning, Severity::Warning),
             _ => return,
         };
+        if starts(t, b"Code style issues") {
+            // Prettier's closing count: the `[warn] path` lines were the findings
+            return;
+        }
         let mut r = Rec::new(Mode::Single, kind, sev, lossy(trim(t)), seq, ts);
         // `[ERROR] job failed` + Traceback (Python logging.exception)
         r.tb_merge = kind == Kind::Error;
+        if crate::locations::has_extension(t) && memchr::memchr(b' ', t).is_none() {
+            // Prettier `[warn] src/a.js`: a file
+            r.file = Some(lossy(t));
+            r.language = crate::locations::language_of(t);
+        }
         self.rec = Some(r);
     }
 

@@ -20,6 +20,10 @@ impl StreamState {
             self.deno_section = if t[1] == b'E' { 1 } else { 2 };
             return;
         }
+        if b0 != b'F' && t.ends_with(b"Failed to compile.") {
+            // Next.js writes it after its spinner's last frame, on the same line
+            return emit_build(pid, "next", false, None, b"Failed to compile.", seq, out);
+        }
         if b0 == b' ' || b0 == b'\t' {
             return self.start_indented(pid, t, seq, ts, out);
         }
@@ -39,7 +43,7 @@ impl StreamState {
                 return;
             }
         }
-        if matches!(b0, b'h' | b'p' | b'(' | b'[' | b'B' | b'C' | b'x' | b'm' | b'g' | b'-' | 0xE2)
+        if matches!(b0, b'h' | b'p' | b'(' | b'[' | b'B' | b'C' | b'F' | b'x' | b'm' | b'g' | b'-' | 0xE2)
             && build_line(pid, t, seq, out)
         {
             return;
@@ -300,6 +304,9 @@ impl StreamState {
             }
         }
         let Some(&c0) = tw.first() else { return };
+        if c0 == 0xE2 && build_line(pid, tw, seq, out) {
+            return;
+        }
         if self.junit_failures && t.len() - tw.len() == 2 {
             return self.start_junit_failure(tw, seq, ts);
         }
@@ -597,6 +604,16 @@ impl StreamState {
             return self.start_loc(loc, ctx, seq, ts);
         }
         if t.ends_with("━".as_bytes()) && self.start_biome(t, seq, ts) {
+            return;
+        }
+        if starts(t, b"./") && has_extension(t) && memchr::memchr(b' ', t).is_none() {
+            // Next.js / webpack name the module, then its error: `./app/page.tsx` + `Error:` + frame
+            let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, String::new(), seq, ts);
+            r.file = Some(lossy(&t[2..]));
+            r.language = language_of(t);
+            r.loose = true;
+            r.confirmed = false;
+            self.open(r);
             return;
         }
         if (b0 == b'/' || b0.is_ascii_alphanumeric() || b0 == b'.') && is_eslint_header(t, None) {

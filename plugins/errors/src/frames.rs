@@ -156,7 +156,7 @@ pub(crate) fn cont_stack(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
     if ws && starts(tw, b"...") && tw.ends_with(b" more") {
         return Accept;
     }
-    if starts(tw, b"Caused by: ") || (ws && starts(tw, b"Suppressed: ")) {
+    if starts(tw, b"Caused by:") || (ws && starts(tw, b"Suppressed: ")) {
         return Accept;
     }
     if r.frames == 0 {
@@ -177,9 +177,18 @@ pub(crate) fn cont_stack(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
         }
         return Reject;
     }
+    if r.stage == 8 {
+        // after the `}` closing node's inspected error: only its exit banner
+        return if starts(t, b"Node.js v") { Accept } else { Reject };
+    }
+    if t == b"}" && r.frames > 0 {
+        r.stage = 8;
+        return Accept;
+    }
     let js = r.language != Some("java");
-    // (node's exit banner `Node.js v20.1.0` is not part of the error)
-    if js && (ws || starts(t, b"}") || starts(t, b"Emitted 'error' event")) {
+    // (node's closing `Node.js v20.1.0` line ends its crash report)
+    let code_frame = starts(t, b"> ") && count_digits(&t[2..]) > 0;
+    if js && (ws || code_frame || starts(t, b"}") || starts(t, b"Node.js v") || starts(t, b"Emitted 'error' event")) {
         return Accept;
     }
     Reject
@@ -337,17 +346,24 @@ fn detail_line(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> bool {
     if let Some(rest) = g.strip_prefix("✘ [ERROR] ".as_bytes()) {
         msg = Some((rest, None));
         ok = true;
+    } else if let Some(rest) = g.strip_prefix(b"x ").filter(|_| ws) {
+        // SWC (Next.js) `  x Unexpected token \`main\``
+        msg = Some((rest, None));
     } else if g.first() == Some(&b'[')
         && let Some(p) = memchr::memchr(b']', g)
     {
-        // `[PARSE_ERROR] Expected ...` (a code) / `[vite:esbuild] Transform failed` (a plugin)
+        // `[PARSE_ERROR] Expected ...` (a code), `[builtin:vite-transform] Expected ...`,
+        // `[vite:esbuild] Transform failed with 1 error:` (a plugin's sub-header)
         let inner = &g[1..p];
+        let rest = trim(&g[p + 1..]);
         if !inner.is_empty() && inner.iter().all(|b| b.is_ascii_uppercase() || *b == b'_') {
-            msg = Some((trim(&g[p + 1..]), Some(inner)));
+            msg = Some((rest, Some(inner)));
+        } else if !rest.ends_with(b":") {
+            msg = Some((rest, None));
         }
         ok = true;
     }
-    if let Some((path, line, col)) = detail_loc(g) {
+    if let Some((path, line, col)) = detail_loc(g).or_else(|| detail_loc(tw)) {
         ok = true;
         if let Some(e) = find(g, b": ERROR: ") {
             msg = Some((&g[e + 9..], None));
@@ -355,8 +371,11 @@ fn detail_line(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> bool {
         if !r.loc_locked {
             r.set_loc(path, line, col);
             r.loc_locked = !crate::frames::is_library_path(path);
+            // SWC's `,-[path:3:1]` is where its frame starts: the caret tells the column
+            r.stage = u8::from(starts(g, b",-["));
         }
     }
+    caret_column(r, t);
     if let Some((m, code)) = msg {
         if r.message.ends_with(':') && !r.detail {
             r.message = lossy(trim(m));
@@ -365,19 +384,60 @@ fn detail_line(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> bool {
         }
     } else if !ok {
         // a line that restates the message (Vite 5 build repeats esbuild's),
-        // or a sub-header before any detail (`[vite:esbuild] Transform failed
-        // with 1 error:` after `error during build:`)
-        ok = (r.detail && !t.is_empty() && r.message.as_bytes() == trim(t)) || (!r.detail && t.ends_with(b":"));
+        // a sub-header (`[vite:esbuild] Transform failed with 1 error:`,
+        // `Import trace for requested module:`) or a module it lists (`./app/page.tsx`)
+        ok = (r.detail && !t.is_empty() && r.message.as_bytes() == trim(t))
+            || (t.ends_with(b":") && !crate::blocks::phrase_error(t) && exc_line(t).is_none())
+            || (starts(t, b"./") && has_extension(t));
     }
     ok
 }
 
+/// Code frames: remembers the number of the last code line and where its
+/// gutter bar is (in the whole line: frames indent their lines unevenly);
+/// a caret line under it refines a frame-start location (`r.stage == 1`)
+/// to the caret's line and column.
+fn caret_column(r: &mut Rec, t: &[u8]) {
+    let tw = t;
+    let lead_ws = t.len() - trim_start(t).len();
+    let tw = &tw[lead_ws..];
+    let d = count_digits(tw);
+    let lead = if tw.first() == Some(&b'>') { trim_start(&tw[1..]) } else { tw };
+    let d2 = count_digits(lead);
+    if d > 0 || d2 > 0 {
+        let (num, rest) = if d > 0 { (&tw[..d], &tw[d..]) } else { (&lead[..d2], &lead[d2..]) };
+        if let (Some((n, _)), Some(bar)) = (parse_num(num), rest.iter().position(|b| *b == b'|' || *b == b':'))
+            && rest[..bar].iter().all(|b| *b == b' ')
+        {
+            r.counts[0] = n;
+            r.counts[1] = (t.len() - rest.len() + bar) as u32;
+        }
+        return;
+    }
+    if r.stage != 1 || r.counts[0] == 0 {
+        return;
+    }
+    // `   :      ^^^^` / `    |         ^`: the bar at the same place as the code line's
+    let bar = r.counts[1] as usize;
+    if t.len() > bar
+        && matches!(t.get(bar), Some(b'|' | b':'))
+        && let Some(c) = t[bar + 1..].iter().position(|b| *b == b'^')
+    {
+        r.line = Some(r.counts[0]);
+        r.col = Some(c as u32);
+        r.stage = 2;
+    }
+}
+
 /// Code-frame gutters: `  5 │ code`, `   │`, `───╯`, `3  |  code`, `   |   ^`
 fn strip_gutter(tw: &[u8]) -> &[u8] {
-    let d = count_digits(tw);
-    let after = trim_start(&tw[d..]);
-    for g in ["│", "╭", "╰", "─", "╵", "┬", "|"] {
-        if let Some(rest) = after.strip_prefix(g.as_bytes()) {
+    let mut s = tw;
+    if let Some(r) = s.strip_prefix(b">") {
+        s = trim_start(r);
+    }
+    s = trim_start(&s[count_digits(s)..]);
+    for g in ["│", "╭", "╰", "─", "╵", "┬", "|", ":", "`"] {
+        if let Some(rest) = s.strip_prefix(g.as_bytes()) {
             return rest;
         }
     }

@@ -169,8 +169,11 @@ pub fn detail_loc(tw: &[u8]) -> Option<(&[u8], u32, Option<u32>)> {
         .or_else(|| tw.strip_prefix(b"file: "))
         .or_else(|| tw.strip_prefix(b"--> "))
         .or_else(|| tw.strip_prefix("╭─[ ".as_bytes()))
+        .or_else(|| tw.strip_prefix(b",-["))
         .map(trim_start)
         .unwrap_or(tw);
+    // SWC `,-[/app/page.tsx:3:1]`
+    let s = s.strip_suffix(b"]").filter(|x| !x.ends_with(b" ")).unwrap_or(s);
     if let Some(l) = parse_loc(s) {
         let rest = trim(l.rest);
         if rest.is_empty() || rest == b"]" || starts(rest, b"ERROR") || starts(rest, b"error") {
@@ -220,6 +223,7 @@ mod tests {
         assert_eq!(d(b"/a/App.tsx:5:58: ERROR: Expected"), Some(("/a/App.tsx".into(), 5, Some(58))));
         assert_eq!(d(b"/app/src/App.tsx: Unexpected token (9:22)"), Some(("/app/src/App.tsx".into(), 9, Some(22))));
         assert_eq!(d(b"--> src/main.rs:3:5"), Some(("src/main.rs".into(), 3, Some(5))));
+        assert_eq!(d(b",-[/app/page.tsx:3:1]"), Some(("/app/page.tsx".into(), 3, Some(1))));
         assert_eq!(d(b"File: /app/src/App.tsx"), None);
         assert_eq!(d(b"main.go:3:5: undefined: x"), None);
     }

@@ -24,7 +24,7 @@ pub fn clean_line_level<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> (&'a [u8], L
     }
     // one pass for the three bytes that need more than borrowing
     let s: &[u8] = if memchr::memchr2(0x1b, 0x9b, s).is_some() {
-        strip_ansi_into(s, buf);
+        strip_ansi_into(after_line_redraw(s), buf);
         &buf[..]
     } else {
         s
@@ -44,6 +44,10 @@ pub fn clean_line_level<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> (&'a [u8], L
 /// whole corpus that skipping changes no finding.
 pub fn cannot_start(raw: &[u8]) -> bool {
     if memchr::memchr3(b':', b'|', b'\r', raw).is_some() {
+        return false;
+    }
+    if raw.ends_with(b"Failed to compile.") {
+        // written after a spinner's last frame, on its line
         return false;
     }
     if raw.last() == Some(&b'.') && crate::text::contains(raw, b" line ") {
@@ -121,6 +125,25 @@ fn is_starter_word(w: &[u8]) -> bool {
         || w.ends_with(b"Warning")
 }
 
+/// Text after the last erase-line or cursor-to-column-1 sequence
+/// (`ESC[2K`, `ESC[1G`, `ESC[G`): like a `\r`, it redraws the line (spinners,
+/// Prettier's file list); blank text after it keeps the text before.
+fn after_line_redraw(s: &[u8]) -> &[u8] {
+    let mut best = None;
+    for seq in [&b"\x1b[2K"[..], b"\x1b[1G", b"\x1b[G"] {
+        if let Some(p) = memchr::memmem::rfind(s, seq) {
+            let end = p + seq.len();
+            if best.is_none_or(|b| end > b) {
+                best = Some(end);
+            }
+        }
+    }
+    match best {
+        Some(end) if !is_blank(&s[end..]) && end < s.len() => &s[end..],
+        _ => s,
+    }
+}
+
 /// Text after the last `\r` (progress redraws); if that part is blank the
 /// last non-blank segment is used.
 fn after_last_cr(s: &[u8]) -> &[u8] {
@@ -167,6 +190,17 @@ pub enum Level {
 /// not compile`), never stripped.
 pub fn strip_prefixes_level(mut s: &[u8]) -> (&[u8], Level) {
     let mut stripped = false;
+    // Next.js marks errors ` ⨯ TypeError: x`
+    if let Some(rest) = trim_start(s).strip_prefix("⨯ ".as_bytes()) {
+        return (rest, Level::Error);
+    }
+    // lowercase bracketed levels open a line (Prettier `[warn] src/a.js`)
+    if s.first() == Some(&b'[')
+        && s.get(1).is_some_and(u8::is_ascii_lowercase)
+        && let Some((level, n)) = level_word(s)
+    {
+        return (trim_start(&s[n..]), level);
+    }
     for _ in 0..4 {
         let Some(&b0) = s.first() else { return (s, Level::None) };
         if stripped && let Some((level, n)) = level_word(s) {
@@ -233,7 +267,8 @@ fn bracket_prefix(s: &[u8]) -> usize {
     }
     let digit_start = inner[0].is_ascii_digit();
     let has_space = memchr(b' ', inner).is_some();
-    if has_space && !digit_start {
+    // (`[vite:esbuild]` / `[builtin:vite-transform]` are plugin ids, not names)
+    if (has_space || memchr(b':', inner).is_some()) && !digit_start {
         return 0;
     }
     // `[ERROR]`-like level markers are kept; they are not names.
@@ -351,6 +386,12 @@ mod tests {
         assert_eq!(clean("⛔ \x1b[1mstop\x1b[0m".as_bytes()), "⛔ stop");
         // clear screen, inverse video
         assert_eq!(clean(b"\x1b[2J\x1b[3J\x1b[H\x1b[7m FAIL \x1b[27m src/a.test.ts"), " FAIL  src/a.test.ts");
+    }
+
+    #[test]
+    fn erase_line_redraws() {
+        assert_eq!(clean(b"src/a.js\x1b[2K\x1b[1G[\x1b[33mwarn\x1b[39m] src/a.js"), "src/a.js");
+        assert_eq!(clean(b" Linting .\x1b[2K\x1b[1GFailed to compile."), "Failed to compile.");
     }
 
     #[test]

@@ -58,6 +58,20 @@ pub(crate) fn build_line(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Finding>) -
             emit_build(pid, "cmake", false, None, t, seq, out);
             true
         }
+        b'F' if t == b"Failed to compile." => {
+            // Next.js build (its errors follow)
+            emit_build(pid, "next", false, None, t, seq, out);
+            true
+        }
+        b'C' if t == b"Complete!" => {
+            // Astro `[build] Complete!`
+            emit_build(pid, "astro", true, None, t, seq, out);
+            true
+        }
+        0xE2 if starts(t, "✗ Build failed in ".as_bytes()) => {
+            emit_build(pid, "vite", false, None, t, seq, out);
+            true
+        }
         b'x' if starts(t, b"x Build failed in ") => {
             // vite build (Rollup)
             emit_build(pid, "vite", false, None, t, seq, out);

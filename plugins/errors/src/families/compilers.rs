@@ -244,6 +244,15 @@ impl StreamState {
                     self.open(r);
                 }
             }
+            Some("javascript") | Some("typescript") if rest.is_empty() && loc.col.is_some() => {
+                // Next.js type check `./app/page.tsx:5:9` + `Type error: msg` + code frame
+                let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, String::new(), seq, ts);
+                r.set_loc(loc.path.strip_prefix(b"./").unwrap_or(loc.path), loc.line, loc.col);
+                r.loc_locked = true;
+                r.loose = true;
+                r.confirmed = false;
+                self.open(r);
+            }
             Some("javascript") | Some("typescript") if rest.is_empty() && loc.col.is_none() => {
                 let mut r = Rec::new(Mode::NodeFrame, Kind::Error, Severity::Error, String::new(), seq, ts);
                 r.set_loc(loc.path, loc.line, None);
