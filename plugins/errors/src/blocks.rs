@@ -276,6 +276,7 @@ pub(crate) fn cont(r: &mut Rec, t: &[u8], blank: bool) -> Cont {
         Mode::Deno => cont_deno(r, t, tw, ws),
         Mode::GoRace => cont_go_race(r, t, tw, ws),
         Mode::PytestLine => cont_pytest_line(r, t, tw, ws),
+        Mode::Memcheck => cont_memcheck(r, t, tw, ws),
         Mode::Single => cont_single(r, t, tw, ws),
     }
 }

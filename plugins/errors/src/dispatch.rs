@@ -173,6 +173,18 @@ impl StreamState {
             }
             b'F' if starts(t, b"FAILED ") && !self.pytest_pending.is_empty() => self.pytest_summary_failed(t, out),
             b'=' if t.len() >= 10 && t.iter().all(|b| *b == b'=') => self.rule_seq = seq,
+            b'=' if starts(t, b"==") && pid_banner(t).is_some() => {
+                self.start_memcheck(t, seq, ts);
+            }
+            b'=' if starts(t, b"== Compilation error in file ") => self.rule_seq = seq,
+            b'(' if starts(t, b"(node:") => self.start_node_warning(t, seq, ts),
+            b'W' if starts(t, b"Warning: ") && !contains(t, b" on line ") => {
+                // React development warnings `Warning: Each child in a list ...` + component stack
+                let mut r = Rec::new(Mode::Stack, Kind::Warning, Severity::Warning, lossy(trim(&t[9..])), seq, ts);
+                r.language = Some("javascript");
+                r.loose = true;
+                self.open(r);
+            }
             b'=' if starts(t, b"===") && contains(t, b" FAILURES ") => self.pytest_failures = true,
             b'W' if starts(t, b"WARNING: DATA RACE") => self.start_go_race(t, seq, ts),
             b'_' if starts(t, b"____") => {
@@ -453,6 +465,56 @@ impl StreamState {
             _ => {}
         }
     }
+    /// Node's process warnings `(node:18360) [DEP0005] DeprecationWarning: msg`
+    /// (+ its `(Use \`node --trace-...\`)` hint).
+    fn start_node_warning(&mut self, t: &[u8], seq: u64, ts: i64) {
+        let Some(p) = find(t, b") ") else { return };
+        let mut rest = &t[p + 2..];
+        let mut code = None;
+        if rest.first() == Some(&b'[')
+            && let Some(q) = memchr::memchr(b']', rest)
+        {
+            code = Some(lossy(&rest[1..q]));
+            rest = trim_start(&rest[q + 1..]);
+        }
+        let name_end = rest.iter().position(|b| *b == b':').unwrap_or(0);
+        let name = &rest[..name_end];
+        if !name.ends_with(b"Warning") {
+            return;
+        }
+        let mut r = Rec::new(Mode::Single, Kind::Warning, Severity::Warning, lossy(trim(rest)), seq, ts);
+        r.code = code.or_else(|| Some(lossy(name)));
+        r.language = Some("javascript");
+        r.stage = 6;
+        self.open(r);
+    }
+
+    /// A shell's or a command's failure: `./build.sh: line 3: rsynk: command
+    /// not found`, `cp: cannot stat 'x': No such file or directory`.
+    fn start_errno(&mut self, t: &[u8], seq: u64, ts: i64) -> bool {
+        let errno = [&b": No such file or directory"[..], b": command not found", b": Permission denied"]
+            .iter()
+            .any(|e| t.ends_with(e));
+        if !errno {
+            return false;
+        }
+        let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, String::new(), seq, ts);
+        match find(t, b": line ") {
+            Some(p) if has_extension(&t[..p]) => {
+                let path = t[..p].strip_prefix(b"./").unwrap_or(&t[..p]);
+                let line = parse_num(&t[p + 7..]);
+                r.file = Some(lossy(path));
+                r.line = line.map(|x| x.0);
+                let after = line.map_or(p + 7, |x| p + 7 + x.1);
+                r.message = lossy(trim(t[after..].strip_prefix(b":").unwrap_or(&t[after..])));
+                r.language = Some("shell");
+            }
+            _ => r.message = lossy(trim(t)),
+        }
+        self.open(r);
+        true
+    }
+
     /// An error header whose details (message, location, code frame) follow.
     fn start_details(&mut self, t: &[u8], seq: u64, ts: i64) {
         let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
@@ -482,6 +544,9 @@ impl StreamState {
             return self.start_without_colon(t, ctx, seq, ts);
         }
         if t.ends_with("━".as_bytes()) && self.start_biome(t, seq, ts) {
+            return;
+        }
+        if self.start_errno(t, seq, ts) {
             return;
         }
         if let Some(p) = find(t, b".py::")

@@ -2,6 +2,7 @@
 //! frame, Python tracebacks, Go panics; and the choice of the frame that
 //! locates an error (the user's code, not libraries or runtime internals).
 
+use crate::Kind;
 use crate::blocks::{exc_line, is_caret_line};
 use crate::locations::*;
 use crate::record::*;
@@ -47,6 +48,9 @@ pub(crate) fn is_library_path(p: &[u8]) -> bool {
         || contains(p, b"/.cargo/registry/")
         || contains(p, b"/src/runtime/")
         || contains(p, b"/src/testing/")
+        || starts(p, b"/usr/include/")
+        || starts(p, b"/usr/lib/")
+        || contains(p, b"/lib/gcc/")
 }
 
 pub(crate) fn stack_frame(r: &mut Rec, t: &[u8], tw: &[u8]) {
@@ -160,6 +164,11 @@ pub(crate) fn cont_stack(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
         return Accept;
     }
     if r.frames == 0 {
+        if r.kind == Kind::Warning && r.loose && !ws && r.lines < 3 {
+            // React `Warning: ...` + blank + `Check the render method of ...`
+            r.lines += 1;
+            return Accept;
+        }
         if r.loose && r.lines < 80 && detail_line(r, t, tw, ws) {
             r.lines += 1;
             return Accept;
@@ -299,6 +308,11 @@ pub(crate) fn cont_npm(_r: &mut Rec, t: &[u8], _tw: &[u8], _ws: bool) -> Cont {
 
 pub(crate) fn cont_single(r: &mut Rec, t: &[u8], _tw: &[u8], ws: bool) -> Cont {
     use Cont::*;
+    if r.stage == 6 && starts(t, b"(Use `node --trace-") {
+        // node's hint under its warning
+        r.stage = 0;
+        return Accept;
+    }
     if r.tb_merge && !ws && t.len() >= 20 && t.iter().all(|b| *b == b'-') {
         // unittest `FAIL: test_x (mod.Class.test_x)`, a rule, the traceback
         return Accept;

@@ -72,6 +72,8 @@ pub(crate) enum Mode {
     GoRace,
     /// pytest --tb=line `E   msg` + `path:N: msg`
     PytestLine,
+    /// AddressSanitizer / valgrind report
+    Memcheck,
     /// one line, optionally with indented continuation lines
     Single,
 }
@@ -197,6 +199,7 @@ impl Rec {
             Mode::Deno => 2,
             Mode::GoRace => 1,
             Mode::PytestLine => 0,
+            Mode::Memcheck => u8::from(self.stage == 0),
             _ => 0,
         }
     }

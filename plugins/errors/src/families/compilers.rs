@@ -313,6 +313,16 @@ pub(crate) fn cont_rust_diag(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont
         }
         return Accept;
     }
+    if ws
+        && r.file.is_none()
+        && r.code.is_none()
+        && let Some(l) = parse_loc(tw)
+        && l.rest.first() == Some(&b' ')
+    {
+        // Elixir `warning: msg` + `  lib/report.ex:5: Report.render/1`
+        r.set_loc(l.path, l.line, l.col);
+        return Accept;
+    }
     if ws && r.file.is_none() && t.len() - tw.len() >= 3 && is_cargo_status(tw) {
         // `    Finished ...` after a located-nowhere `warning: pkg@0.1.0: msg`
         return Reject;

@@ -118,3 +118,82 @@ pub(crate) fn cont_ctest(r: &mut Rec, t: &[u8], tw: &[u8], _ws: bool) -> Cont {
     }
     Accept
 }
+
+/// `==20996==` / `==21028== ` (sanitizers, valgrind) → the text after it
+pub(crate) fn pid_banner(t: &[u8]) -> Option<&[u8]> {
+    let rest = t.strip_prefix(b"==")?;
+    let d = count_digits(rest);
+    (d > 0 && rest[d..].starts_with(b"==")).then(|| &rest[d + 2..])
+}
+
+impl StreamState {
+    /// `==20996==ERROR: AddressSanitizer: heap-buffer-overflow ...` (a crash
+    /// report up to `==20996==ABORTING`), valgrind `==21028== Invalid read of
+    /// size 4` (a block up to its blank `==21028== ` line). Located at the
+    /// first frame in the project.
+    pub(crate) fn start_memcheck(&mut self, t: &[u8], seq: u64, ts: i64) -> bool {
+        let Some(rest) = pid_banner(t) else { return false };
+        let body = trim(rest);
+        let (msg, sev, stage) = if let Some(m) = body.strip_prefix(b"ERROR: ") {
+            (m, Severity::Critical, 0)
+        } else if starts(body, b"Invalid ")
+            || starts(body, b"Conditional jump")
+            || starts(body, b"Use of uninitialised")
+            || starts(body, b"Mismatched free")
+            || (contains(body, b" bytes in ") && contains(body, b" lost in loss record"))
+        {
+            (body, Severity::Error, 1)
+        } else {
+            return true;
+        };
+        let msg = &msg[..find(msg, b" on address").unwrap_or(msg.len())];
+        let mut r = Rec::new(Mode::Memcheck, Kind::Error, sev, lossy(trim(msg)), seq, ts);
+        r.stage = stage;
+        if self.rule_seq + 1 == seq {
+            r.first_seq = self.rule_seq;
+        }
+        self.open(r);
+        true
+    }
+}
+
+pub(crate) fn cont_memcheck(r: &mut Rec, t: &[u8], tw: &[u8], _ws: bool) -> Cont {
+    use Cont::*;
+    if r.stage == 9 {
+        return Reject;
+    }
+    let body = pid_banner(t);
+    if r.stage == 1 {
+        // valgrind: the block ends at its empty `==PID== ` line
+        let Some(b) = body else { return Reject };
+        if is_blank(b) {
+            return Reject;
+        }
+        frame(r, trim(b));
+        return Accept;
+    }
+    if let Some(b) = body
+        && starts(b, b"ABORTING")
+    {
+        r.stage = 9;
+        return Accept;
+    }
+    frame(r, tw);
+    Accept
+}
+
+/// `#0 0x564d in ring_sum src/ring.c:10` / `at 0x109195: main (list.c:8)`
+fn frame(r: &mut Rec, f: &[u8]) {
+    if r.file.is_some() || !(starts(f, b"#") || starts(f, b"at ") || starts(f, b"by ")) {
+        return;
+    }
+    let f = f.strip_suffix(b")").unwrap_or(f);
+    let tail = &f[memchr::memrchr2(b' ', b'(', f).map_or(0, |p| p + 1)..];
+    if let Some((p, l, c)) = loc_from_end(tail)
+        && !is_library_path(p)
+        && !starts(p, b"../")
+        && !contains(p, b"libsanitizer")
+    {
+        r.set_loc(p, l, c);
+    }
+}

@@ -69,7 +69,17 @@ impl StreamState {
             let mut r = Rec::new(Mode::Script, Kind::Error, Severity::Error, lossy(trim(&t[3..])), seq, ts);
             r.language = Some("elixir");
             r.stage = 1;
-            let _ = m;
+            // `** (CompileError) lib/report.ex:5: undefined function totl/0`
+            if let Some(q) = find(m, b") ")
+                && let Some(loc) = parse_loc(&m[q + 2..])
+            {
+                r.set_loc(loc.path, loc.line, loc.col);
+                r.message = lossy(trim(loc.rest));
+            }
+            // `== Compilation error in file lib/report.ex ==` announces it
+            if self.rule_seq + 1 == seq {
+                r.first_seq = self.rule_seq;
+            }
             self.open(r);
             return true;
         }
