@@ -65,6 +65,8 @@ pub struct StreamState {
     pub(crate) pytest_pending: Vec<Finding>,
     /// pytest printed its `=== FAILURES ===` header
     pub(crate) pytest_failures: bool,
+    /// after node --test spec's `✖ failing tests:` (a repeat of the failures)
+    pub(crate) spec_list: bool,
 }
 
 impl StreamState {

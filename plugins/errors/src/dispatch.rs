@@ -127,6 +127,18 @@ impl StreamState {
                 out.push(test_finding(pid, framework, t, seq, [n, 0, 0]));
             }
             b'F' if starts(t, b"FAIL ") => self.fail_seq = seq,
+            0xE2 if starts(t, "✖ failing tests:".as_bytes()) => self.spec_list = true,
+            b'0'..=b'9' if contains(t, b" tests, ") && contains(t, b" failure") => {
+                // ExUnit `4 tests, 2 failures`
+                let (mut n, mut failed, mut skipped) = (0, 0, 0);
+                for_each_count(t, |w, c| match w {
+                    b"tests" | b"test" => n = c,
+                    b"failures" | b"failure" => failed = c,
+                    b"skipped" | b"excluded" => skipped += c,
+                    _ => {}
+                });
+                out.push(test_finding(pid, "exunit", t, seq, [n.saturating_sub(failed + skipped), failed, skipped]));
+            }
             b'R' if starts(t, b"Ran ") && count_digits(&t[4..]) > 0 && contains(t, b" test") => {
                 let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
                 r.framework = "unittest";
@@ -401,6 +413,10 @@ impl StreamState {
                 if ind == 2 && self.rspec_failures && mocha_header(tw) {
                     return self.start_rspec(tw, seq, ts);
                 }
+                if ind == 2 && mocha_header(tw) && starts(&tw[count_digits(tw) + 2..], b"test ") {
+                    // ExUnit `  1) test balance of one (LedgerTest)`
+                    return self.start_exunit(tw, seq, ts);
+                }
                 if ind == 2 && self.mocha_failing && mocha_header(tw) {
                     // `  1) suite` (title continues on following lines) or `  1) test:`
                     let n = count_digits(tw);
@@ -427,6 +443,21 @@ impl StreamState {
             }
             0xE2 if starts(tw, "✓ built in ".as_bytes()) => {
                 emit_build(pid, "vite", true, parse_duration_ms(&tw[13..]), t, seq, out);
+            }
+            0xE2 if starts(tw, "✖ ".as_bytes()) && tw.ends_with(b")") && !self.spec_list => {
+                // node --test spec reporter `  ✖ keeps the rest (1.8ms)`
+                let name = trim(&tw["✖ ".len()..]);
+                let name = &name[..memchr::memrchr(b'(', name).unwrap_or(name.len())];
+                let mut r = Rec::new(Mode::Jest, Kind::Error, Severity::Error, String::new(), seq, ts);
+                r.test = Some(lossy(trim(name)));
+                r.indent = t.len() - tw.len();
+                r.confirmed = false;
+                self.open(r);
+            }
+            0xE2 if starts(tw, "ℹ tests ".as_bytes()) => {
+                let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(tw)), seq, ts);
+                r.framework = "node";
+                self.open(r);
             }
             0xE2 if starts(tw, "● ".as_bytes()) && t.len() - tw.len() == 2 => {
                 // Jest `  ● suite › test` (also `● Test suite failed to run`;
@@ -546,9 +577,6 @@ impl StreamState {
         if t.ends_with("━".as_bytes()) && self.start_biome(t, seq, ts) {
             return;
         }
-        if self.start_errno(t, seq, ts) {
-            return;
-        }
         if let Some(p) = find(t, b".py::")
             && memchr::memchr(b' ', &t[p..]).is_none()
         {
@@ -628,6 +656,9 @@ impl StreamState {
             r.file = Some(lossy(path));
             r.line = Some(line);
             self.open(r);
+            return;
+        }
+        if self.start_errno(t, seq, ts) {
             return;
         }
         self.start_ld(t, ctx, seq, ts);

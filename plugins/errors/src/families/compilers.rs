@@ -371,7 +371,7 @@ pub(crate) fn cont_rust_panic(r: &mut Rec, t: &[u8], _tw: &[u8], ws: bool) -> Co
     Reject
 }
 
-pub(crate) fn cont_c_diag(_r: &mut Rec, t: &[u8], _tw: &[u8], ws: bool) -> Cont {
+pub(crate) fn cont_c_diag(r: &mut Rec, t: &[u8], _tw: &[u8], ws: bool) -> Cont {
     use Cont::*;
     if ws || starts(t, b"In file included from ") {
         return Accept;
@@ -379,6 +379,14 @@ pub(crate) fn cont_c_diag(_r: &mut Rec, t: &[u8], _tw: &[u8], ws: bool) -> Cont 
     if let Some(l) = parse_loc(t) {
         let rest = l.rest;
         if starts(trim_start(rest), b"note:") || starts(rest, b"   required from") || starts(rest, b"   required by") {
+            // an error inside a system header (a template instantiated by the
+            // user's code): the first note in the project locates it
+            if r.file.as_deref().is_some_and(|f| crate::frames::is_library_path(f.as_bytes()))
+                && !crate::frames::is_library_path(l.path)
+            {
+                r.raised = r.file.take().zip(r.line);
+                r.set_loc(l.path, l.line, l.col);
+            }
             return Accept;
         }
     }

@@ -140,7 +140,8 @@ pub(crate) fn cont_test_block(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Con
         return Reject;
     }
     if r.framework == "node" {
-        if let Some(body) = t.strip_prefix(b"# ") {
+        // TAP `# pass 3`, spec reporter `ℹ pass 3`
+        if let Some(body) = t.strip_prefix(b"# ").or_else(|| t.strip_prefix("ℹ ".as_bytes())) {
             let w = body.iter().take_while(|b| b.is_ascii_alphabetic() || **b == b'_').count();
             let key = &body[..w];
             let val = trim(&body[w..]);
@@ -181,6 +182,13 @@ pub(crate) fn cont_jest(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
     use Cont::*;
     if !ws || (t.len() - tw.len() == 2 && starts(tw, "● ".as_bytes())) {
         return Reject;
+    }
+    if r.indent > 0 {
+        // node --test spec: the body is indented under its `✖ name` line
+        if t.len() - tw.len() <= r.indent {
+            return Reject;
+        }
+        r.confirmed = true;
     }
     if starts(tw, b"at ") {
         if let Some((p, l, c)) = frame_loc(&tw[3..]) {
@@ -505,4 +513,18 @@ fn is_deno_header(t: &[u8]) -> bool {
         let rhs = &t[p + 4..];
         parse_loc(rhs.strip_prefix(b"./").unwrap_or(rhs)).is_some_and(|l| l.rest.is_empty())
     })
+}
+
+impl StreamState {
+    /// ExUnit `  1) test balance of one (LedgerTest)`: the test's file:line,
+    /// the message, `stacktrace:` frames (the first in the project locates it)
+    pub(crate) fn start_exunit(&mut self, tw: &[u8], seq: u64, ts: i64) {
+        let n = count_digits(tw);
+        let mut r = Rec::new(Mode::Script, Kind::Error, Severity::Error, String::new(), seq, ts);
+        r.test = Some(lossy(trim(&tw[n + 2..])));
+        r.language = Some("elixir");
+        r.stage = 3;
+        r.confirmed = false;
+        self.open(r);
+    }
 }

@@ -138,6 +138,19 @@ impl StreamState {
 /// headers, Ruby's `from` lines; one blank line inside.
 pub(crate) fn cont_script(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
     use Cont::*;
+    if r.stage >= 3 {
+        return cont_exunit(r, tw, ws);
+    }
+    if r.language == Some("php")
+        && let Some(rest) = trim(t).strip_prefix(b"thrown in ")
+        && let Some((_, file, line)) = php_loc(trim(t))
+    {
+        // `  thrown in /app/src/Cart.php on line 11`: where the exception was raised
+        let _ = rest;
+        r.file = Some(lossy(file));
+        r.line = Some(line);
+        return Accept;
+    }
     if starts(t, b"Stack trace:") || starts(t, b"stack traceback:") || (r.language == Some("php") && starts(t, b"#")) {
         return Accept;
     }
@@ -195,6 +208,41 @@ pub(crate) fn cont_rspec(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
         }
     } else if r.stage == 1 && r.message.is_empty() {
         r.message = lossy(trim(tw));
+    }
+    Accept
+}
+
+/// The body of an ExUnit failure (stage 3: before `stacktrace:`, 4: in it).
+fn cont_exunit(r: &mut Rec, tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    if !ws {
+        return Reject;
+    }
+    if tw == b"stacktrace:" {
+        r.stage = 4;
+        return Accept;
+    }
+    if r.stage == 3 {
+        if r.message.is_empty() && parse_loc(tw).is_none() && !starts(tw, b"code:") {
+            r.message = lossy(trim(tw.strip_prefix(b"** ").unwrap_or(tw)));
+            r.confirmed = true;
+        }
+        return Accept;
+    }
+    if r.file.is_none() {
+        // `(ledger 0.1.0) lib/ledger.ex:7: Ledger.parse/1` / `test/x_test.exs:9: (test)`
+        let f = match (starts(tw, b"("), find(tw, b") ")) {
+            (true, Some(p)) => {
+                let app = &tw[1..p];
+                let otp =
+                    ["elixir ", "stdlib ", "kernel ", "ex_unit ", "mix "].iter().any(|a| starts(app, a.as_bytes()));
+                if otp { None } else { Some(&tw[p + 2..]) }
+            }
+            _ => Some(tw),
+        };
+        if let Some(loc) = f.and_then(parse_loc) {
+            r.set_loc(loc.path, loc.line, loc.col);
+        }
     }
     Accept
 }
