@@ -67,6 +67,8 @@ pub struct StreamState {
     pub(crate) pytest_failures: bool,
     /// after node --test spec's `✖ failing tests:` (a repeat of the failures)
     pub(crate) spec_list: bool,
+    /// the first project location of gcc's `required from` chain (context)
+    pub(crate) ctx_loc: Option<(String, u32, Option<u32>)>,
 }
 
 impl StreamState {

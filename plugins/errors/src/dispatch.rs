@@ -104,6 +104,28 @@ impl StreamState {
             b'T' if starts(t, b"There w") && (t.ends_with(b"failures:") || t.ends_with(b"failure:")) => {
                 self.junit4_failures = true;
             }
+            b'T' if starts(t, b"There w") && (t.ends_with(b"errors:") || t.ends_with(b"error:")) => {
+                // PHPUnit lists errors apart from failures
+                self.junit4_failures = true;
+            }
+            b'T' if starts(t, b"Tests: ") && contains(t, b"Assertions: ") => {
+                // PHPUnit `Tests: 5, Assertions: 3, Errors: 1, Failures: 1, Skipped: 1.`
+                let num = |k: &[u8]| find(t, k).and_then(|p| parse_num(&t[p + k.len()..])).map_or(0, |x| x.0);
+                let (n, failed, skipped) =
+                    (num(b"Tests: "), num(b"Errors: ") + num(b"Failures: "), num(b"Skipped: ") + num(b"Incomplete: "));
+                self.junit4_failures = false;
+                out.push(test_finding(pid, "phpunit", t, seq, [n.saturating_sub(failed + skipped), failed, skipped]));
+            }
+            b'0'..=b'9' if self.junit4_failures && mocha_header(t) && contains(t, b"::") => {
+                // PHPUnit `1) CartTest::testTotalWrong`: message lines, blank, `path:line` frames
+                let n = count_digits(t);
+                let mut r = Rec::new(Mode::Script, Kind::Error, Severity::Error, String::new(), seq, ts);
+                r.test = Some(lossy(trim(&t[n + 2..])));
+                r.language = Some("php");
+                r.stage = 5;
+                r.confirmed = false;
+                self.open(r);
+            }
             b'0'..=b'9' if self.junit4_failures && mocha_header(t) => {
                 // JUnit 4 `1) firstOfEmpty(com.acme.CartTest)`, the exception and frames follow
                 let n = count_digits(t);
@@ -558,6 +580,15 @@ impl StreamState {
         if self.start_script(t, seq, ts) {
             return;
         }
+        if let Some((p, l, c)) = paren_loc(t) {
+            // Next.js `⨯ lib/products.ts (4:22) @ items`, then the error and its stack
+            let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, String::new(), seq, ts);
+            r.set_loc(p, l, c);
+            r.loc_locked = true;
+            r.confirmed = false;
+            self.open(r);
+            return;
+        }
         if self.deno_section > 0 && self.start_deno(t, seq, ts) {
             return;
         }
@@ -588,6 +619,9 @@ impl StreamState {
             return self.start_loc(loc, ctx, seq, ts);
         }
         if is_c_context(t) {
+            if ctx.is_none() {
+                self.ctx_loc = None;
+            }
             self.ctx = Some((ctx.map_or(seq, |c| c.0), seq));
             return;
         }

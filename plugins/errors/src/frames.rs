@@ -196,7 +196,8 @@ pub(crate) fn cont_stack(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
     }
     let js = r.language != Some("java");
     // (node's closing `Node.js v20.1.0` line ends its crash report)
-    let code_frame = starts(t, b"> ") && count_digits(&t[2..]) > 0;
+    // (Next.js adds a `digest: "339..."` line and a code frame)
+    let code_frame = (starts(t, b"> ") && count_digits(&t[2..]) > 0) || starts(t, b"digest: ");
     if js && (ws || code_frame || starts(t, b"}") || starts(t, b"Node.js v") || starts(t, b"Emitted 'error' event")) {
         return Accept;
     }

@@ -194,6 +194,21 @@ pub fn detail_loc(tw: &[u8]) -> Option<(&[u8], u32, Option<u32>)> {
     (inner.get(n) == Some(&b':') && n + 1 + m == inner.len()).then_some((path, line, Some(col)))
 }
 
+/// `lib/products.ts (4:22) @ items` (Next.js) / `path (l:c)`: a path, a
+/// space, `(line:col)`.
+pub fn paren_loc(s: &[u8]) -> Option<(&[u8], u32, Option<u32>)> {
+    let sp = memchr::memchr(b' ', s)?;
+    let path = &s[..sp];
+    let rest = s[sp + 1..].strip_prefix(b"(")?;
+    let (line, n) = parse_num(rest)?;
+    let (col, m) = parse_num(rest.get(n + 1..)?)?;
+    (has_extension(path) && rest.get(n) == Some(&b':') && rest.get(n + 1 + m) == Some(&b')')).then_some((
+        path,
+        line,
+        Some(col),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -125,6 +125,16 @@ impl StreamState {
     pub(crate) fn start_loc(&mut self, loc: Loc<'_>, ctx: Option<(u64, u64)>, seq: u64, ts: i64) {
         let rest = trim_start(loc.rest);
         let lang = language_of(loc.path);
+        if ctx.is_some() && (starts(loc.rest, b"   required from") || starts(loc.rest, b"   required by")) {
+            // gcc's instantiation chain before an error in a system header:
+            // the first link in the project is where the user's code is
+            self.ctx = ctx.map(|c| (c.0, seq));
+            if self.ctx_loc.is_none() && !crate::frames::is_library_path(loc.path) {
+                self.ctx_loc = Some((lossy(loc.path), loc.line, loc.col));
+            }
+            return;
+        }
+        let ctx_loc = self.ctx_loc.take();
         // tsc, both styles
         if (starts(rest, b"error TS") || starts(rest, b"warning TS")) && (loc.paren || loc.col.is_some()) {
             let is_err = rest[0] == b'e';
@@ -187,6 +197,14 @@ impl StreamState {
             r.set_loc(loc.path, loc.line, loc.col);
             if let Some(c) = ctx {
                 r.first_seq = c.0;
+                if let Some((f, l, col)) = ctx_loc
+                    && crate::frames::is_library_path(loc.path)
+                {
+                    r.raised = r.file.take().zip(r.line);
+                    r.file = Some(f);
+                    r.line = Some(l);
+                    r.col = col;
+                }
             }
             self.open(r);
             return;

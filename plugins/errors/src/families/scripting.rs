@@ -138,6 +138,9 @@ impl StreamState {
 /// headers, Ruby's `from` lines; one blank line inside.
 pub(crate) fn cont_script(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
     use Cont::*;
+    if r.stage == 5 || r.stage == 6 {
+        return cont_phpunit(r, t);
+    }
     if r.stage >= 3 {
         return cont_exunit(r, tw, ws);
     }
@@ -245,4 +248,31 @@ fn cont_exunit(r: &mut Rec, tw: &[u8], ws: bool) -> Cont {
         }
     }
     Accept
+}
+
+/// A PHPUnit failure: message lines (a `Failed asserting ...` line is the
+/// message), then after a blank line the `path:line` frames (the first
+/// outside `vendor/` locates it); a blank line after them ends it.
+fn cont_phpunit(r: &mut Rec, t: &[u8]) -> Cont {
+    use Cont::*;
+    let frame = memchr::memchr(b' ', trim(t)).is_none() && loc_from_end(t).is_some();
+    if r.stage == 5 && frame {
+        r.stage = 6;
+    }
+    if r.stage == 5 {
+        if starts(t, b"Failed asserting") || r.message.is_empty() {
+            r.message = lossy(trim(t));
+            r.confirmed = true;
+        }
+        return Accept;
+    }
+    match loc_from_end(t) {
+        Some((p, l, c)) => {
+            if r.file.is_none() && !contains(p, b"/vendor/") {
+                r.set_loc(p, l, c);
+            }
+            Accept
+        }
+        None => Reject,
+    }
 }
