@@ -69,6 +69,8 @@ pub struct StreamState {
     pub(crate) spec_list: bool,
     /// the first project location of gcc's `required from` chain (context)
     pub(crate) ctx_loc: Option<(String, u32, Option<u32>)>,
+    /// Create React App said `Failed to compile.` (its lint lines are errors)
+    pub(crate) cra_failed: bool,
 }
 
 impl StreamState {

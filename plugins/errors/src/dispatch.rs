@@ -20,6 +20,9 @@ impl StreamState {
             self.deno_section = if t[1] == b'E' { 1 } else { 2 };
             return;
         }
+        if t == b"Failed to compile." || starts(t, b"Compiled with warnings") {
+            self.cra_failed = t[0] == b'F';
+        }
         if b0 != b'F' && t.ends_with(b"Failed to compile.") {
             // Next.js writes it after its spinner's last frame, on the same line
             return emit_build(pid, "next", false, None, b"Failed to compile.", seq, out);
@@ -350,6 +353,13 @@ impl StreamState {
             }
         }
         let Some(&c0) = tw.first() else { return };
+        if c0 == b'L' && self.eslint_next == seq && starts(tw, b"Line ") {
+            if let Some(f) = cra_problem(pid, &self.eslint_file, tw, self.cra_failed, seq) {
+                self.eslint_next = seq + 1;
+                out.push(f);
+            }
+            return;
+        }
         if c0 == 0xE2 && build_line(pid, tw, seq, out) {
             return;
         }

@@ -6,9 +6,9 @@
 //! Next.js `✓ Compiled`) are successes too: the host resolves the
 //! process's open errors on them (an edit fixed it).
 
-use crate::Finding;
 use crate::record::*;
 use crate::text::*;
+use crate::{Finding, Severity};
 
 /// Marks the build finding just pushed as the end of a full report.
 fn full_report(out: &mut [Finding]) {
@@ -84,8 +84,14 @@ pub(crate) fn build_line(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Finding>) -
             true
         }
         b'C' if starts(t, b"Compiled successfully") || starts(t, b"Compiled with warnings") => {
-            // webpack-dev-server / Create React App after each full compile
+            // webpack-dev-server / Create React App after each full compile;
+            // with warnings: a success that itself is a warning
             emit_build(pid, "webpack", true, None, t, seq, out);
+            if t[9] == b'w'
+                && let Some(f) = out.last_mut()
+            {
+                f.severity = Severity::Warning;
+            }
             full_report(out);
             true
         }

@@ -138,3 +138,35 @@ pub(crate) fn cont_esbuild(r: &mut Rec, _t: &[u8], tw: &[u8], ws: bool) -> Cont 
     }
     Accept
 }
+
+/// Create React App's ESLint lines `  Line 4:9:   msg  rule` under a file
+/// header: warnings after `Compiled with warnings.`, errors after `Failed to
+/// compile.` (`error`).
+pub(crate) fn cra_problem(pid: u32, file: &[u8], tw: &[u8], error: bool, seq: u64) -> Option<Finding> {
+    let rest = tw.strip_prefix(b"Line ")?;
+    let (line, n) = parse_num(rest)?;
+    let (col, m) = parse_num(rest.get(n + 1..)?)?;
+    let body = trim(rest.get(n + 1 + m..)?.strip_prefix(b":")?);
+    let (msg, code) = match find(body, b"  ") {
+        Some(_) => {
+            let p = memchr::memrchr(b' ', body)?;
+            (trim(&body[..p]), Some(lossy(&body[p + 1..])))
+        }
+        None => (body, None),
+    };
+    let (kind, severity) = if error { (Kind::Error, Severity::Error) } else { (Kind::Warning, Severity::Warning) };
+    Some(Finding {
+        process: pid,
+        kind,
+        severity,
+        message: lossy(msg),
+        first_seq: seq,
+        last_seq: seq,
+        file: Some(lossy(file)),
+        line: Some(line),
+        column: Some(col),
+        code,
+        language: language_of(file).map(str::to_string),
+        fields: Vec::new(),
+    })
+}
