@@ -20,6 +20,15 @@ impl StreamState {
             self.deno_section = if t[1] == b'E' { 1 } else { 2 };
             return;
         }
+        if self.eslint_next == seq && self.rec.is_none() {
+            // problems right under a lint file header, unindented: `next lint`
+            // `7:29  Error: msg  rule`, CRA `Syntax error: msg (8:4)`
+            if let Some(f) = lint_report_line(pid, &self.eslint_file, t, seq) {
+                self.eslint_next = seq + 1;
+                out.push(f);
+                return;
+            }
+        }
         if t == b"Failed to compile." || starts(t, b"Compiled with warnings") {
             self.cra_failed = t[0] == b'F';
         }
@@ -754,6 +763,10 @@ impl StreamState {
             r.loose = true;
             r.confirmed = false;
             self.open(r);
+            // (or a lint report's file header: `next lint`)
+            self.eslint_file.clear();
+            self.eslint_file.extend_from_slice(&t[2..]);
+            self.eslint_next = seq + 1;
             return;
         }
         if (b0 == b'/' || b0.is_ascii_alphanumeric() || b0 == b'.') && is_eslint_header(t, None) {

@@ -140,7 +140,7 @@ pub(crate) fn test_frame(r: &mut Rec, p: &[u8], l: u32, c: Option<u32>) {
 
 pub(crate) fn cont_stack(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
     use Cont::*;
-    if r.message.is_empty() && !ws {
+    if r.message.is_empty() && !ws && t.get(count_digits(t)) != Some(&b':') {
         // a test runner's header (JUnit 4 `1) name`) precedes the exception line
         r.message = lossy(trim(t));
         r.confirmed = true;
@@ -450,8 +450,13 @@ fn strip_gutter(tw: &[u8]) -> &[u8] {
     if let Some(r) = s.strip_prefix(b">") {
         s = trim_start(r);
     }
-    s = trim_start(&s[count_digits(s)..]);
+    let digits = count_digits(s);
+    s = trim_start(&s[digits..]);
     for g in ["│", "╭", "╰", "─", "╵", "┬", "|", ":", "`"] {
+        // (a number before `:` is a location, `7:29`, not a gutter)
+        if digits > 0 && g == ":" {
+            continue;
+        }
         if let Some(rest) = s.strip_prefix(g.as_bytes()) {
             return rest;
         }

@@ -209,6 +209,16 @@ pub fn paren_loc(s: &[u8]) -> Option<(&[u8], u32, Option<u32>)> {
     ))
 }
 
+/// The first `(l:c)` of a message: `Expected closing tag. (8:4) (8:4)` →
+/// (index of its ` (`, 8, 4)
+pub fn paren_loc_at_end(s: &[u8]) -> Option<(usize, u32, Option<u32>)> {
+    let p = find(s, b" (")?;
+    let rest = &s[p + 2..];
+    let (line, n) = parse_num(rest)?;
+    let (col, m) = parse_num(rest.get(n + 1..)?)?;
+    (rest.get(n) == Some(&b':') && rest.get(n + 1 + m) == Some(&b')')).then_some((p, line, Some(col)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -170,3 +170,43 @@ pub(crate) fn cra_problem(pid: u32, file: &[u8], tw: &[u8], error: bool, seq: u6
         fields: Vec::new(),
     })
 }
+
+/// Unindented problem lines under a file header: `next lint`'s `7:29  Error:
+/// msg  rule` / `13:7  Warning: msg  rule`, CRA's `Syntax error: msg (8:4)`.
+pub(crate) fn lint_report_line(pid: u32, file: &[u8], t: &[u8], seq: u64) -> Option<Finding> {
+    let finding = |kind, severity, msg: &[u8], line, col, code| Finding {
+        process: pid,
+        kind,
+        severity,
+        message: lossy(msg),
+        first_seq: seq,
+        last_seq: seq,
+        file: Some(lossy(file)),
+        line: Some(line),
+        column: col,
+        code,
+        language: language_of(file).map(str::to_string),
+        fields: Vec::new(),
+    };
+    if let Some(m) = t.strip_prefix(b"Syntax error: ") {
+        let (_, line, col) = crate::locations::paren_loc_at_end(m)?;
+        let msg = &m[..find(m, b" (").unwrap_or(m.len())];
+        return Some(finding(Kind::Error, Severity::Error, msg, line, col, None));
+    }
+    let (line, n) = parse_num(t)?;
+    let (col, m) = parse_num(t.get(n + 1..)?).filter(|_| t.get(n) == Some(&b':'))?;
+    let rest = trim_start(&t[n + 1 + m..]);
+    let (kind, sev, body) = if let Some(b) = rest.strip_prefix(b"Error: ") {
+        (Kind::Error, Severity::Error, b)
+    } else if let Some(b) = rest.strip_prefix(b"Warning: ") {
+        (Kind::Warning, Severity::Warning, b)
+    } else {
+        return None;
+    };
+    let body = trim(body);
+    let (msg, code) = match memchr::memrchr(b' ', body) {
+        Some(p) if p > 0 && body[p - 1] == b' ' => (trim(&body[..p]), Some(lossy(&body[p + 1..]))),
+        _ => (body, None),
+    };
+    Some(finding(kind, sev, msg, line, Some(col), code))
+}
