@@ -116,7 +116,9 @@ impl StreamState {
     pub fn on_line(&mut self, pid: u32, t: &[u8], level: Level, seq: u64, ts: i64, out: &mut Vec<Finding>) {
         let blank = is_blank(t);
         if let Some(rec) = self.rec.as_mut() {
-            match cont(rec, t, blank) {
+            // a logger's error marker starts a new error (Next.js `⨯` lines)
+            let fresh = level == Level::Error && rec.mode == Mode::Stack && !rec.message.is_empty();
+            match if fresh { Cont::Reject } else { cont(rec, t, blank) } {
                 Cont::Accept => {
                     rec.last_seq = seq;
                     rec.last_ts = ts;

@@ -70,6 +70,21 @@ impl StreamState {
             }
             b'F' if starts(t, b"Failures (") && t.ends_with(b"):") => self.junit_failures = true,
             b'F' if t == b"Failures:" => self.rspec_failures = true,
+            b'n' if starts(t, b"note: test did not panic as expected") => {
+                // cargo test: a #[should_panic] test that returned
+                let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(&t[6..]), seq, ts);
+                if let Some(p) = find(t, b" at ")
+                    && let Some((f, l, c)) = loc_from_end(&t[p + 4..])
+                {
+                    r.set_loc(f, l, c);
+                    r.message = lossy(&t[6..p]);
+                }
+                if let Some((name, _)) = self.cargo_test_out.take() {
+                    r.test = Some(name);
+                }
+                r.language = Some("rust");
+                self.open(r);
+            }
             b'F' | b'o' if (starts(t, b"FAILED | ") || starts(t, b"ok | ")) && contains(t, b" passed") => {
                 // Deno `FAILED | 1 passed | 2 failed (33ms)`
                 self.deno_section = 0;

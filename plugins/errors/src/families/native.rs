@@ -13,7 +13,9 @@ use crate::{Finding, Kind, Severity};
 fn cmake_at(rest: &[u8]) -> Option<(&[u8], u32)> {
     let rest = rest.strip_prefix(b" at ")?;
     let end = find(rest, b" (").unwrap_or(rest.len());
-    let (p, l, _) = loc_from_end(&rest[..end])?;
+    let at = &rest[..end];
+    // `CMake Error at CMakeLists.txt:6:` (a parse error names no command)
+    let (p, l, _) = loc_from_end(at.strip_suffix(b":").unwrap_or(at))?;
     Some((p, l))
 }
 
