@@ -666,6 +666,13 @@ impl StreamState {
             }
             // `Error: Failed to scan for dependencies from entries:` announces details
             r.loose = trim(t).ends_with(b":");
+            // Babel `SyntaxError: /app/src/App.js: Expected ... (8:4)`
+            if let Some(p) = find(t, b": ")
+                && let Some((path, line, col)) = detail_loc(trim(&t[p + 2..]))
+            {
+                r.set_loc(path, line, col);
+                r.loc_locked = true;
+            }
             self.open(r);
             return;
         }
