@@ -71,6 +71,9 @@ pub struct StreamState {
     pub(crate) ctx_loc: Option<(String, u32, Option<u32>)>,
     /// Create React App said `Failed to compile.` (its lint lines are errors)
     pub(crate) cra_failed: bool,
+    /// inside a terminal synchronized-update frame: vitest's live status,
+    /// whose counts are not the run's summary
+    pub(crate) in_frame: bool,
 }
 
 impl StreamState {

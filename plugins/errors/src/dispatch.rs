@@ -427,7 +427,7 @@ impl StreamState {
                 }
                 self.open(r);
             }
-            b'T' if starts(tw, b"Tests ") => emit_test(pid, "vitest", t, seq, out),
+            b'T' if starts(tw, b"Tests ") && !self.in_frame => emit_test(pid, "vitest", t, seq, out),
             b'F' if starts(tw, b"FAIL [") => {
                 let Some(p) = find(tw, b"] ") else { return };
                 let mut name = trim(&tw[p + 2..]);

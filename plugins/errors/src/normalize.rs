@@ -43,6 +43,10 @@ pub fn clean_line_level<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> (&'a [u8], L
 /// `memchr3` and a look at their first word. `tests/fixtures.rs` checks on the
 /// whole corpus that skipping changes no finding.
 pub fn cannot_start(raw: &[u8]) -> bool {
+    if raw.starts_with(b"\x1b[?2026") {
+        // opens or closes a synchronized-update frame: the detector tracks them
+        return false;
+    }
     if memchr::memchr3(b':', b'|', b'\r', raw).is_some() {
         return false;
     }
@@ -141,6 +145,20 @@ fn after_line_redraw(s: &[u8]) -> &[u8] {
     match best {
         Some(end) if !is_blank(&s[end..]) && end < s.len() => &s[end..],
         _ => s,
+    }
+}
+
+/// Whether a line leaves the terminal inside a synchronized-update frame
+/// (`ESC[?2026h` opens one, `ESC[?2026l` closes it; the last one wins);
+/// None when it has neither. Terminal UIs draw transient status in them.
+pub fn frame_state(raw: &[u8]) -> Option<bool> {
+    let open = memchr::memmem::rfind(raw, b"\x1b[?2026h");
+    let close = memchr::memmem::rfind(raw, b"\x1b[?2026l");
+    match (open, close) {
+        (None, None) => None,
+        (Some(_), None) => Some(true),
+        (None, Some(_)) => Some(false),
+        (Some(o), Some(c)) => Some(o > c),
     }
 }
 
