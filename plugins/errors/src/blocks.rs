@@ -4,7 +4,7 @@
 //! (`families/`) add their starters and continuation rules here.
 
 use crate::families::{
-    bundlers::*, compilers::*, junit::*, linters::*, native::*, pytest::*, runners::*, scripting::*,
+    bundlers::*, compilers::*, gotest::*, junit::*, linters::*, native::*, pytest::*, runners::*, scripting::*,
 };
 use crate::frames::*;
 use crate::normalize::Level;

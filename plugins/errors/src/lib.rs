@@ -20,6 +20,7 @@ mod component;
 mod dispatch;
 mod families;
 mod frames;
+mod indented;
 pub mod locations;
 pub mod normalize;
 mod record;

@@ -6,6 +6,7 @@
 pub mod builds;
 pub mod bundlers;
 pub mod compilers;
+pub mod gotest;
 pub mod jsonlog;
 pub mod junit;
 pub mod linters;
@@ -14,3 +15,4 @@ pub mod native;
 pub mod pytest;
 pub mod runners;
 pub mod scripting;
+pub mod system;
