@@ -20,15 +20,31 @@ pub(crate) fn py_frame(r: &mut Rec, tw: &[u8]) {
         && let Some((l, _)) = parse_num(&after[p + 5..])
     {
         // frames run outermost first: the last one in the project wins
-        r.raised = Some((lossy(path), l));
+        // (strings rewritten in place: a traceback has many frames)
+        match &mut r.raised {
+            Some((f, line)) => {
+                set_str(f, path);
+                *line = l;
+            }
+            None => r.raised = Some((lossy(path), l)),
+        }
         let project = !is_library_path(path);
         if project || !r.loc_locked {
-            r.file = Some(lossy(path));
+            match &mut r.file {
+                Some(f) => set_str(f, path),
+                None => r.file = Some(lossy(path)),
+            }
             r.line = Some(l);
             r.col = None;
             r.loc_locked |= project;
         }
     }
+}
+
+/// Rewrites `s` with `bytes` (lossy), reusing its allocation.
+fn set_str(s: &mut String, bytes: &[u8]) {
+    s.clear();
+    s.push_str(&String::from_utf8_lossy(bytes));
 }
 
 /// Code that is not the user's: dependencies, the standard library and

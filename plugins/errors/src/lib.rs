@@ -115,12 +115,13 @@ impl Detector {
     /// Called for every line, in order.
     pub fn on_line(&mut self, line: &LineIn<'_>, out: &mut Vec<Finding>) {
         let key = (line.process, line.stream as u8);
+        let fast_reject = self.fast_reject;
+        let st = self.stream(key);
         if line.bytes.starts_with(b"\x1b[?2026") {
             // a terminal UI's synchronized-update frame (vitest's live status)
-            let st = self.stream(key);
             st.in_frame = normalize::frame_state(line.bytes).unwrap_or(st.in_frame);
         }
-        if self.fast_reject && self.stream(key).idle() && normalize::cannot_start(line.bytes) {
+        if fast_reject && st.idle() && normalize::cannot_start(line.bytes) {
             return;
         }
         let mut buf = std::mem::take(&mut self.buf);

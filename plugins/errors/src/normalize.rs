@@ -5,7 +5,6 @@
 //! line costs no allocation. Imports only `text` helpers.
 
 use crate::text::*;
-use brum_plugin_sdk::text::strip_ansi_into;
 use memchr::memchr;
 
 /// Cleans one raw line: strips ANSI escapes (CSI, OSC, two-byte escapes),
@@ -24,7 +23,7 @@ pub fn clean_line_level<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> (&'a [u8], L
     }
     // one pass for the three bytes that need more than borrowing
     let s: &[u8] = if memchr::memchr2(0x1b, 0x9b, s).is_some() {
-        strip_ansi_into(after_line_redraw(s), buf);
+        strip_ansi_redraw(s, buf);
         &buf[..]
     } else {
         s
@@ -43,26 +42,17 @@ pub fn clean_line_level<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> (&'a [u8], L
 /// `memchr3` and a look at their first word. `tests/fixtures.rs` checks on the
 /// whole corpus that skipping changes no finding.
 pub fn cannot_start(raw: &[u8]) -> bool {
-    if raw.starts_with(b"\x1b[?2026") {
-        // opens or closes a synchronized-update frame: the detector tracks them
-        return false;
-    }
-    if memchr::memchr3(b':', b'|', b'\r', raw).is_some() {
-        return false;
-    }
-    if raw.ends_with(b"Failed to compile.") {
-        // written after a spinner's last frame, on its line
-        return false;
-    }
-    if raw.last() == Some(&b'.') && crate::text::contains(raw, b" line ") {
-        // Perl `bad port 80a at lib/Conf.pm line 9.`
-        return false;
-    }
+    // the first word first: lines that cannot be rejected mostly say so in
+    // their first bytes, which spares them the scan for ':'
     let mut i = 0;
     while let Some(&b) = raw.get(i) {
         match b {
             b' ' | b'\t' => i += 1,
             0x1b if raw.get(i + 1) == Some(&b'[') => {
+                if raw[i + 2..].starts_with(b"?2026") {
+                    // opens or closes a synchronized-update frame: tracked
+                    return false;
+                }
                 i += 2;
                 while raw.get(i).is_some_and(|b| (0x20..=0x3f).contains(b)) {
                     i += 1;
@@ -76,12 +66,23 @@ pub fn cannot_start(raw: &[u8]) -> bool {
     while raw.get(i).is_some_and(u8::is_ascii_alphabetic) {
         i += 1;
     }
-    let w = &raw[start..i];
+    let w = &raw[start.min(raw.len())..i.min(raw.len())];
     if w.is_empty() || matches!(raw.get(i), Some(b'/' | b'.' | b'_' | b'-' | b'0'..=b'9')) {
         // a path (`deploy/app.yaml`, a linter's file header) or a code (`F401`)
         return false;
     }
-    !is_starter_word(w)
+    if is_starter_word(w) {
+        return false;
+    }
+    if memchr::memchr3(b':', b'|', b'\r', raw).is_some() {
+        return false;
+    }
+    if raw.ends_with(b"Failed to compile.") {
+        // written after a spinner's last frame, on its line
+        return false;
+    }
+    // Perl `bad port 80a at lib/Conf.pm line 9.`
+    !(raw.last() == Some(&b'.') && crate::text::contains(raw, b" line "))
 }
 
 /// First words of the forms that start a record without a ':' in the line
@@ -129,22 +130,79 @@ fn is_starter_word(w: &[u8]) -> bool {
         || w.ends_with(b"Warning")
 }
 
-/// Text after the last erase-line or cursor-to-column-1 sequence
-/// (`ESC[2K`, `ESC[1G`, `ESC[G`): like a `\r`, it redraws the line (spinners,
-/// Prettier's file list); blank text after it keeps the text before.
-fn after_line_redraw(s: &[u8]) -> &[u8] {
-    let mut best = None;
-    for seq in [&b"\x1b[2K"[..], b"\x1b[1G", b"\x1b[G"] {
-        if let Some(p) = memchr::memmem::rfind(s, seq) {
-            let end = p + seq.len();
-            if best.is_none_or(|b| end > b) {
-                best = Some(end);
+/// ANSI stripping as the SDK's `strip_ansi_into` (CSI incl. 8-bit, OSC,
+/// string sequences, two-byte escapes), plus line redraws in the same pass: an
+/// erase-line or cursor-to-column-1 sequence (`ESC[2K`, `ESC[1G`, `ESC[G`)
+/// redraws the line like a `\r` (spinners, Prettier's file list), so only
+/// the text after the last one is kept — unless that is blank.
+fn strip_ansi_redraw(src: &[u8], dst: &mut Vec<u8>) {
+    dst.clear();
+    let mut cut = None;
+    let mut i = 0;
+    while i < src.len() {
+        let Some(rel) = memchr::memchr2(0x1b, 0x9b, &src[i..]) else {
+            dst.extend_from_slice(&src[i..]);
+            break;
+        };
+        let at = i + rel;
+        if src[at] == 0x9b && at > 0 && src[at - 1] >= 0x80 {
+            // inside a UTF-8 character (`⛔` is E2 9B 94), not a CSI
+            dst.extend_from_slice(&src[i..=at]);
+            i = at + 1;
+            continue;
+        }
+        dst.extend_from_slice(&src[i..at]);
+        let csi = src[at] == 0x9b || src.get(at + 1) == Some(&b'[');
+        i = if src[at] == 0x9b { at + 1 } else { at + 2 };
+        if csi {
+            let params = i;
+            while i < src.len() && (0x20..=0x3f).contains(&src[i]) {
+                i += 1;
+            }
+            if let Some(&fin) = src.get(i) {
+                if (fin == b'K' && &src[params..i] == b"2") || (fin == b'G' && matches!(&src[params..i], b"" | b"1")) {
+                    cut = Some(dst.len());
+                }
+                if (0x40..=0x7e).contains(&fin) {
+                    i += 1;
+                }
+            }
+            continue;
+        }
+        match src.get(at + 1) {
+            None => break,
+            Some(b']' | b'P' | b'X' | b'^' | b'_') => loop {
+                // OSC / string sequences up to BEL or ESC \\
+                match src.get(i) {
+                    None => break,
+                    Some(0x07) => {
+                        i += 1;
+                        break;
+                    }
+                    Some(0x1b) if src.get(i + 1) == Some(&b'\\') => {
+                        i += 2;
+                        break;
+                    }
+                    Some(_) => i += 1,
+                }
+            },
+            Some(_) => {
+                // ESC, intermediates, one final byte
+                i = at + 1;
+                while i < src.len() && (0x20..=0x2f).contains(&src[i]) {
+                    i += 1;
+                }
+                if i < src.len() {
+                    i += 1;
+                }
             }
         }
     }
-    match best {
-        Some(end) if !is_blank(&s[end..]) && end < s.len() => &s[end..],
-        _ => s,
+    if let Some(c) = cut
+        && c < dst.len()
+        && !is_blank(&dst[c..])
+    {
+        dst.drain(..c);
     }
 }
 
@@ -393,6 +451,20 @@ mod tests {
         assert_eq!(clean(b"\x1b]8;;file:///a\x07link\x1b]8;;\x07 text"), "link text");
         assert_eq!(clean(b"\x1b]0;title\x1b\\ok"), "ok");
         assert_eq!(clean(b"\x1bcFound 0 errors."), "Found 0 errors.");
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        for s in [
+            &b"a\x1b[1;31mb\x1b[0mc"[..],
+            b"a\x1b(Bb\x1b=c",
+            b"a\x1b]0;t\x07b",
+            b"ab\x1b[",
+            b"ab\x1b",
+            b"\x1b]8;;u\x1b\\l\x1b]8;;\x1b\\",
+        ] {
+            strip_ansi_redraw(s, &mut a);
+            brum_plugin_sdk::text::strip_ansi_into(s, &mut b);
+            assert_eq!(a, b, "{s:?}");
+        }
         assert_eq!(clean(b"at x (/tmp/\x1b[39ma.js:2:3\x1b[90m)"), "at x (/tmp/a.js:2:3)");
         assert_eq!(clean(b"\x1b[96msrc/a.ts\x1b[0m:\x1b[93m4\x1b[0m:\x1b[93m7\x1b[0m - x"), "src/a.ts:4:7 - x");
     }
