@@ -368,8 +368,10 @@ impl StreamState {
         if t.ends_with("━".as_bytes()) && self.start_biome(t, seq, ts) {
             return;
         }
-        if let Some(p) = find(t, b".py::")
-            && memchr::memchr(b' ', &t[p..]).is_none()
+        if let Some(c) = colon
+            && t.get(c + 1) == Some(&b':')
+            && t[..c].ends_with(b".py")
+            && memchr::memchr(b' ', t).is_none()
         {
             // pytest node id `tests/test_a.py::test_old` (warnings summary)
             self.nodeid_seq = seq;

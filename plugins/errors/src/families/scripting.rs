@@ -37,6 +37,7 @@ impl StreamState {
         let b0 = t[0];
         // PHP (optionally `PHP ` prefixed, as the CLI writes to stderr)
         let php = t.strip_prefix(b"PHP ").unwrap_or(t);
+        let php_words = matches!(php.first(), Some(b'W' | b'N' | b'D' | b'F' | b'P'));
         for (word, kind) in [
             (&b"Warning: "[..], Kind::Warning),
             (b"Notice: ", Kind::Warning),
@@ -44,6 +45,9 @@ impl StreamState {
             (b"Fatal error: ", Kind::Error),
             (b"Parse error: ", Kind::Error),
         ] {
+            if !php_words {
+                break;
+            }
             if let Some(body) = php.strip_prefix(word) {
                 let body = trim_start(body);
                 let (msg, file, line) = if let Some((m, f, l)) = php_loc(body) {

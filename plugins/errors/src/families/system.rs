@@ -11,7 +11,10 @@ use crate::{Kind, Severity};
 impl StreamState {
     /// linker lines, phrase errors, `job 1 failed: TypeError: x`
     pub(crate) fn start_ld(&mut self, t: &[u8], ctx: Option<(u64, u64)>, seq: u64, ts: i64) {
-        if let Some(p) = find(t, b"undefined reference to ") {
+        // (linker lines end with the symbol's quote: one cheap test first)
+        if t.ends_with(b"'")
+            && let Some(p) = find(t, b"undefined reference to ")
+        {
             // linker: `main.c:(.text+0xa): undefined reference to `helper'`
             let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(&t[p..])), seq, ts);
             if let Some(q) = find(&t[..p], b":(") {
