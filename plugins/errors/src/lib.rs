@@ -1,18 +1,34 @@
 //! Detection logic of the built-in `errors` plugin, in plain Rust.
 //!
-//! Lines arrive in order per (process, stream). Each line is cleaned (ANSI
-//! escapes, `\r` redraws, timestamp / `[name]` prefixes removed; no
-//! allocation unless the line contains an escape sequence, and then only
-//! into a reused buffer), then:
-//! 1. if a multi-line record is open on that stream, the line either
-//!    continues it (stack frame, code frame, caret, note...) or closes it;
-//! 2. otherwise cheap anchored prefix checks decide whether the line starts
-//!    a finding. Most lines fail on the first byte or two; allocation only
-//!    happens when a finding is actually started.
+//! Lines arrive in order per (process, stream) and pass through layers,
+//! each a module with one job:
+//! - **fast reject** (`normalize::cannot_start`): on the raw bytes, a stream
+//!   with nothing open skips a line that cannot start a record — most lines
+//!   of healthy output; no allocation, no copy;
+//! - **normalize**: ANSI (CSI incl. 8-bit, OSC, string escapes), `\r` and
+//!   erase-line redraws, timestamps, `[name]` / `name |` / `(client)`
+//!   prefixes and a logger's level word (kept apart as [`normalize::Level`]);
+//!   borrows the line, or writes once into a reused buffer;
+//! - **blocks** (`blocks`, `dispatch`, `indented`): a record is open or not;
+//!   an open one is continued or closed by its mode's `cont_*` rule, a line
+//!   with nothing open may start one (anchored on its first byte; lines
+//!   without ':' leave after one `memchr`);
+//! - **locations** (`locations`): every syntax a tool writes one in
+//!   (`path:l:c`, `path(l,c)`, `path (l:c)`, `File "p", line N`, `at f
+//!   (p:l:c)`, `╭─[ p:l:c ]`, `File: p:l:c`, `--> p:l:c`, `in p on line N`,
+//!   Babel's `p: msg (l:c)`, `file://` URLs);
+//! - **frames** (`frames`): stack traces and the choice of the frame in the
+//!   user's project (not `node_modules`, `site-packages`, the standard
+//!   library, `<frozen …>`, `node:internal`); the raising frame is kept as the
+//!   `raised_at` field; detail lines of error headers (code frames, carets);
+//! - **families** (`families/`): what is truly one tool's — test runners'
+//!   per-test records and summaries, compiler codes, build outcomes.
 //!
 //! One logical error (however many lines) is one [`Finding`]. Records that
 //! see no further line are flushed by [`Detector::on_tick`] after
-//! `quiet_ms`, or by [`Detector::on_process_end`].
+//! `quiet_ms`, or by [`Detector::on_process_end`]. Build outcomes are
+//! `build` findings with `status=success|failure` (and `report=full` when
+//! they close a watcher's complete report) so the host can resolve errors.
 
 mod blocks;
 #[cfg(target_arch = "wasm32")]

@@ -103,14 +103,14 @@ pub(crate) fn cont_test_block(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Con
                 b"pass" => r.counts[0] = parse_num(val).map_or(0, |x| x.0),
                 b"fail" => r.counts[1] += parse_num(val).map_or(0, |x| x.0),
                 b"cancelled" => r.counts[1] += parse_num(val).map_or(0, |x| x.0),
-                b"skipped" | b"todo" => r.counts[2] += parse_num(val).map_or(0, |x| x.0),
+                b"skipped" => r.counts[2] += parse_num(val).map_or(0, |x| x.0),
                 b"duration_ms" => {
                     let ms = val.iter().take_while(|b| b.is_ascii_digit()).count();
                     if ms > 0 {
                         r.fields.push(("duration_ms".into(), lossy(&val[..ms])));
                     }
                 }
-                b"tests" | b"suites" => {}
+                b"tests" | b"suites" | b"todo" => {}
                 _ => return Reject,
             }
             return Accept;
