@@ -139,5 +139,12 @@ pub(crate) fn emit_webpack_done(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Find
     };
     let dur = find(rest, b" in ").and_then(|q| parse_duration_ms(&rest[q + 4..]));
     emit_build(pid, "webpack", ok, dur, t, seq, out);
+    if ok
+        && contains(rest, b" warning")
+        && let Some(f) = out.last_mut()
+    {
+        // `compiled with 3 warnings`: a success that is itself a warning
+        f.severity = Severity::Warning;
+    }
     full_report(out);
 }

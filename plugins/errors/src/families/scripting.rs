@@ -215,6 +215,11 @@ pub(crate) fn cont_rspec(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
         }
     } else if r.stage == 1 && r.message.is_empty() {
         r.message = lossy(trim(tw));
+    } else if r.stage == 1 && r.message.ends_with(':') && !r.detail {
+        // `ArgumentError:` then the exception's message on the next line
+        r.message.push(' ');
+        r.message.push_str(&String::from_utf8_lossy(trim(tw)));
+        r.detail = true;
     }
     Accept
 }
