@@ -22,6 +22,10 @@ impl StreamState {
             }
         }
         let Some(&c0) = tw.first() else { return };
+        if c0 == b'^' && self.shellcheck_line(pid, t, seq, out) {
+            // ShellCheck's second marker under the same source line
+            return;
+        }
         if c0 == b'L' && self.eslint_next == seq && starts(tw, b"Line ") {
             if let Some(f) = cra_problem(pid, &self.eslint_file, tw, self.cra_failed, seq) {
                 self.eslint_next = seq + 1;
