@@ -4,7 +4,7 @@
 
 use brum_plugin_sdk::{Batch, Info, Kind as K, Output, Plugin, ProcessEnd, Severity as S, export, info, lines};
 
-use crate::{Detector, Finding, Kind, LineIn, Settings, Severity, Stream};
+use crate::{Detector, Finding, Kind, LineIn, Settings, Severity};
 
 struct Errors {
     det: Detector,
@@ -85,8 +85,7 @@ impl Plugin for Errors {
 
     fn batch(&mut self, batch: &Batch, out: &mut Output) {
         for l in lines(batch) {
-            let stream = if l.is_stderr() { Stream::Stderr } else { Stream::Stdout };
-            let input = LineIn { process: l.process, stream, seq: l.seq, ts_ms: l.ts_ms, bytes: l.bytes };
+            let input = LineIn { process: l.process, stream: l.pipe, seq: l.seq, ts_ms: l.ts_ms, bytes: l.bytes };
             self.det.on_line(&input, &mut self.found);
         }
         self.flush(out);

@@ -42,12 +42,11 @@ pub mod normalize;
 mod record;
 pub mod text;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
+/// Which pipe a line came from: the plugin contract's own type.
+pub use brum_plugin_sdk::Pipe as Stream;
 
+/// One line as the detector reads it (the SDK's `Line` without its
+/// truncation flag, so that tests build it in one expression).
 pub struct LineIn<'a> {
     pub process: u32,
     pub stream: Stream,
