@@ -62,6 +62,28 @@ pub fn cannot_start(raw: &[u8]) -> bool {
             _ => break,
         }
     }
+    if raw.get(i).is_some_and(u8::is_ascii_digit) {
+        // a leading number: a count (`2 failed, 3 passed`, `3 examples`) or
+        // a request id / line number in front of ordinary text
+        while raw.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if raw.get(i) != Some(&b' ') {
+            // `3%`, `1/3`, `2024-05-01`, `1)`: anything may follow
+            return false;
+        }
+        while raw.get(i) == Some(&b' ') {
+            i += 1;
+        }
+        let s = i;
+        while raw.get(i).is_some_and(u8::is_ascii_alphabetic) {
+            i += 1;
+        }
+        if is_count_word(&raw[s..i]) {
+            return false;
+        }
+        i = s;
+    }
     let start = i;
     while raw.get(i).is_some_and(u8::is_ascii_alphabetic) {
         i += 1;
@@ -83,6 +105,34 @@ pub fn cannot_start(raw: &[u8]) -> bool {
     }
     // Perl `bad port 80a at lib/Conf.pm line 9.`
     !(raw.last() == Some(&b'.') && crate::text::contains(raw, b" line "))
+}
+
+/// Words after a leading count in the summaries that have no ':'
+/// (`2 failed, 3 passed in 0.02s`, `4 tests, 2 failures`, `3 examples`).
+fn is_count_word(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"passed"
+            | b"failed"
+            | b"failing"
+            | b"passing"
+            | b"pending"
+            | b"skipped"
+            | b"test"
+            | b"tests"
+            | b"example"
+            | b"examples"
+            | b"error"
+            | b"errors"
+            | b"warning"
+            | b"warnings"
+            | b"problem"
+            | b"problems"
+            | b"deselected"
+            | b"xfailed"
+            | b"xpassed"
+            | b""
+    )
 }
 
 /// First words of the forms that start a record without a ':' in the line
@@ -472,6 +522,9 @@ mod tests {
     #[test]
     fn eight_bit_csi_and_utf8() {
         assert_eq!(clean(b"\x9b31merror\x9b0m: x"), "error: x");
+        assert!(cannot_start(b"000123 GET /api/items?page=3 200 in 4ms"));
+        assert!(!cannot_start(b"2 failed, 3 passed in 0.02s"));
+        assert!(!cannot_start(b"33% tests passed, 2 tests failed out of 3"));
         // 0x9b inside a UTF-8 character is not a CSI
         assert_eq!(clean("⛔ \x1b[1mstop\x1b[0m".as_bytes()), "⛔ stop");
         // clear screen, inverse video

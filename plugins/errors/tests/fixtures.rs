@@ -283,6 +283,7 @@ fn dump() {
 #[test]
 #[ignore]
 fn throughput() {
+    let rounds = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(100);
     let mut all: Vec<Vec<u8>> = Vec::new();
     for s in corpus() {
         for c in &s.cases {
@@ -292,26 +293,26 @@ fn throughput() {
     }
     let noise = b"GET /api/users/42 200 in 12ms (cache hit) - \x1b[32mok\x1b[39m".to_vec();
     let n_corpus = all.len();
+    if std::env::var("MIX").is_ok_and(|m| m == "bench") {
+        // what benches/plugins.rs feeds the wasm component: the plain captures
+        // and nine numbered request lines per real line
+        all.clear();
+        for s in corpus() {
+            let data = std::fs::read(s.dir.join("output.log")).unwrap();
+            all.extend(data.split(|b| *b == b'\n').map(<[u8]>::to_vec));
+        }
+        let real = all.len();
+        for i in 0..real * 9 {
+            all.push(format!("{i:06} GET /api/items?page={} 200 in {}ms", i % 50, i % 13).into_bytes());
+        }
+        let (m, ns) = run_lines(&all, rounds);
+        println!("throughput: bench mix ({real} real + {} noise lines) {m:.1} M lines/s ({ns:.0} ns/line)", real * 9);
+        return;
+    }
     for _ in 0..n_corpus * 4 {
         all.push(noise.clone());
     }
-    let rounds = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(100);
-    let run = |lines: &[Vec<u8>]| {
-        let mut d = Detector::new(Settings::default());
-        let mut out = Vec::new();
-        let start = std::time::Instant::now();
-        let mut seq = 0u64;
-        for _ in 0..rounds {
-            for l in lines {
-                seq += 1;
-                d.on_line(&LineIn { process: 1, stream: Stream::Stdout, seq, ts_ms: seq as i64, bytes: l }, &mut out);
-            }
-            out.clear();
-        }
-        let el = start.elapsed();
-        let n = (rounds * lines.len()) as f64;
-        (n / el.as_secs_f64() / 1e6, el.as_nanos() as f64 / n)
-    };
+    let run = |lines: &[Vec<u8>]| run_lines(lines, rounds);
     if let Ok(only) = std::env::var("ONLY") {
         // profiling one part: `ONLY=noise` / `ONLY=corpus`
         let part = if only == "noise" { &all[n_corpus..] } else { &all[..n_corpus] };
@@ -325,4 +326,22 @@ fn throughput() {
         "throughput: mixed ({n_corpus} corpus + {} noise lines) {mixed:.1} M lines/s ({mixed_ns:.0} ns/line); corpus only {corpus_only:.1} M lines/s ({corpus_ns:.0} ns/line)",
         all.len() - n_corpus
     );
+}
+
+/// Feeds `lines` `rounds` times; (M lines/s, ns/line).
+fn run_lines(lines: &[Vec<u8>], rounds: usize) -> (f64, f64) {
+    let mut d = Detector::new(Settings::default());
+    let mut out = Vec::new();
+    let start = std::time::Instant::now();
+    let mut seq = 0u64;
+    for _ in 0..rounds {
+        for l in lines {
+            seq += 1;
+            d.on_line(&LineIn { process: 1, stream: Stream::Stdout, seq, ts_ms: seq as i64, bytes: l }, &mut out);
+        }
+        out.clear();
+    }
+    let el = start.elapsed();
+    let n = (rounds * lines.len()) as f64;
+    (n / el.as_secs_f64() / 1e6, el.as_nanos() as f64 / n)
 }
