@@ -10,7 +10,7 @@ use crate::control::{self, Tail};
 
 /// Bytes of events queued for one tail client at a time; the rest waits in
 /// the shared history, so a tail that does not read costs this much.
-pub(super) const TAIL_WINDOW: usize = 256 << 10;
+pub(super) const TAIL_WINDOW: usize = 128 << 10;
 
 /// Queues the tail's next events from the shared history, up to
 /// [`TAIL_WINDOW`] unsent; a tail without follow ends when its history is
@@ -30,15 +30,27 @@ pub(super) fn fill_tail(c: &mut Client, ring: &crate::store::Ring) {
         if c.unsent() == 0 {
             c.last_progress = Instant::now();
         }
+        // what was sent goes, so the buffer never grows past the window
+        // (plus one event): a stuck tail costs TAIL_WINDOW, not twice it
+        if c.sent > 0 {
+            c.outbox.drain(..c.sent);
+            c.sent = 0;
+        }
         let since = t.since.unwrap_or(0);
         let (from, to) = ((c.cursor - base) as usize, (end - base) as usize);
-        let Client { outbox, sent, cursor, .. } = c;
+        let Client { outbox, cursor, .. } = c;
         ring.for_each_range(from, to, |rec, line| {
-            *cursor += 1;
             if rec.seq > since && control::event_meta(line).is_some_and(|m| t.wants(&m)) {
+                if !outbox.is_empty() && outbox.len() + line.len() > TAIL_WINDOW {
+                    return false; // next time
+                }
+                if outbox.capacity() < outbox.len() + line.len() {
+                    outbox.reserve_exact((outbox.len() + line.len()).max(TAIL_WINDOW) - outbox.len());
+                }
                 outbox.extend_from_slice(line);
             }
-            outbox.len() - *sent < TAIL_WINDOW
+            *cursor += 1;
+            true
         });
     }
     if c.until.is_some_and(|u| c.cursor >= u) {
