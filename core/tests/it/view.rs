@@ -134,3 +134,105 @@ fn completions_and_man_page() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with(".ie") && text.contains(".TH brum 1"), "{text}");
 }
+
+/// What a person sees in a terminal, checked the way they see it: a small
+/// session run in a pseudo-terminal (120×40, so brum and its children see a
+/// terminal and use colour) and the screen's bytes compared with a golden
+/// (`core/tests/it/golden/screen.txt`, ESC shown as `␛`; pids and times
+/// normalised). The steps are ordered by readiness probes and a file the
+/// test creates, not by sleeps. `BRUM_UPDATE_GOLDEN=1` rewrites the golden
+/// (then read it before committing).
+#[test]
+fn the_terminal_screen_matches_the_golden() {
+    let p = Project::with_toml(concat!(
+        "[process.web]\n",
+        "cmd = \"echo '  VITE v5.4.21  ready in 312 ms'; echo '  ➜  Local:   http://localhost:5173/'; while [ ! -f done ]; do sleep 0.05; done\"\n",
+        "ready.url = true\n\n",
+        "[process.types]\n",
+        "cmd = \"printf \\\"\\\\033[2J\\\\033[Hsrc/App.tsx(12,7): error TS2322: Type 'number' is not assignable to type 'string'.\\\\n\\\\nFound 1 error. Watching for file changes.\\\\n\\\"\"\n",
+        "depends_on = [\"web\"]\nready.exit = 0\n\n",
+        "[process.api]\n",
+        "cmd = \"printf 'Traceback (most recent call last):\\\\n  File \\\"app.py\\\", line 3, in <module>\\\\n    main()\\\\nKeyError: DATABASE_URL\\\\n' >&2; exit 1\"\n",
+        "depends_on = [\"types\"]\n",
+    ));
+    let screen = p.path().join("screen.raw");
+    let cmd = format!("stty cols 120 rows 40; exec {} run", brum_bin());
+    let mut child = std::process::Command::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .current_dir(p.path())
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&screen).expect("screen file"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script (util-linux) runs brum in a pseudo-terminal");
+    // web ends once api's exit is on the screen
+    let start = Instant::now();
+    while !std::fs::read_to_string(&screen).unwrap_or_default().contains("exited with code 1") {
+        assert!(start.elapsed() < LIMIT, "api never ended on the screen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::write(p.path().join("done"), "").expect("done");
+    let status = child.wait().expect("wait");
+    assert!(status.success() || status.code() == Some(1), "{status:?}");
+    let raw = std::fs::read(&screen).expect("screen");
+    let text = normalise_screen(&String::from_utf8_lossy(&raw));
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/golden/screen.txt");
+    if std::env::var_os("BRUM_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &text).expect("write golden");
+    }
+    let want = std::fs::read_to_string(&golden).expect("golden");
+    assert_eq!(text, want, "the screen differs from {}", golden.display());
+}
+
+/// The screen with what changes from run to run made stable.
+fn normalise_screen(raw: &str) -> String {
+    let mut out = String::new();
+    for line in raw.replace("\r\n", "\n").lines() {
+        let mut l = line.replace('\u{1b}', "␛");
+        // pids
+        while let Some(i) = l.find("(pid ") {
+            let end = l[i + 5..].find(')').map_or(l.len(), |e| i + 5 + e);
+            l.replace_range(i..=end.min(l.len() - 1), "(pid N)");
+            if !l[i + 7..].contains("(pid ")
+                || l[i + 7..].find("(pid ").is_some_and(|j| l[i + 7 + j..].starts_with("(pid N)"))
+            {
+                break;
+            }
+        }
+        // durations: 12ms, 1.99s, 3m05s
+        let mut norm = String::new();
+        let b = l.as_bytes();
+        let mut k = 0;
+        while k < b.len() {
+            if b[k].is_ascii_digit() && (k == 0 || !b[k - 1].is_ascii_alphanumeric()) {
+                let mut j = k;
+                while j < b.len() && (b[j].is_ascii_digit() || b[j] == b'.') {
+                    j += 1;
+                }
+                let rest = &l[j..];
+                if let Some(unit) = ["ms", "s"]
+                    .iter()
+                    .find(|u| rest.starts_with(**u) && !rest[u.len()..].starts_with(|c: char| c.is_alphanumeric()))
+                {
+                    // a time's width varies, and so the padding before it
+                    while norm.ends_with("  ") {
+                        norm.pop();
+                    }
+                    norm.push_str("<t>");
+                    k = j + unit.len();
+                    continue;
+                }
+                norm.push_str(&l[k..j]);
+                k = j;
+                continue;
+            }
+            let c = l[k..].chars().next().unwrap_or(' ');
+            norm.push(c);
+            k += c.len_utf8();
+        }
+        out.push_str(norm.trim_end());
+        out.push('\n');
+    }
+    out
+}
