@@ -209,6 +209,11 @@ impl Output {
         self.raw_terminal = by_process;
     }
 
+    /// A process added by `brum reload`.
+    pub fn add_process(&mut self, raw_terminal: bool) {
+        self.raw_terminal.push(raw_terminal);
+    }
+
     /// The directory each process runs in (GitHub annotations resolve the
     /// paths a process prints against it).
     pub fn set_process_dirs(&mut self, by_process: Vec<std::path::PathBuf>) {

@@ -99,6 +99,8 @@ pub enum Command {
     Start(Named),
     Stop(Named),
     Restart(Named),
+    /// Re-read brum.toml and apply what changed.
+    Reload,
     Shutdown,
 }
 
@@ -190,7 +192,7 @@ pub fn parse(line: &[u8]) -> Result<Request, RequestError> {
         return Err(err(Value::Null, "a request is a JSON object like {\"cmd\":\"ps\"}".into()));
     };
     let id = map.remove("id").unwrap_or(Value::Null);
-    const CMDS: &str = "hello, ps, tail, logs, errors, urls, start, stop, restart, shutdown";
+    const CMDS: &str = "hello, ps, tail, logs, errors, urls, start, stop, restart, reload, shutdown";
     let cmd = match map.remove("cmd") {
         Some(Value::String(cmd)) => cmd,
         None => return Err(err(id, format!("missing \"cmd\" (a string: {CMDS})"))),
@@ -208,6 +210,7 @@ pub fn parse(line: &[u8]) -> Result<Request, RequestError> {
         "stop" => args(rest, &cmd).map(Command::Stop),
         "restart" => args(rest, &cmd).map(Command::Restart),
         "shutdown" => args::<Empty>(rest, &cmd).map(|_| Command::Shutdown),
+        "reload" => args::<Empty>(rest, &cmd).map(|_| Command::Reload),
         other => Err(format!("unknown cmd \"{other}\"")),
     };
     match parsed {

@@ -286,6 +286,23 @@ pub fn encode_opts(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>, raw_ter
             );
             end(out, style);
         }
+        Event::DaemonReloaded { changed, added, removed } => {
+            prefix(out, style, "brum", None, b'*');
+            out.extend_from_slice(b"reloaded brum.toml:");
+            let mut any = false;
+            for (what, list) in [("changed", changed), ("added", added), ("removed", removed)] {
+                if !list.is_empty() {
+                    let _ = write!(out, " {what} {};", list.join(", "));
+                    any = true;
+                }
+            }
+            if any {
+                out.pop();
+            } else {
+                out.extend_from_slice(b" nothing changed");
+            }
+            end(out, style);
+        }
         Event::ProcessGaveUp { process, restarts } => {
             lifecycle(out, style, process);
             let _ = write!(out, "giving up after {} (max_restarts)", plural(restarts, "restart"));

@@ -119,6 +119,19 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             key(out, "signal");
             push_str(out, signal_name(signal));
         }
+        Event::DaemonReloaded { changed, added, removed } => {
+            for (k, list) in [("changed", changed), ("added", added), ("removed", removed)] {
+                key(out, k);
+                out.push(b'[');
+                for (i, n) in list.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    push_str(out, n);
+                }
+                out.push(b']');
+            }
+        }
         Event::ProcessGaveUp { process, restarts } => {
             proc_key(out, process);
             key(out, "restarts");

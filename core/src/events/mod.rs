@@ -111,6 +111,12 @@ pub enum Event<'a> {
         /// The signal that ended it (SIGTERM, or SIGKILL after the grace).
         signal: i32,
     },
+    /// `brum reload` applied a changed brum.toml.
+    DaemonReloaded {
+        changed: &'a [String],
+        added: &'a [String],
+        removed: &'a [String],
+    },
     /// The restart policy wanted another start, but `max_restarts` ran out.
     ProcessGaveUp {
         process: ProcRef<'a>,
@@ -309,6 +315,7 @@ impl Event<'_> {
             Event::ErrorResolved { .. } => "error.resolved",
             Event::ProcessReady { .. } => "process.ready",
             Event::ProcessGaveUp { .. } => "process.gave_up",
+            Event::DaemonReloaded { .. } => "daemon.reloaded",
             Event::ProcessUnready { .. } => "process.unready",
             Event::ProcessUnhealthy { .. } => "process.unhealthy",
             Event::ProcessBlocked { .. } => "process.blocked",

@@ -317,6 +317,13 @@ impl PluginHost {
         })
     }
 
+    /// A process added to the session (`brum reload`): its id is the next
+    /// index.
+    pub fn add_process(&mut self, name: &str) {
+        self.process_names.push(name.to_string());
+        self.running.push(false);
+    }
+
     /// Number of plugins loaded (active or not).
     pub fn len(&self) -> usize {
         self.slots.len()

@@ -22,6 +22,7 @@ mod findings;
 mod lifecycle;
 mod pipes;
 mod probes;
+mod reload;
 mod search;
 mod timers;
 
@@ -102,6 +103,8 @@ struct Proc {
     capture: Capture,
     stats: Stats,
     probe: probes::ProbeState,
+    /// Gone from brum.toml at a reload (stopped; kept so indices hold).
+    removed: bool,
 }
 
 /// What the plugins found in a process's output, for `ps` and the summary.
@@ -164,6 +167,9 @@ struct Reactor {
     /// can end them if this one is killed.
     records: Option<supervise::orphans::Records>,
     child_color: bool,
+    /// Where the configuration came from (`brum reload` reads it again).
+    source: crate::config::Source,
+    settings: crate::config::Settings,
     /// Selected processes not started yet (start-up goes a few per turn).
     to_spawn: VecDeque<usize>,
     kill_others_on_fail: bool,
@@ -228,6 +234,7 @@ impl Reactor {
                 capture: Capture::new(&config.settings),
                 stats: Stats::default(),
                 probe: probes::ProbeState::default(),
+                removed: false,
             })
             .collect();
         Ok(Reactor {
@@ -242,6 +249,8 @@ impl Reactor {
             selection: opts.selection.clone(),
             to_spawn: VecDeque::new(),
             child_color: opts.child_color,
+            source: config.source.clone(),
+            settings: config.settings,
             records: opts
                 .socket
                 .as_ref()

@@ -53,6 +53,14 @@ impl Reactor {
             Command::Start(n) => self.proc_index(&n.process).and_then(|i| self.user_start(i)),
             Command::Stop(n) => self.proc_index(&n.process).and_then(|i| self.user_stop(i)),
             Command::Restart(n) => self.proc_index(&n.process).and_then(|i| self.user_restart(i)),
+            Command::Reload => self.reload().map(|d| {
+                json!({
+                    "changed": d.changed,
+                    "added": d.added,
+                    "removed": d.removed,
+                    "unchanged": d.unchanged,
+                })
+            }),
             Command::Shutdown => {
                 if self.shutdown.is_none() {
                     self.begin_shutdown(Shutdown::Requested);
@@ -137,6 +145,7 @@ impl Reactor {
                 };
                 let (ready, ready_ms) = self.ready_label(p.index);
                 json!({
+                    "removed": p.removed,
                     "name": p.spec.name,
                     "state": c.label(),
                     "ready": ready,
