@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use brum::config::{self, Config, ConfigErrors, Source};
 use brum::events::human::HumanStyle;
 use brum::output::{Format, Output};
-use brum::plugins::{self, Budgets, Notice, PluginHost, PluginSpec, Source as PluginSource};
+use brum::plugins::{self, Notice, PluginHost, discover};
 use brum::reactor::{self, FailOn, RunOptions};
 
 mod cli;
@@ -186,7 +186,7 @@ struct PluginsArgs {
 
 #[derive(Subcommand, Debug)]
 enum PluginsAction {
-    /// Validate one .wasm file: a component of the brum:plugin@0.1.0 world that loads and describes itself.
+    /// Validate one .wasm file: a component of the brum:plugin@0.2.0 world that loads and describes itself.
     Check {
         #[arg(value_name = "FILE.wasm")]
         file: PathBuf,
@@ -510,52 +510,8 @@ fn project_dir(cfg: &Config) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn wasm_files(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "wasm")).collect())
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// What to load, in order: built-ins, the project's .brum/plugins, the
-/// configured plugins_dir, then --plugin files.
-fn plugin_specs(cfg: &Config, opts: &PluginOpts) -> Vec<PluginSpec> {
-    let mut specs = Vec::new();
-    let table = |name: &str| cfg.plugins.table(name);
-    if !opts.no_plugins {
-        for b in &plugins::BUILTINS {
-            let enabled = table(b.name).map(|t| t.enabled).unwrap_or(b.default_on);
-            if enabled {
-                let settings = table(b.name).map(|t| t.settings.clone()).unwrap_or_default();
-                specs.push(PluginSpec { source: PluginSource::Builtin(b), settings });
-            }
-        }
-    }
-    let mut files = Vec::new();
-    if !opts.no_plugins {
-        files.extend(wasm_files(&project_dir(cfg).join(".brum").join("plugins")));
-        if let Some(d) = &cfg.plugins.dir {
-            files.extend(wasm_files(d));
-        }
-    }
-    files.extend(opts.plugins.iter().cloned());
-    for f in files {
-        let stem = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        if table(&stem).is_some_and(|t| !t.enabled) {
-            continue;
-        }
-        let settings = table(&stem).map(|t| t.settings.clone()).unwrap_or_default();
-        specs.push(PluginSpec { source: PluginSource::File(f), settings });
-    }
-    specs
-}
-
 fn new_host(cfg: &Config) -> Result<PluginHost, ExitCode> {
-    let budgets = Budgets {
-        fuel: cfg.plugins.fuel.unwrap_or(plugins::DEFAULT_FUEL),
-        memory: cfg.plugins.memory.unwrap_or(plugins::DEFAULT_MEMORY),
-    };
+    let budgets = discover::budgets(&cfg.plugins);
     let names = cfg.processes.iter().map(|p| p.name.clone()).collect();
     PluginHost::new(budgets, names).map_err(|e| {
         eprintln!("brum: {e}");
@@ -564,7 +520,7 @@ fn new_host(cfg: &Config) -> Result<PluginHost, ExitCode> {
 }
 
 fn load_plugins(cfg: &Config, opts: &PluginOpts) -> Result<Option<PluginHost>, ExitCode> {
-    let specs = plugin_specs(cfg, opts);
+    let specs = discover::specs(&cfg.plugins, &project_dir(cfg), &opts.plugins, opts.no_plugins);
     if specs.is_empty() {
         return Ok(None);
     }
@@ -574,7 +530,7 @@ fn load_plugins(cfg: &Config, opts: &PluginOpts) -> Result<Option<PluginHost>, E
         if let Err(reason) = host.load(spec, cache.as_deref())
             && opts.strict_plugins
         {
-            eprintln!("brum: plugin {}: {reason}", spec.source.describe());
+            eprintln!("brum: plugin {}: {reason}", spec.origin.describe());
             return Err(ExitCode::from(EXIT_USAGE));
         }
     }
@@ -605,7 +561,7 @@ fn plugins_cmd(args: PluginsArgs) -> ExitCode {
     };
     let opts = PluginOpts { plugins: args.plugins.clone(), ..PluginOpts::default() };
     for b in &plugins::BUILTINS {
-        if !cfg.plugins.table(b.name).map(|t| t.enabled).unwrap_or(b.default_on) {
+        if !discover::builtin_enabled(&cfg.plugins, b) {
             println!(
                 "{:<10} {:<8} {:<22} off (enable with [plugin.{}])",
                 b.name,
@@ -615,7 +571,7 @@ fn plugins_cmd(args: PluginsArgs) -> ExitCode {
             );
         }
     }
-    let specs = plugin_specs(&cfg, &opts);
+    let specs = discover::specs(&cfg.plugins, &project_dir(&cfg), &opts.plugins, opts.no_plugins);
     let mut host = match new_host(&cfg) {
         Ok(h) => h,
         Err(code) => return code,

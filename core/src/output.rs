@@ -1,8 +1,8 @@
 //! The primary output: events encoded into a bounded buffer and written to
 //! stdout without ever blocking the reactor.
 //!
-//! No mio here: the reactor registers [`Output::raw_fd`] for writability
-//! when [`Output::needs_poll`] says so. When the buffer holds more than the
+//! No mio here: the reactor registers the descriptor that
+//! [`Output::needs_poll`] returns for writability. When the buffer holds more than the
 //! high-water mark the reactor stops reading children's pipes (backpressure)
 //! until it drains, so a slow reader slows the children instead of losing
 //! lines. A pipe or terminal is reopened through `/proc/self/fd/1` to get a
@@ -253,13 +253,6 @@ impl Output {
         }
     }
 
-    /// Appends raw bytes (summaries, notices).
-    pub fn write_raw(&mut self, bytes: &[u8]) {
-        if !self.closed {
-            self.buf.extend_from_slice(bytes);
-        }
-    }
-
     /// Bytes waiting to be written.
     pub fn pending(&self) -> usize {
         self.buf.len() - self.pos
@@ -273,10 +266,6 @@ impl Output {
     /// True when the reactor should stop reading children.
     pub fn is_full(&self) -> bool {
         self.pending() >= self.high_water
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.closed
     }
 
     /// Writes as much as the reader takes right now.

@@ -95,7 +95,7 @@ fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
 
 /// Compiles `wasm` (or loads it from the cache) after checking it.
 pub fn load(engine: &Engine, what: &str, wasm: &[u8], cache: Option<&Path>) -> Result<Loaded, LoadError> {
-    if !wasmparser_is_component(wasm) {
+    if !has_component_header(wasm) {
         if wasm.starts_with(b"\0asm") {
             return Err(LoadError::NotComponent(what.to_string()));
         }
@@ -130,9 +130,9 @@ pub fn load(engine: &Engine, what: &str, wasm: &[u8], cache: Option<&Path>) -> R
     Ok(Loaded { component, cached: false, compile_ms: start.elapsed().as_millis() as u64 })
 }
 
-/// A component starts with the wasm magic and a layer field of 1 (version
+/// Reads the 8-byte header only (no parsing): a component starts with the wasm magic and a layer field of 1 (version
 /// 0x0d 0x00 0x01 0x00); a core module has layer 0.
-fn wasmparser_is_component(wasm: &[u8]) -> bool {
+fn has_component_header(wasm: &[u8]) -> bool {
     wasm.len() >= 8 && &wasm[..4] == b"\0asm" && wasm[6..8] == [1, 0]
 }
 
