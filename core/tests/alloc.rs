@@ -4,7 +4,6 @@
 //! test binary so no other test's allocations are counted.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use brum::capture::Capture;
@@ -53,7 +52,7 @@ fn capture_path_allocates_nothing_per_line() {
     let settings = Settings { max_line_bytes: 64 * 1024, ring_bytes: 1 << 20 };
     let mut cap = Capture::new(&settings);
     let devnull = std::fs::OpenOptions::new().write(true).open("/dev/null").expect("/dev/null");
-    let mut em = Emitter::new(Output::to_fd(devnull.as_raw_fd(), Format::Json, 1 << 20));
+    let mut em = Emitter::new(Output::to_fd(devnull.into(), Format::Json, 1 << 20));
     let p = ProcRef { name: "web", index: 0 };
     let data = chunk();
     let pass = |cap: &mut Capture, em: &mut Emitter| {
