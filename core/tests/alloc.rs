@@ -17,17 +17,24 @@ struct Counting;
 
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 
-// SAFETY: forwards to the system allocator, only counting calls.
+// SAFETY: every method forwards to the system allocator with the caller's
+// arguments unchanged, so `System` upholds `GlobalAlloc`'s contract; the
+// counter is an atomic and never allocates.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: our caller upholds `alloc`'s contract (non-zero size).
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from this allocator, that is from `System`,
+        // with this `layout` (our caller's contract).
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: `ptr` came from `System` with `layout`, and `new_size` is
+        // valid for it (our caller's contract).
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }

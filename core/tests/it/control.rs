@@ -207,8 +207,7 @@ fn one_brum_per_project_stale_sockets_replaced_and_owner_only() {
     assert_eq!(second.code, Some(2));
     assert!(second.stderr.contains("another brum is already running here"), "{}", second.stderr);
     // another user cannot talk to it (when the test can switch users)
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 && std::path::Path::new("/usr/bin/setpriv").exists() {
+    if is_root() && std::path::Path::new("/usr/bin/setpriv").exists() {
         let out = std::process::Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", brum_bin(), "ps", "--socket"])
             .arg(sock(&p))

@@ -91,10 +91,7 @@ fn leftovers(mark: &str, grace: Duration) -> Vec<(i32, String)> {
 
 fn kill_all(procs: &[(i32, String)]) {
     for (pid, _) in procs {
-        // SAFETY: kill(2) on a pid we found carrying our mark.
-        unsafe {
-            libc::kill(*pid, libc::SIGKILL);
-        }
+        kill(*pid, libc::SIGKILL);
     }
 }
 
@@ -572,15 +569,9 @@ n = "3"
 
 /// A pipe whose read end is already closed: the first write gets EPIPE.
 fn broken_pipe() -> Stdio {
-    let mut fds = [0; 2];
-    // SAFETY: pipe(2) into a valid array; both fds are ours.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: closing the read end we own.
-    unsafe {
-        libc::close(fds[0]);
-    }
-    // SAFETY: the write end is a fresh fd we own.
-    Stdio::from(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[1]) })
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    Stdio::from(writer)
 }
 
 #[test]
@@ -672,8 +663,7 @@ fn stdout_file_over_the_file_size_limit_is_an_error_not_a_crash() {
 #[test]
 fn daemon_log_on_a_full_disk_keeps_the_session_running() {
     // needs root to mount a 64 KiB tmpfs on the project's .brum/
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !is_root() {
         eprintln!("skipped: needs root for a tmpfs");
         return;
     }
@@ -743,10 +733,7 @@ fn stdout_nobody_reads_does_not_block_the_control_socket() {
     // now read: brum stops and ends
     let mut so = child.stdout.take().expect("stdout");
     let drain = std::thread::spawn(move || std::io::copy(&mut so, &mut std::io::sink()).unwrap_or(0));
-    // SAFETY: signalling the brum we started.
-    unsafe {
-        libc::kill(brum_pid as i32, libc::SIGTERM);
-    }
+    kill(brum_pid as i32, libc::SIGTERM);
     let status = child.wait().expect("wait");
     drain.join().expect("drain");
     assert_eq!(status.code(), Some(143));

@@ -236,11 +236,22 @@ impl Live {
     }
 
     pub fn signal(&self, sig: i32) {
-        // SAFETY: signalling the brum child we spawned.
-        unsafe {
-            libc::kill(self.child.id() as i32, sig);
-        }
+        kill(self.child.id() as i32, sig);
     }
+}
+
+/// Sends signal `sig` (a `libc::SIG*` number) to process `pid`; a process
+/// already gone is not an error.
+pub fn kill(pid: i32, sig: i32) {
+    let pid = rustix::process::Pid::from_raw(pid).expect("a pid > 0");
+    let sig = rustix::process::Signal::from_named_raw(sig).expect("a named signal");
+    let _ = rustix::process::kill_process(pid, sig);
+}
+
+/// Whether the tests run as root (CI does; `#[ignore = "needs root"]`
+/// tests assert it).
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
 }
 
 pub const LIMIT: Duration = Duration::from_secs(60);
