@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use brum::config::{self, Config, ConfigErrors, Source};
 use brum::events::human::HumanStyle;
+use brum::files;
 use brum::output::{Format, Output};
 use brum::plugins::{self, Notice, PluginHost, discover};
 use brum::reactor::{self, FailOn, RunOptions};
@@ -438,7 +439,7 @@ fn run(args: RunArgs) -> ExitCode {
     } else if let Some(s) = &args.socket {
         Some(s.clone())
     } else if cfg.source_path().is_some() {
-        Some(project_dir(&cfg).join(".brum").join("brum.sock"))
+        Some(files::default_socket(&project_dir(&cfg)))
     } else {
         None
     };
@@ -600,14 +601,7 @@ fn plugins_cmd(args: PluginsArgs) -> ExitCode {
 
 /// The socket a client command talks to.
 fn socket_path(a: &ClientArgs) -> PathBuf {
-    if let Some(s) = &a.socket {
-        return s.clone();
-    }
-    let dir = match &a.config {
-        Some(c) => c.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| ".".into()),
-        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
-    };
-    dir.join(".brum").join("brum.sock")
+    files::client_socket(a.socket.as_deref(), a.config.as_deref())
 }
 
 fn client_cmd(
@@ -643,7 +637,7 @@ fn up(a: UpArgs) -> ExitCode {
         return fail(e);
     }
     let dir = project_dir(&cfg);
-    let sock = a.client.socket.clone().unwrap_or_else(|| dir.join(".brum").join("brum.sock"));
+    let sock = a.client.socket.clone().unwrap_or_else(|| files::default_socket(&dir));
     if let Ok(v) = brum::control::client::call(&sock, &serde_json::json!({"cmd": "hello"})) {
         return fail(format!("brum is already running here (pid {}, socket {})", v["pid"], sock.display()));
     }

@@ -9,25 +9,8 @@ use serde_json::{Value, json};
 
 use crate::*;
 
-fn sock(p: &Project) -> std::path::PathBuf {
-    p.path().join(".brum").join("brum.sock")
-}
-
-/// Waits until the project's brum answers on its socket.
-fn wait_for_socket(p: &Project) {
-    let start = Instant::now();
-    while UnixStream::connect(sock(p)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "brum never opened its socket");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn ask(p: &Project, req: Value) -> Value {
-    let mut s = UnixStream::connect(sock(p)).expect("connect");
-    s.write_all(format!("{req}\n").as_bytes()).expect("send");
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line).expect("answer");
-    serde_json::from_str(&line).expect("json answer")
+    ask_timed(p, &req).0
 }
 
 /// A `brum tail` as a child, its events collected until `daemon.stopped`.

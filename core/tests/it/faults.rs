@@ -134,31 +134,6 @@ fn status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn sock(p: &Project) -> std::path::PathBuf {
-    p.path().join(".brum").join("brum.sock")
-}
-
-fn wait_for_socket(p: &Project) {
-    let start = Instant::now();
-    while UnixStream::connect(sock(p)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30), "brum never opened its socket");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// One request over the control socket: the answer and how long it took
-/// (connect to answer line).
-fn ask_timed(p: &Project, req: &Value) -> (Value, Duration) {
-    let start = Instant::now();
-    let mut s = UnixStream::connect(sock(p)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    s.write_all(format!("{req}\n").as_bytes()).expect("send");
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line).expect("answer");
-    let took = start.elapsed();
-    (serde_json::from_str(&line).unwrap_or_else(|e| panic!("answer {line:?}: {e}")), took)
-}
-
 fn ps_state(p: &Project, name: &str) -> String {
     let (v, _) = ask_timed(p, &json!({"cmd": "ps"}));
     v["processes"]

@@ -32,6 +32,33 @@ pub fn brum_bin() -> &'static str {
     env!("CARGO_BIN_EXE_brum")
 }
 
+/// The control socket of the project's brum.
+pub fn sock(p: &Project) -> PathBuf {
+    brum::files::default_socket(p.path())
+}
+
+/// Waits until the project's brum accepts connections on its socket.
+pub fn wait_for_socket(p: &Project) {
+    let start = Instant::now();
+    while std::os::unix::net::UnixStream::connect(sock(p)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "brum never opened its socket");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// One request over the control socket on a fresh connection: the answer
+/// and how long it took (connect to answer line).
+pub fn ask_timed(p: &Project, req: &Value) -> (Value, Duration) {
+    let start = Instant::now();
+    let mut s = std::os::unix::net::UnixStream::connect(sock(p)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    std::io::Write::write_all(&mut s, format!("{req}\n").as_bytes()).expect("send");
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).expect("answer");
+    let took = start.elapsed();
+    (serde_json::from_str(&line).unwrap_or_else(|e| panic!("answer {line:?}: {e}")), took)
+}
+
 /// A scratch project directory, removed at the end of the test.
 pub struct Project {
     pub dir: tempfile::TempDir,
