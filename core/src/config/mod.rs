@@ -6,9 +6,11 @@
 //! a `brum.toml` becomes a [`ConfigError`] naming the file, line, column and
 //! key; validation collects all of them before giving up.
 
+pub mod dotenv;
 mod package;
 mod raw;
 mod schema;
+pub mod shell;
 
 use std::collections::HashMap;
 use std::fmt;
