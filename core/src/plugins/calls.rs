@@ -319,8 +319,11 @@ pub(super) fn reason(e: &wasmtime::Error) -> String {
         };
     }
     let text = format!("{e:#}");
-    if text.contains("memory") && (text.contains("grow") || text.contains("limit")) {
-        return format!("memory limit exceeded: {}", truncate(&text, 300));
+    // the cap (StoreLimits with trap_on_grow_failure) is the innermost
+    // cause; the outer context is a wasm backtrace
+    let root = e.root_cause().to_string();
+    if root.contains("growing memory") || (root.contains("memory") && root.contains("limit")) {
+        return format!("memory limit exceeded: {}", truncate(&root, 300));
     }
     truncate(&text, 500).to_string()
 }
