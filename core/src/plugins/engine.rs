@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     #[ignore = "needs root"]
-    fn a_cache_file_another_user_owns_is_not_trusted() {
+    fn a_cache_file_another_user_owns_is_not_trusted_as_root() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let file = tmp.path().join("x.cwasm");
         std::fs::write(&file, b"code").expect("write");

@@ -275,8 +275,10 @@ pub fn kill(pid: i32, sig: i32) {
     let _ = rustix::process::kill_process(pid, sig);
 }
 
-/// Whether the tests run as root (CI does; `#[ignore = "needs root"]`
-/// tests assert it).
+/// Whether the tests run as root. A test that needs root is marked
+/// `#[ignore = "needs root"]`, named `…_as_root` and asserts this: it never
+/// passes by returning early. `.ci/run` (root) runs them with
+/// `cargo test -- --ignored _as_root`.
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
