@@ -2,7 +2,8 @@
 //! captured from tsc, node, python, cargo, gcc, javac, go, ...) run through
 //! the real `brum` binary and the real built-in `errors` component: every
 //! expected error and warning must be found exactly, with its file and line,
-//! and nothing else. Prints precision and recall over file:line.
+//! and nothing else. Prints precision and recall over file:line, to say
+//! how far off the corpus is when it is not exact.
 
 use std::path::Path;
 
@@ -123,8 +124,10 @@ fn real_tool_output_corpus_is_detected_exactly() {
         "corpus: {} scenarios; file:line tp={tp} fp={fp} fn={fneg} precision={precision:.3} recall={recall:.3}",
         dirs.len()
     );
+    // Exactness is the assertion; it implies precision = recall = 1, so a
+    // threshold on them could never fail on its own. They are printed (before
+    // the assertion) to say how far off a failing corpus is.
     assert!(failures.is_empty(), "{} scenario(s) differ:\n{}", failures.len(), failures.join("\n\n"));
-    assert!(precision >= 0.95 && recall >= 0.95, "precision {precision:.3}, recall {recall:.3}");
 }
 
 /// A process printing a real tsc diagnostic twice (a watcher recompiling)
