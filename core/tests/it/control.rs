@@ -13,9 +13,11 @@ fn ask(p: &Project, req: Value) -> Value {
     ask_timed(p, &req).0
 }
 
-/// A `brum tail` as a child, its events collected until `daemon.stopped`.
+/// A `brum tail --since 0` as a child, its events collected until
+/// `daemon.stopped`. Returns once it is attached: it has printed its first
+/// event (the replayed `daemon.started`).
 fn spawn_tail(p: &Project, args: &[&str]) -> std::thread::JoinHandle<Vec<Value>> {
-    let mut full = vec!["tail"];
+    let mut full = vec!["tail", "--since", "0"];
     full.extend_from_slice(args);
     let mut child = p
         .cmd(&full)
@@ -23,24 +25,36 @@ fn spawn_tail(p: &Project, args: &[&str]) -> std::thread::JoinHandle<Vec<Value>>
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn tail");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut out = Vec::new();
+    stdout.read_until(b'\n', &mut out).expect("the tail's first event");
     std::thread::spawn(move || {
-        let mut out = Vec::new();
-        child.stdout.take().expect("stdout").read_to_end(&mut out).expect("read");
+        stdout.read_to_end(&mut out).expect("read");
         let _ = child.wait();
         parse_events(&out)
     })
 }
 
+/// A shell command that waits until the test creates `file` in the project
+/// (so a process prints only once the test's clients are attached), for 60 s
+/// at most: a test that never creates it fails on its assertions instead of
+/// hanging.
+fn after(file: &str, then: &str) -> String {
+    format!("i=0; until [ -e {file} ] || [ $i -ge 6000 ]; do sleep 0.01; i=$((i+1)); done; {then}")
+}
+
 #[test]
 fn tail_sees_exactly_what_run_json_prints() {
-    let p = Project::with_toml(
-        "[process.a]\ncmd = \"sleep 0.3; seq 1 20000\"\n[process.b]\ncmd = \"sleep 0.3; seq 1 5000 >&2; echo 'http://localhost:3000'\"\n",
-    );
+    let p = Project::with_toml(&format!(
+        "[process.a]\ncmd = \"{}\"\n[process.b]\ncmd = \"{}\"\n",
+        after("go", "seq 1 20000"),
+        after("go", "seq 1 5000 >&2; echo 'http://localhost:3000'"),
+    ));
     let mut live = Live::spawn(p.cmd(&["run", "--json"]));
     live.until(|e| e["type"] == "daemon.started");
     wait_for_socket(&p);
-    let t1 = spawn_tail(&p, &["--since", "0"]);
-    std::thread::sleep(Duration::from_millis(50));
+    let t1 = spawn_tail(&p, &[]);
+    p.write("go", "");
     let (rest, code) = live.rest(LIMIT);
     assert_eq!(code, Some(0));
     let tailed = t1.join().expect("tail");
@@ -73,17 +87,28 @@ fn since_and_last_resume_without_gap_or_duplicate() {
 
 #[test]
 fn a_client_that_never_reads_is_dropped_and_nobody_else_waits() {
-    // the later lines come after the stuck client had 2 s to read
-    let p = Project::with_toml("[process.spew]\ncmd = \"sleep 0.5; seq 1 400000; sleep 2.5; seq 400001 400010\"\n");
+    // the last lines come after the stuck client was dropped
+    let p = Project::with_toml(&format!(
+        "[process.spew]\ncmd = \"{}\"\n",
+        after("go", &format!("seq 1 400000; {}", after("dropped", "seq 400001 400010")))
+    ));
     let mut live = Live::spawn(p.cmd(&["run", "--json"]));
     live.until(|e| e["type"] == "daemon.started");
     wait_for_socket(&p);
-    // a tail that never reads
-    let mut stuck = UnixStream::connect(sock(&p)).expect("connect");
-    stuck.write_all(b"{\"cmd\":\"tail\"}\n").expect("send");
+    // a tail that reads its acknowledgement, then nothing
+    let stuck = UnixStream::connect(sock(&p)).expect("connect");
+    (&stuck).write_all(b"{\"cmd\":\"tail\"}\n").expect("send");
+    let mut ack = String::new();
+    BufReader::new(&stuck).read_line(&mut ack).expect("ack");
+    assert!(ack.contains("\"ok\":true"), "{ack}");
     // and one that does
-    let good = spawn_tail(&p, &["--json", "--type", "log.line"]);
+    let good = spawn_tail(&p, &["--json", "--type", "daemon.started", "--type", "log.line"]);
+    p.write("go", "");
+    let mut events = live.until(|e| e["type"] == "client.dropped");
+    p.write("dropped", "");
     let (rest, code) = live.rest(LIMIT);
+    events.extend(rest);
+    let rest = events;
     assert_eq!(code, Some(0));
     assert_eq!(lines_of(&rest, "spew", "stdout").len(), 400_010, "the children's output keeps flowing");
     let dropped = of_type(&rest, "client.dropped");
@@ -99,7 +124,7 @@ fn a_client_that_never_reads_is_dropped_and_nobody_else_waits() {
 
 #[test]
 fn two_hundred_tail_clients_are_served() {
-    let p = Project::with_toml("[process.a]\ncmd = \"sleep 1; seq 1 1000\"\n");
+    let p = Project::with_toml(&format!("[process.a]\ncmd = \"{}\"\n", after("go", "seq 1 1000")));
     let mut live = Live::spawn(p.cmd(&["run", "--json"]));
     live.until(|e| e["type"] == "daemon.started");
     wait_for_socket(&p);
@@ -109,17 +134,17 @@ fn two_hundred_tail_clients_are_served() {
         s.write_all(b"{\"cmd\":\"tail\",\"types\":[\"log.line\"]}\n").expect("send");
         clients.push(s);
     }
+    // every client attached (acknowledged) before the process prints
     let readers: Vec<_> = clients
         .into_iter()
         .map(|s| {
-            std::thread::spawn(move || {
-                let mut lines = BufReader::new(s).lines();
-                let ack = lines.next().expect("ack").expect("line");
-                assert!(ack.contains("\"ok\":true"), "{ack}");
-                lines.map_while(Result::ok).count()
-            })
+            let mut lines = BufReader::new(s).lines();
+            let ack = lines.next().expect("ack").expect("line");
+            assert!(ack.contains("\"ok\":true"), "{ack}");
+            std::thread::spawn(move || lines.map_while(Result::ok).count())
         })
         .collect();
+    p.write("go", "");
     let (_, code) = live.rest(LIMIT);
     assert_eq!(code, Some(0));
     for r in readers {
