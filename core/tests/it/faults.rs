@@ -111,13 +111,20 @@ fn proc_state(pid: i32) -> Option<char> {
 
 /// Zombies whose parent is `ppid`.
 fn zombies_of(ppid: i32) -> Vec<i32> {
+    children_of(ppid).into_iter().filter(|&(_, state)| state == 'Z').map(|(pid, _)| pid).collect()
+}
+
+/// The children of `ppid`, zombies included, with their state letter.
+fn children_of(ppid: i32) -> Vec<(i32, char)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
-        if proc_stat(pid) == Some(('Z', ppid)) {
-            out.push(pid);
+        if let Some((state, parent)) = proc_stat(pid)
+            && parent == ppid
+        {
+            out.push((pid, state));
         }
     }
     out
@@ -284,7 +291,12 @@ cmd = "echo muted; exec >/dev/null 2>&1; exec sleep 876401"
     let mut live = Live::spawn(marked_cmd(&p, &mark, &["run", "--json"]));
     let mut seen = live.until(|e| e["type"] == "log.line" && e["text"] == "muted");
     wait_for_socket(&p);
-    std::thread::sleep(Duration::from_millis(300));
+    // `mute` has closed its pipes once it is the exec'd sleep
+    let start = Instant::now();
+    while processes_matching("876401").is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(10), "mute never became its sleep");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // both pipes of `mute` are at EOF, but the process is alive
     assert_eq!(ps_state(&p, "mute"), "running", "EOF on the pipes is not an exit");
     seen.extend(live.until(|e| e["type"] == "process.exited" && e["process"] == "quiet"));
@@ -363,8 +375,16 @@ cmd = "for i in $(seq 1 20); do (sleep 0.3) & done; echo dropped"
         assert!(start.elapsed() < Duration::from_secs(10), "the fixture should have made 20 zombies");
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(zombies_of(brum_pid).is_empty(), "brum reaps what is re-parented to it");
+    // the dropper's 20 were re-parented to brum: once they have all exited
+    // and been reaped, keeper is brum's only child (a zombie still counts)
+    while children_of(brum_pid).iter().any(|&(pid, _)| pid != keeper) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "brum reaps what is re-parented to it: children {:?}",
+            children_of(brum_pid)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     live.signal(libc::SIGTERM);
     let (_, code) = live.rest(LIMIT);
     assert_eq!(code, Some(143));
@@ -426,7 +446,6 @@ cmd = "sleep 876408"
     let (v, _) = ask_timed(&p, &json!({"cmd": "stop", "process": "parent"}));
     assert_eq!(v["ok"], true, "{v}");
     live.until(|e| e["type"] == "process.exited" && e["process"] == "parent");
-    std::thread::sleep(Duration::from_millis(300));
     eprintln!("escapees alive after `stop parent` while brum runs: {:?}", escapees(&mark));
     assert_eq!(ps_state(&p, "other"), "running");
     live.signal(libc::SIGTERM);
@@ -472,7 +491,14 @@ cmd = "setsid sleep 876412 >/dev/null 2>&1 & echo ready; wait"
     }
     live.signal(libc::SIGKILL);
     let _ = live.child.wait();
-    std::thread::sleep(Duration::from_millis(500));
+    // PR_SET_PDEATHSIG is delivered as brum dies; wait for it to take effect
+    let start = Instant::now();
+    while direct_pids.iter().any(|&pid| proc_state(pid).is_some_and(|s| s != 'Z')) {
+        if start.elapsed() > Duration::from_secs(10) {
+            break; // the assertion below names the survivor
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let survivors = marked(&mark);
     kill_all(&survivors);
     eprintln!("survivors of SIGKILL to brum: {survivors:?}");
@@ -695,7 +721,7 @@ fn stdout_nobody_reads_does_not_block_the_control_socket() {
         marked_cmd(&p, &mark, &["run", "--json"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn");
     let brum_pid = child.id();
     wait_for_socket(&p);
-    std::thread::sleep(Duration::from_millis(800)); // the stdout pipe is full by now
+    wait_until_pipe_full(child.stdout.as_ref().expect("stdout")); // the stdout pipe is full
     let mut took = Vec::new();
     for _ in 0..20 {
         let (v, t) = ask_timed(&p, &json!({"cmd": "ps"}));

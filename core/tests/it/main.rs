@@ -275,6 +275,17 @@ pub fn kill(pid: i32, sig: i32) {
     let _ = rustix::process::kill_process(pid, sig);
 }
 
+/// Waits until the pipe `reader` reads is full: its writer is blocked. A
+/// default pipe holds 64 KiB; a writer whose writes of up to PIPE_BUF
+/// (4 KiB) are atomic stops short of that by less than 4 KiB.
+pub fn wait_until_pipe_full(reader: &impl std::os::fd::AsFd) {
+    let start = Instant::now();
+    while rustix::io::ioctl_fionread(reader).expect("FIONREAD") < (64 - 4) << 10 {
+        assert!(start.elapsed() < LIMIT, "the pipe never filled");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Whether the tests run as root. A test that needs root is marked
 /// `#[ignore = "needs root"]`, named `…_as_root` and asserts this: it never
 /// passes by returning early. `.ci/run` (root) runs them with

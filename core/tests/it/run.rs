@@ -319,7 +319,8 @@ fn a_slow_reader_loses_nothing() {
     let mut cmd = p.cmd(&["run", "--json", "--", "seq", "1", "300000"]);
     cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let child = cmd.spawn().expect("spawn");
-    std::thread::sleep(Duration::from_millis(1500));
+    // brum's stdout is full: it must be holding back now
+    wait_until_pipe_full(child.stdout.as_ref().expect("stdout"));
     let out = finish(child, LIMIT);
     assert_eq!(out.code, Some(0));
     let events = parse_events(&out.stdout);
