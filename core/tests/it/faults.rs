@@ -484,8 +484,14 @@ cmd = "setsid sleep 876412 >/dev/null 2>&1 & echo ready; wait"
         .map(|e| e["pid"].as_i64().expect("pid") as i32)
         .collect();
     assert_eq!(direct_pids.len(), 3);
+    // brum and its five, and the grandchildren exec'd (a forked shell not yet
+    // turned into its sleep would be counted, then survive as a shell)
     let start = Instant::now();
-    while marked(&mark).len() < 5 {
+    let started = |m: &str| {
+        let cmds: Vec<String> = marked(m).into_iter().map(|(_, c)| c).collect();
+        cmds.len() == 6 && ["sleep 876410", "sleep 876411", "sleep 876412"].iter().all(|c| cmds.iter().any(|x| x == c))
+    };
+    while !started(&mark) {
         assert!(start.elapsed() < Duration::from_secs(10), "fixture did not start: {:?}", marked(&mark));
         std::thread::sleep(Duration::from_millis(20));
     }
