@@ -381,7 +381,10 @@ fn up(a: UpArgs) -> ExitCode {
     };
     cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(err_file);
     use std::os::unix::process::CommandExt;
-    // SAFETY: setsid in the child before exec: async-signal-safe.
+    // SAFETY: the closure runs in the forked child between fork and exec,
+    // where only async-signal-safe calls are sound: setsid(2) is one, and the
+    // closure neither allocates nor takes a lock. (Its one failure, EPERM for
+    // a group leader, cannot happen to a freshly forked child.)
     unsafe {
         cmd.pre_exec(|| {
             libc::setsid();
