@@ -42,7 +42,7 @@ first process that failed (128+N for signal N); 130/143 after Ctrl-C/SIGTERM; 2 
     Ps(ClientArgs),
     /// Search the recent output of a process kept by the brum running here.
     Logs(LogsArgs),
-    /// Errors and warnings found so far by the brum running here.
+    /// Errors and warnings open right now in the brum running here (--all: with the resolved ones).
     Errors(ErrorsArgs),
     /// URLs the processes announced, found by the brum running here.
     Urls(ClientArgs),
@@ -67,6 +67,12 @@ Tools and resources: docs/mcp.md. It talks to the brum running in the project (s
 [plugin.filter] is configured), .brum/plugins/*.wasm in the project, `plugins_dir` in brum.toml, \
 and --plugin PATH. Build your own with the SDK in plugins/sdk (see README.md).")]
     Plugins(PluginsArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Examples:\n  brum completions bash > ~/.local/share/bash-completion/completions/brum\n  \
+brum completions zsh > ~/.zfunc/_brum\n  brum completions fish > ~/.config/fish/completions/brum.fish")]
+    Completions { shell: clap_complete::Shell },
+    /// Print brum's man page (roff), e.g. `brum man > brum.1 && man ./brum.1`.
+    Man,
 }
 
 /// How a client command finds the running brum.
@@ -111,14 +117,18 @@ pub(crate) struct TailArgs {
     /// Print the history asked for and stop.
     #[arg(long)]
     pub(crate) no_follow: bool,
+    /// Readable lines (as `brum run` prints them) even when piped; the
+    /// default is readable on a terminal, NDJSON otherwise.
+    #[arg(long, conflicts_with = "json")]
+    pub(crate) human: bool,
 }
 
 #[derive(Args, Debug)]
 pub(crate) struct LogsArgs {
     #[command(flatten)]
     pub(crate) client: ClientArgs,
-    /// The process.
-    pub(crate) name: String,
+    /// The process (default: every process, lines merged in order).
+    pub(crate) name: Option<String>,
     /// At most this many lines (the newest).
     #[arg(short = 'n', long, default_value_t = 100)]
     pub(crate) lines: usize,
@@ -142,6 +152,10 @@ pub(crate) struct ErrorsArgs {
     /// At most this many (the newest).
     #[arg(short = 'n', long, default_value_t = 50)]
     pub(crate) limit: usize,
+    /// Also the errors already resolved (fixed by a clean re-check or a
+    /// healthy later run); by default only the open ones.
+    #[arg(long)]
+    pub(crate) all: bool,
 }
 
 #[derive(Args, Debug)]
@@ -175,7 +189,7 @@ pub(crate) struct PluginsArgs {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum PluginsAction {
-    /// Validate one .wasm file: a component of the brum:plugin@0.2.0 world that loads and describes itself.
+    /// Validate one .wasm file: a component of the brum:plugin@0.1.0 world that loads and describes itself.
     Check {
         #[arg(value_name = "FILE.wasm")]
         file: PathBuf,
@@ -270,6 +284,10 @@ pub(crate) struct ScriptsArgs {
     /// Configuration file (brum.toml or package.json) instead of the one in the current directory.
     #[arg(short, long, value_name = "PATH")]
     pub(crate) config: Option<PathBuf>,
+    /// One JSON object: source, package manager, processes (name, command,
+    /// cwd, autostart, depends_on, script) and what a bare `brum run` starts.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

@@ -38,6 +38,22 @@ fn text(v: &Value) -> String {
 
 /// `brum tail`: the ack, then every event line as it comes.
 pub fn tail(sock: &Path, a: &TailArgs) -> Res {
+    let raw = a.client.json || (!a.human && !std::io::stdout().is_terminal());
+    // readable output needs what `brum run` knows: the names (for their
+    // colours) and the width of the name column
+    let (names, width) = if raw {
+        (Vec::new(), 4)
+    } else {
+        let hello = client::call(sock, &json!({"cmd": "hello"}))?;
+        let names: Vec<String> = hello["processes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|n| n.as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        (names, hello["width"].as_u64().unwrap_or(4) as usize)
+    };
+    let color = !raw && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let style = brum::events::human::HumanStyle { color, width };
+    let index_of = |name: &str| names.iter().position(|n| n == name).unwrap_or(0);
     let req = json!({
         "cmd": "tail",
         "types": a.types,
@@ -56,10 +72,11 @@ pub fn tail(sock: &Path, a: &TailArgs) -> Res {
             ack["history_from"]
         );
     }
-    let raw = a.client.json || !std::io::stdout().is_terminal();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut buf = Vec::new();
+    let mut line = Vec::new();
+    let mut scratch = brum::events::decode::Scratch::default();
     let mut dropped = false;
     while conn.next_line(&mut buf)? {
         let ok = if raw {
@@ -69,7 +86,9 @@ pub fn tail(sock: &Path, a: &TailArgs) -> Res {
             if v["type"] == "client.dropped" {
                 dropped = true;
             }
-            writeln!(out, "{}", readable(&v))
+            line.clear();
+            brum::events::decode::render(&v, style, &index_of, &mut scratch, &mut line);
+            out.write_all(&line)
         };
         // flush when no more input is immediately at hand
         if ok.is_err() || (conn_buffer_empty(&conn) && out.flush().is_err()) {
@@ -87,36 +106,6 @@ fn conn_buffer_empty(c: &client::Conn) -> bool {
     c.buffered() == 0
 }
 
-/// One event as a readable line.
-fn readable(v: &Value) -> String {
-    let p = v["process"].as_str().unwrap_or("brum");
-    match v["type"].as_str().unwrap_or("") {
-        "log.line" => {
-            let mark = if v["stream"] == "stderr" { '!' } else { '|' };
-            let t = v["text"].as_str().map(str::to_string).unwrap_or_else(|| format!("<{} bytes>", text(&v["bytes"])));
-            format!("{p} {mark} {t}")
-        }
-        "error.detected" => {
-            let loc = match (v["file"].as_str(), v["line"].as_u64()) {
-                (Some(f), Some(l)) => format!(" ({f}:{l})"),
-                (Some(f), None) => format!(" ({f})"),
-                _ => String::new(),
-            };
-            format!("{p} * {}: {}{loc}", text(&v["kind"]), text(&v["message"]))
-        }
-        "url.detected" => format!("{p} * url: {}", text(&v["url"])),
-        ty => {
-            let mut rest = v.clone();
-            if let Value::Object(m) = &mut rest {
-                for k in ["seq", "ts", "type", "process"] {
-                    m.remove(k);
-                }
-            }
-            format!("{p} * {ty} {rest}")
-        }
-    }
-}
-
 pub fn ps(sock: &Path, json: bool) -> Res {
     let v = client::call(sock, &json!({"cmd": "ps"}))?;
     if json {
@@ -126,8 +115,8 @@ pub fn ps(sock: &Path, json: bool) -> Res {
     let rows = v["processes"].as_array().cloned().unwrap_or_default();
     let w = rows.iter().filter_map(|r| r["name"].as_str()).map(str::len).max().unwrap_or(4).max(4);
     println!(
-        "{:w$}  {:<11} {:>7} {:>8} {:>8} {:>5} {:>6}  URLS",
-        "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "EXIT", "ERRORS"
+        "{:w$}  {:<11} {:<13} {:>7} {:>8} {:>8} {:>5} {:>6}  URLS",
+        "NAME", "STATE", "READY", "PID", "UPTIME", "RESTARTS", "EXIT", "ERRORS"
     );
     for r in rows {
         let exit = match (&r["exit_code"], &r["signal"]) {
@@ -137,10 +126,17 @@ pub fn ps(sock: &Path, json: bool) -> Res {
         };
         let urls: Vec<&str> =
             r["urls"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let ready = match r["ready"].as_str() {
+            Some("waiting") => format!("waiting {}", ms(&r["ready_ms"])),
+            Some("ready") => format!("ready {}", ms(&r["ready_ms"])),
+            Some(other) => other.to_string(),
+            None => "-".to_string(),
+        };
         println!(
-            "{:w$}  {:<11} {:>7} {:>8} {:>8} {:>5} {:>6}  {}",
+            "{:w$}  {:<11} {:<13} {:>7} {:>8} {:>8} {:>5} {:>6}  {}",
             text(&r["name"]),
             text(&r["state"]),
+            ready,
             text(&r["pid"]),
             ms(&r["uptime_ms"]),
             text(&r["restarts"]),
@@ -165,37 +161,60 @@ pub fn ps(sock: &Path, json: bool) -> Res {
 }
 
 pub fn logs(sock: &Path, a: &LogsArgs) -> Res {
-    let req =
-        json!({"cmd": "logs", "process": a.name, "n": a.lines, "grep": a.grep, "regex": a.regex, "stream": a.stream});
-    let v = client::call(sock, &req)?;
+    let names: Vec<String> = match &a.name {
+        Some(n) => vec![n.clone()],
+        None => client::call(sock, &json!({"cmd": "hello"}))?["processes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|n| n.as_str().map(String::from)).collect())
+            .unwrap_or_default(),
+    };
+    let mut lines: Vec<(String, Value)> = Vec::new();
+    let mut more = 0;
+    let mut answers = Vec::new();
+    for name in &names {
+        let req =
+            json!({"cmd": "logs", "process": name, "n": a.lines, "grep": a.grep, "regex": a.regex, "stream": a.stream});
+        let v = client::call(sock, &req)?;
+        more += v["more"].as_u64().unwrap_or(0);
+        lines.extend(v["lines"].as_array().cloned().unwrap_or_default().into_iter().map(|l| (name.clone(), l)));
+        answers.push(v);
+    }
     if a.client.json {
-        print_json(&v);
+        match a.name {
+            Some(_) => print_json(&answers[0]),
+            None => print_json(&json!(answers)),
+        }
         return Ok(ExitCode::SUCCESS);
     }
+    // every process: their lines in the order they were printed, the newest N
+    lines.sort_by_key(|(_, l)| l["seq"].as_u64().unwrap_or(0));
+    let skip = if a.name.is_none() { lines.len().saturating_sub(a.lines) } else { 0 };
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    for l in v["lines"].as_array().cloned().unwrap_or_default() {
+    for (name, l) in lines.into_iter().skip(skip) {
         let mark = if l["stream"] == "stderr" { '!' } else { '|' };
         let t = l["text"].as_str().map(str::to_string).unwrap_or_else(|| format!("<bytes {}>", text(&l["bytes"])));
-        if writeln!(out, "{mark} {t}").is_err() {
+        let ok = if a.name.is_some() { writeln!(out, "{mark} {t}") } else { writeln!(out, "{name:width$} {mark} {t}") };
+        if ok.is_err() {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    if v["more"].as_u64().unwrap_or(0) > 0 {
-        eprintln!("brum: {} more matching lines (use -n to see more)", v["more"]);
+    if more > 0 {
+        eprintln!("brum: {more} more matching lines (use -n to see more)");
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn errors(sock: &Path, a: &ErrorsArgs) -> Res {
-    let v = client::call(sock, &json!({"cmd": "errors", "process": a.name, "limit": a.limit}))?;
+    let v = client::call(sock, &json!({"cmd": "errors", "process": a.name, "limit": a.limit, "all": a.all}))?;
     if a.client.json {
         print_json(&v);
         return Ok(ExitCode::SUCCESS);
     }
     let list = v["errors"].as_array().cloned().unwrap_or_default();
     if list.is_empty() {
-        println!("no errors found");
+        println!("{}", if a.all { "no errors found" } else { "no open errors" });
     }
     for e in list {
         let loc = match (e["file"].as_str(), e["line"].as_u64(), e["column"].as_u64()) {
@@ -209,7 +228,13 @@ pub fn errors(sock: &Path, a: &ErrorsArgs) -> Res {
             Some(n) if n > 1 => format!(" (seen {n} times)"),
             _ => String::new(),
         };
-        println!("{}  {} {loc}{code}  {}{times}", text(&e["process"]), text(&e["severity"]), text(&e["message"]));
+        let fixed = e["resolved"].as_str().map(|r| format!("  [resolved: {r}]")).unwrap_or_default();
+        println!(
+            "{}  {} {loc}{code}  {}{times}{fixed}",
+            text(&e["process"]),
+            text(&e["severity"]),
+            text(&e["message"])
+        );
     }
     if v["more"].as_u64().unwrap_or(0) > 0 {
         println!("... and {} more (use -n)", v["more"]);

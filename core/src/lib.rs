@@ -18,6 +18,7 @@ pub mod emit;
 pub mod events;
 pub mod files;
 pub mod lines;
+pub mod open_errors;
 pub mod output;
 pub mod plugins;
 pub mod reactor;

@@ -34,6 +34,26 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run(args),
         Cmd::Scripts(args) => scripts(args),
         Cmd::Plugins(args) => plugins_cmd(args),
+        Cmd::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            // into a buffer first: clap_complete panics when its writer fails
+            // (`brum completions bash | head`)
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "brum", &mut buf);
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), &buf);
+            ExitCode::SUCCESS
+        }
+        Cmd::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            match clap_mangen::Man::new(cmd).render(&mut buf) {
+                Ok(()) => {
+                    let _ = std::io::Write::write_all(&mut std::io::stdout(), &buf);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(format!("cannot write the man page: {e}")),
+            }
+        }
         Cmd::Tail(a) => client_cmd(&a.client.clone(), |sock| cli::tail(sock, &a)),
         Cmd::Ps(a) => client_cmd(&a, |sock| cli::ps(sock, a.json)),
         Cmd::Logs(a) => client_cmd(&a.client.clone(), |sock| cli::logs(sock, &a)),
@@ -167,8 +187,15 @@ fn run(args: RunArgs) -> ExitCode {
         FailOnChoice::Error => FailOn::Error,
         FailOnChoice::Warning => FailOn::Warning,
     });
-    let opts =
-        RunOptions { selection, kill_others_on_fail: args.kill_others_on_fail, fail_on, socket, daemon: args.daemon };
+    let opts = RunOptions {
+        selection,
+        kill_others_on_fail: args.kill_others_on_fail,
+        fail_on,
+        socket,
+        daemon: args.daemon,
+        // children get colour when brum's own readable output has it
+        child_color: color && matches!(choice, FormatChoice::Human),
+    };
     match reactor::run(&cfg, &opts, out, host) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(reactor::ReactorError::Control(e)) => fail(e),
@@ -201,6 +228,38 @@ fn scripts(args: ScriptsArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
+    if args.json {
+        let (source, manager) = match &cfg.source {
+            Source::Toml(p) => (Some(p.display().to_string()), None),
+            Source::PackageJson { path, manager } => (Some(path.display().to_string()), Some(manager.program())),
+            Source::AdHoc => (None, None),
+        };
+        let processes: Vec<serde_json::Value> = cfg
+            .processes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                serde_json::json!({
+                    "name": p.name,
+                    "command": p.display,
+                    "cwd": p.cwd.as_ref().map(|c| c.display().to_string()),
+                    "autostart": p.autostart,
+                    "depends_on": p.depends_on.iter().map(|&d| cfg.processes[d].name.clone()).collect::<Vec<_>>(),
+                    "script": cfg.scripts.get(i).cloned().flatten(),
+                    "ready": p.ready.as_ref().map(|r| r.probe.kind()),
+                })
+            })
+            .collect();
+        let starts: Vec<&str> = cfg
+            .select(&[])
+            .map(|sel| sel.iter().map(|&i| cfg.processes[i].name.as_str()).collect())
+            .unwrap_or_default();
+        println!(
+            "{}",
+            serde_json::json!({"source": source, "package_manager": manager, "processes": processes, "run_starts": starts})
+        );
+        return ExitCode::SUCCESS;
+    }
     match &cfg.source {
         Source::Toml(p) => println!("Processes in {}:", p.display()),
         Source::PackageJson { path, manager } => {

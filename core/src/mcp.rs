@@ -41,10 +41,24 @@ struct Wait {
 }
 
 enum Cond {
-    Url { process: Option<String> },
-    Pattern { process: Option<String>, matcher: Matcher },
-    Exit { process: String },
-    Ready { process: String, matcher: Option<Matcher> },
+    Url {
+        process: Option<String>,
+    },
+    Pattern {
+        process: Option<String>,
+        matcher: Matcher,
+    },
+    Exit {
+        process: String,
+    },
+    Ready {
+        process: String,
+        matcher: Option<Matcher>,
+    },
+    /// `ready` for a process with a readiness probe: the probe decides.
+    Probe {
+        process: String,
+    },
 }
 
 enum Matcher {
@@ -122,10 +136,11 @@ fn tool_schemas() -> Value {
         },
         {
             "name": "list_errors",
-            "description": "Errors and warnings the detectors found: message, file, line, column, code, severity, process, first/last seq, and the raw lines.",
+            "description": "Errors and warnings open right now (not yet fixed by a clean re-check or a healthy later run): id, message, file, line, column, code, severity, process, count, first/last seq, and the raw lines. include_resolved adds the fixed ones.",
             "inputSchema": {"type": "object", "properties": {
                 "process": name,
-                "limit": {"type": "integer", "minimum": 1, "maximum": 200, "description": "the newest N (default 20)"}
+                "limit": {"type": "integer", "minimum": 1, "maximum": 200, "description": "the newest N (default 20)"},
+                "include_resolved": {"type": "boolean", "description": "also the errors already resolved (default false)"}
             }, "additionalProperties": false}
         },
         {
@@ -283,7 +298,7 @@ impl Server {
             return;
         }
         let Ok(s) = UnixStream::connect(&self.socket) else { return };
-        let req = json!({"cmd": "tail", "since": since, "types": ["log.line", "url.detected", "error.detected", "process.exited", "process.started"]});
+        let req = json!({"cmd": "tail", "since": since, "types": ["log.line", "url.detected", "error.detected", "process.exited", "process.started", "process.ready", "process.unready"]});
         if (&s).write_all(format!("{req}\n").as_bytes()).is_ok() && s.set_nonblocking(true).is_ok() {
             self.tail = Some((s, Vec::new()));
         }
@@ -430,7 +445,9 @@ impl Server {
             "search_logs" => {
                 only_keys(&args, &["query", "regex", "process", "limit"]).and_then(|_| self.search_logs(&args))
             }
-            "list_errors" => only_keys(&args, &["process", "limit"]).and_then(|_| self.list_errors(&args)),
+            "list_errors" => {
+                only_keys(&args, &["process", "limit", "include_resolved"]).and_then(|_| self.list_errors(&args))
+            }
             "list_urls" => only_keys(&args, &["process"]).and_then(|_| self.list_urls(&args)),
             "wait_for" => {
                 match only_keys(&args, &["condition", "process", "pattern", "regex", "timeout_ms"])
@@ -585,7 +602,12 @@ impl Server {
     fn list_errors(&mut self, args: &Value) -> Result<Value, ToolErr> {
         let limit = arg_u64(args, "limit", 200)?.unwrap_or(20);
         let process = arg_str(args, "process")?.map(str::to_string);
-        let v = self.call(json!({"cmd": "errors", "process": process, "limit": limit}))?;
+        let all = match args.get("include_resolved") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(ToolErr::Params("include_resolved: expected true or false".into())),
+        };
+        let v = self.call(json!({"cmd": "errors", "process": process, "limit": limit, "all": all}))?;
         let mut errors = Vec::new();
         let mut text = self.started_note();
         for e in v["errors"].as_array().cloned().unwrap_or_default() {
@@ -688,7 +710,14 @@ impl Server {
             return Err(ToolErr::Tool(format!("unknown process \"{p}\"")));
         }
         let row = |p: &str| rows.iter().find(|r| r["name"] == p).cloned().unwrap_or(Value::Null);
+        // a process with a readiness probe is ready when the probe passed
+        let cond = match cond {
+            Cond::Ready { process, matcher: None } if row(&process)["ready"].is_string() => Cond::Probe { process },
+            other => other,
+        };
         let already = match &cond {
+            Cond::Probe { process } => (row(process)["ready"] == "ready")
+                .then(|| format!("{process} is ready (its probe passed after {} ms)", row(process)["ready_ms"])),
             Cond::Url { process: Some(p) } | Cond::Ready { process: p, matcher: None } => row(p)["urls"]
                 .as_array()
                 .and_then(|a| a.first().cloned())
@@ -768,6 +797,11 @@ impl Server {
                 Cond::Url { process } if ty == "url.detected" && same(process) => {
                     Some(format!("{} announced {}", proc_name.unwrap_or(""), ev["url"].as_str().unwrap_or("")))
                 }
+                Cond::Probe { process } if ty == "process.ready" && proc_name == Some(process) => Some(format!(
+                    "{process} is ready: its {} probe passed after {} ms",
+                    ev["probe"].as_str().unwrap_or(""),
+                    ev["after_ms"]
+                )),
                 Cond::Ready { process, matcher: None } if ty == "url.detected" && proc_name == Some(process) => {
                     Some(format!("{process} is ready: {}", ev["url"].as_str().unwrap_or("")))
                 }

@@ -81,6 +81,9 @@ pub struct Output {
     rotate: Option<Rotation>,
     /// Why writing failed, when it was not the reader going away.
     error: Option<io::Error>,
+    /// By process index: its lines reach readable output byte for byte
+    /// (screen-clearing sequences included).
+    raw_terminal: Vec<bool>,
 }
 
 #[derive(Debug)]
@@ -143,6 +146,7 @@ impl Output {
             history: None,
             rotate: None,
             error: None,
+            raw_terminal: Vec::new(),
         }
     }
 
@@ -188,7 +192,15 @@ impl Output {
         if !self.closed {
             match self.format {
                 Format::Json => json::encode(&mut self.buf, &mut self.ts, seq, ts_ms, ev),
-                Format::Human(style) => human::encode(&mut self.buf, style, ev),
+                Format::Human(style) => {
+                    let raw = match ev {
+                        Event::LogLine { process, .. } => {
+                            self.raw_terminal.get(process.index).copied().unwrap_or(false)
+                        }
+                        _ => false,
+                    };
+                    human::encode_opts(&mut self.buf, style, ev, raw)
+                }
                 Format::Github(style) => github::encode(&mut self.buf, style, &mut self.group, ev),
             }
         }
@@ -214,6 +226,19 @@ impl Output {
             {
                 found.push(json.to_vec());
             }
+        }
+    }
+
+    /// Which processes' lines reach readable output byte for byte.
+    pub fn set_raw_terminal(&mut self, by_process: Vec<bool>) {
+        self.raw_terminal = by_process;
+    }
+
+    /// The directory each process runs in (GitHub annotations resolve the
+    /// paths a process prints against it).
+    pub fn set_process_dirs(&mut self, by_process: Vec<std::path::PathBuf>) {
+        if matches!(self.format, Format::Github(_)) {
+            self.group.set_dirs(by_process);
         }
     }
 
@@ -418,6 +443,7 @@ mod tests {
             fields: &fields,
             fingerprint: 7,
             count: 1,
+            id: 0,
         };
         line(&mut out, 1, b"boom");
         out.emit(

@@ -8,6 +8,7 @@
 
 pub mod dotenv;
 mod package;
+mod probes;
 mod raw;
 mod schema;
 pub mod shell;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use toml::{Spanned, Value};
 
 pub use package::{PackageManager, detect_package_manager};
+pub use probes::{HealthSpec, Probe, ReadySpec};
 
 /// Defaults a user can rely on (and the docs quote).
 pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024;
@@ -57,6 +59,14 @@ pub struct ProcessSpec {
     pub stop_timeout: Duration,
     /// Indices into [`Config::processes`].
     pub depends_on: Vec<usize>,
+    /// What "ready" means for it (dependents wait for it).
+    pub ready: Option<ReadySpec>,
+    /// A liveness check after ready.
+    pub health: Option<HealthSpec>,
+    /// `color = false`: never ask this child for colour.
+    pub color: bool,
+    /// Its screen-clearing sequences reach readable output.
+    pub raw_terminal: bool,
 }
 
 impl ProcessSpec {
@@ -76,6 +86,10 @@ impl ProcessSpec {
             stop_signal: libc::SIGTERM,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
             depends_on: Vec::new(),
+            ready: None,
+            health: None,
+            color: true,
+            raw_terminal: false,
         }
     }
 }
@@ -381,6 +395,7 @@ impl Validator<'_> {
             dep_spans.push(spans);
         }
         self.check_cycles(&processes, &dep_spans);
+        self.check_ready_exit(&processes, &raw);
         let plugins = self.plugins(&raw, &base);
         if !self.errors.is_empty() {
             return Err(ConfigErrors(self.errors));
@@ -485,6 +500,8 @@ impl Validator<'_> {
             }
         }
         spec.autostart = p.autostart.unwrap_or(true);
+        spec.color = p.color.unwrap_or(true);
+        spec.raw_terminal = p.raw_terminal.unwrap_or(false);
         if let Some(r) = &p.restart {
             spec.restart = match r.get_ref().as_str() {
                 "never" | "no" => RestartPolicy::Never,
@@ -543,6 +560,12 @@ impl Validator<'_> {
         {
             spec.stop_timeout = d;
         }
+        if let Some(t) = &p.ready {
+            spec.ready = self.ready(name, t);
+        }
+        if let Some(t) = &p.health {
+            spec.health = self.health(name, t);
+        }
         let mut spans = Vec::new();
         for dep in &p.depends_on {
             match index.get(dep.get_ref().as_str()) {
@@ -562,6 +585,89 @@ impl Validator<'_> {
             }
         }
         (spec, spans)
+    }
+
+    fn ready(&mut self, name: &str, t: &Spanned<toml::Table>) -> Option<ReadySpec> {
+        let span = t.span();
+        let (probe, problems) =
+            probes::probe_of(t.get_ref(), &|_| span.clone(), &["log", "regex", "url", "tcp", "http", "exit"]);
+        for (k, sp, msg) in problems {
+            self.err(sp, format!("process.{name}.ready.{k}"), msg);
+        }
+        let timeout = match t.get_ref().get("timeout") {
+            Some(v) => {
+                self.duration(&Spanned::new(span.clone(), v.clone()), format!("process.{name}.ready.timeout"))?
+            }
+            None => probes::DEFAULT_READY_TIMEOUT,
+        };
+        let interval = match t.get_ref().get("interval") {
+            Some(v) => {
+                self.duration(&Spanned::new(span.clone(), v.clone()), format!("process.{name}.ready.interval"))?
+            }
+            None => probes::DEFAULT_READY_INTERVAL,
+        };
+        let Some(probe) = probe else {
+            if !t.get_ref().keys().any(|k| ["log", "regex", "url", "tcp", "http", "exit"].contains(&k.as_str())) {
+                self.err(
+                    span,
+                    format!("process.{name}.ready"),
+                    "needs one probe: ready.log, ready.regex, ready.url, ready.tcp, ready.http or ready.exit",
+                );
+            }
+            return None;
+        };
+        Some(ReadySpec { probe, timeout, interval: interval.max(Duration::from_millis(10)) })
+    }
+
+    fn health(&mut self, name: &str, t: &Spanned<toml::Table>) -> Option<HealthSpec> {
+        let span = t.span();
+        let (probe, problems) = probes::probe_of(t.get_ref(), &|_| span.clone(), &["tcp", "http"]);
+        for (k, sp, msg) in problems {
+            self.err(sp, format!("process.{name}.health.{k}"), msg);
+        }
+        let interval = match t.get_ref().get("interval") {
+            Some(v) => {
+                self.duration(&Spanned::new(span.clone(), v.clone()), format!("process.{name}.health.interval"))?
+            }
+            None => probes::DEFAULT_HEALTH_INTERVAL,
+        };
+        let failures = match t.get_ref().get("failures") {
+            None => probes::DEFAULT_HEALTH_FAILURES,
+            Some(Value::Integer(n)) if (1..=1000).contains(n) => *n as u32,
+            Some(other) => {
+                self.err(
+                    span,
+                    format!("process.{name}.health.failures"),
+                    format!("expected a number from 1 to 1000, found {}", describe(other)),
+                );
+                return None;
+            }
+        };
+        let Some(probe) = probe else {
+            if !t.get_ref().contains_key("tcp") && !t.get_ref().contains_key("http") {
+                self.err(span, format!("process.{name}.health"), "needs one check: health.tcp or health.http");
+            }
+            return None;
+        };
+        Some(HealthSpec { probe, interval: interval.max(Duration::from_millis(10)), failures })
+    }
+
+    /// A one-shot task others depend on must be started to become ready.
+    fn check_ready_exit(&mut self, procs: &[ProcessSpec], raw: &raw::RawFile) {
+        for (i, p) in procs.iter().enumerate() {
+            let Some(ReadySpec { probe: Probe::Exit(_), .. }) = &p.ready else { continue };
+            let has_dependents = procs.iter().any(|q| q.depends_on.contains(&i));
+            if !p.autostart && has_dependents {
+                let span =
+                    raw.process.get_index(i).and_then(|(_, r)| r.get_ref().ready.as_ref()).map_or(0..0, |r| r.span());
+                self.err(
+                    span,
+                    format!("process.{}.ready.exit", p.name),
+                    "a one-shot task with autostart = false never runs on its own, so its dependents would wait forever; \
+                     remove autostart = false",
+                );
+            }
+        }
     }
 
     fn check_cycles(&mut self, procs: &[ProcessSpec], spans: &[Vec<std::ops::Range<usize>>]) {

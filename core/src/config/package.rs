@@ -56,14 +56,38 @@ pub fn detect_package_manager(dir: &Path, field: Option<&str>) -> Result<Package
         return PackageManager::from_name(name)
             .ok_or_else(|| format!("packageManager \"{f}\" is not supported; use npm, pnpm, yarn or bun"));
     }
-    const LOCKS: [(&str, PackageManager); 5] = [
+    const LOCKS: [(&str, PackageManager); 6] = [
         ("bun.lock", PackageManager::Bun),
         ("bun.lockb", PackageManager::Bun),
         ("pnpm-lock.yaml", PackageManager::Pnpm),
+        ("pnpm-workspace.yaml", PackageManager::Pnpm),
         ("yarn.lock", PackageManager::Yarn),
         ("package-lock.json", PackageManager::Npm),
     ];
-    Ok(LOCKS.iter().find(|(f, _)| dir.join(f).exists()).map(|&(_, m)| m).unwrap_or(PackageManager::Npm))
+    // a package inside a workspace has its lockfile (and often the
+    // `packageManager` field) at the workspace root: look up to there,
+    // stopping at the repository's root
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    for (depth, d) in dir.ancestors().enumerate() {
+        if let Some(&(_, m)) = LOCKS.iter().find(|(f, _)| d.join(f).exists()) {
+            return Ok(m);
+        }
+        if depth > 0
+            && let Some(field) = std::fs::read_to_string(d.join("package.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<PackageJson>(&t).ok())
+                .and_then(|p| p.package_manager)
+        {
+            return detect_package_manager(d, Some(&field));
+        }
+        if d.join(".yarnrc.yml").exists() {
+            return Ok(PackageManager::Yarn);
+        }
+        if d.join(".git").exists() {
+            break;
+        }
+    }
+    Ok(PackageManager::Npm)
 }
 
 /// Loads the scripts of a `package.json` as processes.
@@ -148,6 +172,31 @@ mod tests {
         std::fs::write(d.join("yarn.lock"), "").expect("write");
         assert_eq!(detect_package_manager(&d, Some("pnpm@9.1.0")), Ok(PackageManager::Pnpm));
         assert!(detect_package_manager(&d, Some("deno@2")).unwrap_err().contains("not supported"));
+    }
+
+    #[test]
+    fn a_package_in_a_workspace_uses_the_workspace_root_manager() {
+        let root = tempdir("ws");
+        std::fs::create_dir(root.join(".git")).expect("git");
+        std::fs::write(root.join("pnpm-workspace.yaml"), "packages:\n  - packages/*\n").expect("write");
+        std::fs::write(root.join("pnpm-lock.yaml"), "").expect("write");
+        let web = root.join("packages").join("web");
+        std::fs::create_dir_all(&web).expect("mkdir");
+        assert_eq!(detect_package_manager(&web, None), Ok(PackageManager::Pnpm));
+        // a yarn workspace root names its manager in package.json
+        let root = tempdir("yarnws");
+        std::fs::create_dir(root.join(".git")).expect("git");
+        std::fs::write(root.join("package.json"), r#"{"workspaces":["apps/*"],"packageManager":"yarn@4.1.0"}"#)
+            .expect("write");
+        let app = root.join("apps").join("site");
+        std::fs::create_dir_all(&app).expect("mkdir");
+        assert_eq!(detect_package_manager(&app, None), Ok(PackageManager::Yarn));
+        // never past the repository root
+        let outer = tempdir("outer");
+        std::fs::write(outer.join("yarn.lock"), "").expect("write");
+        let repo = outer.join("repo");
+        std::fs::create_dir_all(repo.join(".git")).expect("git");
+        assert_eq!(detect_package_manager(&repo, None), Ok(PackageManager::Npm));
     }
 
     #[test]

@@ -44,4 +44,13 @@ pub struct RawProcess {
     pub stop_timeout: Option<Spanned<Value>>,
     #[serde(default)]
     pub depends_on: Vec<Spanned<String>>,
+    /// `ready.*`: the readiness probe.
+    pub ready: Option<Spanned<toml::Table>>,
+    /// `health.*`: the liveness check.
+    pub health: Option<Spanned<toml::Table>>,
+    /// Colour for this child (FORCE_COLOR) when brum's output has colour;
+    /// false: never.
+    pub color: Option<bool>,
+    /// Pass its screen-clearing sequences through to readable output.
+    pub raw_terminal: Option<bool>,
 }

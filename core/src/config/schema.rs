@@ -56,6 +56,29 @@ const PROCESS: &[(&str, Shape)] = &[
     ("stop_signal", Shape::NumOrStr),
     ("stop_timeout", Shape::NumOrStr),
     ("depends_on", Shape::Strings),
+    ("ready", Shape::Table),
+    ("health", Shape::Table),
+    ("color", Shape::Bool),
+    ("raw_terminal", Shape::Bool),
+];
+
+const READY: &[(&str, Shape)] = &[
+    ("log", Shape::Str),
+    ("regex", Shape::Str),
+    ("url", Shape::Bool),
+    ("tcp", Shape::NumOrStr),
+    ("http", Shape::Str),
+    ("exit", Shape::NumOrStr),
+    ("timeout", Shape::NumOrStr),
+    ("interval", Shape::NumOrStr),
+];
+
+const HEALTH: &[(&str, Shape)] = &[
+    ("tcp", Shape::NumOrStr),
+    ("http", Shape::Str),
+    ("interval", Shape::NumOrStr),
+    ("failures", Shape::NumOrStr),
+    ("timeout", Shape::NumOrStr),
 ];
 
 /// One shape mistake: where (byte span), which key, what.
@@ -168,7 +191,14 @@ pub fn check(doc: &Spanned<DeTable<'_>>) -> Vec<ShapeError> {
         for (name, p) in procs.iter() {
             let prefix = format!("process.{}", name.get_ref());
             match p.get_ref() {
-                DeValue::Table(t) => check_table(t, &prefix, PROCESS, &mut errors),
+                DeValue::Table(t) => {
+                    check_table(t, &prefix, PROCESS, &mut errors);
+                    for (sub, keys) in [("ready", READY), ("health", HEALTH)] {
+                        if let Some(DeValue::Table(inner)) = t.get(sub).map(Spanned::get_ref) {
+                            check_table(inner, &format!("{prefix}.{sub}"), keys, &mut errors);
+                        }
+                    }
+                }
                 other => errors.push(ShapeError {
                     span: p.span(),
                     key: prefix,

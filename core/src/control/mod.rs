@@ -73,6 +73,8 @@ pub struct Logs {
 pub struct Findings {
     pub process: Option<String>,
     pub limit: Option<usize>,
+    /// `errors`: the resolved ones too (default: open only).
+    pub all: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

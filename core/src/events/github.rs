@@ -11,10 +11,47 @@ use std::io::Write;
 use super::human::{self, HumanStyle};
 use super::{Event, FindingView};
 
-/// Which process's group is open.
+/// Which process's group is open, and where paths are relative to.
 #[derive(Debug, Default)]
 pub struct GroupState {
     open: Option<usize>,
+    /// By process index: the directory it runs in (its `cwd`), against
+    /// which the relative paths it prints are resolved.
+    dirs: Vec<std::path::PathBuf>,
+    /// What annotation paths are relative to: `GITHUB_WORKSPACE`, else the
+    /// git root, else brum's directory.
+    base: Option<std::path::PathBuf>,
+}
+
+impl GroupState {
+    /// Sets the process directories and finds the checkout root.
+    pub fn set_dirs(&mut self, dirs: Vec<std::path::PathBuf>) {
+        self.dirs = dirs;
+        let here = std::env::current_dir().ok();
+        self.base = std::env::var_os("GITHUB_WORKSPACE")
+            .filter(|w| !w.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                here.as_ref().and_then(|h| h.ancestors().find(|a| a.join(".git").exists()).map(|a| a.to_path_buf()))
+            })
+            .or(here);
+    }
+
+    /// `file` as printed by process `index`, relative to the checkout when
+    /// it lies inside it.
+    fn locate(&self, index: usize, file: &str) -> String {
+        let path = std::path::Path::new(file);
+        let abs = match self.dirs.get(index) {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_path_buf(),
+        };
+        let base = self.base.clone().or_else(|| std::env::current_dir().ok());
+        match base.as_ref().and_then(|b| abs.strip_prefix(b).ok()) {
+            Some(rel) => rel.to_string_lossy().into_owned(),
+            None if path.is_relative() => file.to_string(),
+            None => abs.to_string_lossy().into_owned(),
+        }
+    }
 }
 
 fn close(out: &mut Vec<u8>, g: &mut GroupState) {
@@ -49,21 +86,16 @@ fn property(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-fn annotation(out: &mut Vec<u8>, process: &str, f: &FindingView<'_>) {
+fn annotation(out: &mut Vec<u8>, g: &GroupState, process: super::ProcRef<'_>, f: &FindingView<'_>) {
     let cmd: &[u8] = if f.kind == "warning" { b"::warning" } else { b"::error" };
     out.extend_from_slice(cmd);
     let mut sep = b' ';
     if let Some(file) = f.file {
         out.extend_from_slice(&[sep]);
         out.extend_from_slice(b"file=");
-        // annotations want paths relative to the checkout (the cwd)
-        let cwd = std::env::current_dir().ok();
-        let rel = cwd
-            .as_ref()
-            .and_then(|d| std::path::Path::new(file).strip_prefix(d).ok())
-            .and_then(|p| p.to_str())
-            .unwrap_or(file);
-        property(out, rel);
+        // annotations want paths relative to the checkout; the process
+        // printed them relative to its own directory (a monorepo package)
+        property(out, &g.locate(process.index, file));
         sep = b',';
         if let Some(l) = f.line {
             let _ = write!(out, ",line={l}");
@@ -75,8 +107,8 @@ fn annotation(out: &mut Vec<u8>, process: &str, f: &FindingView<'_>) {
     out.extend_from_slice(&[sep]);
     out.extend_from_slice(b"title=");
     let title = match f.code {
-        Some(code) => format!("{process}: {code}"),
-        None => format!("{process}: {}", f.kind),
+        Some(code) => format!("{}: {code}", process.name),
+        None => format!("{}: {}", process.name, f.kind),
     };
     property(out, &title);
     out.extend_from_slice(b"::");
@@ -99,7 +131,7 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, g: &mut GroupState, ev: &Eve
         }
         Event::Finding { process, finding, .. } if finding.event_type() == "error.detected" => {
             close(out, g);
-            annotation(out, process.name, finding);
+            annotation(out, g, process, finding);
             human::encode(out, style, ev);
         }
         _ => {
@@ -144,13 +176,28 @@ mod tests {
             fields: &fields,
             fingerprint: 0,
             count: 1,
+            id: 0,
         };
         let mut out = Vec::new();
-        annotation(&mut out, "types", &f);
+        let g = GroupState { open: None, dirs: Vec::new(), base: Some("/repo".into()) };
+        annotation(&mut out, &g, ProcRef { name: "types", index: 0 }, &f);
         assert_eq!(
             String::from_utf8(out).expect("utf-8"),
             "::error file=src/a%2Cb.ts,line=12,col=7,title=types%3A TS2322::Type 'number' is not assignable%0Ato 100%25\n"
         );
+    }
+
+    #[test]
+    fn paths_are_resolved_against_the_process_dir_then_made_relative_to_the_checkout() {
+        let g = GroupState {
+            open: None,
+            dirs: vec!["/repo/frontend".into(), "/elsewhere".into()],
+            base: Some("/repo".into()),
+        };
+        assert_eq!(g.locate(0, "src/App.tsx"), "frontend/src/App.tsx");
+        assert_eq!(g.locate(0, "/repo/api/main.py"), "api/main.py");
+        assert_eq!(g.locate(1, "x.c"), "x.c", "outside the checkout: as printed");
+        assert_eq!(g.locate(0, "/usr/lib/x.h"), "/usr/lib/x.h");
     }
 
     #[test]

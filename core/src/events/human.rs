@@ -60,6 +60,10 @@ fn end(out: &mut Vec<u8>, style: HumanStyle) {
     out.push(b'\n');
 }
 
+fn plural(n: u32, w: &str) -> String {
+    if n == 1 { format!("1 {w}") } else { format!("{n} {w}s") }
+}
+
 /// Formats a duration the way people read it: `850ms`, `2.31s`, `3m05s`.
 pub fn push_duration(out: &mut Vec<u8>, ms: u64) {
     let _ = if ms < 1000 {
@@ -71,8 +75,54 @@ pub fn push_duration(out: &mut Vec<u8>, ms: u64) {
     };
 }
 
-/// Appends the human form of `ev` (possibly nothing) to `out`.
+/// Colours of brum's notes, by meaning (one palette for every note).
+const RED: &[u8] = b"\x1b[22;1;31m";
+const YELLOW: &[u8] = b"\x1b[22;33m";
+const GREEN: &[u8] = b"\x1b[22;32m";
+const CYAN: &[u8] = b"\x1b[22;1;36m";
+
+/// Appends a child's line, leaving out what would wipe or redraw the whole
+/// terminal (`tsc --watch` clears the screen on every recompile, erasing
+/// every other process's output): erase-display (`ESC [ … J`), cursor
+/// positioning (`ESC [ … H` / `f`) and full reset (`ESC c`). Colours and
+/// everything else pass.
+pub fn push_line_for_screen(out: &mut Vec<u8>, line: &[u8]) {
+    if memchr::memchr(0x1b, line).is_none() {
+        out.extend_from_slice(line);
+        return;
+    }
+    let mut i = 0;
+    while i < line.len() {
+        if line[i] == 0x1b {
+            if line.get(i + 1) == Some(&b'c') {
+                i += 2;
+                continue;
+            }
+            if line.get(i + 1) == Some(&b'[') {
+                let mut j = i + 2;
+                while j < line.len() && (0x30..=0x3f).contains(&line[j]) {
+                    j += 1;
+                }
+                if matches!(line.get(j), Some(b'J' | b'H' | b'f')) {
+                    i = j + 1;
+                    continue;
+                }
+            }
+        }
+        out.push(line[i]);
+        i += 1;
+    }
+}
+
+/// Appends the human form of `ev` (possibly nothing) to `out`; children's
+/// screen-clearing sequences are left out of their lines.
 pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
+    encode_opts(out, style, ev, false);
+}
+
+/// [`encode`], with `raw_terminal`: a child's line goes out byte for byte,
+/// screen-clearing sequences included (`raw_terminal = true`).
+pub fn encode_opts(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>, raw_terminal: bool) {
     match *ev {
         Event::LogLine { process, stream, line, boost, tag, truncated } => {
             let mark = match stream {
@@ -86,7 +136,11 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             if boost && style.color {
                 out.extend_from_slice(b"\x1b[1m");
             }
-            out.extend_from_slice(line);
+            if raw_terminal {
+                out.extend_from_slice(line);
+            } else {
+                push_line_for_screen(out, line);
+            }
             if boost && style.color {
                 out.extend_from_slice(RESET);
             }
@@ -99,10 +153,13 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
         Event::Finding { process, finding: f, .. } => {
             lifecycle(out, style, process);
             let colour: &[u8] = match f.event_type() {
-                "error.detected" if f.kind == "warning" => b"\x1b[22;33m",
-                "error.detected" | "test.failed" => b"\x1b[22;1;31m",
-                "url.detected" => b"\x1b[22;1;36m",
-                _ => b"\x1b[22;32m",
+                "error.detected" if f.kind == "warning" => YELLOW,
+                "error.detected" | "test.failed" => RED,
+                "url.detected" => CYAN,
+                "build.event" if f.field("status") == Some("failure") || f.severity == "error" => RED,
+                "build.event" if f.severity == "warning" => YELLOW,
+                "test.passed" | "build.event" => GREEN,
+                _ => b"\x1b[22m",
             };
             if style.color {
                 out.extend_from_slice(colour);
@@ -229,6 +286,37 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>) {
             );
             end(out, style);
         }
+        Event::ProcessGaveUp { process, restarts } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "giving up after {} (max_restarts)", plural(restarts, "restart"));
+            end(out, style);
+        }
+        Event::ProcessReady { process, probe, after_ms, .. } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "ready ({probe}) after ");
+            push_duration(out, after_ms);
+            end(out, style);
+        }
+        Event::ProcessUnready { process, probe, reason, .. } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "not ready ({probe}): {reason}");
+            end(out, style);
+        }
+        Event::ProcessUnhealthy { process, probe, failures } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "unhealthy: {probe} check failed {failures} times in a row");
+            end(out, style);
+        }
+        Event::ProcessBlocked { process, dependency, reason } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "not started: waits for {dependency}, which {reason}");
+            end(out, style);
+        }
+        Event::ErrorResolved { process, id, reason, .. } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "error #{id} resolved ({reason})");
+            end(out, style);
+        }
         Event::DaemonStopping { reason } => {
             prefix(out, style, "brum", None, b'*');
             let _ = write!(out, "stopping everything ({reason})");
@@ -255,10 +343,17 @@ fn summary(out: &mut Vec<u8>, style: HumanStyle, rows: &[SummaryRow<'_>], exit_c
         let mut d = Vec::new();
         push_duration(&mut d, r.duration_ms);
         let _ = write!(out, "{:>8}", String::from_utf8_lossy(&d));
-        let plural = |n: u32, w: &str| if n == 1 { format!("1 {w}") } else { format!("{n} {w}s") };
-        let _ = write!(out, "  {:<9} {:<11}", plural(r.errors, "error"), plural(r.warnings, "warning"));
+        let _ = write!(out, "  {:<9} {:<11}", plural(r.errors_open, "error"), plural(r.warnings_open, "warning"));
+        if r.resolved > 0 {
+            let _ = write!(out, " ({} fixed)", r.resolved);
+        }
         if r.restarts > 0 {
-            let _ = write!(out, " {} restarts", r.restarts);
+            let _ = write!(out, " {}", plural(r.restarts, "restart"));
+        }
+        if let Some(ms) = r.ready_ms {
+            let mut d = Vec::new();
+            push_duration(&mut d, ms);
+            let _ = write!(out, " ready in {}", String::from_utf8_lossy(&d));
         }
         if r.tests_passed + r.tests_failed > 0 {
             let _ = write!(out, " tests {} passed, {} failed", r.tests_passed, r.tests_failed);
@@ -276,6 +371,7 @@ fn summary(out: &mut Vec<u8>, style: HumanStyle, rows: &[SummaryRow<'_>], exit_c
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::FindingView;
 
     fn plain(ev: &Event<'_>) -> String {
         let mut out = Vec::new();
@@ -314,6 +410,67 @@ mod tests {
             tag: None,
         });
         assert_eq!(cut, "api   | aaaa…\n", "a piece of a longer line says it goes on");
+    }
+
+    #[test]
+    fn screen_clearing_is_left_out_and_colours_kept() {
+        let mut out = Vec::new();
+        push_line_for_screen(
+            &mut out,
+            b"\x1b[2J\x1b[3J\x1b[H\x1b[36m10:04:01\x1b[0m - Starting compilation\x1bc\x1b[12;1f.",
+        );
+        assert_eq!(out, b"\x1b[36m10:04:01\x1b[0m - Starting compilation.");
+        let line = |raw| {
+            let mut out = Vec::new();
+            let ev = Event::LogLine {
+                process: API,
+                stream: Stream::Stdout,
+                line: b"\x1b[2Jx",
+                truncated: false,
+                boost: false,
+                tag: None,
+            };
+            encode_opts(&mut out, HumanStyle { color: false, width: 5 }, &ev, raw);
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        assert_eq!(line(false), "api   | x\n");
+        assert_eq!(line(true), "api   | \x1b[2Jx\n", "raw_terminal keeps them");
+    }
+
+    #[test]
+    fn build_notes_are_coloured_by_meaning() {
+        let fields = [("status".to_string(), "failure".to_string())];
+        let f = FindingView {
+            kind: "build",
+            custom_kind: None,
+            severity: "error",
+            message: "Found 2 errors.",
+            first_seq: 1,
+            last_seq: 1,
+            file: None,
+            line: None,
+            column: None,
+            code: None,
+            url: None,
+            language: None,
+            fields: &fields,
+            fingerprint: 0,
+            count: 1,
+            id: 0,
+        };
+        let show = |f: &FindingView<'_>| {
+            let mut out = Vec::new();
+            encode(
+                &mut out,
+                HumanStyle { color: true, width: 5 },
+                &Event::Finding { process: API, plugin: "e", finding: f },
+            );
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        assert!(show(&f).contains("\x1b[22;1;31mbuild failure"), "{:?}", show(&f));
+        let ok = [("status".to_string(), "success".to_string())];
+        let g = FindingView { severity: "info", fields: &ok, ..f };
+        assert!(show(&g).contains("\x1b[22;32mbuild success"), "{:?}", show(&g));
     }
 
     #[test]

@@ -119,6 +119,54 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             key(out, "signal");
             push_str(out, signal_name(signal));
         }
+        Event::ProcessGaveUp { process, restarts } => {
+            proc_key(out, process);
+            key(out, "restarts");
+            push_u64(out, u64::from(restarts));
+        }
+        Event::ProcessReady { process, probe, after_ms, run } => {
+            proc_key(out, process);
+            key(out, "probe");
+            push_str(out, probe);
+            key(out, "after_ms");
+            push_u64(out, after_ms);
+            key(out, "run");
+            push_u64(out, u64::from(run));
+        }
+        Event::ProcessUnready { process, probe, reason, waited_ms } => {
+            proc_key(out, process);
+            key(out, "probe");
+            push_str(out, probe);
+            key(out, "reason");
+            push_str(out, reason);
+            key(out, "waited_ms");
+            push_u64(out, waited_ms);
+        }
+        Event::ProcessUnhealthy { process, probe, failures } => {
+            proc_key(out, process);
+            key(out, "probe");
+            push_str(out, probe);
+            key(out, "failures");
+            push_u64(out, u64::from(failures));
+        }
+        Event::ProcessBlocked { process, dependency, reason } => {
+            proc_key(out, process);
+            key(out, "dependency");
+            push_str(out, dependency);
+            key(out, "reason");
+            push_str(out, reason);
+        }
+        Event::ErrorResolved { process, id, fingerprint, reason } => {
+            proc_key(out, process);
+            key(out, "id");
+            push_u64(out, id);
+            key(out, "fingerprint");
+            out.push(b'"');
+            push_hex(out, fingerprint);
+            out.push(b'"');
+            key(out, "reason");
+            push_str(out, reason);
+        }
         Event::DaemonStopping { reason } => {
             key(out, "reason");
             push_str(out, reason);
@@ -208,6 +256,16 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
                 push_u64(out, u64::from(r.errors));
                 key(out, "warnings");
                 push_u64(out, u64::from(r.warnings));
+                if let Some(ms) = r.ready_ms {
+                    key(out, "ready_ms");
+                    push_u64(out, ms);
+                }
+                key(out, "errors_open");
+                push_u64(out, u64::from(r.errors_open));
+                key(out, "warnings_open");
+                push_u64(out, u64::from(r.warnings_open));
+                key(out, "resolved");
+                push_u64(out, u64::from(r.resolved));
                 key(out, "tests_passed");
                 push_u64(out, r.tests_passed);
                 key(out, "tests_failed");
@@ -266,6 +324,10 @@ fn encode_finding(out: &mut Vec<u8>, f: &FindingView<'_>) {
             out.push(b'"');
             key(out, "count");
             push_u64(out, u64::from(f.count));
+            if f.id > 0 {
+                key(out, "id");
+                push_u64(out, f.id);
+            }
         }
         "url.detected" => {
             key(out, "url");
@@ -641,6 +703,12 @@ mod tests {
             Event::DaemonStopped { exit_code: -1 },
             Event::DaemonStopping { reason: "SIGTERM" },
             Event::OrphansKilled { process: "web", pgid: 4242, signal: libc::SIGTERM },
+            Event::ErrorResolved { process: WEB, id: 3, fingerprint: 0xabc, reason: "rebuilt clean" },
+            Event::ProcessReady { process: WEB, probe: "tcp", after_ms: 1200, run: 1 },
+            Event::ProcessGaveUp { process: WEB, restarts: 5 },
+            Event::ProcessUnready { process: WEB, probe: "http", reason: "timed out", waited_ms: 60000 },
+            Event::ProcessUnhealthy { process: WEB, probe: "http", failures: 3 },
+            Event::ProcessBlocked { process: WEB, dependency: "db", reason: "db ended without being ready" },
             Event::ProcessExited {
                 process: WEB,
                 pid: None,

@@ -8,6 +8,7 @@
 //! The JSON schema is versioned by [`SCHEMA_VERSION`] and documented in
 //! `docs/events.md`; golden tests pin it.
 
+pub mod decode;
 pub mod github;
 pub mod human;
 pub mod json;
@@ -110,6 +111,46 @@ pub enum Event<'a> {
         /// The signal that ended it (SIGTERM, or SIGKILL after the grace).
         signal: i32,
     },
+    /// The restart policy wanted another start, but `max_restarts` ran out.
+    ProcessGaveUp {
+        process: ProcRef<'a>,
+        restarts: u32,
+    },
+    /// The current run passed its readiness probe.
+    ProcessReady {
+        process: ProcRef<'a>,
+        probe: &'a str,
+        after_ms: u64,
+        run: u32,
+    },
+    /// The current run did not become ready: timed out, or ended first.
+    ProcessUnready {
+        process: ProcRef<'a>,
+        probe: &'a str,
+        reason: &'a str,
+        waited_ms: u64,
+    },
+    /// A ready process failed its health check this many times in a row.
+    ProcessUnhealthy {
+        process: ProcRef<'a>,
+        probe: &'a str,
+        failures: u32,
+    },
+    /// A process will not start: a process it depends on ended without
+    /// becoming ready.
+    ProcessBlocked {
+        process: ProcRef<'a>,
+        dependency: &'a str,
+        reason: &'a str,
+    },
+    /// An open error is over: its process reported a clean re-check, a full
+    /// report without it, or a healthy later run.
+    ErrorResolved {
+        process: ProcRef<'a>,
+        id: u64,
+        fingerprint: u64,
+        reason: &'a str,
+    },
     /// The session began to stop everything: why (`SIGTERM`, `SIGINT`,
     /// `SIGHUP`, `kill_others_on_fail`, `output_closed`, `requested`).
     DaemonStopping {
@@ -183,8 +224,11 @@ pub struct FindingView<'a> {
     /// Same value for the same error seen again (a dev server recompiling
     /// the same broken file): process, kind, code, file, line and message.
     pub fingerprint: u64,
-    /// How many times this fingerprint has been seen in the session.
+    /// How many times this error has been seen while open.
     pub count: u32,
+    /// The open error this occurrence belongs to (errors and warnings;
+    /// 0 for other kinds).
+    pub id: u64,
 }
 
 /// One process's line in the end-of-run summary.
@@ -199,6 +243,13 @@ pub struct SummaryRow<'a> {
     pub restarts: u32,
     pub errors: u32,
     pub warnings: u32,
+    /// Time from its (last) start to ready, when it has a probe and passed.
+    pub ready_ms: Option<u64>,
+    /// Errors and warnings still open at the end.
+    pub errors_open: u32,
+    pub warnings_open: u32,
+    /// Errors and warnings resolved during the run.
+    pub resolved: u32,
     pub tests_passed: u64,
     pub tests_failed: u64,
     pub urls: &'a [String],
@@ -255,6 +306,12 @@ impl Event<'_> {
             Event::ProcessRestarting { .. } => "process.restarting",
             Event::LogDropped { .. } => "log.dropped",
             Event::DaemonStopping { .. } => "daemon.stopping",
+            Event::ErrorResolved { .. } => "error.resolved",
+            Event::ProcessReady { .. } => "process.ready",
+            Event::ProcessGaveUp { .. } => "process.gave_up",
+            Event::ProcessUnready { .. } => "process.unready",
+            Event::ProcessUnhealthy { .. } => "process.unhealthy",
+            Event::ProcessBlocked { .. } => "process.blocked",
             Event::OrphansKilled { .. } => "process.orphans_killed",
             Event::DaemonStopped { .. } => "daemon.stopped",
             Event::Finding { finding, .. } => finding.event_type(),

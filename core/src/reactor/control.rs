@@ -620,8 +620,8 @@ impl Reactor {
                     Err(e) => Err(e),
                 }
             }
-            Command::Errors(f) => Ok(self.findings(true, f.process.as_deref(), f.limit)),
-            Command::Urls(f) => Ok(self.findings(false, f.process.as_deref(), f.limit)),
+            Command::Errors(f) => self.errors(&f),
+            Command::Urls(f) => self.urls(&f),
             Command::Start(n) => self.proc_index(&n.process).and_then(|i| self.user_start(i)),
             Command::Stop(n) => self.proc_index(&n.process).and_then(|i| self.user_stop(i)),
             Command::Restart(n) => self.proc_index(&n.process).and_then(|i| self.user_restart(i)),
@@ -659,6 +659,8 @@ impl Reactor {
             "uptime_ms": ctl.map_or(0, |c| c.started.elapsed().as_millis() as u64),
             "seq": self.em.seq(),
             "processes": self.procs.iter().map(|p| p.spec.name.clone()).collect::<Vec<_>>(),
+            // the name column of readable output, as `brum run` pads it
+            "width": self.selection.iter().map(|&i| self.procs[i].spec.name.chars().count()).max().unwrap_or(0).max(4),
         })
     }
 
@@ -684,6 +686,7 @@ impl Reactor {
             .iter()
             .map(|p| {
                 let c = &p.child;
+                let (open_errors, open_warnings) = self.book.open_counts(p.index);
                 let (code, signal) = match c.last_end().map(|e| e.exit) {
                     Some(crate::supervise::Exit::Code(c)) => (Some(c), None),
                     Some(crate::supervise::Exit::Signal(s)) => (None, Some(crate::events::signal_name(s))),
@@ -695,17 +698,22 @@ impl Reactor {
                     }
                     _ => None,
                 };
+                let (ready, ready_ms) = self.ready_label(p.index);
                 json!({
                     "name": p.spec.name,
                     "state": c.label(),
+                    "ready": ready,
+                    "ready_ms": ready_ms,
                     "pid": c.pid(),
                     "uptime_ms": uptime,
                     "run": c.run,
                     "restarts": c.restarts,
                     "exit_code": code,
                     "signal": signal,
-                    "errors": p.stats.errors,
-                    "warnings": p.stats.warnings,
+                    "errors": open_errors,
+                    "warnings": open_warnings,
+                    "errors_total": p.stats.errors,
+                    "warnings_total": p.stats.warnings,
                     "urls": p.stats.urls,
                     "command": p.spec.display,
                 })
@@ -713,19 +721,68 @@ impl Reactor {
             .collect()
     }
 
-    fn findings(&self, errors: bool, process: Option<&str>, limit: Option<usize>) -> Value {
-        let Some(ctl) = self.control.as_ref() else { return json!({}) };
-        let list = if errors { &ctl.errors } else { &ctl.urls };
-        let limit = limit.unwrap_or(50).min(MAX_FINDINGS);
-        let matching: Vec<Value> = list
-            .iter()
-            .filter(|b| process.is_none_or(|p| control::event_meta(b).is_some_and(|m| m.process == Some(p))))
-            .filter_map(|b| serde_json::from_slice(b).ok())
-            .collect();
-        let total = matching.len();
-        let shown: Vec<Value> = matching.into_iter().skip(total.saturating_sub(limit)).collect();
-        let key = if errors { "errors" } else { "urls" };
-        json!({ key: shown, "total": total, "more": total.saturating_sub(limit) })
+    /// `errors`: the open errors (and warnings), with `all` the resolved
+    /// ones still remembered too, each as its latest `error.detected` event
+    /// plus `open` (and `resolved`: why).
+    fn errors(&self, f: &control::Findings) -> Result<Value, String> {
+        let only = match f.process.as_deref() {
+            Some(name) => Some(self.proc_index(name)?),
+            None => None,
+        };
+        let limit = f.limit.unwrap_or(50).min(MAX_FINDINGS);
+        let as_json = |e: &crate::open_errors::Entry| -> Option<Value> {
+            let mut v: Value = serde_json::from_slice(&e.json).ok()?;
+            v["open"] = e.resolved.is_none().into();
+            if let Some(r) = e.resolved {
+                v["resolved"] = r.into();
+            }
+            Some(v)
+        };
+        let wanted = |e: &&crate::open_errors::Entry| only.is_none_or(|i| e.process == i);
+        let mut items: Vec<(u64, Value)> =
+            self.book.open().filter(wanted).filter_map(|e| Some((e.id, as_json(e)?))).collect();
+        let open = items.len();
+        if f.all.unwrap_or(false) {
+            items.extend(self.book.resolved().filter(wanted).filter_map(|e| Some((e.id, as_json(e)?))));
+            items.sort_by_key(|(id, _)| *id);
+        }
+        let total = items.len();
+        let shown: Vec<Value> = items.into_iter().skip(total.saturating_sub(limit)).map(|(_, v)| v).collect();
+        Ok(json!({ "errors": shown, "open": open, "total": total, "more": total.saturating_sub(limit) }))
+    }
+
+    /// `urls`: what the current run of each process announced, latest
+    /// announcement of each URL.
+    fn urls(&self, f: &control::Findings) -> Result<Value, String> {
+        let only = match f.process.as_deref() {
+            Some(name) => Some(self.proc_index(name)?),
+            None => None,
+        };
+        let Some(ctl) = self.control.as_ref() else { return Ok(json!({})) };
+        let limit = f.limit.unwrap_or(50).min(MAX_FINDINGS);
+        let mut latest: Vec<Value> = Vec::new();
+        for b in ctl.urls.iter().rev() {
+            let Some(meta) = control::event_meta(b) else { continue };
+            let Some(pi) = meta.process.and_then(|n| self.procs.iter().position(|p| p.spec.name == n)) else {
+                continue;
+            };
+            if only.is_some_and(|i| i != pi) {
+                continue;
+            }
+            let Ok(v) = serde_json::from_slice::<Value>(b) else { continue };
+            let url = v["url"].as_str().unwrap_or_default().to_string();
+            // only what the current run announced, once
+            if !self.procs[pi].stats.urls.contains(&url)
+                || latest.iter().any(|x| x["url"] == v["url"] && x["process"] == v["process"])
+            {
+                continue;
+            }
+            latest.push(v);
+        }
+        latest.reverse();
+        let total = latest.len();
+        let shown: Vec<Value> = latest.into_iter().skip(total.saturating_sub(limit)).collect();
+        Ok(json!({ "urls": shown, "total": total, "more": total.saturating_sub(limit) }))
     }
 
     fn refusal(&self, i: usize, r: Refusal) -> String {

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{MAX_FINGERPRINTS, Reactor, TimerKind};
+use super::{Reactor, TimerKind};
 use crate::capture::LineSink;
 use crate::emit::Emitter;
 use crate::events::{Event, FindingView, ProcRef, now_ms};
@@ -32,7 +32,29 @@ impl LineSink for ToPlugins<'_> {
     }
 }
 
+/// What a finding says about the errors its process has open.
+enum Check {
+    None,
+    /// A clean re-check: all of them are fixed.
+    Clean(&'static str),
+    /// A watcher's full report: those not in it are fixed.
+    FullReport,
+}
+
 impl Reactor {
+    /// Publishes `error.resolved` for errors that were just resolved.
+    pub(super) fn publish_resolved(&mut self, resolved: &[crate::open_errors::Resolved]) {
+        for r in resolved {
+            let p = &self.procs[r.process];
+            self.em.publish(&Event::ErrorResolved {
+                process: p.pref(),
+                id: r.id,
+                fingerprint: r.fingerprint,
+                reason: r.reason,
+            });
+        }
+    }
+
     /// Reports lines pushed out of the rings since the last report as
     /// `log.dropped` (human output leaves these out: stdout had every line).
     pub(super) fn report_evictions(&mut self) {
@@ -114,29 +136,36 @@ impl Reactor {
                 fields: &g.fields,
                 fingerprint: 0,
                 count: 1,
+                id: 0,
             };
-            let Some(p) = self.procs.get_mut(g.process as usize) else { continue };
+            let pi = g.process as usize;
+            let Some(p) = self.procs.get_mut(pi) else { continue };
             view.fingerprint = view.compute_fingerprint(&p.spec.name);
-            if matches!(view.kind, "error" | "warning") {
-                let known = self.fingerprints.len() < MAX_FINGERPRINTS;
-                let n = match self.fingerprints.get_mut(&view.fingerprint) {
-                    Some(n) => {
-                        *n += 1;
-                        *n
-                    }
-                    None if known => *self.fingerprints.entry(view.fingerprint).or_insert(1),
-                    None => 1,
-                };
-                view.count = n;
+            let is_error = matches!(view.kind, "error" | "warning");
+            if is_error {
+                let (id, count) =
+                    self.book.seen(pi, view.fingerprint, view.kind == "warning", p.child.run, view.last_seq);
+                view.id = id;
+                view.count = count;
             }
             let num = |k: &str| view.field(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            // what this finding says about the errors still open
+            let mut check = Check::None;
             match view.kind {
                 "error" => p.stats.errors += 1,
                 "warning" => p.stats.warnings += 1,
                 "test" => {
                     p.stats.tests_passed = p.stats.tests_passed.saturating_add(num("passed"));
                     p.stats.tests_failed = p.stats.tests_failed.saturating_add(num("failed"));
+                    if view.field("failed").is_some() && num("failed") == 0 && num("passed") > 0 {
+                        check = Check::Clean("tests pass");
+                    }
                 }
+                "build" => match view.field("status") {
+                    Some("success") => check = Check::Clean("rebuilt clean"),
+                    Some("failure") if view.field("report") == Some("full") => check = Check::FullReport,
+                    _ => {}
+                },
                 "url" => {
                     let u = view.url.unwrap_or(view.message);
                     if p.stats.urls.len() < 16 && !p.stats.urls.iter().any(|x| x == u) {
@@ -145,9 +174,27 @@ impl Reactor {
                 }
                 _ => {}
             }
-            let p = &self.procs[g.process as usize];
+            let p = &self.procs[pi];
             let ev = Event::Finding { process: p.pref(), plugin: host.name(f.plugin), finding: &view };
-            self.em.publish(&ev);
+            let seq = self.em.publish(&ev);
+            if is_error {
+                // the book keeps the latest occurrence for `brum errors`
+                self.scratch.clear();
+                crate::events::json::encode(&mut self.scratch, &mut self.book_ts, seq, now_ms(), &ev);
+                self.book.set_json(view.id, &self.scratch);
+            }
+            let resolved = match check {
+                Check::None => Vec::new(),
+                Check::Clean(reason) => self.book.clean(pi, reason),
+                Check::FullReport => {
+                    let since = std::mem::replace(&mut self.procs[pi].stats.last_full_report, view.last_seq);
+                    self.book.full_report(pi, since)
+                }
+            };
+            self.publish_resolved(&resolved);
+            if view.kind == "url" {
+                self.url_announced(pi);
+            }
         }
         self.found = found;
         self.found.clear();

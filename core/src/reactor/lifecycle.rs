@@ -10,6 +10,10 @@ use std::time::Instant;
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 
 use super::{Reactor, SAME_SIGNAL_WINDOW, Shutdown, TimerKind};
+
+/// A later run that stays up this long resolves the errors of the runs
+/// before it.
+const HEALTHY_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 use crate::events::{EndState, Event, SummaryRow, now_ms};
 use crate::supervise::child::{Effect, Next, Refusal, StopKind};
 use crate::supervise::{self, Exit};
@@ -19,7 +23,7 @@ impl Reactor {
     pub(super) fn spawn(&mut self, i: usize) {
         // lines read before this start are published before it
         self.flush_batch();
-        let result = supervise::spawn(&self.procs[i].spec, self.pipe_size);
+        let result = supervise::spawn(&self.procs[i].spec, self.pipe_size, self.child_color);
         let now = Instant::now();
         let p = &mut self.procs[i];
         p.child.begin_run(now);
@@ -30,6 +34,12 @@ impl Reactor {
                 p.child.spawned(child.pid, now);
                 if let Some(r) = self.records.as_mut() {
                     r.started(child.pid, &p.spec.name);
+                }
+                if p.child.run > 1 {
+                    // a run that stays up this long has recovered from
+                    // what crashed the earlier ones
+                    let generation = p.child.generation;
+                    self.timers.arm(now + HEALTHY_AFTER, TimerKind::Healthy { proc: i, generation });
                 }
                 for (slot, fd) in [child.stdout, child.stderr].into_iter().enumerate() {
                     self.add_pipe(i, slot, fd);
@@ -42,6 +52,7 @@ impl Reactor {
                     restart: p.child.restarts,
                     run: p.child.run,
                 });
+                self.probe_run_started(i);
                 if let Some(host) = self.host.as_mut() {
                     let p = &self.procs[i];
                     host.process_started(i as u32, &p.spec.name, &p.spec.display, now_ms(), &mut self.found);
@@ -136,7 +147,19 @@ impl Reactor {
             TimerKind::Restart { proc, generation } => {
                 self.procs[proc].child.restart_timer(generation, self.shutdown.is_some())
             }
-            TimerKind::EvictReport | TimerKind::PluginTick | TimerKind::ClientSweep => return,
+            TimerKind::Healthy { proc, generation } => {
+                let p = &self.procs[proc];
+                if p.child.generation == generation
+                    && matches!(p.child.state, crate::supervise::child::ChildState::Running { .. })
+                {
+                    let resolved = self.book.healthy_run(proc, p.child.run, "recovered: the next run stayed up");
+                    self.publish_resolved(&resolved);
+                }
+                return;
+            }
+            TimerKind::EvictReport | TimerKind::PluginTick | TimerKind::ClientSweep | TimerKind::Probe { .. } => {
+                return;
+            }
         };
         let (TimerKind::Kill { proc, .. } | TimerKind::Linger { proc, .. } | TimerKind::Restart { proc, .. }) = kind
         else {
@@ -181,6 +204,7 @@ impl Reactor {
             error: spawn_error.as_deref(),
             run: p.child.run,
         });
+        self.probe_run_ended(i, code, ended.state == EndState::Failed);
         match next {
             Next::RestartNow => self.spawn(i),
             Next::Backoff { attempt, delay } => {
@@ -193,11 +217,20 @@ impl Reactor {
                     delay_ms: delay.as_millis() as u64,
                 });
             }
-            Next::Done { failed } => {
+            Next::Done { failed, gave_up } => {
+                if gave_up {
+                    let p = &self.procs[i];
+                    self.em.publish(&Event::ProcessGaveUp { process: p.pref(), restarts: p.child.restarts });
+                }
                 if failed {
                     self.note_failure(ended.exit);
                 }
             }
+        }
+        if ended.state == EndState::Success {
+            let run = self.procs[i].child.run;
+            let resolved = self.book.healthy_run(i, run, "a later run exited 0");
+            self.publish_resolved(&resolved);
         }
     }
 
@@ -257,6 +290,7 @@ impl Reactor {
             .iter()
             .filter(|p| p.child.run > 0)
             .map(|p| {
+                let (errors_open, warnings_open) = self.book.open_counts(p.index);
                 let end = p.child.last_end();
                 let (code, signal) = match end.map(|e| e.exit) {
                     Some(Exit::Code(c)) => (Some(c), None),
@@ -268,7 +302,12 @@ impl Reactor {
                     (Some(a), _) => a.elapsed().as_millis() as u64,
                     _ => 0,
                 };
+                let ready_ms = match p.probe.readiness {
+                    super::probes::Readiness::Ready { after_ms } => Some(after_ms),
+                    _ => None,
+                };
                 SummaryRow {
+                    ready_ms,
                     process: p.pref(),
                     state: end.map_or("not run", |e| e.state.as_str()),
                     code,
@@ -277,6 +316,9 @@ impl Reactor {
                     restarts: p.child.restarts,
                     errors: p.stats.errors,
                     warnings: p.stats.warnings,
+                    errors_open,
+                    warnings_open,
+                    resolved: self.book.resolved_count(p.index),
                     tests_passed: p.stats.tests_passed,
                     tests_failed: p.stats.tests_failed,
                     urls: &p.stats.urls,

@@ -21,6 +21,7 @@ mod control;
 mod findings;
 mod lifecycle;
 mod pipes;
+mod probes;
 mod search;
 mod timers;
 
@@ -76,6 +77,8 @@ pub struct RunOptions {
     pub socket: Option<std::path::PathBuf>,
     /// Keep running when every process has ended (until `brum down`).
     pub daemon: bool,
+    /// brum's output has colour: children are asked for it too.
+    pub child_color: bool,
 }
 
 /// What findings make a successful run fail.
@@ -84,9 +87,6 @@ pub enum FailOn {
     Error,
     Warning,
 }
-
-/// Distinct error fingerprints remembered for counting repeats.
-const MAX_FINGERPRINTS: usize = 10_000;
 
 struct Pipe {
     rx: Receiver,
@@ -101,6 +101,7 @@ struct Proc {
     pipes: [Option<Pipe>; 2],
     capture: Capture,
     stats: Stats,
+    probe: probes::ProbeState,
 }
 
 /// What the plugins found in a process's output, for `ps` and the summary.
@@ -112,6 +113,8 @@ struct Stats {
     tests_failed: u64,
     /// URLs announced by the current run (a restart clears them).
     urls: Vec<String>,
+    /// Seq of the last line of its previous full report (a watcher's).
+    last_full_report: u64,
 }
 
 impl Proc {
@@ -160,6 +163,7 @@ struct Reactor {
     /// The groups this session started, recorded so that a later session
     /// can end them if this one is killed.
     records: Option<supervise::orphans::Records>,
+    child_color: bool,
     /// Selected processes not started yet (start-up goes a few per turn).
     to_spawn: VecDeque<usize>,
     kill_others_on_fail: bool,
@@ -174,7 +178,10 @@ struct Reactor {
     found: Vec<Found>,
     verdicts: Vec<(u64, Verdict)>,
     plugin_tick_armed: Option<Instant>,
-    fingerprints: std::collections::HashMap<u64, u32>,
+    /// Which errors are open (the error lifecycle).
+    book: crate::open_errors::OpenErrors,
+    book_ts: crate::events::Timestamps,
+    scratch: Vec<u8>,
     fail_on: Option<FailOn>,
     control: Option<control::ControlServer>,
     daemon: bool,
@@ -206,6 +213,9 @@ impl Reactor {
             out.enable_history(control::HISTORY_BYTES);
             control = Some(control::ControlServer::new(listener, path.clone()));
         }
+        out.set_raw_terminal(config.processes.iter().map(|p| p.raw_terminal).collect());
+        let here = std::env::current_dir().unwrap_or_default();
+        out.set_process_dirs(config.processes.iter().map(|p| here.join(p.cwd.as_deref().unwrap_or(&here))).collect());
         let procs = config
             .processes
             .iter()
@@ -217,6 +227,7 @@ impl Reactor {
                 pipes: [None, None],
                 capture: Capture::new(&config.settings),
                 stats: Stats::default(),
+                probe: probes::ProbeState::default(),
             })
             .collect();
         Ok(Reactor {
@@ -230,6 +241,7 @@ impl Reactor {
             pipe_size: supervise::max_pipe_size(),
             selection: opts.selection.clone(),
             to_spawn: VecDeque::new(),
+            child_color: opts.child_color,
             records: opts
                 .socket
                 .as_ref()
@@ -246,7 +258,9 @@ impl Reactor {
             found: Vec::new(),
             verdicts: Vec::new(),
             plugin_tick_armed: None,
-            fingerprints: std::collections::HashMap::new(),
+            book: crate::open_errors::OpenErrors::default(),
+            book_ts: crate::events::Timestamps::new(),
+            scratch: Vec::new(),
             fail_on: opts.fail_on,
             control,
             daemon: opts.daemon,
@@ -280,27 +294,51 @@ impl Reactor {
         }
     }
 
-    /// Starts the next few processes of the selection: a session of
+    /// Starts the next few processes of the selection whose dependencies
+    /// are ready (or started, for those without a probe): a session of
     /// hundreds of processes starts over several turns, so the control
     /// socket answers and the first processes' output is read meanwhile.
+    /// A process whose dependency ended without being ready never starts
+    /// (`process.blocked`).
     fn spawn_some(&mut self) {
-        for _ in 0..SPAWNS_PER_TURN {
+        let mut started = 0;
+        let mut k = 0;
+        while k < self.to_spawn.len() && started < SPAWNS_PER_TURN {
             // --kill-others-on-fail may have begun stopping everything
+            // (even because of the process started just before)
             if self.shutdown.is_some() {
                 self.to_spawn.clear();
+                return;
             }
-            let Some(i) = self.to_spawn.pop_front() else { return };
-            if self.procs[i].child.can_start().is_ok() {
-                self.spawn(i);
+            let i = self.to_spawn[k];
+            match self.deps_ready(i) {
+                Ok(true) => {
+                    self.to_spawn.remove(k);
+                    if self.procs[i].child.can_start().is_ok() {
+                        self.spawn(i);
+                        started += 1;
+                    }
+                }
+                Ok(false) => k += 1,
+                Err((d, reason)) => {
+                    self.to_spawn.remove(k);
+                    let (p, dep) = (&self.procs[i], &self.procs[d]);
+                    self.em.publish(&Event::ProcessBlocked { process: p.pref(), dependency: &dep.spec.name, reason });
+                }
             }
         }
+    }
+
+    /// Whether a process waiting to start could start now.
+    fn spawnable_now(&self) -> bool {
+        self.to_spawn.iter().any(|&i| self.deps_ready(i) != Ok(false))
     }
 
     fn event_loop(&mut self) -> Result<(), ReactorError> {
         let mut events = Events::with_capacity(256);
         while !self.all_done() {
             let busy = !self.ready.is_empty() && !self.em.output().is_full();
-            let timeout = if busy || self.requests_waiting() || !self.to_spawn.is_empty() {
+            let timeout = if busy || self.requests_waiting() || self.spawnable_now() {
                 Some(Duration::ZERO)
             } else {
                 self.timers.next_deadline().map(|d| d.saturating_duration_since(Instant::now()))
@@ -318,6 +356,7 @@ impl Reactor {
                     STDOUT => {}
                     control::LISTENER => self.accept_clients(),
                     Token(t) if t >= control::CLIENT_BASE => self.client_ready(t - control::CLIENT_BASE),
+                    Token(t) if t >= probes::PROBE_BASE => self.probe_ready(t),
                     Token(t) if t < pipes::FIRST_PIPE => {}
                     Token(t) => self.pipe_ready(t),
                 }
@@ -364,10 +403,14 @@ impl Reactor {
         let now = Instant::now();
         while let Some(kind) = self.timers.pop_due(now) {
             match kind {
-                TimerKind::Kill { .. } | TimerKind::Linger { .. } | TimerKind::Restart { .. } => {
-                    self.lifecycle_timer(kind)
-                }
+                TimerKind::Kill { .. }
+                | TimerKind::Linger { .. }
+                | TimerKind::Restart { .. }
+                | TimerKind::Healthy { .. } => self.lifecycle_timer(kind),
                 TimerKind::ClientSweep => self.sweep_clients(),
+                TimerKind::Probe { proc, generation, attempt, what } => {
+                    self.probe_timer_fired(proc, generation, attempt, what)
+                }
                 TimerKind::EvictReport => {
                     self.evict_report_armed = false;
                     self.report_evictions();
@@ -417,8 +460,12 @@ impl Reactor {
         if self.output_failed && code == 0 {
             code = 1;
         }
-        let (errors, warnings): (u32, u32) =
-            self.procs.iter().fold((0, 0), |(e, w), p| (e + p.stats.errors, w + p.stats.warnings));
+        // what is still broken at the end (errors fixed during the run, as
+        // by a watcher's clean re-check, do not fail it)
+        let (errors, warnings): (u32, u32) = self.procs.iter().fold((0, 0), |(e, w), p| {
+            let (oe, ow) = self.book.open_counts(p.index);
+            (e + oe, w + ow)
+        });
         let failing = match self.fail_on {
             Some(FailOn::Error) => errors > 0,
             Some(FailOn::Warning) => errors + warnings > 0,

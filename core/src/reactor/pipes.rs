@@ -137,6 +137,7 @@ impl Reactor {
                         None => p.capture.ingest(pref, stream, &self.rbuf[..n], now_ms(), &mut self.em),
                     }
                     budget = budget.saturating_sub(n);
+                    self.check_log_probe(i);
                     let p = &self.procs[i];
                     if p.capture.evicted_unreported > 0 && !self.evict_report_armed {
                         self.evict_report_armed = true;
@@ -165,6 +166,7 @@ impl Reactor {
                 }
                 None => p.capture.finish(pref, stream_of(slot), now_ms(), &mut self.em),
             }
+            self.check_log_probe(i);
         }
         self.ready.retain(|&(pi, ps)| !(pi == i && ps == slot));
         let p = &self.procs[i];

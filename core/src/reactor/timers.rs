@@ -22,6 +22,10 @@ pub enum TimerKind {
     PluginTick,
     /// Look for idle and unread control clients.
     ClientSweep,
+    /// A restarted run has been up for the grace period.
+    Healthy { proc: usize, generation: u64 },
+    /// A readiness or health probe's try, deadline or timeout.
+    Probe { proc: usize, generation: u64, attempt: u64, what: super::probes::ProbeTimer },
 }
 
 #[derive(Debug, Default)]

@@ -81,8 +81,9 @@ pub enum Next {
     RestartNow,
     /// The restart policy starts it again after `delay`.
     Backoff { attempt: u32, delay: Duration },
-    /// Nothing more; `failed` when it ended as a failure.
-    Done { failed: bool },
+    /// Nothing more; `failed` when it ended as a failure, `gave_up` when
+    /// the restart policy wanted another start but `max_restarts` ran out.
+    Done { failed: bool, gave_up: bool },
 }
 
 /// A request that does not fit the child's state.
@@ -270,7 +271,13 @@ impl Child {
             let delay = super::backoff(spec, self.restarts);
             Next::Backoff { attempt: self.restarts, delay }
         } else {
-            Next::Done { failed: state == EndState::Failed }
+            let wanted = match spec.restart {
+                crate::config::RestartPolicy::Never => false,
+                crate::config::RestartPolicy::OnFailure => !exit.success(),
+                crate::config::RestartPolicy::Always => true,
+            };
+            let gave_up = !shutting_down && state != EndState::Stopped && wanted;
+            Next::Done { failed: state == EndState::Failed, gave_up }
         };
         self.state = match &next {
             Next::Backoff { attempt, delay } => {
@@ -346,7 +353,7 @@ mod tests {
         assert!(c.is_exiting());
         let (ended, next) = c.finish(&s, false, t0 + Duration::from_secs(2)).expect("exiting");
         assert_eq!((ended.state, ended.pid, ended.duration), (EndState::Success, Some(42), Duration::from_secs(2)));
-        assert_eq!(next, Next::Done { failed: false });
+        assert_eq!(next, Next::Done { failed: false, gave_up: false });
         assert_eq!(c.label(), "success");
         assert!(!c.is_active());
         assert_eq!(c.finish(&s, false, t0), None, "finishing twice does nothing");
@@ -377,6 +384,21 @@ mod tests {
     }
 
     #[test]
+    fn running_out_of_restarts_is_giving_up() {
+        let mut s = spec(RestartPolicy::OnFailure);
+        s.max_restarts = Some(1);
+        let t0 = Instant::now();
+        let mut c = Child::new();
+        running(&mut c, t0);
+        c.reaped(Exit::Code(1), false, &s);
+        assert!(matches!(c.finish(&s, false, t0), Some((_, Next::Backoff { .. }))));
+        running(&mut c, t0);
+        c.reaped(Exit::Code(1), false, &s);
+        let (_, next) = c.finish(&s, false, t0).expect("exiting");
+        assert_eq!(next, Next::Done { failed: true, gave_up: true });
+    }
+
+    #[test]
     fn a_stopped_run_is_stopped_not_failed_and_never_restarted() {
         let s = spec(RestartPolicy::Always);
         let t0 = Instant::now();
@@ -389,7 +411,7 @@ mod tests {
         assert_eq!(c.kill_timer(c.generation), [Effect::Signal(libc::SIGKILL)]);
         c.reaped(Exit::Signal(libc::SIGTERM), false, &s);
         let (ended, next) = c.finish(&s, false, t0).expect("exiting");
-        assert_eq!((ended.state, next), (EndState::Stopped, Next::Done { failed: false }));
+        assert_eq!((ended.state, next), (EndState::Stopped, Next::Done { failed: false, gave_up: false }));
         assert_eq!(c.stop(StopKind::Stop, &s), Err(Refusal::NotRunning));
         assert_eq!(c.can_start(), Ok(()));
     }
@@ -410,7 +432,7 @@ mod tests {
         c.stop(StopKind::Restart, &s).expect("running");
         c.reaped(Exit::Signal(libc::SIGTERM), false, &s);
         let (_, next) = c.finish(&s, true, t0).expect("exiting");
-        assert_eq!(next, Next::Done { failed: false });
+        assert_eq!(next, Next::Done { failed: false, gave_up: false });
     }
 
     #[test]
@@ -453,7 +475,10 @@ mod tests {
         assert_eq!(c.pid(), None);
         assert_eq!(c.linger_timer(c.generation), [Effect::DrainAndFinish], "no group to signal");
         let (ended, next) = c.finish(&s, false, t0).expect("exiting");
-        assert_eq!((ended.pid, ended.state, next), (None, EndState::Failed, Next::Done { failed: true }));
+        assert_eq!(
+            (ended.pid, ended.state, next),
+            (None, EndState::Failed, Next::Done { failed: true, gave_up: false })
+        );
     }
 
     #[test]

@@ -28,12 +28,18 @@ pub struct Spawned {
     pub stderr: OwnedFd,
 }
 
-/// Starts `spec` as the leader of a new process group.
-pub fn spawn(spec: &ProcessSpec, pipe_size: Option<i32>) -> io::Result<Spawned> {
+/// Starts `spec` as the leader of a new process group. `force_color`:
+/// brum's own output has colour, so the child is asked for colour too
+/// (`FORCE_COLOR=1`, as concurrently does), unless its spec says
+/// `color = false` or its env sets FORCE_COLOR / NO_COLOR itself.
+pub fn spawn(spec: &ProcessSpec, pipe_size: Option<i32>, force_color: bool) -> io::Result<Spawned> {
     let mut cmd = Command::new(&spec.argv[0]);
     cmd.args(&spec.argv[1..]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
+    }
+    if force_color && spec.color && !spec.env.iter().any(|(k, _)| k == "FORCE_COLOR" || k == "NO_COLOR") {
+        cmd.env("FORCE_COLOR", "1");
     }
     for (k, v) in &spec.env {
         cmd.env(k, v);

@@ -341,3 +341,34 @@ fn three_hundred_tails_that_never_read_cost_little() {
     assert_eq!(code, Some(0));
     assert!(!of_type(&events, "client.dropped").is_empty(), "stuck tails are disconnected");
 }
+
+/// 1,024 connections that ask nothing hold every regular slot: `ps` and
+/// `down` still get through on the reserved ones.
+#[test]
+fn ps_and_down_work_when_every_regular_slot_is_taken() {
+    let p = Project::with_toml("[process.a]\ncmd = \"sleep 876607\"\n");
+    let live = Live::spawn(p.cmd(&["run", "--json"]));
+    wait_for_socket(&p);
+    let out = drain(live);
+    let mut idle = Vec::new();
+    for _ in 0..1024 {
+        idle.push(UnixStream::connect(sock(&p)).expect("connect"));
+    }
+    // all accepted: a request on the last one is answered
+    let last = idle.last_mut().expect("one");
+    last.write_all(b"{\"cmd\":\"hello\"}\n").expect("send");
+    let mut line = String::new();
+    BufReader::new(last.try_clone().expect("clone")).read_line(&mut line).expect("answer");
+    assert!(line.contains("\"ok\":true"), "{line}");
+    let (v, t) = timed_ask(&p, &json!({"cmd": "ps"}));
+    assert_eq!(v["ok"], true, "{v}");
+    eprintln!("ps with 1,024 idle connections: {t:?}");
+    assert!(t < Duration::from_secs(2), "{t:?}");
+    // a reserved slot serves control commands only
+    let (v, _) = timed_ask(&p, &json!({"cmd": "tail"}));
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("too many clients")), "{v}");
+    let down = p.run(&["down"], LIMIT);
+    assert_eq!(down.code, Some(0), "{}", down.stderr);
+    assert_eq!(out.join().expect("brum").1, Some(0));
+    drop(idle);
+}

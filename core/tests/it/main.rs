@@ -6,9 +6,12 @@ mod config_errors;
 mod control;
 mod detect;
 mod faults;
+mod lifecycle;
 mod mcp;
 mod plugins;
+mod ready;
 mod run;
+mod view;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

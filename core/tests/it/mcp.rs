@@ -213,3 +213,26 @@ fn subscribers_are_notified_of_new_errors() {
     assert_eq!(down.code, Some(0), "{}", down.stderr);
     assert!(processes_matching("876042").is_empty());
 }
+
+/// `wait_for ready` on a process with a readiness probe waits for the
+/// probe, not for the first URL it prints.
+#[test]
+fn wait_for_ready_follows_the_readiness_probe() {
+    let p = Project::with_toml(
+        "[process.web]\ncmd = \"echo 'Local: http://localhost:5999/'; sleep 1; echo 'warmed up'; sleep 876044\"\nready.log = \"warmed up\"\nautostart = false\n",
+    );
+    let mut m = Raw::start(&p);
+    m.call(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#);
+    m.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    let start = m.call(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"start_process","arguments":{"name":"web"}}}"#);
+    assert!(start.get("result").is_some(), "{start}");
+    let t = std::time::Instant::now();
+    let w = m.call(r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"wait_for","arguments":{"condition":"ready","process":"web","timeout_ms":20000}}}"#);
+    let sc = &w["result"]["structuredContent"];
+    assert_eq!(sc["met"], true, "{w}");
+    assert!(sc["detail"].as_str().is_some_and(|d| d.contains("probe")), "{w}");
+    assert!(t.elapsed() >= std::time::Duration::from_millis(700), "met by the URL, not the probe: {w}");
+    drop(m.child.stdin.take());
+    let _ = m.child.wait();
+    let _ = p.run(&["down"], LIMIT);
+}

@@ -326,9 +326,14 @@ fn the_example_custom_plugin_builds_and_finds() {
         .arg(&target)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .status()
+        .output()
         .expect("run cargo");
-    assert!(status.success(), "building examples/todo-plugin failed");
+    // its log only when it fails: `cargo test` output stays readable
+    assert!(
+        status.status.success(),
+        "building examples/todo-plugin failed:\n{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let wasm = target.join("wasm32-wasip2/release/todo_plugin.wasm");
     let p = Project::with_toml("[process.app]\ncmd = \"echo starting; echo 'TODO: wire the cache'; echo done\"\n");
     p.add_plugin("todo", &wasm);

@@ -4,7 +4,7 @@
 
 use brum_plugin_sdk::{Batch, Info, Kind as K, Output, Plugin, ProcessEnd, Severity as S, export, info, lines};
 
-use crate::{Detector, Finding, Kind, LineIn, Settings, Severity, Stream};
+use crate::{Detector, Finding, Kind, LineIn, Settings, Severity};
 
 struct Errors {
     det: Detector,
@@ -14,7 +14,7 @@ struct Errors {
 
 impl Default for Errors {
     fn default() -> Self {
-        Errors { det: Detector::new(Settings { quiet_ms: 200 }), quiet_ms: 200, found: Vec::new() }
+        Errors { det: Detector::new(Settings { quiet_ms: 200, fast_reject: true }), quiet_ms: 200, found: Vec::new() }
     }
 }
 
@@ -74,7 +74,7 @@ impl Plugin for Errors {
                 other => return Err(format!("unknown setting {other:?} (known: quiet_ms)")),
             }
         }
-        self.det = Detector::new(Settings { quiet_ms: self.quiet_ms });
+        self.det = Detector::new(Settings { quiet_ms: self.quiet_ms, fast_reject: true });
         Ok(())
     }
 
@@ -85,8 +85,7 @@ impl Plugin for Errors {
 
     fn batch(&mut self, batch: &Batch, out: &mut Output) {
         for l in lines(batch) {
-            let stream = if l.is_stderr() { Stream::Stderr } else { Stream::Stdout };
-            let input = LineIn { process: l.process, stream, seq: l.seq, ts_ms: l.ts_ms, bytes: l.bytes };
+            let input = LineIn { process: l.process, stream: l.pipe, seq: l.seq, ts_ms: l.ts_ms, bytes: l.bytes };
             self.det.on_line(&input, &mut self.found);
         }
         self.flush(out);

@@ -1,32 +1,52 @@
 //! Detection logic of the built-in `errors` plugin, in plain Rust.
 //!
-//! Lines arrive in order per (process, stream). Each line is cleaned (ANSI
-//! escapes, `\r` redraws, timestamp / `[name]` prefixes removed; no
-//! allocation unless the line contains an escape sequence, and then only
-//! into a reused buffer), then:
-//! 1. if a multi-line record is open on that stream, the line either
-//!    continues it (stack frame, code frame, caret, note...) or closes it;
-//! 2. otherwise cheap anchored prefix checks decide whether the line starts
-//!    a finding. Most lines fail on the first byte or two; allocation only
-//!    happens when a finding is actually started.
+//! Lines arrive in order per (process, stream) and pass through layers,
+//! each a module with one job:
+//! - **fast reject** (`normalize::cannot_start`): on the raw bytes, a stream
+//!   with nothing open skips a line that cannot start a record — most lines
+//!   of healthy output; no allocation, no copy;
+//! - **normalize**: ANSI (CSI incl. 8-bit, OSC, string escapes), `\r` and
+//!   erase-line redraws, timestamps, `[name]` / `name |` / `(client)`
+//!   prefixes and a logger's level word (kept apart as [`normalize::Level`]);
+//!   borrows the line, or writes once into a reused buffer;
+//! - **blocks** (`blocks`, `dispatch`, `indented`): a record is open or not;
+//!   an open one is continued or closed by its mode's `cont_*` rule, a line
+//!   with nothing open may start one (anchored on its first byte; lines
+//!   without ':' leave after one `memchr`);
+//! - **locations** (`locations`): every syntax a tool writes one in
+//!   (`path:l:c`, `path(l,c)`, `path (l:c)`, `File "p", line N`, `at f
+//!   (p:l:c)`, `╭─[ p:l:c ]`, `File: p:l:c`, `--> p:l:c`, `in p on line N`,
+//!   Babel's `p: msg (l:c)`, `file://` URLs);
+//! - **frames** (`frames`): stack traces and the choice of the frame in the
+//!   user's project (not `node_modules`, `site-packages`, the standard
+//!   library, `<frozen …>`, `node:internal`); the raising frame is kept as the
+//!   `raised_at` field; detail lines of error headers (code frames, carets);
+//! - **families** (`families/`): what is truly one tool's — test runners'
+//!   per-test records and summaries, compiler codes, build outcomes.
 //!
 //! One logical error (however many lines) is one [`Finding`]. Records that
 //! see no further line are flushed by [`Detector::on_tick`] after
-//! `quiet_ms`, or by [`Detector::on_process_end`].
+//! `quiet_ms`, or by [`Detector::on_process_end`]. Build outcomes are
+//! `build` findings with `status=success|failure` (and `report=full` when
+//! they close a watcher's complete report) so the host can resolve errors.
 
+mod blocks;
 #[cfg(target_arch = "wasm32")]
 mod component;
-mod detect;
+mod dispatch;
+mod families;
+mod frames;
+mod indented;
+pub mod locations;
+pub mod normalize;
+mod record;
 pub mod text;
 
-use std::collections::BTreeMap;
+/// Which pipe a line came from: the plugin contract's own type.
+pub use brum_plugin_sdk::Pipe as Stream;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
+/// One line as the detector reads it (the SDK's `Line` without its
+/// truncation flag, so that tests build it in one expression).
 pub struct LineIn<'a> {
     pub process: u32,
     pub stream: Stream,
@@ -73,50 +93,88 @@ pub struct Finding {
 }
 
 pub struct Settings {
+    /// skip lines that cannot start a record before normalizing them (only
+    /// a test turns this off, to check that it changes nothing)
+    pub fast_reject: bool,
     /// a record whose last line is older than this is flushed by `on_tick`
     pub quiet_ms: i64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { quiet_ms: 200 }
+        Settings { quiet_ms: 200, fast_reject: true }
     }
 }
 
 pub struct Detector {
     quiet_ms: i64,
-    streams: BTreeMap<(u32, u8), detect::StreamState>,
+    fast_reject: bool,
+    /// per (process, stream), sorted by key; `last` is the index of the
+    /// stream of the previous line (lines come in runs from one stream)
+    streams: Vec<((u32, u8), blocks::StreamState)>,
+    last: usize,
     buf: Vec<u8>,
 }
 
 impl Detector {
     pub fn new(settings: Settings) -> Self {
-        Detector { quiet_ms: settings.quiet_ms.max(0), streams: BTreeMap::new(), buf: Vec::with_capacity(256) }
+        Detector {
+            quiet_ms: settings.quiet_ms.max(0),
+            fast_reject: settings.fast_reject,
+            streams: Vec::new(),
+            last: 0,
+            buf: Vec::with_capacity(256),
+        }
     }
 
     /// Called for every line, in order.
     pub fn on_line(&mut self, line: &LineIn<'_>, out: &mut Vec<Finding>) {
         let key = (line.process, line.stream as u8);
+        let fast_reject = self.fast_reject;
+        let st = self.stream(key);
+        if line.bytes.starts_with(b"\x1b[?2026") {
+            // a terminal UI's synchronized-update frame (vitest's live status)
+            st.in_frame = normalize::frame_state(line.bytes).unwrap_or(st.in_frame);
+        }
+        if fast_reject && st.idle() && normalize::cannot_start(line.bytes) {
+            return;
+        }
         let mut buf = std::mem::take(&mut self.buf);
-        let text = text::clean_line(line.bytes, &mut buf);
-        let st = self.streams.entry(key).or_default();
-        st.on_line(line.process, text, line.seq, line.ts_ms, out);
+        let (text, level) = normalize::clean_line_level(line.bytes, &mut buf);
+        let st = self.stream(key);
+        st.on_line(line.process, text, level, line.seq, line.ts_ms, out);
         self.buf = buf;
+    }
+
+    fn stream(&mut self, key: (u32, u8)) -> &mut blocks::StreamState {
+        if self.streams.get(self.last).is_none_or(|s| s.0 != key) {
+            self.last = match self.streams.binary_search_by_key(&key, |s| s.0) {
+                Ok(i) => i,
+                Err(i) => {
+                    self.streams.insert(i, (key, blocks::StreamState::default()));
+                    i
+                }
+            };
+        }
+        &mut self.streams[self.last].1
     }
 
     /// Flushes everything still open for `process` and forgets its state.
     pub fn on_process_end(&mut self, process: u32, out: &mut Vec<Finding>) {
         for s in [Stream::Stdout, Stream::Stderr] {
-            if let Some(mut st) = self.streams.remove(&(process, s as u8)) {
-                st.flush(process, out);
+            if let Ok(i) = self.streams.binary_search_by_key(&(process, s as u8), |s| s.0) {
+                let (_, mut st) = self.streams.remove(i);
+                st.flush_all(process, out);
             }
         }
+        self.last = 0;
     }
 
     /// Flushes records whose last line is at least `quiet_ms` old.
     pub fn on_tick(&mut self, now_ms: i64, out: &mut Vec<Finding>) {
         let quiet = self.quiet_ms;
-        for (&(pid, _), st) in self.streams.iter_mut() {
+        for ((pid, _), st) in self.streams.iter_mut() {
+            let pid = *pid;
             if let Some(ts) = st.open_since()
                 && now_ms - ts >= quiet
             {
@@ -127,7 +185,7 @@ impl Detector {
 
     /// When `on_tick` should next be called; None when nothing is open.
     pub fn next_tick(&self) -> Option<i64> {
-        self.streams.values().filter_map(|s| s.open_since()).min().map(|t| t + self.quiet_ms)
+        self.streams.iter().filter_map(|s| s.1.open_since()).min().map(|t| t + self.quiet_ms)
     }
 }
 

@@ -63,7 +63,15 @@ const NOISE: &[&str] = &[
 #[test]
 fn non_candidate_lines_do_not_allocate() {
     COUNTED.with(|c| c.set(true));
-    let mut d = Detector::new(Settings::default());
+    // with the fast reject most of them never reach normalization: check the
+    // full path too
+    for fast_reject in [true, false] {
+        no_allocation(Settings { fast_reject, ..Settings::default() });
+    }
+}
+
+fn no_allocation(settings: Settings) {
+    let mut d = Detector::new(settings);
     let mut out = Vec::with_capacity(16);
     let mut seq = 0u64;
     let mut feed = |d: &mut Detector, out: &mut Vec<_>, rounds: usize| {

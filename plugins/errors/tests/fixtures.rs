@@ -1,117 +1,44 @@
-//! Runs every fixture in tests/fixtures/<scenario>/ (see tests/fixtures/README.md):
-//! feeds output.log line by line (process 1, stdout, seq = line index + 1,
-//! ts = seq ms), flushes with on_process_end and compares the findings with
-//! expected.txt, in order. Prints a precision/recall summary over file:line.
+//! Runs every scenario of tests/fixtures/ in every captured variant (see
+//! tests/fixtures/README.md): feeds the output line by line (process 1,
+//! stdout, seq = line index + 1, ts = seq ms), flushes with on_process_end
+//! and compares the findings with the expected ones, in order.
+//!
+//! Seen scenarios must match exactly. Unseen ones (`split: unseen`) are the
+//! honest score: their misses are listed, never fail the test. Precision and
+//! recall of the `file:line` of error/warning findings are printed per split
+//! and variant.
+
+#[path = "common/expected.rs"]
+mod expected;
 
 use brum_plugin_errors::{Detector, Finding, Kind, LineIn, Settings, Severity, Stream};
+use expected::{Expect, Scenario, Variant, split_lines};
 use std::path::Path;
 
-struct Expect {
-    kind: Kind,
-    severity: Severity,
-    file: Option<String>,
-    line: Option<u32>,
-    column: Option<u32>,
-    code: Option<String>,
-    message: String,
-    fields: Vec<(String, String)>,
-    src: String,
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Error => "error",
+        Kind::Warning => "warning",
+        Kind::Build => "build",
+        Kind::Test => "test",
+    }
 }
 
-fn parse_kind(s: &str) -> Kind {
+fn severity_name(s: Severity) -> &'static str {
     match s {
-        "error" => Kind::Error,
-        "warning" => Kind::Warning,
-        "build" => Kind::Build,
-        "test" => Kind::Test,
-        _ => panic!("bad kind {s}"),
+        Severity::Critical => "critical",
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "info",
     }
-}
-
-fn parse_sev(s: &str) -> Severity {
-    match s {
-        "critical" => Severity::Critical,
-        "error" => Severity::Error,
-        "warning" => Severity::Warning,
-        "info" => Severity::Info,
-        _ => panic!("bad severity {s}"),
-    }
-}
-
-fn parse_expected(text: &str) -> Vec<Expect> {
-    let mut v = Vec::new();
-    for raw in text.lines() {
-        let l = raw.trim();
-        if l.is_empty() || l.starts_with('#') {
-            continue;
-        }
-        let (main, fields) = match l.split_once(" | ") {
-            Some((a, b)) => (a, b),
-            None => (l, ""),
-        };
-        let mut it = main.splitn(5, ' ');
-        let kind = parse_kind(it.next().unwrap());
-        let severity = parse_sev(it.next().unwrap());
-        let loc = it.next().expect("loc");
-        let code = it.next().expect("code");
-        let message = it.next().unwrap_or("").to_string();
-        let (mut file, mut line, mut column) = (None, None, None);
-        if loc != "-" {
-            let parts: Vec<&str> = loc.rsplitn(3, ':').collect();
-            // parts reversed: [last, middle, first]
-            let nums: Vec<u32> =
-                parts.iter().take_while(|p| p.parse::<u32>().is_ok()).map(|p| p.parse().unwrap()).collect();
-            match nums.len() {
-                2 => {
-                    column = Some(nums[0]);
-                    line = Some(nums[1]);
-                    file = Some(parts[2].to_string());
-                }
-                1 => {
-                    line = Some(nums[0]);
-                    file = Some(loc[..loc.len() - parts[0].len() - 1].to_string());
-                }
-                _ => file = Some(loc.to_string()),
-            }
-        }
-        // `key=value` pairs; a word without `=` continues the previous value
-        // (`test=cart › total › sums prices`)
-        let mut kvs: Vec<(String, String)> = Vec::new();
-        for w in fields.split_whitespace() {
-            match w.split_once('=') {
-                Some((k, v)) => kvs.push((k.to_string(), v.to_string())),
-                None => {
-                    let last = kvs.last_mut().expect("key=value");
-                    last.1.push(' ');
-                    last.1.push_str(w);
-                }
-            }
-        }
-        v.push(Expect {
-            kind,
-            severity,
-            file,
-            line,
-            column,
-            code: (code != "-").then(|| code.to_string()),
-            message,
-            fields: kvs,
-            src: raw.to_string(),
-        });
-    }
-    v
-}
-
-fn split_lines(data: &[u8]) -> Vec<&[u8]> {
-    let mut v: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
-    if v.last().is_some_and(|l| l.is_empty()) {
-        v.pop();
-    }
-    v
 }
 
 fn detect(data: &[u8]) -> Vec<Finding> {
-    let mut d = Detector::new(Settings::default());
+    detect_with(data, Settings::default())
+}
+
+fn detect_with(data: &[u8], settings: Settings) -> Vec<Finding> {
+    let mut d = Detector::new(settings);
     let mut out = Vec::new();
     for (i, l) in split_lines(data).iter().enumerate() {
         let seq = i as u64 + 1;
@@ -123,11 +50,11 @@ fn detect(data: &[u8]) -> Vec<Finding> {
 
 fn check(e: &Expect, f: &Finding) -> Vec<String> {
     let mut errs = Vec::new();
-    if e.kind != f.kind {
-        errs.push(format!("kind {:?} != {:?}", f.kind, e.kind));
+    if e.kind != kind_name(f.kind) {
+        errs.push(format!("kind {:?} != {}", f.kind, e.kind));
     }
-    if e.severity != f.severity {
-        errs.push(format!("severity {:?} != {:?}", f.severity, e.severity));
+    if e.severity != severity_name(f.severity) {
+        errs.push(format!("severity {:?} != {}", f.severity, e.severity));
     }
     match (&e.file, &f.file) {
         (None, None) => {}
@@ -146,14 +73,12 @@ fn check(e: &Expect, f: &Finding) -> Vec<String> {
     if !f.message.contains(&e.message) {
         errs.push(format!("message {:?} lacks {:?}", f.message, e.message));
     }
+    if let Some((a, b)) = e.seq
+        && (a, b) != (f.first_seq, f.last_seq)
+    {
+        errs.push(format!("seq {}-{} != {a}-{b}", f.first_seq, f.last_seq));
+    }
     for (k, v) in &e.fields {
-        if k == "seq" {
-            let got = format!("{}-{}", f.first_seq, f.last_seq);
-            if &got != v {
-                errs.push(format!("seq {got} != {v}"));
-            }
-            continue;
-        }
         if !f.fields.iter().any(|(fk, fv)| fk == k && fv == v) {
             errs.push(format!("field {k}={v} missing in {:?}", f.fields));
         }
@@ -161,171 +86,262 @@ fn check(e: &Expect, f: &Finding) -> Vec<String> {
     errs
 }
 
-#[test]
-fn fixtures() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut dirs: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.join("output.log").exists())
-        .collect();
-    dirs.sort();
-    assert!(dirs.len() >= 25, "expected at least 25 fixtures, found {}", dirs.len());
-    let (mut tp, mut fp, mut fneg) = (0usize, 0usize, 0usize);
-    let mut failures = Vec::new();
-    let mut total_findings = 0;
-    for dir in &dirs {
-        let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        let data = std::fs::read(dir.join("output.log")).unwrap();
-        let exp_text = std::fs::read_to_string(dir.join("expected.txt"))
-            .unwrap_or_else(|_| panic!("{name}: missing expected.txt"));
-        let expected = parse_expected(&exp_text);
-        let found = detect(&data);
-        total_findings += found.len();
-
-        // precision / recall over (file suffix, line) of error/warning findings
-        let exp_locs: Vec<(&str, u32)> = expected
-            .iter()
-            .filter(|e| matches!(e.kind, Kind::Error | Kind::Warning))
-            .filter_map(|e| Some((e.file.as_deref()?, e.line?)))
-            .collect();
-        let got_locs: Vec<(&str, u32)> = found
-            .iter()
-            .filter(|f| matches!(f.kind, Kind::Error | Kind::Warning))
-            .filter_map(|f| Some((f.file.as_deref()?, f.line?)))
-            .collect();
-        let mut used = vec![false; exp_locs.len()];
-        for g in &got_locs {
-            match exp_locs.iter().enumerate().position(|(i, e)| !used[i] && g.0.ends_with(e.0) && g.1 == e.1) {
-                Some(i) => {
-                    used[i] = true;
-                    tp += 1;
-                }
-                None => fp += 1,
-            }
-        }
-        fneg += used.iter().filter(|u| !**u).count();
-
-        let mut errs = Vec::new();
-        if found.len() != expected.len() {
-            errs.push(format!("expected {} findings, got {}", expected.len(), found.len()));
-        }
-        for (i, (e, f)) in expected.iter().zip(found.iter()).enumerate() {
-            for m in check(e, f) {
-                errs.push(format!("#{i} [{}]: {m}", e.src.trim()));
-            }
-        }
-        if !errs.is_empty() {
-            let mut s = format!("--- {name}:\n  {}\n  findings:\n", errs.join("\n  "));
-            for f in &found {
-                s += &format!(
-                    "    {:?} {:?} {}:{:?}:{:?} code={:?} lang={:?} seq={}..{} msg={:?} fields={:?}\n",
-                    f.kind,
-                    f.severity,
-                    f.file.as_deref().unwrap_or("-"),
-                    f.line,
-                    f.column,
-                    f.code,
-                    f.language,
-                    f.first_seq,
-                    f.last_seq,
-                    f.message,
-                    f.fields
-                );
-            }
-            failures.push(s);
-        }
-    }
-    let precision = if tp + fp == 0 { 1.0 } else { tp as f64 / (tp + fp) as f64 };
-    let recall = if tp + fneg == 0 { 1.0 } else { tp as f64 / (tp + fneg) as f64 };
-    println!(
-        "fixtures: {} scenarios, {} findings; file:line of error/warning findings: tp={tp} fp={fp} fn={fneg} precision={:.3} recall={:.3}",
-        dirs.len(),
-        total_findings,
-        precision,
-        recall
-    );
-    assert!(failures.is_empty(), "{} fixture(s) failed:\n{}", failures.len(), failures.join("\n"));
+fn show(f: &Finding) -> String {
+    format!(
+        "{} {} {}:{:?}:{:?} code={:?} lang={:?} seq={}..{} msg={:?} fields={:?}",
+        kind_name(f.kind),
+        severity_name(f.severity),
+        f.file.as_deref().unwrap_or("-"),
+        f.line,
+        f.column,
+        f.code,
+        f.language,
+        f.first_seq,
+        f.last_seq,
+        f.message,
+        f.fields
+    )
 }
 
-/// Dumps the findings of every fixture (for writing expected.txt):
+/// true/false positives and false negatives over (file suffix, line) of
+/// error and warning findings
+#[derive(Default, Clone, Copy)]
+struct Score {
+    tp: usize,
+    fp: usize,
+    fneg: usize,
+    cases: usize,
+    exact: usize,
+}
+
+impl Score {
+    fn add(&mut self, expected: &[Expect], found: &[Finding]) {
+        let exp: Vec<(&str, u32)> = expected
+            .iter()
+            .filter(|e| e.kind == "error" || e.kind == "warning")
+            .filter_map(|e| Some((e.file.as_deref()?, e.line?)))
+            .collect();
+        let mut used = vec![false; exp.len()];
+        for f in found.iter().filter(|f| matches!(f.kind, Kind::Error | Kind::Warning)) {
+            let (Some(file), Some(line)) = (f.file.as_deref(), f.line) else { continue };
+            match (0..exp.len()).find(|&i| !used[i] && file.ends_with(exp[i].0) && line == exp[i].1) {
+                Some(i) => {
+                    used[i] = true;
+                    self.tp += 1;
+                }
+                None => self.fp += 1,
+            }
+        }
+        self.fneg += used.iter().filter(|u| !**u).count();
+    }
+
+    fn precision(&self) -> f64 {
+        if self.tp + self.fp == 0 { 1.0 } else { self.tp as f64 / (self.tp + self.fp) as f64 }
+    }
+
+    fn recall(&self) -> f64 {
+        if self.tp + self.fneg == 0 { 1.0 } else { self.tp as f64 / (self.tp + self.fneg) as f64 }
+    }
+}
+
+/// tests/fixtures, or the corpus in `FIXTURES_DIR` (a copy of another
+/// branch's, to measure on it)
+fn corpus() -> Vec<Scenario> {
+    let root = match std::env::var_os("FIXTURES_DIR") {
+        Some(d) => d.into(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+    };
+    expected::scenarios(&root).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Mismatches of one case, or an empty list when it is exact.
+fn mismatches(expected: &[Expect], found: &[Finding]) -> Vec<String> {
+    let mut errs = Vec::new();
+    if found.len() != expected.len() {
+        errs.push(format!("expected {} findings, got {}", expected.len(), found.len()));
+    }
+    for (i, (e, f)) in expected.iter().zip(found.iter()).enumerate() {
+        for m in check(e, f) {
+            errs.push(format!("#{i} [{}]: {m}", e.src.trim()));
+        }
+    }
+    errs
+}
+
+#[test]
+fn fixtures() {
+    let scenarios = corpus();
+    assert!(scenarios.len() >= 25, "expected at least 25 fixtures, found {}", scenarios.len());
+    // [seen, unseen] x [plain, color, pty]
+    let mut scores = [[Score::default(); 3]; 2];
+    let mut failures = Vec::new();
+    let mut unseen_failures = Vec::new();
+    for s in &scenarios {
+        for c in &s.cases {
+            let data = std::fs::read(&c.log).unwrap();
+            let found = detect(&data);
+            let sc = &mut scores[usize::from(s.unseen)][c.variant as usize];
+            sc.add(&c.expected, &found);
+            sc.cases += 1;
+            let errs = mismatches(&c.expected, &found);
+            if errs.is_empty() {
+                sc.exact += 1;
+                continue;
+            }
+            let file = c.expected_file.file_name().unwrap().to_string_lossy();
+            let mut msg =
+                format!("--- {} [{}] ({file}):\n  {}\n  findings:\n", s.name, c.variant.name(), errs.join("\n  "));
+            for f in &found {
+                msg += &format!("    {}\n", show(f));
+            }
+            if s.unseen {
+                unseen_failures.push((format!("{} [{}]", s.name, c.variant.name()), msg));
+            } else {
+                failures.push(msg);
+            }
+        }
+    }
+    let n_unseen = scenarios.iter().filter(|s| s.unseen).count();
+    println!("fixtures: {} scenarios ({} seen, {n_unseen} unseen)", scenarios.len(), scenarios.len() - n_unseen);
+    println!("file:line of error/warning findings:");
+    println!("  split   variant  cases exact     tp   fp   fn  precision recall");
+    for (split, row) in ["seen", "unseen"].iter().zip(scores.iter()) {
+        for (v, sc) in Variant::ALL.iter().zip(row.iter()) {
+            if sc.cases == 0 {
+                continue;
+            }
+            println!(
+                "  {split:<7} {:<8} {:>5} {:>5} {:>6} {:>4} {:>4}  {:>9.3} {:>6.3}",
+                v.name(),
+                sc.cases,
+                sc.exact,
+                sc.tp,
+                sc.fp,
+                sc.fneg,
+                sc.precision(),
+                sc.recall()
+            );
+        }
+    }
+    if !unseen_failures.is_empty() {
+        println!("unseen cases not exact ({}):", unseen_failures.len());
+        for (name, _) in &unseen_failures {
+            println!("  {name}");
+        }
+        if std::env::var_os("FIXTURES_VERBOSE").is_some() {
+            for (_, msg) in &unseen_failures {
+                println!("{msg}");
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} seen case(s) failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// The fast reject (lines that cannot start a record are skipped before
+/// normalization) must change no finding of any case.
+#[test]
+fn fast_reject_changes_nothing() {
+    let mut n = 0;
+    for s in corpus() {
+        for c in &s.cases {
+            let data = std::fs::read(&c.log).unwrap();
+            let exact = detect_with(&data, Settings { fast_reject: false, ..Settings::default() });
+            assert_eq!(detect(&data), exact, "{} [{}]", s.name, c.variant.name());
+            n += 1;
+        }
+    }
+    assert!(n > 0);
+}
+
+/// Dumps the findings of every case (`FIXTURE=name`, `VARIANT=plain|color|pty`
+/// to narrow it down):
 /// `cargo test -p brum-plugin-errors --test fixtures dump -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn dump() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let only = std::env::var("FIXTURE").ok();
-    let mut dirs: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.join("output.log").exists())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
-        let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        if only.as_deref().is_some_and(|o| o != name) {
+    let variant = std::env::var("VARIANT").ok();
+    for s in corpus() {
+        if only.as_deref().is_some_and(|o| o != s.name) {
             continue;
         }
-        println!("== {name}");
-        for f in detect(&std::fs::read(dir.join("output.log")).unwrap()) {
-            println!(
-                "  {:?} {:?} {}:{:?}:{:?} code={:?} lang={:?} seq={}..{} msg={:?} fields={:?}",
-                f.kind,
-                f.severity,
-                f.file.as_deref().unwrap_or("-"),
-                f.line,
-                f.column,
-                f.code,
-                f.language,
-                f.first_seq,
-                f.last_seq,
-                f.message,
-                f.fields
-            );
+        for c in &s.cases {
+            if variant.as_deref().is_some_and(|v| v != c.variant.name()) {
+                continue;
+            }
+            println!("== {} [{}]", s.name, c.variant.name());
+            for f in detect(&std::fs::read(&c.log).unwrap()) {
+                println!("  {}", show(&f));
+            }
         }
     }
 }
 
-/// Rough native throughput over the whole corpus plus noise:
+/// Native throughput over every variant of the whole corpus plus four noise
+/// lines per corpus line (healthy output dominates real sessions):
 /// `cargo test --release -p brum-plugin-errors --test fixtures throughput -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn throughput() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let rounds = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(100);
     let mut all: Vec<Vec<u8>> = Vec::new();
-    for e in std::fs::read_dir(&root).unwrap().filter_map(|e| e.ok()) {
-        if let Ok(data) = std::fs::read(e.path().join("output.log")) {
+    for s in corpus() {
+        for c in &s.cases {
+            let data = std::fs::read(&c.log).unwrap();
             all.extend(split_lines(&data).into_iter().map(|l| l.to_vec()));
         }
     }
     let noise = b"GET /api/users/42 200 in 12ms (cache hit) - \x1b[32mok\x1b[39m".to_vec();
     let n_corpus = all.len();
+    if std::env::var("MIX").is_ok_and(|m| m == "bench") {
+        // what benches/plugins.rs feeds the wasm component: the plain captures
+        // and nine numbered request lines per real line
+        all.clear();
+        for s in corpus() {
+            let data = std::fs::read(s.dir.join("output.log")).unwrap();
+            all.extend(data.split(|b| *b == b'\n').map(<[u8]>::to_vec));
+        }
+        let real = all.len();
+        for i in 0..real * 9 {
+            all.push(format!("{i:06} GET /api/items?page={} 200 in {}ms", i % 50, i % 13).into_bytes());
+        }
+        let (m, ns) = run_lines(&all, rounds);
+        println!("throughput: bench mix ({real} real + {} noise lines) {m:.1} M lines/s ({ns:.0} ns/line)", real * 9);
+        return;
+    }
     for _ in 0..n_corpus * 4 {
         all.push(noise.clone());
     }
+    let run = |lines: &[Vec<u8>]| run_lines(lines, rounds);
+    if let Ok(only) = std::env::var("ONLY") {
+        // profiling one part: `ONLY=noise` / `ONLY=corpus`
+        let part = if only == "noise" { &all[n_corpus..] } else { &all[..n_corpus] };
+        let (m, ns) = run(part);
+        println!("throughput: {only} {m:.1} M lines/s ({ns:.0} ns/line)");
+        return;
+    }
+    let (mixed, mixed_ns) = run(&all);
+    let (corpus_only, corpus_ns) = run(&all[..n_corpus]);
+    println!(
+        "throughput: mixed ({n_corpus} corpus + {} noise lines) {mixed:.1} M lines/s ({mixed_ns:.0} ns/line); corpus only {corpus_only:.1} M lines/s ({corpus_ns:.0} ns/line)",
+        all.len() - n_corpus
+    );
+}
+
+/// Feeds `lines` `rounds` times; (M lines/s, ns/line).
+fn run_lines(lines: &[Vec<u8>], rounds: usize) -> (f64, f64) {
     let mut d = Detector::new(Settings::default());
     let mut out = Vec::new();
-    let rounds = 200;
     let start = std::time::Instant::now();
     let mut seq = 0u64;
     for _ in 0..rounds {
-        for l in &all {
+        for l in lines {
             seq += 1;
             d.on_line(&LineIn { process: 1, stream: Stream::Stdout, seq, ts_ms: seq as i64, bytes: l }, &mut out);
         }
         out.clear();
     }
     let el = start.elapsed();
-    let lines = (rounds * all.len()) as f64;
-    println!(
-        "{} lines ({} corpus + {} noise per round) in {:?}: {:.1} M lines/s, {:.0} ns/line",
-        lines,
-        n_corpus,
-        all.len() - n_corpus,
-        el,
-        lines / el.as_secs_f64() / 1e6,
-        el.as_nanos() as f64 / lines
-    );
+    let n = (rounds * lines.len()) as f64;
+    (n / el.as_secs_f64() / 1e6, el.as_nanos() as f64 / n)
 }

@@ -36,17 +36,31 @@ pub mod text {
     /// `ESC ] ... ESC \`, e.g. OSC-8 hyperlinks whose visible text is kept), other
     /// string sequences (DCS/SOS/PM/APC, same terminators) and two/three-byte escapes
     /// (`ESC ( B`, `ESC =` ...). An unterminated sequence is dropped to the end.
+    /// The 8-bit CSI (0x9b) counts when it follows an ASCII byte: after any
+    /// other byte it is part of a UTF-8 character (`⛔` is E2 9B 94).
     pub fn strip_ansi_into(src: &[u8], dst: &mut Vec<u8>) {
         dst.clear();
         let mut i = 0;
         while i < src.len() {
-            let Some(rel) = memchr::memchr(0x1b, &src[i..]) else {
+            let Some(rel) = memchr::memchr2(0x1b, 0x9b, &src[i..]) else {
                 dst.extend_from_slice(&src[i..]);
                 return;
             };
-            dst.extend_from_slice(&src[i..i + rel]);
-            i += rel + 1; // past ESC
-            match src.get(i) {
+            let at = i + rel;
+            let csi8 = src[at] == 0x9b;
+            if csi8 {
+                if at > 0 && src[at - 1] >= 0x80 {
+                    dst.extend_from_slice(&src[i..=at]);
+                    i = at + 1;
+                    continue;
+                }
+                dst.extend_from_slice(&src[i..at]);
+                i = at; // the `[` arm below steps over it
+            } else {
+                dst.extend_from_slice(&src[i..at]);
+                i = at + 1; // past ESC
+            }
+            match if csi8 { Some(&b'[') } else { src.get(i) } {
                 None => return,
                 Some(b'[') => {
                     i += 1;

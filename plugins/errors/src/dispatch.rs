@@ -1,0 +1,533 @@
+//! Which record a line starts when none is open: an anchored match on the
+//! first byte, then the few general forms (locations, exception lines,
+//! log levels). Healthy output mostly leaves at the first byte or at the one
+//! `memchr` for a ':' in `start_other`, the fast reject: without a ':' only
+//! a handful of anchored forms can start anything.
+
+use crate::blocks::*;
+use crate::families::{builds::*, bundlers::*, compilers::*, native::*, pytest::*, runners::*};
+use crate::locations::*;
+use crate::record::*;
+use crate::text::*;
+use crate::{Finding, Kind, Severity};
+
+impl StreamState {
+    pub(crate) fn start(&mut self, pid: u32, t: &[u8], seq: u64, ts: i64, out: &mut Vec<Finding>) {
+        let b0 = t[0];
+        if b0 == b' ' && (t == b" ERRORS " || t == b" FAILURES ") {
+            // Deno's sections
+            self.deno_section = if t[1] == b'E' { 1 } else { 2 };
+            return;
+        }
+        if self.eslint_next == seq && self.rec.is_none() {
+            // problems right under a lint file header, unindented: `next lint`
+            // `7:29  Error: msg  rule`, CRA `Syntax error: msg (8:4)`
+            if let Some(f) = lint_report_line(pid, &self.eslint_file, t, seq) {
+                self.eslint_next = seq + 1;
+                out.push(f);
+                return;
+            }
+        }
+        if t == b"Failed to compile." || starts(t, b"Compiled with warnings") {
+            self.cra_failed = t[0] == b'F';
+        }
+        if b0 != b'F' && t.ends_with(b"Failed to compile.") {
+            // Next.js writes it after its spinner's last frame, on the same line
+            return emit_build(pid, "next", false, None, b"Failed to compile.", seq, out);
+        }
+        if b0 == b' ' || b0 == b'\t' {
+            return self.start_indented(pid, t, seq, ts, out);
+        }
+        // keep gcc context only while context lines are adjacent
+        let ctx = self.ctx.take().filter(|c| c.1 + 1 == seq);
+        // mocha failure headers are indented; any unindented line ends the list
+        self.mocha_failing = false;
+        self.junit_failures = false;
+        if starts(t, b"Finished in ") || starts(t, b"Failed examples") {
+            self.rspec_failures = false;
+        }
+        if b0 == b'[' {
+            if !self.maven && starts(t, b"[INFO] ") {
+                self.maven = true;
+            }
+            if self.maven && self.maven_line(pid, t, seq, ts, out) {
+                return;
+            }
+        }
+        if matches!(b0, b'h' | b'p' | b'(' | b'[' | b'B' | b'C' | b'F' | b'x' | b'm' | b'g' | b'-' | 0xE2)
+            && build_line(pid, t, seq, out)
+        {
+            return;
+        }
+        match b0 {
+            b'{' if starts(t, b"{\"") && self.json_log_line(t, seq, ts) => {}
+            b'I' | b'^' if self.shellcheck_line(pid, t, seq, out) => {}
+            b'T' if starts(t, b"Traceback (most recent call last)") => {
+                let mut r = Rec::new(Mode::PyTb, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+                r.language = Some("python");
+                self.open(r);
+            }
+            b'F' if starts(t, b"Failures (") && t.ends_with(b"):") => self.junit_failures = true,
+            b'F' if t == b"Failures:" => self.rspec_failures = true,
+            b'n' if starts(t, b"note: test did not panic as expected") => {
+                // cargo test: a #[should_panic] test that returned
+                let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(&t[6..]), seq, ts);
+                if let Some(p) = find(t, b" at ")
+                    && let Some((f, l, c)) = loc_from_end(&t[p + 4..])
+                {
+                    r.set_loc(f, l, c);
+                    r.message = lossy(&t[6..p]);
+                }
+                if let Some((name, _)) = self.cargo_test_out.take() {
+                    r.test = Some(name);
+                }
+                r.language = Some("rust");
+                self.open(r);
+            }
+            b'F' | b'o' if (starts(t, b"FAILED | ") || starts(t, b"ok | ")) && contains(t, b" passed") => {
+                // Deno `FAILED | 1 passed | 2 failed (33ms)`
+                self.deno_section = 0;
+                emit_test(pid, "deno", t, seq, out);
+            }
+            b'0'..=b'9' if contains(t, b" tests completed") => {
+                // Gradle `3 tests completed, 1 failed`
+                let n = parse_num(t).map_or(0, |x| x.0);
+                let mut failed = 0;
+                let mut skipped = 0;
+                for_each_count(t, |w, c| match w {
+                    b"failed" => failed = c,
+                    b"skipped" => skipped = c,
+                    _ => {}
+                });
+                out.push(test_finding(pid, "gradle", t, seq, [n.saturating_sub(failed + skipped), failed, skipped]));
+            }
+            b'C' if starts(t, b"CMake ") && self.start_cmake(t, seq, ts) => {}
+            b'0'..=b'9' if contains(t, b" Test #") && self.ctest_line(t, seq, ts) => {}
+            b'0'..=b'9' if contains(t, b"% tests passed") && ctest_summary(pid, t, seq, out) => {}
+            b'0'..=b'9' if contains(t, b" example") && (contains(t, b" failure") || contains(t, b"examples, 0")) => {
+                // RSpec `3 examples, 1 failure, 1 pending`
+                let (mut n, mut failed, mut pending) = (0, 0, 0);
+                for_each_count(t, |w, c| match w {
+                    b"examples" | b"example" => n = c,
+                    b"failures" | b"failure" | b"errors" => failed += c,
+                    b"pending" => pending = c,
+                    _ => {}
+                });
+                self.rspec_failures = false;
+                out.push(test_finding(pid, "rspec", t, seq, [n.saturating_sub(failed + pending), failed, pending]));
+            }
+            b'[' if t.ends_with(b"]") && t.get(1) == Some(&b' ') && self.junit_count(pid, t, seq, out) => {}
+            b'E' | b'F' if (starts(t, b"ERROR: ") || starts(t, b"FAIL: ")) && t.ends_with(b")") => {
+                // unittest `FAIL: test_x (pkg.mod.Class.test_x)` + rule + traceback
+                let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+                r.tb_merge = true;
+                r.confirmed = false;
+                if let Some(p) = memchr::memrchr(b'(', t) {
+                    r.test = Some(lossy(&t[p + 1..t.len() - 1]));
+                }
+                self.open(r);
+            }
+            b'T' if starts(t, b"There w") && (t.ends_with(b"failures:") || t.ends_with(b"failure:")) => {
+                self.junit4_failures = true;
+            }
+            b'T' if starts(t, b"There w") && (t.ends_with(b"errors:") || t.ends_with(b"error:")) => {
+                // PHPUnit lists errors apart from failures
+                self.junit4_failures = true;
+            }
+            b'T' if starts(t, b"Tests: ") && contains(t, b"Assertions: ") => {
+                // PHPUnit `Tests: 5, Assertions: 3, Errors: 1, Failures: 1, Skipped: 1.`
+                let num = |k: &[u8]| find(t, k).and_then(|p| parse_num(&t[p + k.len()..])).map_or(0, |x| x.0);
+                let (n, failed, skipped) =
+                    (num(b"Tests: "), num(b"Errors: ") + num(b"Failures: "), num(b"Skipped: ") + num(b"Incomplete: "));
+                self.junit4_failures = false;
+                out.push(test_finding(pid, "phpunit", t, seq, [n.saturating_sub(failed + skipped), failed, skipped]));
+            }
+            b'0'..=b'9' if self.junit4_failures && mocha_header(t) && contains(t, b"::") => {
+                // PHPUnit `1) CartTest::testTotalWrong`: message lines, blank, `path:line` frames
+                let n = count_digits(t);
+                let mut r = Rec::new(Mode::Script, Kind::Error, Severity::Error, String::new(), seq, ts);
+                r.test = Some(lossy(trim(&t[n + 2..])));
+                r.language = Some("php");
+                r.stage = 5;
+                r.confirmed = false;
+                self.open(r);
+            }
+            b'0'..=b'9' if self.junit4_failures && mocha_header(t) => {
+                // JUnit 4 `1) firstOfEmpty(com.acme.CartTest)`, the exception and frames follow
+                let n = count_digits(t);
+                let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, String::new(), seq, ts);
+                r.test = Some(lossy(trim(&t[n + 2..])));
+                r.language = Some("java");
+                r.confirmed = false;
+                self.open(r);
+            }
+            b'T' if starts(t, b"Tests run: ") && contains(t, b"Failures: ") => {
+                // JUnit 4 `Tests run: 3,  Failures: 2`
+                let total = parse_num(&t[11..]).map_or(0, |x| x.0);
+                let failed = find(t, b"Failures: ").and_then(|p| parse_num(&t[p + 10..])).map_or(0, |x| x.0);
+                self.junit4_failures = false;
+                out.push(test_finding(pid, "junit", t, seq, [total.saturating_sub(failed), failed, 0]));
+            }
+            b'O' if starts(t, b"OK (") && contains(t, b" test") => {
+                // JUnit 4 `OK (3 tests)`, PHPUnit `OK (2 tests, 2 assertions)`
+                let n = parse_num(&t[4..]).map_or(0, |x| x.0);
+                let framework = if contains(t, b" assertion") { "phpunit" } else { "junit" };
+                out.push(test_finding(pid, framework, t, seq, [n, 0, 0]));
+            }
+            b'F' if starts(t, b"FAIL ") => self.fail_seq = seq,
+            0xE2 if starts(t, "✖ failing tests:".as_bytes()) => self.spec_list = true,
+            b'0'..=b'9' if contains(t, b" tests, ") && contains(t, b" failure") => {
+                // ExUnit `4 tests, 2 failures`
+                let (mut n, mut failed, mut skipped) = (0, 0, 0);
+                for_each_count(t, |w, c| match w {
+                    b"tests" | b"test" => n = c,
+                    b"failures" | b"failure" => failed = c,
+                    b"skipped" | b"excluded" => skipped += c,
+                    _ => {}
+                });
+                out.push(test_finding(pid, "exunit", t, seq, [n.saturating_sub(failed + skipped), failed, skipped]));
+            }
+            b'R' if starts(t, b"Ran ") && count_digits(&t[4..]) > 0 && contains(t, b" test") => {
+                let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
+                r.framework = "unittest";
+                r.counts[0] = parse_num(&t[4..]).map_or(0, |x| x.0);
+                self.open(r);
+            }
+            // Django: the checks below it are the findings
+            b'S' if starts(t, b"SystemCheckError: ") => {}
+            b'T' if starts(t, b"Tests:") => {
+                self.jest_summary = false;
+                emit_test(pid, "jest", t, seq, out);
+            }
+            b'S' if starts(t, b"Summary of all failing tests") => self.jest_summary = true,
+            b't' if starts(t, b"thread '") => {
+                // `thread 'main' panicked at` / `thread 'main' (11397) panicked at`
+                if let Some(p) = find(t, b" panicked at ") {
+                    self.start_rust_panic(t, p + 13, seq, ts);
+                }
+            }
+            b't' if starts(t, b"test result: ") => emit_test(pid, "cargo", t, seq, out),
+            b'p' if starts(t, b"panic: ") => {
+                let mut r = Rec::new(Mode::GoPanic, Kind::Error, Severity::Critical, lossy(trim(t)), seq, ts);
+                r.language = Some("go");
+                self.open(r);
+            }
+            b'E' if starts(t, b"Exception in thread \"") => {
+                let msg = match find(&t[21..], b"\" ") {
+                    Some(p) => &t[21 + p + 2..],
+                    None => t,
+                };
+                let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(msg)), seq, ts);
+                r.language = Some("java");
+                self.open(r);
+            }
+            b'E' if t.len() > 1 && t[1] == b' ' => {
+                // pytest assertion detail `E       assert 4 == 5`
+                if self.pytest_failures && !self.pytest_sections {
+                    // --tb=line: no section headers
+                    return self.start_pytest_line(t, seq, ts);
+                }
+                if self.pytest_e.is_none() {
+                    self.pytest_e = Some(lossy(trim(&t[1..])));
+                }
+            }
+            b'F' if starts(t, b"FAILED ") && !self.pytest_pending.is_empty() => self.pytest_summary_failed(t, out),
+            b'=' if t.len() >= 10 && t.iter().all(|b| *b == b'=') => self.rule_seq = seq,
+            b'=' if starts(t, b"==") && pid_banner(t).is_some() => {
+                self.start_memcheck(t, seq, ts);
+            }
+            b'=' if starts(t, b"== Compilation error in file ") => self.rule_seq = seq,
+            b'(' if starts(t, b"(node:") => self.start_node_warning(t, seq, ts),
+            b'W' if starts(t, b"Warning: ") && !contains(t, b" on line ") => {
+                // React development warnings `Warning: Each child in a list ...` + component stack
+                let mut r = Rec::new(Mode::Stack, Kind::Warning, Severity::Warning, lossy(trim(&t[9..])), seq, ts);
+                r.language = Some("javascript");
+                r.loose = true;
+                self.open(r);
+            }
+            b'=' if starts(t, b"===") && contains(t, b" FAILURES ") => self.pytest_failures = true,
+            b'W' if starts(t, b"WARNING: DATA RACE") => self.start_go_race(t, seq, ts),
+            b'_' if starts(t, b"____") => {
+                self.pytest_e = None;
+                if let Some(name) = section_name(t) {
+                    self.start_pytest_section(name, seq, ts);
+                }
+            }
+            // Vite / Rollup `error during build:` (details follow)
+            b'e' if starts(t, b"error ") && t.len() < 40 && t.ends_with(b":") => self.start_details(t, seq, ts),
+            // Rollup / Vite `(!) Failed to run dependency scan. ... Error: ...`
+            b'(' if starts(t, b"(!) ") && contains(t, b"rror") => self.start_details(t, seq, ts),
+            b'e' | b'w' if starts(t, b"error") || starts(t, b"warning") => self.start_rust_like(pid, t, seq, ts, out),
+            b'r' if starts(t, b"running ") && (t.ends_with(b" tests") || t.ends_with(b" test")) => {
+                self.in_cargo_test = true;
+            }
+            b'F' if starts(t, b"Found ") => emit_tsc_found(pid, t, seq, out),
+            b'F' if starts(t, b"FAIL\t") => self.emit_go(pid, t, false, seq, out),
+            b'o' if starts(t, b"ok  \t") || starts(t, b"ok \t") || starts(t, b"ok\t") => {
+                self.emit_go(pid, t, true, seq, out)
+            }
+            b'-' if starts(t, b"---- ") && t.ends_with(b" stdout ----") => {
+                self.cargo_test_out = Some((lossy(&t[5..t.len() - 12]), seq));
+            }
+            b'-' if starts(t, b"--- ") => {
+                self.count_go(t);
+                self.start_go_fail(t, 0, seq, ts);
+            }
+            b'#' if starts(t, b"# tests ") => {
+                let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
+                r.framework = "node";
+                self.open(r);
+            }
+            b'=' if starts(t, b"=== RUN ") => {
+                // a reused buffer: healthy `go test -v` output must not allocate
+                self.go_run.clear();
+                self.go_run.extend_from_slice(trim(&t[8..]));
+            }
+            b'=' if starts(t, b"==") => {
+                if contains(t, b" in ")
+                    && (contains(t, b" passed") || contains(t, b" failed") || contains(t, b" error"))
+                {
+                    emit_test(pid, "pytest", t, seq, out);
+                }
+            }
+            b'n' if starts(t, b"npm ERR!") || starts(t, b"npm error") => {
+                let mut r = Rec::new(Mode::Npm, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+                r.language = Some("javascript");
+                self.open(r);
+            }
+            b'n' if starts(t, b"not ok ") => self.start_tap(t, 0, seq, ts),
+            b'n' if starts(t, b"node:") => {
+                // node code frame pointing into node internals: `node:assert:90`
+                if memchr::memchr(b' ', t).is_none() && t.last().is_some_and(u8::is_ascii_digit) {
+                    let mut r = Rec::new(Mode::NodeFrame, Kind::Error, Severity::Error, String::new(), seq, ts);
+                    r.confirmed = false;
+                    r.language = Some("javascript");
+                    self.open(r);
+                }
+            }
+            0xE2 if starts(t, "✓ built in ".as_bytes()) => {
+                emit_build(pid, "vite", true, parse_duration_ms(&t[13..]), t, seq, out);
+            }
+            0xE2 if starts(t, "✘ [ERROR] ".as_bytes()) => {
+                self.start_esbuild(t, "✘ [ERROR] ".len(), Kind::Error, seq, ts)
+            }
+            0xE2 if starts(t, "▲ [WARNING] ".as_bytes()) => {
+                self.start_esbuild(t, "▲ [WARNING] ".len(), Kind::Warning, seq, ts)
+            }
+            0xE2 if starts(t, "⚡ Done in ".as_bytes()) => {
+                emit_build(pid, "esbuild", true, parse_duration_ms(&t["⚡ Done in ".len()..]), t, seq, out);
+            }
+            // webpack `ERROR in ./src/a.js 3:7`; not Flask's `ERROR in app: msg`
+            b'E' if starts(t, b"ERROR in ") && !first_word_ends_colon(&t[9..]) => {
+                self.start_webpack(t, 9, Kind::Error, seq, ts)
+            }
+            b'W' if starts(t, b"WARNING in ") => self.start_webpack(t, 11, Kind::Warning, seq, ts),
+            b'w' if starts(t, b"webpack ") => emit_webpack_done(pid, t, seq, out),
+            b'0'..=b'9' if is_pytest_counts(t) => emit_test(pid, "pytest", t, seq, out),
+            _ => self.start_other(t, ctx, seq, ts),
+        }
+    }
+
+    /// An error header whose details (message, location, code frame) follow.
+    fn start_details(&mut self, t: &[u8], seq: u64, ts: i64) {
+        let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+        r.loose = true;
+        self.open(r);
+    }
+
+    /// A line with no anchored start: the general forms.
+    fn start_other(&mut self, t: &[u8], ctx: Option<(u64, u64)>, seq: u64, ts: i64) {
+        if self.start_script(t, seq, ts) {
+            return;
+        }
+        if let Some((p, l, c)) = paren_loc(t) {
+            // Next.js `⨯ lib/products.ts (4:22) @ items`, then the error and its stack
+            let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, String::new(), seq, ts);
+            r.set_loc(p, l, c);
+            r.loc_locked = true;
+            r.confirmed = false;
+            self.open(r);
+            return;
+        }
+        if self.deno_section > 0 && self.start_deno(t, seq, ts) {
+            return;
+        }
+        if t.ends_with(b" FAILED") && self.start_gradle_test(t, seq, ts) {
+            return;
+        }
+        if t[0].is_ascii_uppercase()
+            && t.get(1).is_some_and(u8::is_ascii_alphanumeric)
+            && self.start_code_header(t, seq, ts)
+        {
+            return;
+        }
+        let colon = memchr::memchr(b':', t);
+        if colon.is_none() {
+            return self.start_without_colon(t, ctx, seq, ts);
+        }
+        if t.ends_with("━".as_bytes()) && self.start_biome(t, seq, ts) {
+            return;
+        }
+        if let Some(c) = colon
+            && t.get(c + 1) == Some(&b':')
+            && t[..c].ends_with(b".py")
+            && memchr::memchr(b' ', t).is_none()
+        {
+            // pytest node id `tests/test_a.py::test_old` (warnings summary)
+            self.nodeid_seq = seq;
+            return;
+        }
+        if let Some(loc) = parse_loc(t) {
+            return self.start_loc(loc, ctx, seq, ts);
+        }
+        if is_c_context(t) {
+            if ctx.is_none() {
+                self.ctx_loc = None;
+            }
+            self.ctx = Some((ctx.map_or(seq, |c| c.0), seq));
+            return;
+        }
+        if let Some(name_end) = exc_line(t) {
+            let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+            if name_end == 0 {
+                r.mode = Mode::Single;
+            }
+            // `Error: Failed to scan for dependencies from entries:` announces details
+            r.loose = trim(t).ends_with(b":");
+            // Babel `SyntaxError: /app/src/App.js: Expected ... (8:4)`
+            if let Some(p) = find(t, b": ")
+                && let Some((path, line, col)) = detail_loc(trim(&t[p + 2..]))
+            {
+                r.set_loc(path, line, col);
+                r.loc_locked = true;
+            }
+            self.open(r);
+            return;
+        }
+        if starts(t, b"ERROR ") && is_pytest_summary_error(t) {
+            // with sections printed, pytest's short summary only repeats them
+            if !self.pytest_sections {
+                self.start_pytest_error(t, seq, ts);
+            }
+            return;
+        }
+        if is_level_error(t) {
+            let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+            r.tb_merge = true;
+            self.open(r);
+            return;
+        }
+        if starts(t, b"Exception in thread ") {
+            // Python: `Exception in thread Thread-1 (worker):` + traceback
+            let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+            r.tb_merge = true;
+            r.confirmed = false;
+            self.open(r);
+            return;
+        }
+        if (t[0] == b'/' || colon == Some(1)) && is_eslint_header(t, colon) {
+            // ESLint stylish file header: problem lines follow
+            self.eslint_file.clear();
+            self.eslint_file.extend_from_slice(t);
+            self.eslint_next = seq + 1;
+            return;
+        }
+        let Some(colon) = colon else {
+            if starts(t, b"/usr/bin/ld") || starts(t, b"ld") {
+                return self.start_ld(t, ctx, seq, ts);
+            }
+            return;
+        };
+        if let Some(code) = django_check(t, colon) {
+            // `shop.Item.price: (fields.E130) DecimalFields must define ...`
+            let (kind, sev) = if code.contains(&b'W') && !code.contains(&b'E') {
+                (Kind::Warning, Severity::Warning)
+            } else {
+                (Kind::Error, Severity::Error)
+            };
+            let msg = trim(&t[colon + 1 + 2 + code.len() + 1..]);
+            let mut r = Rec::new(Mode::Single, kind, sev, lossy(msg), seq, ts);
+            r.code = Some(lossy(code));
+            r.language = Some("python");
+            r.cont_ws = true;
+            self.open(r);
+            return;
+        }
+        if let Some((path, line, msg)) = make_error(t, colon) {
+            // `Makefile:4: *** missing separator.  Stop.`
+            let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(msg), seq, ts);
+            r.file = Some(lossy(path));
+            r.line = Some(line);
+            self.open(r);
+            return;
+        }
+        if self.start_errno(t, seq, ts) {
+            return;
+        }
+        self.start_ld(t, ctx, seq, ts);
+    }
+
+    /// The fast reject: most lines of healthy output have no ':' and no
+    /// anchored form; these are the only ones that can still start a record.
+    fn start_without_colon(&mut self, t: &[u8], ctx: Option<(u64, u64)>, seq: u64, ts: i64) {
+        let b0 = t[0];
+        if b0.is_ascii_uppercase() {
+            if starts(t, b"ERROR ") && is_pytest_summary_error(t) {
+                if !self.pytest_sections {
+                    self.start_pytest_error(t, seq, ts);
+                }
+                return;
+            }
+            if is_level_error(t) {
+                let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+                r.tb_merge = true;
+                self.open(r);
+                return;
+            }
+        }
+        if (t.ends_with(b"Error") || t.ends_with(b"Exception") || t.ends_with(b"]"))
+            && let Some(name_end) = exc_line(t)
+        {
+            // a bare exception name (`ReferenceError`), `[UnhandledPromiseRejection ...]`
+            let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+            if name_end == 0 {
+                r.mode = Mode::Single;
+            }
+            self.open(r);
+            return;
+        }
+        // tsc `src/a.ts(4,7) error ...` is the only location without a ':'
+        if memchr::memchr(b'(', t).is_some_and(|p| t.get(p + 1).is_some_and(u8::is_ascii_digit))
+            && let Some(loc) = parse_loc(t)
+        {
+            return self.start_loc(loc, ctx, seq, ts);
+        }
+        if t.ends_with("━".as_bytes()) && self.start_biome(t, seq, ts) {
+            return;
+        }
+        if starts(t, b"./") && has_extension(t) && memchr::memchr(b' ', t).is_none() {
+            // Next.js / webpack name the module, then its error: `./app/page.tsx` + `Error:` + frame
+            let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, String::new(), seq, ts);
+            r.file = Some(lossy(&t[2..]));
+            r.language = language_of(t);
+            r.loose = true;
+            r.confirmed = false;
+            self.open(r);
+            // (or a lint report's file header: `next lint`)
+            self.eslint_file.clear();
+            self.eslint_file.extend_from_slice(&t[2..]);
+            self.eslint_next = seq + 1;
+            return;
+        }
+        if (b0 == b'/' || b0.is_ascii_alphanumeric() || b0 == b'.') && is_eslint_header(t, None) {
+            // ESLint stylish file header: problem lines follow
+            self.eslint_file.clear();
+            self.eslint_file.extend_from_slice(t);
+            self.eslint_next = seq + 1;
+            return;
+        }
+        if starts(t, b"/usr/bin/ld") || starts(t, b"ld") {
+            self.start_ld(t, ctx, seq, ts);
+        }
+    }
+}

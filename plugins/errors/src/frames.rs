@@ -1,0 +1,481 @@
+//! Runtime errors and their frames: JS / Java stack traces, node's source
+//! frame, Python tracebacks, Go panics; and the choice of the frame that
+//! locates an error (the user's code, not libraries or runtime internals).
+
+use crate::Kind;
+use crate::blocks::{exc_line, is_caret_line};
+use crate::locations::*;
+use crate::record::*;
+use crate::text::*;
+
+pub(crate) fn py_frame(r: &mut Rec, tw: &[u8]) {
+    // File "/path/x.py", line 3, in main
+    let body = &tw[6..];
+    let Some(q) = memchr::memchr(b'"', body) else {
+        return;
+    };
+    let path = &body[..q];
+    let after = &body[q + 1..];
+    if let Some(p) = find(after, b"line ")
+        && let Some((l, _)) = parse_num(&after[p + 5..])
+    {
+        // frames run outermost first: the last one in the project wins
+        // (strings rewritten in place: a traceback has many frames)
+        match &mut r.raised {
+            Some((f, line)) => {
+                set_str(f, path);
+                *line = l;
+            }
+            None => r.raised = Some((lossy(path), l)),
+        }
+        let project = !is_library_path(path);
+        if project || !r.loc_locked {
+            match &mut r.file {
+                Some(f) => set_str(f, path),
+                None => r.file = Some(lossy(path)),
+            }
+            r.line = Some(l);
+            r.col = None;
+            r.loc_locked |= project;
+        }
+    }
+}
+
+/// Rewrites `s` with `bytes` (lossy), reusing its allocation.
+fn set_str(s: &mut String, bytes: &[u8]) {
+    s.clear();
+    s.push_str(&String::from_utf8_lossy(bytes));
+}
+
+/// Code that is not the user's: dependencies, the standard library and
+/// runtime internals (`node_modules`, `site-packages`, `<frozen os>`,
+/// `node:internal/...`, `<anonymous>`, the toolchain's own sources).
+pub(crate) fn is_library_path(p: &[u8]) -> bool {
+    match p.first() {
+        None | Some(b'<') => return true,
+        _ => {}
+    }
+    starts(p, b"node:")
+        || starts(p, b"internal/")
+        || contains(p, b"node_modules")
+        || contains(p, b"-packages/")
+        || contains(p, b"/lib/python")
+        || contains(p, b"/rustc/")
+        || contains(p, b"/.cargo/registry/")
+        || contains(p, b"/src/runtime/")
+        || contains(p, b"/src/testing/")
+        || starts(p, b"/usr/include/")
+        || starts(p, b"/usr/lib/")
+        || contains(p, b"/lib/gcc/")
+}
+
+pub(crate) fn stack_frame(r: &mut Rec, t: &[u8], tw: &[u8]) {
+    r.frames += 1;
+    r.confirmed = true;
+    let mut body = &tw[3..];
+    if let Some(b) = body.strip_suffix(b" {") {
+        body = b;
+    }
+    let inner = if body.ends_with(b")") {
+        match memchr::memrchr(b'(', body) {
+            Some(p) => &body[p + 1..body.len() - 1],
+            None => body,
+        }
+    } else {
+        body
+    };
+    if r.language.is_none() || r.language == Some("javascript") && r.frames == 1 && r.file.is_none() {
+        let java =
+            t[0] == b'\t' || contains(inner, b".java:") || inner == b"Native Method" || inner == b"Unknown Source";
+        if java {
+            r.language = Some("java");
+        } else if r.language.is_none() {
+            r.language = Some("javascript");
+        }
+    }
+    if r.loc_locked && r.col.is_none() {
+        // node's source frame `file:///app/db.mjs:3` gave no column: the
+        // frame at the same line has it
+        if let Some((p, l, Some(c))) = loc_from_end(inner)
+            && r.line == Some(l)
+            && r.file.as_deref().is_some_and(|f| p.ends_with(f.as_bytes()))
+        {
+            r.col = Some(c);
+        }
+        return;
+    }
+    if r.loc_locked || r.file.is_some() {
+        return;
+    }
+    if starts(inner, b"node:") || starts(inner, b"internal/") {
+        return;
+    }
+    if let Some((p, l, c)) = loc_from_end(inner) {
+        if r.raised.is_none() {
+            r.raised = Some((lossy(p), l));
+        }
+        let jdk = r.language == Some("java") && {
+            let f = body;
+            starts(f, b"java.")
+                || starts(f, b"jdk.")
+                || starts(f, b"sun.")
+                || starts(f, b"javax.")
+                || starts(f, b"kotlin.")
+                || starts(f, b"org.junit.")
+        };
+        if jdk || is_library_path(p) {
+            if r.fallback.is_none() {
+                r.fallback = Some((lossy(p), l, c));
+            }
+            return;
+        }
+        r.file = Some(lossy(p));
+        r.line = Some(l);
+        r.col = c;
+        if let Some(lang) = language_of(p)
+            && (lang == "typescript" || r.language != Some("java"))
+        {
+            r.language = Some(lang);
+        }
+    }
+}
+
+/// A frame of a failing test: the first frame in the project wins, the
+/// throw site in a source file as much as an assertion's line in the test
+/// file; node internals and `node_modules` are skipped.
+pub(crate) fn test_frame(r: &mut Rec, p: &[u8], l: u32, c: Option<u32>) {
+    if r.raised.is_none() {
+        r.raised = Some((lossy(p), l));
+    }
+    if r.loc_locked || is_library_path(p) {
+        return;
+    }
+    r.set_loc(p, l, c);
+    r.loc_locked = true;
+}
+
+pub(crate) fn cont_stack(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    if r.message.is_empty() && !ws && t.get(count_digits(t)) != Some(&b':') {
+        // a test runner's header (JUnit 4 `1) name`) precedes the exception line
+        r.message = lossy(trim(t));
+        r.confirmed = true;
+        return Accept;
+    }
+    if r.frames == 0 && r.file.is_none() && starts(t, b"Traceback (most recent call last)") {
+        // a log line (`Internal Server Error: /cart`) introducing a traceback
+        r.mode = Mode::PyTb;
+        r.stage = 0;
+        r.language = Some("python");
+        return Accept;
+    }
+    if ws && starts(tw, b"at ") {
+        stack_frame(r, t, tw);
+        return Accept;
+    }
+    if ws && starts(tw, b"...") && tw.ends_with(b" more") {
+        return Accept;
+    }
+    if starts(tw, b"Caused by:") || (ws && starts(tw, b"Suppressed: ")) {
+        return Accept;
+    }
+    if r.frames == 0 {
+        if r.kind == Kind::Warning && r.loose && !ws && r.lines < 3 {
+            // React `Warning: ...` + blank + `Check the render method of ...`
+            r.lines += 1;
+            return Accept;
+        }
+        if r.loose && r.lines < 80 && detail_line(r, t, tw, ws) {
+            r.lines += 1;
+            return Accept;
+        }
+        if r.node_origin && r.lines < 8 {
+            r.lines += 1;
+            return Accept;
+        }
+        if starts(t, b"Require stack:") {
+            r.stage = 1;
+            return Accept;
+        }
+        if r.stage == 1 && starts(t, b"- ") {
+            return Accept;
+        }
+        return Reject;
+    }
+    if r.stage == 8 {
+        // after the `}` closing node's inspected error: only its exit banner
+        return if starts(t, b"Node.js v") { Accept } else { Reject };
+    }
+    if t == b"}" && r.frames > 0 {
+        r.stage = 8;
+        return Accept;
+    }
+    let js = r.language != Some("java");
+    // (node's closing `Node.js v20.1.0` line ends its crash report)
+    // (Next.js adds a `digest: "339..."` line and a code frame)
+    let code_frame = (starts(t, b"> ") && count_digits(&t[2..]) > 0) || starts(t, b"digest: ");
+    if js && (ws || code_frame || starts(t, b"}") || starts(t, b"Node.js v") || starts(t, b"Emitted 'error' event")) {
+        return Accept;
+    }
+    Reject
+}
+
+pub(crate) fn cont_node_frame(r: &mut Rec, t: &[u8], tw: &[u8], _ws: bool) -> Cont {
+    use Cont::*;
+    match r.stage {
+        0 => {
+            r.stage = 1;
+            Accept
+        }
+        1 => {
+            if is_caret_line(tw) && contains(tw, b"^") {
+                r.stage = 2;
+                Accept
+            } else {
+                Reject
+            }
+        }
+        _ => {
+            r.message = lossy(trim(t));
+            r.confirmed = true;
+            r.mode = Mode::Stack;
+            r.node_origin = true;
+            if r.language.is_none() {
+                r.language = Some("javascript");
+            }
+            Accept
+        }
+    }
+}
+
+pub(crate) fn cont_py_tb(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    match r.stage {
+        0 => {
+            if ws {
+                if starts(tw, b"File \"") {
+                    py_frame(r, tw);
+                }
+                return Accept;
+            }
+            if starts(t, b"During handling of the above exception")
+                || starts(t, b"The above exception was the direct cause")
+            {
+                r.stage = 2;
+                return Accept;
+            }
+            if !r.confirmed
+                && exc_line(t).is_none()
+                && !t.iter().take_while(|b| **b != b':').all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.')
+            {
+                return Reject;
+            }
+            r.message = lossy(trim(t));
+            r.confirmed = true;
+            r.stage = 1;
+            Accept
+        }
+        1 => {
+            if starts(t, b"During handling of the above exception")
+                || starts(t, b"The above exception was the direct cause")
+            {
+                r.stage = 2;
+                Accept
+            } else {
+                Reject
+            }
+        }
+        _ => {
+            if starts(t, b"Traceback (most recent call last)") {
+                r.stage = 0;
+                Accept
+            } else {
+                Reject
+            }
+        }
+    }
+}
+
+pub(crate) fn cont_go_panic(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    if ws {
+        if r.file.is_none() && !contains(tw, b"/src/runtime/") && !contains(tw, b"/src/testing/") {
+            let end = find(tw, b" +0x").unwrap_or(tw.len());
+            if let Some((p, l, c)) = loc_from_end(&tw[..end])
+                && language_of(p) == Some("go")
+            {
+                r.set_loc(p, l, c);
+            }
+        }
+        return Accept;
+    }
+    if starts(t, b"goroutine ") || starts(t, b"created by ") || starts(t, b"[signal ") || starts(t, b"panic: ") {
+        return Accept;
+    }
+    if t.ends_with(b")") && memchr::memchr(b'(', t).is_some_and(|p| memchr::memchr(b' ', &t[..p]).is_none()) {
+        return Accept;
+    }
+    Reject
+}
+
+pub(crate) fn cont_npm(_r: &mut Rec, t: &[u8], _tw: &[u8], _ws: bool) -> Cont {
+    use Cont::*;
+    if starts(t, b"npm ERR!") || starts(t, b"npm error") { Accept } else { Reject }
+}
+
+pub(crate) fn cont_single(r: &mut Rec, t: &[u8], _tw: &[u8], ws: bool) -> Cont {
+    use Cont::*;
+    if r.stage == 6 && starts(t, b"(Use `node --trace-") {
+        // node's hint under its warning
+        r.stage = 0;
+        return Accept;
+    }
+    if r.tb_merge && !ws && t.len() >= 20 && t.iter().all(|b| *b == b'-') {
+        // unittest `FAIL: test_x (mod.Class.test_x)`, a rule, the traceback
+        return Accept;
+    }
+    if r.tb_merge && starts(t, b"Traceback (most recent call last)") {
+        r.mode = Mode::PyTb;
+        r.stage = 0;
+        r.confirmed = true;
+        r.language = Some("python");
+        return Accept;
+    }
+    if r.stage == 7 && ws && r.message.is_empty() {
+        // Gradle `    java.lang.ArrayIndexOutOfBoundsException at EdgeTest.java:10`
+        let tw = trim(t);
+        let (msg, loc) = match find(tw, b" at ") {
+            Some(p) => (&tw[..p], loc_from_end(&tw[p + 4..])),
+            None => (tw, None),
+        };
+        r.message = lossy(msg);
+        if let Some((p, l, c)) = loc {
+            r.set_loc(p, l, c);
+        }
+        r.confirmed = true;
+        return Accept;
+    }
+    if r.cont_ws && ws && r.lines < 20 {
+        r.lines += 1;
+        Accept
+    } else {
+        Reject
+    }
+}
+
+/// The detail lines of an error header that announces them (`Transform
+/// failed with 1 error:`, `Internal server error: x`, `error during
+/// build:`): indented lines, code frames and their gutters, the tool's own
+/// message lines (`[PARSE_ERROR] msg`, `✘ [ERROR] msg`, `path:l:c: ERROR:
+/// msg`, `[plugin] msg`), `File:` lines, and a line that restates the
+/// message. The first location found locates the error; a header that ends
+/// with ':' takes the first detail message as its message.
+fn detail_line(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> bool {
+    let g = trim_start(strip_gutter(tw));
+    let mut msg: Option<(&[u8], Option<&[u8]>)> = None;
+    let mut ok = ws || g.len() != tw.len();
+    if let Some(rest) = g.strip_prefix("✘ [ERROR] ".as_bytes()) {
+        msg = Some((rest, None));
+        ok = true;
+    } else if let Some(rest) = g.strip_prefix(b"x ").filter(|_| ws) {
+        // SWC (Next.js) `  x Unexpected token \`main\``
+        msg = Some((rest, None));
+    } else if g.first() == Some(&b'[')
+        && let Some(p) = memchr::memchr(b']', g)
+    {
+        // `[PARSE_ERROR] Expected ...` (a code), `[builtin:vite-transform] Expected ...`,
+        // `[vite:esbuild] Transform failed with 1 error:` (a plugin's sub-header)
+        let inner = &g[1..p];
+        let rest = trim(&g[p + 1..]);
+        if !inner.is_empty() && inner.iter().all(|b| b.is_ascii_uppercase() || *b == b'_') {
+            msg = Some((rest, Some(inner)));
+        } else if !rest.ends_with(b":") {
+            msg = Some((rest, None));
+        }
+        ok = true;
+    }
+    if let Some((path, line, col)) = detail_loc(g).or_else(|| detail_loc(tw)) {
+        ok = true;
+        if let Some(e) = find(g, b": ERROR: ") {
+            msg = Some((&g[e + 9..], None));
+        }
+        if !r.loc_locked {
+            r.set_loc(path, line, col);
+            r.loc_locked = !crate::frames::is_library_path(path);
+            // SWC's `,-[path:3:1]` is where its frame starts: the caret tells the column
+            r.stage = u8::from(starts(g, b",-["));
+        }
+    }
+    caret_column(r, t);
+    if let Some((m, code)) = msg {
+        if r.message.ends_with(':') && !r.detail {
+            r.message = lossy(trim(m));
+            r.code = code.map(lossy);
+            r.detail = true;
+        }
+    } else if !ok {
+        // a line that restates the message (Vite 5 build repeats esbuild's),
+        // a sub-header (`[vite:esbuild] Transform failed with 1 error:`,
+        // `Import trace for requested module:`) or a module it lists (`./app/page.tsx`)
+        ok = (r.detail && !t.is_empty() && r.message.as_bytes() == trim(t))
+            || (t.ends_with(b":") && !crate::blocks::phrase_error(t) && exc_line(t).is_none())
+            || (starts(t, b"./") && has_extension(t));
+    }
+    ok
+}
+
+/// Code frames: remembers the number of the last code line and where its
+/// gutter bar is (in the whole line: frames indent their lines unevenly);
+/// a caret line under it refines a frame-start location (`r.stage == 1`)
+/// to the caret's line and column.
+fn caret_column(r: &mut Rec, t: &[u8]) {
+    let tw = t;
+    let lead_ws = t.len() - trim_start(t).len();
+    let tw = &tw[lead_ws..];
+    let d = count_digits(tw);
+    let lead = if tw.first() == Some(&b'>') { trim_start(&tw[1..]) } else { tw };
+    let d2 = count_digits(lead);
+    if d > 0 || d2 > 0 {
+        let (num, rest) = if d > 0 { (&tw[..d], &tw[d..]) } else { (&lead[..d2], &lead[d2..]) };
+        if let (Some((n, _)), Some(bar)) = (parse_num(num), rest.iter().position(|b| *b == b'|' || *b == b':'))
+            && rest[..bar].iter().all(|b| *b == b' ')
+        {
+            r.counts[0] = n;
+            r.counts[1] = (t.len() - rest.len() + bar) as u32;
+        }
+        return;
+    }
+    if r.stage != 1 || r.counts[0] == 0 {
+        return;
+    }
+    // `   :      ^^^^` / `    |         ^`: the bar at the same place as the code line's
+    let bar = r.counts[1] as usize;
+    if t.len() > bar
+        && matches!(t.get(bar), Some(b'|' | b':'))
+        && let Some(c) = t[bar + 1..].iter().position(|b| *b == b'^')
+    {
+        r.line = Some(r.counts[0]);
+        r.col = Some(c as u32);
+        r.stage = 2;
+    }
+}
+
+/// Code-frame gutters: `  5 │ code`, `   │`, `───╯`, `3  |  code`, `   |   ^`
+fn strip_gutter(tw: &[u8]) -> &[u8] {
+    let mut s = tw;
+    if let Some(r) = s.strip_prefix(b">") {
+        s = trim_start(r);
+    }
+    let digits = count_digits(s);
+    s = trim_start(&s[digits..]);
+    for g in ["│", "╭", "╰", "─", "╵", "┬", "|", ":", "`"] {
+        // (a number before `:` is a location, `7:29`, not a gutter)
+        if digits > 0 && g == ":" {
+            continue;
+        }
+        if let Some(rest) = s.strip_prefix(g.as_bytes()) {
+            return rest;
+        }
+    }
+    tw
+}
