@@ -2,8 +2,7 @@
 //! captured from tsc, node, python, cargo, gcc, javac, go, ...) run through
 //! the real `brum` binary and the real built-in `errors` component: every
 //! expected error and warning must be found exactly, with its file and line,
-//! and nothing else. Prints precision and recall over file:line, to say
-//! how far off the corpus is when it is not exact.
+//! and nothing else. Prints precision and recall over file:line.
 
 use std::path::Path;
 
@@ -11,58 +10,12 @@ use serde_json::Value;
 
 use crate::*;
 
-#[derive(Debug)]
-struct Expected {
-    kind: String,
-    severity: String,
-    file: Option<String>,
-    line: Option<u64>,
-    column: Option<u64>,
-    code: Option<String>,
-    message: String,
-}
+#[path = "../../../plugins/errors/tests/common/expected.rs"]
+mod expected;
 
-fn parse_expected(text: &str) -> Vec<Expected> {
-    let mut v = Vec::new();
-    for raw in text.lines() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let main = line.split(" | ").next().unwrap_or(line);
-        let mut parts = main.splitn(5, ' ');
-        let kind = parts.next().unwrap_or("").to_string();
-        let severity = parts.next().unwrap_or("").to_string();
-        let loc = parts.next().unwrap_or("-");
-        let code = parts.next().unwrap_or("-");
-        let message = parts.next().unwrap_or("").trim().to_string();
-        let (file, line_no, column) = if loc == "-" {
-            (None, None, None)
-        } else {
-            let mut it = loc.rsplitn(3, ':').collect::<Vec<_>>();
-            it.reverse();
-            let nums: Vec<Option<u64>> = it.iter().map(|p| p.parse().ok()).collect();
-            match (it.len(), nums.as_slice()) {
-                (3, [_, Some(l), Some(c)]) => (Some(it[0].to_string()), Some(*l), Some(*c)),
-                (3, [_, _, Some(l)]) => (Some(format!("{}:{}", it[0], it[1])), Some(*l), None),
-                (2, [_, Some(l)]) => (Some(it[0].to_string()), Some(*l), None),
-                _ => (Some(loc.to_string()), None, None),
-            }
-        };
-        v.push(Expected {
-            kind,
-            severity,
-            file,
-            line: line_no,
-            column,
-            code: (code != "-").then(|| code.to_string()),
-            message,
-        });
-    }
-    v
-}
+use expected::{Expect, Variant};
 
-fn matches(e: &Expected, f: &Value) -> bool {
+fn matches(e: &Expect, f: &Value) -> bool {
     let kind = f["kind"].as_str().unwrap_or("");
     kind == e.kind
         && f["severity"] == e.severity.as_str()
@@ -71,63 +24,119 @@ fn matches(e: &Expected, f: &Value) -> bool {
             (Some(want), Some(got)) => got.ends_with(want.as_str()),
             _ => false,
         }
-        && e.line.is_none_or(|l| f["line"].as_u64() == Some(l))
-        && e.column.is_none_or(|c| f["column"].as_u64() == Some(c))
+        && e.line.is_none_or(|l| f["line"].as_u64() == Some(u64::from(l)))
+        && e.column.is_none_or(|c| f["column"].as_u64() == Some(u64::from(c)))
         && e.code.as_deref().is_none_or(|c| f["code"] == c)
         && (e.code.is_some() || f.get("code").is_none())
         && f["message"].as_str().unwrap_or("").contains(&e.message)
 }
 
+/// file:line hits, false and missed, for one split and variant.
+#[derive(Default, Clone, Copy)]
+struct Score {
+    tp: usize,
+    fp: usize,
+    fneg: usize,
+}
+
+impl Score {
+    fn precision(self) -> f64 {
+        self.tp as f64 / (self.tp + self.fp).max(1) as f64
+    }
+    fn recall(self) -> f64 {
+        self.tp as f64 / (self.tp + self.fneg).max(1) as f64
+    }
+}
+
+/// The whole corpus through the real binary and the real `errors`
+/// component, every captured variant (plain pipe, FORCE_COLOR, a pty): the
+/// scenarios the detector was built against must come out exactly; the
+/// unseen ones (captured and written down before the detector was changed
+/// for them) are the honest score, reported and held to what it is now
+/// (precision 1.000; recall 0.986 plain and colour, 0.976 pty — the goal is
+/// 0.98 everywhere: nextest's pty report on one physical line is missed).
 #[test]
 fn real_tool_output_corpus_is_detected_exactly() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/errors/tests/fixtures");
-    let mut dirs: Vec<_> =
-        std::fs::read_dir(&root).expect("fixtures dir").flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
-    dirs.sort();
-    assert!(dirs.len() >= 35, "the corpus has {} scenarios", dirs.len());
-    let (mut tp, mut fp, mut fneg) = (0usize, 0usize, 0usize);
+    let scenarios = expected::scenarios(&root).expect("fixtures");
+    assert!(scenarios.len() >= 150, "the corpus has {} scenarios", scenarios.len());
+    let mut scores = [[Score::default(); 3]; 2];
     let mut failures = Vec::new();
+    let mut unseen_misses = Vec::new();
     let p = Project::new();
-    for dir in &dirs {
-        let name = dir.file_name().expect("name").to_string_lossy().to_string();
-        let expected = parse_expected(&std::fs::read_to_string(dir.join("expected.txt")).expect("expected.txt"));
-        let log = dir.join("output.log");
-        let (events, out) = p.run_json(&["--name", "tool", "--", "cat", log.to_str().expect("path")], LIMIT);
-        assert_eq!(out.code, Some(0), "{name}: {}", out.stderr);
-        let found: Vec<&Value> = of_type(&events, "error.detected");
-        let want: Vec<&Expected> = expected.iter().filter(|e| e.kind == "error" || e.kind == "warning").collect();
-        // file:line precision/recall
-        let key =
-            |file: Option<&str>, line: Option<u64>| file.map(|f| (f.rsplit('/').next().unwrap_or(f).to_string(), line));
-        let want_keys: Vec<_> = want.iter().filter_map(|e| key(e.file.as_deref(), e.line)).collect();
-        let got_keys: Vec<_> = found.iter().filter_map(|f| key(f["file"].as_str(), f["line"].as_u64())).collect();
-        let hits = got_keys.iter().filter(|k| want_keys.contains(k)).count();
-        tp += hits;
-        fp += got_keys.len() - hits;
-        fneg += want_keys.len().saturating_sub(hits);
-        // exactness: same count, each expected one matched in order
-        let exact = found.len() == want.len() && want.iter().zip(&found).all(|(e, f)| matches(e, f));
-        if !exact {
-            failures.push(format!("{name}: expected {want:#?}\nfound {found:#?}"));
-        }
-        for (kind, types) in [("test", &["test.passed", "test.failed"][..]), ("build", &["build.event"][..])] {
-            let n_want = expected.iter().filter(|e| e.kind == kind).count();
-            let n_got = events.iter().filter(|e| types.iter().any(|t| e["type"] == *t)).count();
-            if n_want != n_got {
-                failures.push(format!("{name}: {n_want} {kind} results expected, {n_got} found"));
+    for sc in &scenarios {
+        for case in &sc.cases {
+            let log = case.log.to_str().expect("path");
+            let (events, out) = p.run_json(&["--name", "tool", "--", "cat", log], LIMIT);
+            assert_eq!(out.code, Some(0), "{}: {}", sc.name, out.stderr);
+            let found: Vec<&Value> = of_type(&events, "error.detected");
+            let want: Vec<&Expect> =
+                case.expected.iter().filter(|e| e.kind == "error" || e.kind == "warning").collect();
+            let key = |file: Option<&str>, line: Option<u64>| {
+                file.map(|f| (f.rsplit('/').next().unwrap_or(f).to_string(), line))
+            };
+            let mut want_keys: Vec<_> =
+                want.iter().filter_map(|e| key(e.file.as_deref(), e.line.map(u64::from))).collect();
+            let got_keys: Vec<_> = found.iter().filter_map(|f| key(f["file"].as_str(), f["line"].as_u64())).collect();
+            let score = &mut scores[usize::from(sc.unseen)][case.variant as usize];
+            for k in &got_keys {
+                match want_keys.iter().position(|w| w == k) {
+                    Some(i) => {
+                        want_keys.remove(i);
+                        score.tp += 1;
+                    }
+                    None => score.fp += 1,
+                }
+            }
+            score.fneg += want_keys.len();
+            let mut problems = Vec::new();
+            if !(found.len() == want.len() && want.iter().zip(&found).all(|(e, f)| matches(e, f))) {
+                problems
+                    .push(format!("expected {:#?}\nfound {found:#?}", want.iter().map(|e| &e.src).collect::<Vec<_>>()));
+            }
+            for (kind, types) in [("test", &["test.passed", "test.failed"][..]), ("build", &["build.event"][..])] {
+                let n_want = case.expected.iter().filter(|e| e.kind == kind).count();
+                let n_got = events.iter().filter(|e| types.iter().any(|t| e["type"] == *t)).count();
+                if n_want != n_got {
+                    problems.push(format!("{n_want} {kind} results expected, {n_got} found"));
+                }
+            }
+            if !problems.is_empty() {
+                let what = format!("{} ({}): {}", sc.name, case.variant.name(), problems.join("; "));
+                if sc.unseen { unseen_misses.push(what) } else { failures.push(what) }
             }
         }
     }
-    let precision = tp as f64 / (tp + fp).max(1) as f64;
-    let recall = tp as f64 / (tp + fneg).max(1) as f64;
-    println!(
-        "corpus: {} scenarios; file:line tp={tp} fp={fp} fn={fneg} precision={precision:.3} recall={recall:.3}",
-        dirs.len()
-    );
-    // Exactness is the assertion; it implies precision = recall = 1, so a
-    // threshold on them could never fail on its own. They are printed (before
-    // the assertion) to say how far off a failing corpus is.
-    assert!(failures.is_empty(), "{} scenario(s) differ:\n{}", failures.len(), failures.join("\n\n"));
+    for (split, name) in [(0, "seen"), (1, "unseen")] {
+        for v in Variant::ALL {
+            let s = scores[split][v as usize];
+            println!(
+                "{name} {}: tp={} fp={} fn={} precision={:.3} recall={:.3}",
+                v.name(),
+                s.tp,
+                s.fp,
+                s.fneg,
+                s.precision(),
+                s.recall()
+            );
+        }
+    }
+    println!("unseen cases not exact: {}", unseen_misses.len());
+    for m in &unseen_misses {
+        println!("  {}", m.lines().next().unwrap_or(""));
+    }
+    assert!(failures.is_empty(), "{} seen case(s) differ:\n{}", failures.len(), failures.join("\n\n"));
+    for v in Variant::ALL {
+        let s = scores[1][v as usize];
+        assert!(
+            s.precision() >= 0.98 && s.recall() >= 0.97,
+            "unseen {}: precision {:.3}, recall {:.3} (below 0.98 / 0.97); not exact:\n{}",
+            v.name(),
+            s.precision(),
+            s.recall(),
+            unseen_misses.join("\n")
+        );
+    }
 }
 
 /// A process printing a real tsc diagnostic twice (a watcher recompiling)

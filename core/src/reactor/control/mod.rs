@@ -3,6 +3,10 @@
 //! requests, answers from the reactor's state, and streams events to
 //! `tail` clients from an event history and then live.
 //!
+//! Rooms: this file is the transport (the socket, its clients, what they
+//! may queue and when they are dropped); [`answers`] says what a request
+//! means for the session; [`tail`] feeds the event stream to tail clients.
+//!
 //! Every client has a bounded outbox; one that stops reading is
 //! disconnected when it fills (`client.dropped`), and nobody else waits.
 
@@ -14,14 +18,18 @@ use std::time::Instant;
 
 use mio::net::{UnixListener, UnixStream};
 use mio::{Interest, Token};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::search;
-use super::{Reactor, Shutdown};
+mod answers;
+mod tail;
+
+use tail::{TAIL_WINDOW, fill_tail};
+
+use super::Reactor;
 use crate::control::{self, Command, Request, Tail};
 use crate::events::Event;
 use crate::files;
-use crate::supervise::child::{ChildState, Refusal, StopKind};
 
 /// Token of the listening socket.
 pub const LISTENER: Token = Token(2);
@@ -159,50 +167,11 @@ impl Client {
     }
 }
 
-/// Queues the tail's next events from the shared history, up to
-/// [`TAIL_WINDOW`] unsent; a tail without follow ends when its history is
-/// out.
-fn fill_tail(c: &mut Client, ring: &crate::store::Ring) {
-    let Some(t) = c.tail.as_ref() else { return };
-    let pushed = ring.stats().pushed_lines;
-    let base = pushed - ring.len() as u64;
-    if c.cursor < base {
-        // pushed out of the history before this client took them
-        c.missed += base - c.cursor;
-        c.missed_last_seq = c.missed_last_seq.max(ring.first_seq().unwrap_or(0).saturating_sub(1));
-        c.cursor = base;
-    }
-    let end = c.until.map_or(pushed, |u| u.min(pushed));
-    if c.cursor < end && c.unsent() < TAIL_WINDOW {
-        if c.unsent() == 0 {
-            c.last_progress = Instant::now();
-        }
-        let since = t.since.unwrap_or(0);
-        let (from, to) = ((c.cursor - base) as usize, (end - base) as usize);
-        let Client { outbox, sent, cursor, .. } = c;
-        ring.for_each_range(from, to, |rec, line| {
-            *cursor += 1;
-            if rec.seq > since && control::event_meta(line).is_some_and(|m| t.wants(&m)) {
-                outbox.extend_from_slice(line);
-            }
-            outbox.len() - *sent < TAIL_WINDOW
-        });
-    }
-    if c.until.is_some_and(|u| c.cursor >= u) {
-        c.tail = None;
-        c.close_after_flush = true;
-    }
-}
-
 /// Requests that may take long (a search, a history replay, findings
 /// decoded): served after the cheap ones of the turn, within its budget.
 fn expensive(cmd: &Command) -> bool {
     matches!(cmd, Command::Logs(_) | Command::Tail(_) | Command::Errors(_) | Command::Urls(_))
 }
-
-/// Bytes of events queued for one tail client at a time; the rest waits in
-/// the shared history, so a tail that does not read costs this much.
-const TAIL_WINDOW: usize = 256 << 10;
 
 /// A client whose outbox is full and that has taken nothing for this long
 /// has stopped reading and is disconnected; one that is only slow gets
@@ -254,7 +223,7 @@ enum Io {
 
 impl Reactor {
     /// Accepts every pending connection.
-    pub(super) fn accept_clients(&mut self) {
+    pub(in crate::reactor) fn accept_clients(&mut self) {
         loop {
             let Some(ctl) = self.control.as_mut() else { return };
             let (mut stream, _) = match ctl.listener.accept() {
@@ -311,7 +280,7 @@ impl Reactor {
     }
 
     /// A client socket is readable or writable.
-    pub(super) fn client_ready(&mut self, slot: usize) {
+    pub(in crate::reactor) fn client_ready(&mut self, slot: usize) {
         if let Io::Closed = self.client_read(slot) {
             self.drop_client(slot, None);
             return;
@@ -376,7 +345,7 @@ impl Reactor {
     /// Serves at most one request per client this turn: first the cheap
     /// ones of every client, then the expensive ones while the turn's
     /// request time lasts. A client whose answers pile up unread waits.
-    pub(super) fn serve_requests(&mut self) {
+    pub(in crate::reactor) fn serve_requests(&mut self) {
         let Some(ctl) = self.control.as_mut() else { return };
         let n = ctl.clients.len();
         if n == 0 {
@@ -433,31 +402,8 @@ impl Reactor {
         }
     }
 
-    /// Runs client `slot`'s search for at most `budget`, and answers when
-    /// it is done.
-    fn advance_search(&mut self, slot: usize, budget: std::time::Duration) {
-        let Some(mut search) = self.client_mut(slot).and_then(|c| c.search.take()) else { return };
-        let p = &self.procs[search.process()];
-        match search.advance(&p.capture.ring, p.capture.evicted_total, budget) {
-            Some(answer) => {
-                let line = control::ok_line(search.id(), answer);
-                self.reply(slot, &line);
-            }
-            None => {
-                if let Some(c) = self.client_mut(slot) {
-                    c.search = Some(search);
-                }
-            }
-        }
-    }
-
-    /// The history's position after its newest event.
-    fn history_end(&self) -> u64 {
-        self.em.output().history().map_or(0, |h| h.ring.stats().pushed_lines)
-    }
-
     /// Whether some client has a request waiting for a turn.
-    pub(super) fn requests_waiting(&self) -> bool {
+    pub(in crate::reactor) fn requests_waiting(&self) -> bool {
         self.control
             .as_ref()
             .is_some_and(|ctl| ctl.clients.iter().flatten().any(|c| c.has_request() && c.unsent() < OUTBOX_PAUSE))
@@ -465,7 +411,7 @@ impl Reactor {
 
     /// Closes connections that ask nothing, and drops clients that stopped
     /// taking their answers.
-    pub(super) fn sweep_clients(&mut self) {
+    pub(in crate::reactor) fn sweep_clients(&mut self) {
         let Some(ctl) = self.control.as_mut() else { return };
         ctl.sweep_armed = false;
         let mut idle = Vec::new();
@@ -584,373 +530,9 @@ impl Reactor {
         }
     }
 
-    fn handle_request(&mut self, slot: usize, req: Result<Request, control::RequestError>) {
-        let req = match req {
-            Ok(r) => r,
-            Err(e) => return self.reply(slot, &control::error_line(&e.id, &e.message)),
-        };
-        let Request { id, cmd } = req;
-        if self.client_mut(slot).is_some_and(|c| c.reserved)
-            && !matches!(
-                cmd,
-                Command::Hello
-                    | Command::Ps
-                    | Command::Start(_)
-                    | Command::Stop(_)
-                    | Command::Restart(_)
-                    | Command::Shutdown
-            )
-        {
-            let msg = "too many clients: only ps, status, start, stop, restart and down are served now";
-            return self.reply(slot, &control::error_line(&id, msg));
-        }
-        let answer = match cmd {
-            Command::Hello => Ok(self.hello()),
-            Command::Ps => Ok(json!({ "processes": self.ps(), "plugins": self.plugin_usage() })),
-            Command::Logs(l) => {
-                let search = self.proc_index(&l.process).and_then(|i| search::Search::start(id.clone(), &l, i));
-                match search {
-                    Ok(search) => {
-                        if let Some(c) = self.client_mut(slot) {
-                            c.search = Some(search);
-                        }
-                        self.advance_search(slot, SEARCH_SLICE_TIME);
-                        return;
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            Command::Errors(f) => self.errors(&f),
-            Command::Urls(f) => self.urls(&f),
-            Command::Start(n) => self.proc_index(&n.process).and_then(|i| self.user_start(i)),
-            Command::Stop(n) => self.proc_index(&n.process).and_then(|i| self.user_stop(i)),
-            Command::Restart(n) => self.proc_index(&n.process).and_then(|i| self.user_restart(i)),
-            Command::Shutdown => {
-                if self.shutdown.is_none() {
-                    self.begin_shutdown(Shutdown::Requested);
-                }
-                Ok(json!({ "stopping": true, "pid": std::process::id() }))
-            }
-            Command::Tail(t) => return self.start_tail(slot, &id, t),
-        };
-        let bytes = match answer {
-            Ok(v) => control::ok_line(&id, v),
-            Err(msg) => control::error_line(&id, &msg),
-        };
-        self.reply(slot, &bytes);
-    }
-
-    fn proc_index(&self, name: &str) -> Result<usize, String> {
-        self.procs.iter().position(|p| p.spec.name == name).ok_or_else(|| {
-            let names: Vec<&str> = self.procs.iter().map(|p| p.spec.name.as_str()).collect();
-            format!("unknown process \"{name}\" (defined: {})", names.join(", "))
-        })
-    }
-
-    fn hello(&self) -> Value {
-        let ctl = self.control.as_ref();
-        json!({
-            "version": env!("CARGO_PKG_VERSION"),
-            "protocol": control::PROTOCOL_VERSION,
-            "schema": crate::events::SCHEMA_VERSION,
-            "pid": std::process::id(),
-            "cwd": std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default(),
-            "socket": ctl.map(|c| c.path.display().to_string()),
-            "uptime_ms": ctl.map_or(0, |c| c.started.elapsed().as_millis() as u64),
-            "seq": self.em.seq(),
-            "processes": self.procs.iter().map(|p| p.spec.name.clone()).collect::<Vec<_>>(),
-            // the name column of readable output, as `brum run` pads it
-            "width": self.selection.iter().map(|&i| self.procs[i].spec.name.chars().count()).max().unwrap_or(0).max(4),
-        })
-    }
-
-    fn plugin_usage(&self) -> Vec<Value> {
-        self.host.as_ref().map_or_else(Vec::new, |h| {
-            h.usage()
-                .iter()
-                .map(|u| {
-                    json!({
-                        "name": u.name,
-                        "state": u.state,
-                        "calls": u.calls,
-                        "busy_ms": (u.busy_ms * 10.0).round() / 10.0,
-                        "failures": u.failures,
-                    })
-                })
-                .collect()
-        })
-    }
-
-    fn ps(&self) -> Vec<Value> {
-        self.procs
-            .iter()
-            .map(|p| {
-                let c = &p.child;
-                let (open_errors, open_warnings) = self.book.open_counts(p.index);
-                let (code, signal) = match c.last_end().map(|e| e.exit) {
-                    Some(crate::supervise::Exit::Code(c)) => (Some(c), None),
-                    Some(crate::supervise::Exit::Signal(s)) => (None, Some(crate::events::signal_name(s))),
-                    None => (None, None),
-                };
-                let uptime = match c.state {
-                    ChildState::Running { since, .. } | ChildState::Exiting { since, .. } => {
-                        Some(since.elapsed().as_millis() as u64)
-                    }
-                    _ => None,
-                };
-                let (ready, ready_ms) = self.ready_label(p.index);
-                json!({
-                    "name": p.spec.name,
-                    "state": c.label(),
-                    "ready": ready,
-                    "ready_ms": ready_ms,
-                    "pid": c.pid(),
-                    "uptime_ms": uptime,
-                    "run": c.run,
-                    "restarts": c.restarts,
-                    "exit_code": code,
-                    "signal": signal,
-                    "errors": open_errors,
-                    "warnings": open_warnings,
-                    "errors_total": p.stats.errors,
-                    "warnings_total": p.stats.warnings,
-                    "urls": p.stats.urls,
-                    "command": p.spec.display,
-                })
-            })
-            .collect()
-    }
-
-    /// `errors`: the open errors (and warnings), with `all` the resolved
-    /// ones still remembered too, each as its latest `error.detected` event
-    /// plus `open` (and `resolved`: why).
-    fn errors(&self, f: &control::Findings) -> Result<Value, String> {
-        let only = match f.process.as_deref() {
-            Some(name) => Some(self.proc_index(name)?),
-            None => None,
-        };
-        let limit = f.limit.unwrap_or(50).min(MAX_FINDINGS);
-        let as_json = |e: &crate::open_errors::Entry| -> Option<Value> {
-            let mut v: Value = serde_json::from_slice(&e.json).ok()?;
-            v["open"] = e.resolved.is_none().into();
-            if let Some(r) = e.resolved {
-                v["resolved"] = r.into();
-            }
-            Some(v)
-        };
-        let wanted = |e: &&crate::open_errors::Entry| only.is_none_or(|i| e.process == i);
-        let mut items: Vec<(u64, Value)> =
-            self.book.open().filter(wanted).filter_map(|e| Some((e.id, as_json(e)?))).collect();
-        let open = items.len();
-        if f.all.unwrap_or(false) {
-            items.extend(self.book.resolved().filter(wanted).filter_map(|e| Some((e.id, as_json(e)?))));
-            items.sort_by_key(|(id, _)| *id);
-        }
-        let total = items.len();
-        let shown: Vec<Value> = items.into_iter().skip(total.saturating_sub(limit)).map(|(_, v)| v).collect();
-        Ok(json!({ "errors": shown, "open": open, "total": total, "more": total.saturating_sub(limit) }))
-    }
-
-    /// `urls`: what the current run of each process announced, latest
-    /// announcement of each URL.
-    fn urls(&self, f: &control::Findings) -> Result<Value, String> {
-        let only = match f.process.as_deref() {
-            Some(name) => Some(self.proc_index(name)?),
-            None => None,
-        };
-        let Some(ctl) = self.control.as_ref() else { return Ok(json!({})) };
-        let limit = f.limit.unwrap_or(50).min(MAX_FINDINGS);
-        let mut latest: Vec<Value> = Vec::new();
-        for b in ctl.urls.iter().rev() {
-            let Some(meta) = control::event_meta(b) else { continue };
-            let Some(pi) = meta.process.and_then(|n| self.procs.iter().position(|p| p.spec.name == n)) else {
-                continue;
-            };
-            if only.is_some_and(|i| i != pi) {
-                continue;
-            }
-            let Ok(v) = serde_json::from_slice::<Value>(b) else { continue };
-            let url = v["url"].as_str().unwrap_or_default().to_string();
-            // only what the current run announced, once
-            if !self.procs[pi].stats.urls.contains(&url)
-                || latest.iter().any(|x| x["url"] == v["url"] && x["process"] == v["process"])
-            {
-                continue;
-            }
-            latest.push(v);
-        }
-        latest.reverse();
-        let total = latest.len();
-        let shown: Vec<Value> = latest.into_iter().skip(total.saturating_sub(limit)).collect();
-        Ok(json!({ "urls": shown, "total": total, "more": total.saturating_sub(limit) }))
-    }
-
-    fn refusal(&self, i: usize, r: Refusal) -> String {
-        let name = &self.procs[i].spec.name;
-        match r {
-            Refusal::AlreadyRunning => format!("{name} is already running"),
-            Refusal::WaitingToRestart => format!("{name} is waiting to restart"),
-            Refusal::NotRunning => format!("{name} is not running"),
-        }
-    }
-
-    fn user_start(&mut self, i: usize) -> Result<Value, String> {
-        if self.shutdown.is_some() {
-            return Err("brum is shutting down".into());
-        }
-        self.procs[i].child.can_start().map_err(|r| self.refusal(i, r))?;
-        self.procs[i].child.restarts = 0;
-        self.spawn(i);
-        let p = &self.procs[i];
-        Ok(json!({ "process": p.spec.name, "started": true, "pid": p.child.pid(), "run": p.child.run }))
-    }
-
-    fn user_stop(&mut self, i: usize) -> Result<Value, String> {
-        if matches!(self.procs[i].child.state, ChildState::Exiting { .. }) {
-            return Err(self.refusal(i, Refusal::NotRunning));
-        }
-        self.stop(i, StopKind::Stop).map_err(|r| self.refusal(i, r))?;
-        Ok(json!({ "process": self.procs[i].spec.name, "stopping": true }))
-    }
-
-    fn user_restart(&mut self, i: usize) -> Result<Value, String> {
-        match self.procs[i].child.state {
-            ChildState::Running { .. } => {
-                self.stop(i, StopKind::Restart).map_err(|r| self.refusal(i, r))?;
-                Ok(json!({ "process": self.procs[i].spec.name, "restarting": true }))
-            }
-            _ => self.user_start(i),
-        }
-    }
-
-    fn start_tail(&mut self, slot: usize, id: &Value, t: Tail) {
-        self.pump_control();
-        let seq = self.em.seq();
-        let Some(ctl) = self.control.as_mut() else { return };
-        let Some(history) = self.em.output().history() else { return };
-        let ring = &history.ring;
-        let first = ring.first_seq();
-        let missed = match (t.since, first) {
-            (Some(s), Some(f)) if f > s + 1 => f - s - 1,
-            _ => 0,
-        };
-        let ack = control::ok_line(
-            id,
-            json!({ "tail": true, "seq": seq, "history_from": first, "missed": missed, "follow": t.follow }),
-        );
-        let pushed = ring.stats().pushed_lines;
-        let base = pushed - ring.len() as u64;
-        // where in the history this tail begins: the history is replayed
-        // from the shared ring by position, never copied per client
-        let mut start = pushed;
-        if t.since.is_some() || t.last.is_some() {
-            let since = t.since.unwrap_or(0);
-            let wanted = |rec: &crate::store::Record, bytes: &[u8]| {
-                rec.seq > since && control::event_meta(bytes).is_some_and(|m| t.wants(&m))
-            };
-            let mut count = 0usize;
-            ring.for_each(|rec, bytes| {
-                count += wanted(rec, bytes) as usize;
-                true
-            });
-            let skip = t.last.map_or(0, |n| count.saturating_sub(n));
-            let (mut k, mut pos) = (0usize, base);
-            start = pushed;
-            ring.for_each(|rec, bytes| {
-                if wanted(rec, bytes) {
-                    if k == skip {
-                        start = pos;
-                        return false;
-                    }
-                    k += 1;
-                }
-                pos += 1;
-                true
-            });
-        }
-        let Some(c) = ctl.clients.get_mut(slot).and_then(Option::as_mut) else { return };
-        c.outbox.extend_from_slice(&ack);
-        c.cursor = start;
-        c.until = (!t.follow).then_some(pushed);
-        c.tail = Some(t);
-        self.pump_control();
-    }
-
-    /// Hands the events published since the last call to the tail clients
-    /// (and keeps the findings for `errors` / `urls`), then writes what
-    /// clients can take. With nobody tailing that is nothing but the
-    /// findings: the history already holds every event.
-    pub(super) fn pump_control(&mut self) {
-        let Some(ctl) = self.control.as_mut() else { return };
-        let Some(history) = self.em.output_mut().history_mut() else { return };
-        let ControlServer { clients, errors, urls, pumped, .. } = ctl;
-        for line in history.found.drain(..) {
-            let list = match control::event_meta(&line).map(|m| m.ty) {
-                Some("url.detected") => &mut *urls,
-                _ => &mut *errors,
-            };
-            if list.len() == MAX_FINDINGS {
-                list.pop_front();
-            }
-            list.push_back(line);
-        }
-        let ring = &history.ring;
-        let pushed = ring.stats().pushed_lines;
-        let base = pushed - ring.len() as u64;
-        // events too big for the history never reach a tail
-        let too_big = history.too_big - *pumped;
-        *pumped = history.too_big;
-        let mut slow = Vec::new();
-        for (slot, c) in clients.iter_mut().enumerate() {
-            let Some(c) = c.as_mut() else { continue };
-            if c.tail.is_none() {
-                continue;
-            }
-            if too_big > 0 {
-                c.missed += too_big;
-                c.missed_last_seq = c.missed_last_seq.max(ring.last_seq().unwrap_or(0));
-            }
-            if c.cursor < base {
-                // pushed out of the history before this client took them
-                c.missed += base - c.cursor;
-                c.missed_last_seq = c.missed_last_seq.max(ring.first_seq().unwrap_or(0).saturating_sub(1));
-                c.cursor = base;
-            }
-            if c.unsent() > 0 && c.last_progress.elapsed() >= STUCK_AFTER {
-                slow.push((slot, c.unsent()));
-                continue;
-            }
-            fill_tail(c, ring);
-            if c.until.is_some_and(|u| c.cursor >= u) {
-                // the history asked for is out: a tail without follow ends
-                c.tail = None;
-                c.close_after_flush = true;
-            }
-        }
-        for (slot, queued) in slow {
-            self.drop_client(slot, Some(queued));
-        }
-        let busy: Vec<usize> = self
-            .control
-            .as_ref()
-            .map(|ctl| {
-                ctl.clients
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| c.as_ref().is_some_and(|c| c.outbox.len() > c.sent || c.close_after_flush))
-                    .map(|(i, _)| i)
-                    .collect()
-            })
-            .unwrap_or_default();
-        for slot in busy {
-            self.client_write(slot);
-        }
-        self.arm_client_sweep();
-    }
-
     /// At the end: what clients are owed goes out (waiting at most a few
     /// seconds for slow readers), then connections close.
-    pub(super) fn close_control(&mut self) {
+    pub(in crate::reactor) fn close_control(&mut self) {
         self.pump_control();
         let deadline = Instant::now() + std::time::Duration::from_secs(3);
         // what tails are owed (up to `daemon.stopped`) goes out, waiting a

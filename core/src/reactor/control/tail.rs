@@ -1,0 +1,198 @@
+//! Tail clients: where each one is in the shared event history, replayed by
+//! position as it reads (never copied per client), plus the findings kept
+//! for `errors`/`urls`, and `logs` searches advanced a slice per turn.
+
+use serde_json::json;
+
+use super::super::Reactor;
+use super::*;
+use crate::control::{self, Tail};
+
+/// Bytes of events queued for one tail client at a time; the rest waits in
+/// the shared history, so a tail that does not read costs this much.
+pub(super) const TAIL_WINDOW: usize = 256 << 10;
+
+/// Queues the tail's next events from the shared history, up to
+/// [`TAIL_WINDOW`] unsent; a tail without follow ends when its history is
+/// out.
+pub(super) fn fill_tail(c: &mut Client, ring: &crate::store::Ring) {
+    let Some(t) = c.tail.as_ref() else { return };
+    let pushed = ring.stats().pushed_lines;
+    let base = pushed - ring.len() as u64;
+    if c.cursor < base {
+        // pushed out of the history before this client took them
+        c.missed += base - c.cursor;
+        c.missed_last_seq = c.missed_last_seq.max(ring.first_seq().unwrap_or(0).saturating_sub(1));
+        c.cursor = base;
+    }
+    let end = c.until.map_or(pushed, |u| u.min(pushed));
+    if c.cursor < end && c.unsent() < TAIL_WINDOW {
+        if c.unsent() == 0 {
+            c.last_progress = Instant::now();
+        }
+        let since = t.since.unwrap_or(0);
+        let (from, to) = ((c.cursor - base) as usize, (end - base) as usize);
+        let Client { outbox, sent, cursor, .. } = c;
+        ring.for_each_range(from, to, |rec, line| {
+            *cursor += 1;
+            if rec.seq > since && control::event_meta(line).is_some_and(|m| t.wants(&m)) {
+                outbox.extend_from_slice(line);
+            }
+            outbox.len() - *sent < TAIL_WINDOW
+        });
+    }
+    if c.until.is_some_and(|u| c.cursor >= u) {
+        c.tail = None;
+        c.close_after_flush = true;
+    }
+}
+
+impl Reactor {
+    /// Runs client `slot`'s search for at most `budget`, and answers when
+    /// it is done.
+    pub(super) fn advance_search(&mut self, slot: usize, budget: std::time::Duration) {
+        let Some(mut search) = self.client_mut(slot).and_then(|c| c.search.take()) else { return };
+        let p = &self.procs[search.process()];
+        match search.advance(&p.capture.ring, p.capture.evicted_total, budget) {
+            Some(answer) => {
+                let line = control::ok_line(search.id(), answer);
+                self.reply(slot, &line);
+            }
+            None => {
+                if let Some(c) = self.client_mut(slot) {
+                    c.search = Some(search);
+                }
+            }
+        }
+    }
+
+    /// The history's position after its newest event.
+    pub(super) fn history_end(&self) -> u64 {
+        self.em.output().history().map_or(0, |h| h.ring.stats().pushed_lines)
+    }
+
+    pub(super) fn start_tail(&mut self, slot: usize, id: &Value, t: Tail) {
+        self.pump_control();
+        let seq = self.em.seq();
+        let Some(ctl) = self.control.as_mut() else { return };
+        let Some(history) = self.em.output().history() else { return };
+        let ring = &history.ring;
+        let first = ring.first_seq();
+        let missed = match (t.since, first) {
+            (Some(s), Some(f)) if f > s + 1 => f - s - 1,
+            _ => 0,
+        };
+        let ack = control::ok_line(
+            id,
+            json!({ "tail": true, "seq": seq, "history_from": first, "missed": missed, "follow": t.follow }),
+        );
+        let pushed = ring.stats().pushed_lines;
+        let base = pushed - ring.len() as u64;
+        // where in the history this tail begins: the history is replayed
+        // from the shared ring by position, never copied per client
+        let mut start = pushed;
+        if t.since.is_some() || t.last.is_some() {
+            let since = t.since.unwrap_or(0);
+            let wanted = |rec: &crate::store::Record, bytes: &[u8]| {
+                rec.seq > since && control::event_meta(bytes).is_some_and(|m| t.wants(&m))
+            };
+            let mut count = 0usize;
+            ring.for_each(|rec, bytes| {
+                count += wanted(rec, bytes) as usize;
+                true
+            });
+            let skip = t.last.map_or(0, |n| count.saturating_sub(n));
+            let (mut k, mut pos) = (0usize, base);
+            start = pushed;
+            ring.for_each(|rec, bytes| {
+                if wanted(rec, bytes) {
+                    if k == skip {
+                        start = pos;
+                        return false;
+                    }
+                    k += 1;
+                }
+                pos += 1;
+                true
+            });
+        }
+        let Some(c) = ctl.clients.get_mut(slot).and_then(Option::as_mut) else { return };
+        c.outbox.extend_from_slice(&ack);
+        c.cursor = start;
+        c.until = (!t.follow).then_some(pushed);
+        c.tail = Some(t);
+        self.pump_control();
+    }
+
+    /// Hands the events published since the last call to the tail clients
+    /// (and keeps the findings for `errors` / `urls`), then writes what
+    /// clients can take. With nobody tailing that is nothing but the
+    /// findings: the history already holds every event.
+    pub(in crate::reactor) fn pump_control(&mut self) {
+        let Some(ctl) = self.control.as_mut() else { return };
+        let Some(history) = self.em.output_mut().history_mut() else { return };
+        let ControlServer { clients, errors, urls, pumped, .. } = ctl;
+        for line in history.found.drain(..) {
+            let list = match control::event_meta(&line).map(|m| m.ty) {
+                Some("url.detected") => &mut *urls,
+                _ => &mut *errors,
+            };
+            if list.len() == MAX_FINDINGS {
+                list.pop_front();
+            }
+            list.push_back(line);
+        }
+        let ring = &history.ring;
+        let pushed = ring.stats().pushed_lines;
+        let base = pushed - ring.len() as u64;
+        // events too big for the history never reach a tail
+        let too_big = history.too_big - *pumped;
+        *pumped = history.too_big;
+        let mut slow = Vec::new();
+        for (slot, c) in clients.iter_mut().enumerate() {
+            let Some(c) = c.as_mut() else { continue };
+            if c.tail.is_none() {
+                continue;
+            }
+            if too_big > 0 {
+                c.missed += too_big;
+                c.missed_last_seq = c.missed_last_seq.max(ring.last_seq().unwrap_or(0));
+            }
+            if c.cursor < base {
+                // pushed out of the history before this client took them
+                c.missed += base - c.cursor;
+                c.missed_last_seq = c.missed_last_seq.max(ring.first_seq().unwrap_or(0).saturating_sub(1));
+                c.cursor = base;
+            }
+            if c.unsent() > 0 && c.last_progress.elapsed() >= STUCK_AFTER {
+                slow.push((slot, c.unsent()));
+                continue;
+            }
+            fill_tail(c, ring);
+            if c.until.is_some_and(|u| c.cursor >= u) {
+                // the history asked for is out: a tail without follow ends
+                c.tail = None;
+                c.close_after_flush = true;
+            }
+        }
+        for (slot, queued) in slow {
+            self.drop_client(slot, Some(queued));
+        }
+        let busy: Vec<usize> = self
+            .control
+            .as_ref()
+            .map(|ctl| {
+                ctl.clients
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.as_ref().is_some_and(|c| c.outbox.len() > c.sent || c.close_after_flush))
+                    .map(|(i, _)| i)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for slot in busy {
+            self.client_write(slot);
+        }
+        self.arm_client_sweep();
+    }
+}
