@@ -4,12 +4,12 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
-use brum::plugins::{BUILTINS, Budgets, Pipe, PluginHost, PluginSpec, Source};
+use brum::plugins::{BUILTINS, Budgets, Origin, Pipe, PluginHost, PluginSpec};
 
-fn host_with(source: Source) -> PluginHost {
+fn host_with(origin: Origin) -> PluginHost {
     let mut host = PluginHost::new(Budgets::default(), vec!["web".into()]).expect("engine");
     let cache = std::env::temp_dir().join("brum-bench-cache");
-    host.load(&PluginSpec { source, settings: Vec::new() }, Some(&cache)).expect("plugin loads");
+    host.load(&PluginSpec { origin, settings: Vec::new() }, Some(&cache)).expect("plugin loads");
     host
 }
 
@@ -44,7 +44,7 @@ fn bench(c: &mut Criterion) {
     for n in [1usize, 16, 256, 4096] {
         let lines: Vec<Vec<u8>> =
             (0..n).map(|i| format!("{i:06} GET /api/items 200 in 3ms - lorem ipsum").into_bytes()).collect();
-        let mut host = host_with(Source::File(null.clone().into()));
+        let mut host = host_with(Origin::File(null.clone().into()));
         let (mut found, mut verdicts, mut seq) = (Vec::new(), Vec::new(), 0u64);
         g.throughput(Throughput::Elements(n as u64));
         g.bench_with_input(BenchmarkId::new("batch", n), &n, |b, _| {
@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("detector_per_line");
     g.throughput(Throughput::Elements(lines.len() as u64));
     for b in BUILTINS.iter().filter(|b| b.name != "filter") {
-        let mut host = host_with(Source::Builtin(b));
+        let mut host = host_with(Origin::Builtin(b));
         let (mut found, mut verdicts, mut seq) = (Vec::new(), Vec::new(), 0u64);
         g.bench_function(b.name, |bench| {
             bench.iter(|| {

@@ -81,7 +81,7 @@ mod tests {
 
     #[test]
     fn every_seq_is_published_once_and_in_order() {
-        let mut em = Emitter::new(Output::to_fd(-1, Format::Json, 1 << 20));
+        let mut em = Emitter::new(Output::discard(Format::Json, 1 << 20));
         let p = ProcRef { name: "web", index: 0 };
         assert_eq!(em.publish(&Event::DaemonStopped { exit_code: 0 }), 1);
         let reserved = em.reserve();

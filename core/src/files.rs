@@ -77,6 +77,25 @@ pub fn private_file(path: &Path, append: bool) -> Result<File, FileError> {
     Ok(f)
 }
 
+/// The control socket of the project in `dir`: `dir/.brum/brum.sock`.
+pub fn default_socket(dir: &Path) -> PathBuf {
+    dir.join(".brum").join("brum.sock")
+}
+
+/// The socket a client command talks to: `socket` if given, else the one
+/// of the project whose configuration file is `config`, else the one of
+/// the current directory's project.
+pub fn client_socket(socket: Option<&Path>, config: Option<&Path>) -> PathBuf {
+    if let Some(s) = socket {
+        return s.to_path_buf();
+    }
+    let dir = match config {
+        Some(c) => c.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| ".".into()),
+        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    };
+    default_socket(&dir)
+}
+
 /// What is at a socket path before brum binds it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SocketPath {

@@ -5,325 +5,28 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::Parser;
 
 use brum::config::{self, Config, ConfigErrors, Source};
 use brum::events::human::HumanStyle;
+use brum::files;
 use brum::output::{Format, Output};
-use brum::plugins::{self, Budgets, Notice, PluginHost, PluginSpec, Source as PluginSource};
+use brum::plugins::{self, Notice, PluginHost, discover};
 use brum::reactor::{self, FailOn, RunOptions};
 
+mod args;
 mod cli;
 mod mcp;
 
+use args::{
+    Cli, ClientArgs, Cmd, ColorChoice, FailOnChoice, FormatChoice, PluginOpts, PluginsAction, PluginsArgs, RunArgs,
+    ScriptsArgs, UpArgs,
+};
+// the client commands in cli.rs name these as crate::…
+use args::{ErrorsArgs, LogsArgs, TailArgs};
+
 /// Exit code for bad usage or configuration.
 const EXIT_USAGE: u8 = 2;
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "brum",
-    version,
-    about = "Run a project's dev processes, capture every line they print, and stream it as events.",
-    long_about = "brum runs the processes of a development session (package scripts, servers, \
-watchers, test runners, any command), captures every line they print, keeps recent output in \
-memory and streams everything as readable prefixed lines or as NDJSON events (--json).\n\n\
-Processes come from ./brum.toml ([process.NAME] tables), else from the scripts of \
-./package.json, or from a command given after `--`."
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
-#[derive(Subcommand, Debug)]
-enum Cmd {
-    /// Run processes in the foreground and stream what they print.
-    #[command(after_help = "Examples:\n  brum run                     all autostart processes of ./brum.toml \
-(or the `dev` script of ./package.json)\n  brum run web api             these processes and what they depend on\n  \
-brum run --json | jq .        NDJSON events (schema: docs/events.md)\n  brum run -- cargo watch -x test   one ad-hoc command\n\n\
-Output markers: `NAME | line` stdout, `NAME ! line` stderr, `NAME * ...` brum's own notes.\n\
-Exit code: 0 when every process succeeded or was stopped by brum; otherwise the exit code of the \
-first process that failed (128+N for signal N); 130/143 after Ctrl-C/SIGTERM; 2 for configuration errors.")]
-    Run(RunArgs),
-    /// List the processes brum would run here, with their resolved command lines.
-    Scripts(ScriptsArgs),
-    /// Follow the events of the brum running here (NDJSON when piped or with --json).
-    Tail(TailArgs),
-    /// The processes of the brum running here: state, pid, uptime, restarts, exit code, errors, URLs.
-    Ps(ClientArgs),
-    /// Search the recent output of a process kept by the brum running here.
-    Logs(LogsArgs),
-    /// Errors and warnings open right now in the brum running here (--all: with the resolved ones).
-    Errors(ErrorsArgs),
-    /// URLs the processes announced, found by the brum running here.
-    Urls(ClientArgs),
-    /// Start a process of the brum running here.
-    Start(NameArgs),
-    /// Stop a process of the brum running here (stop signal to its group, SIGKILL after stop_timeout).
-    Stop(NameArgs),
-    /// Restart a process of the brum running here.
-    Restart(NameArgs),
-    /// Start brum in the background for this project and return when it is ready.
-    Up(UpArgs),
-    /// Stop the brum running in the background here, and everything it runs; return when all is gone.
-    Down(ClientArgs),
-    /// Whether a brum is running here (exit 0) or not (exit 3).
-    Status(ClientArgs),
-    /// Serve the Model Context Protocol on stdio, so AI coding agents can drive and read this session.
-    #[command(after_help = "Register it with a client: brum mcp --print-config claude-code|cursor|vscode|windsurf\n\
-Tools and resources: docs/mcp.md. It talks to the brum running in the project (starting one with `brum up` when none runs).")]
-    Mcp(McpArgs),
-    /// List the detector plugins brum would load here, or check one .wasm file.
-    #[command(after_help = "Plugins come from: the built-in `errors` and `urls` (and `filter` when \
-[plugin.filter] is configured), .brum/plugins/*.wasm in the project, `plugins_dir` in brum.toml, \
-and --plugin PATH. Build your own with the SDK in plugins/sdk (see README.md).")]
-    Plugins(PluginsArgs),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    #[command(after_help = "Examples:\n  brum completions bash > ~/.local/share/bash-completion/completions/brum\n  \
-brum completions zsh > ~/.zfunc/_brum\n  brum completions fish > ~/.config/fish/completions/brum.fish")]
-    Completions { shell: clap_complete::Shell },
-    /// Print brum's man page (roff), e.g. `brum man > brum.1 && man ./brum.1`.
-    Man,
-}
-
-/// How a client command finds the running brum.
-#[derive(Args, Debug, Clone)]
-struct ClientArgs {
-    /// Control socket of the brum to talk to (default: .brum/brum.sock in the project directory).
-    #[arg(long, value_name = "PATH", global = true)]
-    socket: Option<PathBuf>,
-    /// Configuration file whose directory is the project (default: the current directory's).
-    #[arg(short, long, value_name = "PATH", global = true)]
-    config: Option<PathBuf>,
-    /// Machine-readable JSON output.
-    #[arg(long, global = true)]
-    json: bool,
-}
-
-#[derive(Args, Debug)]
-struct McpArgs {
-    #[command(flatten)]
-    client: ClientArgs,
-    /// Print the JSON that registers brum with this client, and exit.
-    #[arg(long, value_name = "CLIENT")]
-    print_config: Option<String>,
-}
-
-#[derive(Args, Debug)]
-struct TailArgs {
-    #[command(flatten)]
-    client: ClientArgs,
-    /// Only events of this type (repeatable; `process.*` matches a prefix).
-    #[arg(long = "type", value_name = "TYPE")]
-    types: Vec<String>,
-    /// Only events of this process (repeatable).
-    #[arg(long = "process", short = 'p', value_name = "NAME")]
-    processes: Vec<String>,
-    /// Start with the events after this seq (no gap, no duplicate), then follow.
-    #[arg(long, value_name = "SEQ", conflicts_with = "last")]
-    since: Option<u64>,
-    /// Start with the last N matching events, then follow.
-    #[arg(long, value_name = "N")]
-    last: Option<usize>,
-    /// Print the history asked for and stop.
-    #[arg(long)]
-    no_follow: bool,
-    /// Readable lines (as `brum run` prints them) even when piped; the
-    /// default is readable on a terminal, NDJSON otherwise.
-    #[arg(long, conflicts_with = "json")]
-    human: bool,
-}
-
-#[derive(Args, Debug)]
-struct LogsArgs {
-    #[command(flatten)]
-    client: ClientArgs,
-    /// The process (default: every process, lines merged in order).
-    name: Option<String>,
-    /// At most this many lines (the newest).
-    #[arg(short = 'n', long, default_value_t = 100)]
-    lines: usize,
-    /// Only lines containing this text.
-    #[arg(long, value_name = "TEXT", conflicts_with = "regex")]
-    grep: Option<String>,
-    /// Only lines matching this regular expression.
-    #[arg(long, value_name = "RE")]
-    regex: Option<String>,
-    /// Only this stream.
-    #[arg(long, value_name = "STREAM", value_parser = ["stdout", "stderr"])]
-    stream: Option<String>,
-}
-
-#[derive(Args, Debug)]
-struct ErrorsArgs {
-    #[command(flatten)]
-    client: ClientArgs,
-    /// Only this process.
-    name: Option<String>,
-    /// At most this many (the newest).
-    #[arg(short = 'n', long, default_value_t = 50)]
-    limit: usize,
-    /// Also the errors already resolved (fixed by a clean re-check or a
-    /// healthy later run); by default only the open ones.
-    #[arg(long)]
-    all: bool,
-}
-
-#[derive(Args, Debug)]
-struct NameArgs {
-    #[command(flatten)]
-    client: ClientArgs,
-    /// The process.
-    name: String,
-}
-
-#[derive(Args, Debug)]
-struct UpArgs {
-    #[command(flatten)]
-    client: ClientArgs,
-    /// Processes to run (default: every autostart process).
-    #[arg(value_name = "NAME")]
-    names: Vec<String>,
-}
-
-#[derive(Args, Debug)]
-struct PluginsArgs {
-    #[command(subcommand)]
-    action: Option<PluginsAction>,
-    /// Configuration file (brum.toml or package.json) instead of the one in the current directory.
-    #[arg(short, long, value_name = "PATH", global = true)]
-    config: Option<PathBuf>,
-    /// Also load this plugin (repeatable).
-    #[arg(long = "plugin", value_name = "PATH", global = true)]
-    plugins: Vec<PathBuf>,
-}
-
-#[derive(Subcommand, Debug)]
-enum PluginsAction {
-    /// Validate one .wasm file: a component of the brum:plugin@0.1.0 world that loads and describes itself.
-    Check {
-        #[arg(value_name = "FILE.wasm")]
-        file: PathBuf,
-    },
-}
-
-/// Plugin options shared by `run`.
-#[derive(Args, Debug, Clone, Default)]
-struct PluginOpts {
-    /// Load this detector plugin (.wasm component) too (repeatable).
-    #[arg(long = "plugin", value_name = "PATH")]
-    plugins: Vec<PathBuf>,
-    /// Load no plugins at all (not even the built-in ones).
-    #[arg(long)]
-    no_plugins: bool,
-    /// Exit 2 if a plugin cannot be loaded, instead of going on without it.
-    #[arg(long)]
-    strict_plugins: bool,
-}
-
-#[derive(Args, Debug)]
-struct RunArgs {
-    /// Processes to run (default: every autostart process).
-    #[arg(value_name = "NAME")]
-    names: Vec<String>,
-
-    /// Configuration file (brum.toml or package.json) instead of the one in the current directory.
-    #[arg(short, long, value_name = "PATH")]
-    config: Option<PathBuf>,
-
-    /// Write NDJSON events to stdout (one JSON object per line) instead of readable lines; same as --format json.
-    #[arg(long)]
-    json: bool,
-
-    /// Output format: readable lines, NDJSON events, or GitHub Actions (groups per process, errors and
-    /// warnings as ::error/::warning annotations). Default: github when GITHUB_ACTIONS=true and stdout is
-    /// not a terminal, else human.
-    #[arg(long, value_enum, value_name = "FORMAT")]
-    format: Option<FormatChoice>,
-
-    /// Exit 1 when detectors found errors (or errors and warnings), even if every process exited 0.
-    #[arg(long, value_enum, value_name = "LEVEL")]
-    fail_on: Option<FailOnChoice>,
-
-    /// Colour in readable output.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
-    color: ColorChoice,
-
-    /// Name of the ad-hoc command given after `--` (default: the program's file name).
-    #[arg(long, value_name = "NAME")]
-    name: Option<String>,
-
-    /// When a process fails (and will not be restarted), stop all the others.
-    #[arg(long)]
-    kill_others_on_fail: bool,
-
-    /// Longest line emitted in one piece; longer lines are split into pieces flagged `truncated` (e.g. 65536, 64KiB).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    max_line_bytes: Option<usize>,
-
-    /// Memory kept for recent output of each process (e.g. 8MiB).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    ring_bytes: Option<usize>,
-
-    #[command(flatten)]
-    plugin: PluginOpts,
-
-    /// Control socket to serve (default: .brum/brum.sock in the project directory; none for a command
-    /// given after `--` unless this is set).
-    #[arg(long, value_name = "PATH")]
-    socket: Option<PathBuf>,
-
-    /// Do not serve the control socket.
-    #[arg(long, conflicts_with = "socket")]
-    no_socket: bool,
-
-    /// Keep running when every process has ended, until `brum down` (used by `brum up`).
-    #[arg(long, hide = true)]
-    daemon: bool,
-
-    /// Write NDJSON events to this file (rotated at 10 MiB) instead of stdout (used by `brum up`).
-    #[arg(long, hide = true, value_name = "PATH")]
-    log_file: Option<PathBuf>,
-
-    /// Run this one command (argv, no shell) instead of configured processes.
-    #[arg(last = true, value_name = "CMD")]
-    command: Vec<String>,
-}
-
-#[derive(Args, Debug)]
-struct ScriptsArgs {
-    /// Configuration file (brum.toml or package.json) instead of the one in the current directory.
-    #[arg(short, long, value_name = "PATH")]
-    config: Option<PathBuf>,
-    /// One JSON object: source, package manager, processes (name, command,
-    /// cwd, autostart, depends_on, script) and what a bare `brum run` starts.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-enum FormatChoice {
-    Human,
-    Json,
-    Github,
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-enum FailOnChoice {
-    Error,
-    Warning,
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-enum ColorChoice {
-    Auto,
-    Always,
-    Never,
-}
-
-fn parse_size(s: &str) -> Result<usize, String> {
-    config::parse_size(s).ok_or_else(|| format!("expected a size such as 65536, 64KiB or 8MiB, got \"{s}\""))
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -476,7 +179,7 @@ fn run(args: RunArgs) -> ExitCode {
     } else if let Some(s) = &args.socket {
         Some(s.clone())
     } else if cfg.source_path().is_some() {
-        Some(project_dir(&cfg).join(".brum").join("brum.sock"))
+        Some(files::default_socket(&project_dir(&cfg)))
     } else {
         None
     };
@@ -587,52 +290,8 @@ fn project_dir(cfg: &Config) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn wasm_files(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "wasm")).collect())
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// What to load, in order: built-ins, the project's .brum/plugins, the
-/// configured plugins_dir, then --plugin files.
-fn plugin_specs(cfg: &Config, opts: &PluginOpts) -> Vec<PluginSpec> {
-    let mut specs = Vec::new();
-    let table = |name: &str| cfg.plugins.table(name);
-    if !opts.no_plugins {
-        for b in &plugins::BUILTINS {
-            let enabled = table(b.name).map(|t| t.enabled).unwrap_or(b.default_on);
-            if enabled {
-                let settings = table(b.name).map(|t| t.settings.clone()).unwrap_or_default();
-                specs.push(PluginSpec { source: PluginSource::Builtin(b), settings });
-            }
-        }
-    }
-    let mut files = Vec::new();
-    if !opts.no_plugins {
-        files.extend(wasm_files(&project_dir(cfg).join(".brum").join("plugins")));
-        if let Some(d) = &cfg.plugins.dir {
-            files.extend(wasm_files(d));
-        }
-    }
-    files.extend(opts.plugins.iter().cloned());
-    for f in files {
-        let stem = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        if table(&stem).is_some_and(|t| !t.enabled) {
-            continue;
-        }
-        let settings = table(&stem).map(|t| t.settings.clone()).unwrap_or_default();
-        specs.push(PluginSpec { source: PluginSource::File(f), settings });
-    }
-    specs
-}
-
 fn new_host(cfg: &Config) -> Result<PluginHost, ExitCode> {
-    let budgets = Budgets {
-        fuel: cfg.plugins.fuel.unwrap_or(plugins::DEFAULT_FUEL),
-        memory: cfg.plugins.memory.unwrap_or(plugins::DEFAULT_MEMORY),
-    };
+    let budgets = discover::budgets(&cfg.plugins);
     let names = cfg.processes.iter().map(|p| p.name.clone()).collect();
     PluginHost::new(budgets, names).map_err(|e| {
         eprintln!("brum: {e}");
@@ -641,7 +300,7 @@ fn new_host(cfg: &Config) -> Result<PluginHost, ExitCode> {
 }
 
 fn load_plugins(cfg: &Config, opts: &PluginOpts) -> Result<Option<PluginHost>, ExitCode> {
-    let specs = plugin_specs(cfg, opts);
+    let specs = discover::specs(&cfg.plugins, &project_dir(cfg), &opts.plugins, opts.no_plugins);
     if specs.is_empty() {
         return Ok(None);
     }
@@ -651,7 +310,7 @@ fn load_plugins(cfg: &Config, opts: &PluginOpts) -> Result<Option<PluginHost>, E
         if let Err(reason) = host.load(spec, cache.as_deref())
             && opts.strict_plugins
         {
-            eprintln!("brum: plugin {}: {reason}", spec.source.describe());
+            eprintln!("brum: plugin {}: {reason}", spec.origin.describe());
             return Err(ExitCode::from(EXIT_USAGE));
         }
     }
@@ -682,7 +341,7 @@ fn plugins_cmd(args: PluginsArgs) -> ExitCode {
     };
     let opts = PluginOpts { plugins: args.plugins.clone(), ..PluginOpts::default() };
     for b in &plugins::BUILTINS {
-        if !cfg.plugins.table(b.name).map(|t| t.enabled).unwrap_or(b.default_on) {
+        if !discover::builtin_enabled(&cfg.plugins, b) {
             println!(
                 "{:<10} {:<8} {:<22} off (enable with [plugin.{}])",
                 b.name,
@@ -692,7 +351,7 @@ fn plugins_cmd(args: PluginsArgs) -> ExitCode {
             );
         }
     }
-    let specs = plugin_specs(&cfg, &opts);
+    let specs = discover::specs(&cfg.plugins, &project_dir(&cfg), &opts.plugins, opts.no_plugins);
     let mut host = match new_host(&cfg) {
         Ok(h) => h,
         Err(code) => return code,
@@ -721,14 +380,7 @@ fn plugins_cmd(args: PluginsArgs) -> ExitCode {
 
 /// The socket a client command talks to.
 fn socket_path(a: &ClientArgs) -> PathBuf {
-    if let Some(s) = &a.socket {
-        return s.clone();
-    }
-    let dir = match &a.config {
-        Some(c) => c.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| ".".into()),
-        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
-    };
-    dir.join(".brum").join("brum.sock")
+    files::client_socket(a.socket.as_deref(), a.config.as_deref())
 }
 
 fn client_cmd(
@@ -764,7 +416,7 @@ fn up(a: UpArgs) -> ExitCode {
         return fail(e);
     }
     let dir = project_dir(&cfg);
-    let sock = a.client.socket.clone().unwrap_or_else(|| dir.join(".brum").join("brum.sock"));
+    let sock = a.client.socket.clone().unwrap_or_else(|| files::default_socket(&dir));
     if let Ok(v) = brum::control::client::call(&sock, &serde_json::json!({"cmd": "hello"})) {
         return fail(format!("brum is already running here (pid {}, socket {})", v["pid"], sock.display()));
     }
@@ -788,7 +440,10 @@ fn up(a: UpArgs) -> ExitCode {
     };
     cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(err_file);
     use std::os::unix::process::CommandExt;
-    // SAFETY: setsid in the child before exec: async-signal-safe.
+    // SAFETY: the closure runs in the forked child between fork and exec,
+    // where only async-signal-safe calls are sound: setsid(2) is one, and the
+    // closure neither allocates nor takes a lock. (Its one failure, EPERM for
+    // a group leader, cannot happen to a freshly forked child.)
     unsafe {
         cmd.pre_exec(|| {
             libc::setsid();

@@ -918,12 +918,5 @@ pub fn print_config(client: &str) -> Result<String, String> {
 
 /// The socket `brum mcp` talks to.
 pub fn socket_for(socket: Option<&Path>, config: Option<&Path>) -> PathBuf {
-    if let Some(s) = socket {
-        return s.to_path_buf();
-    }
-    let dir = match config {
-        Some(c) => c.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| ".".into()),
-        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
-    };
-    dir.join(".brum").join("brum.sock")
+    brum::files::client_socket(socket, config)
 }

@@ -1,16 +1,20 @@
 //! The primary output: events encoded into a bounded buffer and written to
 //! stdout without ever blocking the reactor.
 //!
-//! No mio here: the reactor registers [`Output::raw_fd`] for writability
-//! when [`Output::needs_poll`] says so. When the buffer holds more than the
+//! No mio here: the reactor registers the descriptor that
+//! [`Output::needs_poll`] returns for writability. When the buffer holds more than the
 //! high-water mark the reactor stops reading children's pipes (backpressure)
 //! until it drains, so a slow reader slows the children instead of losing
 //! lines. A pipe or terminal is reopened through `/proc/self/fd/1` to get a
 //! private non-blocking file description (the shell's stays untouched);
 //! regular files and `/dev/null` are written directly.
 
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{self, IsTerminal};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+use rustix::event::{PollFd, PollFlags};
+use rustix::fs::OFlags;
 
 use crate::events::human::HumanStyle;
 use crate::events::{Event, Timestamps, github, human, json};
@@ -35,17 +39,37 @@ pub enum Flush {
     Closed,
 }
 
+/// Where the bytes go.
+#[derive(Debug)]
+enum Target {
+    /// brum's own stdout (fd 1, borrowed from std's handle).
+    Stdout(io::Stdout),
+    /// A descriptor the output owns: a reopened stdout, a log file, a
+    /// caller's file or pipe.
+    Owned(OwnedFd),
+    /// Nowhere: bytes wait in the buffer until a flush drops them.
+    Discard,
+}
+
+impl Target {
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            Target::Stdout(s) => Some(s.as_fd()),
+            Target::Owned(fd) => Some(fd.as_fd()),
+            Target::Discard => None,
+        }
+    }
+}
+
 /// Buffered, non-blocking event writer.
 #[derive(Debug)]
 pub struct Output {
     buf: Vec<u8>,
     pos: usize,
-    fd: RawFd,
-    /// Owns a reopened descriptor, if one was made.
-    _owned: Option<OwnedFd>,
+    target: Target,
     nonblocking: bool,
     /// Flags to restore on fd 1 if we had to change them in place.
-    restore: Option<i32>,
+    restore: Option<OFlags>,
     closed: bool,
     high_water: usize,
     format: Format,
@@ -65,7 +89,6 @@ pub struct Output {
 #[derive(Debug)]
 struct Rotation {
     path: std::path::PathBuf,
-    file: std::fs::File,
     written: u64,
     max: u64,
 }
@@ -91,18 +114,28 @@ pub struct History {
 impl Output {
     /// An output on brum's stdout.
     pub fn stdout(format: Format, high_water: usize) -> Output {
-        let mut out = Output::to_fd(1, format, high_water);
+        let mut out = Output::new(Target::Stdout(io::stdout()), format, high_water);
         out.make_nonblocking();
         out
     }
 
-    /// An output on `fd`, blocking writes (tests, files).
-    pub fn to_fd(fd: RawFd, format: Format, high_water: usize) -> Output {
+    /// An output on `fd` (a file, a pipe), with blocking writes.
+    pub fn to_fd(fd: OwnedFd, format: Format, high_water: usize) -> Output {
+        Output::new(Target::Owned(fd), format, high_water)
+    }
+
+    /// An output that writes nowhere: events wait in [`Output::buffer`]
+    /// until a flush drops them, as `/dev/null` would (tests, in-process
+    /// benches).
+    pub fn discard(format: Format, high_water: usize) -> Output {
+        Output::new(Target::Discard, format, high_water)
+    }
+
+    fn new(target: Target, format: Format, high_water: usize) -> Output {
         Output {
             buf: Vec::with_capacity(high_water * 2),
             pos: 0,
-            fd,
-            _owned: None,
+            target,
             nonblocking: false,
             restore: None,
             closed: false,
@@ -118,42 +151,34 @@ impl Output {
     }
 
     fn make_nonblocking(&mut self) {
-        // SAFETY: fstat into a zeroed struct on our own stdout.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        if unsafe { libc::fstat(self.fd, &mut st) } != 0 {
-            return;
-        }
-        let kind = st.st_mode & libc::S_IFMT;
-        let is_tty = unsafe { libc::isatty(self.fd) } == 1;
-        if !(kind == libc::S_IFIFO || kind == libc::S_IFSOCK || is_tty) {
+        let Some(fd) = self.target.fd() else { return };
+        let Ok(st) = rustix::fs::fstat(fd) else { return };
+        let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+        if !(matches!(kind, rustix::fs::FileType::Fifo | rustix::fs::FileType::Socket) || fd.is_terminal()) {
             return; // regular file, /dev/null: writes never wait on a reader
         }
-        let path = format!("/proc/self/fd/{}\0", self.fd);
-        // SAFETY: NUL-terminated path; the result is checked.
-        let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC) };
-        if fd >= 0 {
-            // SAFETY: a fresh descriptor we own.
-            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-            self.fd = owned.as_raw_fd();
-            self._owned = Some(owned);
+        let reopened = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        if let Ok(file) = reopened {
+            self.target = Target::Owned(file.into());
             self.nonblocking = true;
             return;
         }
         // Sockets cannot be reopened: switch the shared description and
         // restore it at the end.
-        // SAFETY: fcntl on our stdout.
-        unsafe {
-            let flags = libc::fcntl(self.fd, libc::F_GETFL);
-            if flags >= 0 && libc::fcntl(self.fd, libc::F_SETFL, flags | libc::O_NONBLOCK) == 0 {
-                self.restore = Some(flags);
-                self.nonblocking = true;
-            }
+        if let Ok(flags) = rustix::fs::fcntl_getfl(fd)
+            && rustix::fs::fcntl_setfl(fd, flags | OFlags::NONBLOCK).is_ok()
+        {
+            self.restore = Some(flags);
+            self.nonblocking = true;
         }
     }
 
     /// The descriptor to watch for writability, when writes can wait.
     pub fn needs_poll(&self) -> Option<RawFd> {
-        self.nonblocking.then_some(self.fd)
+        self.nonblocking.then(|| self.target.fd().map(|fd| fd.as_raw_fd())).flatten()
     }
 
     pub fn format(&self) -> Format {
@@ -257,15 +282,9 @@ impl Output {
     pub fn log_file(path: &std::path::Path, max_bytes: u64) -> Result<Output, crate::files::FileError> {
         let file = crate::files::private_file(path, true)?;
         let written = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut out = Output::to_fd(file.as_raw_fd(), Format::Json, 1 << 20);
-        out.rotate = Some(Rotation { path: path.to_path_buf(), file, written, max: max_bytes.max(4096) });
+        let mut out = Output::to_fd(file.into(), Format::Json, 1 << 20);
+        out.rotate = Some(Rotation { path: path.to_path_buf(), written, max: max_bytes.max(4096) });
         Ok(out)
-    }
-
-    fn count_written(&mut self, wrote: usize) {
-        if let Some(r) = self.rotate.as_mut() {
-            r.written += wrote as u64;
-        }
     }
 
     /// Rotates between whole events only: called when the buffer drained.
@@ -277,16 +296,8 @@ impl Output {
         let old = r.path.with_extension("log.1");
         let _ = std::fs::rename(&r.path, &old);
         if let Ok(f) = crate::files::private_file(&r.path, true) {
-            r.file = f;
             r.written = 0;
-            self.fd = r.file.as_raw_fd();
-        }
-    }
-
-    /// Appends raw bytes (summaries, notices).
-    pub fn write_raw(&mut self, bytes: &[u8]) {
-        if !self.closed {
-            self.buf.extend_from_slice(bytes);
+            self.target = Target::Owned(f.into());
         }
     }
 
@@ -305,29 +316,34 @@ impl Output {
         self.pending() >= self.high_water
     }
 
-    pub fn is_closed(&self) -> bool {
-        self.closed
-    }
-
     /// Writes as much as the reader takes right now.
     pub fn flush(&mut self) -> Flush {
         if self.closed {
             return Flush::Closed;
         }
+        let Some(fd) = self.target.fd() else {
+            self.buf.clear();
+            self.pos = 0;
+            return Flush::Drained;
+        };
         while self.pos < self.buf.len() {
-            let rest = &self.buf[self.pos..];
-            // SAFETY: writing from a valid slice to our fd.
-            let n = unsafe { libc::write(self.fd, rest.as_ptr().cast(), rest.len()) };
-            if n >= 0 {
-                self.pos += n as usize;
-                self.count_written(n as usize);
-                continue;
-            }
-            let err = io::Error::last_os_error();
+            let err = match rustix::io::write(fd, &self.buf[self.pos..]) {
+                Ok(n) => {
+                    self.pos += n;
+                    if let Some(r) = self.rotate.as_mut() {
+                        r.written += n as u64;
+                    }
+                    continue;
+                }
+                Err(errno) => io::Error::from(errno),
+            };
             match err.kind() {
                 io::ErrorKind::Interrupted => continue,
                 io::ErrorKind::WouldBlock => {
-                    self.compact();
+                    if self.pos > self.buf.len() / 2 {
+                        self.buf.drain(..self.pos);
+                        self.pos = 0;
+                    }
                     return Flush::Pending;
                 }
                 _ => {
@@ -349,13 +365,6 @@ impl Output {
         Flush::Drained
     }
 
-    fn compact(&mut self) {
-        if self.pos > self.buf.len() / 2 {
-            self.buf.drain(..self.pos);
-            self.pos = 0;
-        }
-    }
-
     /// Writes everything left, waiting for the reader if it must (at exit).
     pub fn finish(&mut self) {
         if matches!(self.format, Format::Github(_)) && !self.closed {
@@ -365,19 +374,20 @@ impl Output {
             match self.flush() {
                 Flush::Drained | Flush::Closed => break,
                 Flush::Pending => {
-                    let mut pfd = libc::pollfd { fd: self.fd, events: libc::POLLOUT, revents: 0 };
-                    // SAFETY: one valid pollfd.
-                    unsafe {
-                        libc::poll(&mut pfd, 1, 1000);
+                    if let Some(fd) = self.target.fd() {
+                        let mut pfd = [PollFd::new(&fd, PollFlags::OUT)];
+                        let _ = rustix::event::poll(&mut pfd, Some(&rustix::time::Timespec { tv_sec: 1, tv_nsec: 0 }));
                     }
                 }
             }
         }
-        if let Some(flags) = self.restore.take() {
-            // SAFETY: restoring the flags we read earlier.
-            unsafe {
-                libc::fcntl(self.fd, libc::F_SETFL, flags);
-            }
+        self.restore_flags();
+    }
+
+    /// Puts back the flags of a shared stdout description changed in place.
+    fn restore_flags(&mut self) {
+        if let (Some(flags), Some(fd)) = (self.restore.take(), self.target.fd()) {
+            let _ = rustix::fs::fcntl_setfl(fd, flags);
         }
     }
 
@@ -395,12 +405,7 @@ impl Output {
 
 impl Drop for Output {
     fn drop(&mut self) {
-        if let Some(flags) = self.restore.take() {
-            // SAFETY: restoring the flags we read earlier.
-            unsafe {
-                libc::fcntl(self.fd, libc::F_SETFL, flags);
-            }
-        }
+        self.restore_flags();
     }
 }
 
@@ -424,7 +429,7 @@ mod tests {
 
     #[test]
     fn the_history_keeps_findings_apart_and_counts_what_it_cannot_hold() {
-        let mut out = Output::to_fd(-1, Format::Human(human::HumanStyle { color: false, width: 4 }), 1 << 20);
+        let mut out = Output::discard(Format::Human(human::HumanStyle { color: false, width: 4 }), 1 << 20);
         out.enable_history(8 << 10);
         let fields = Vec::new();
         let finding = FindingView {

@@ -6,10 +6,12 @@
 //! a `brum.toml` becomes a [`ConfigError`] naming the file, line, column and
 //! key; validation collects all of them before giving up.
 
+pub mod dotenv;
 mod package;
 mod probes;
 mod raw;
 mod schema;
+pub mod shell;
 mod validate;
 
 use std::fmt;
@@ -420,54 +422,8 @@ pub fn parse_size(s: &str) -> Option<usize> {
     n.checked_mul(mult).filter(|&v| v > 0 && v <= MAX_SIZE)
 }
 
-/// `KEY=VALUE` lines; `#` comments, blank lines, `export ` prefixes and
-/// single or double quotes are understood. Errors carry the 1-based line.
-pub fn parse_env_file(text: &str) -> Result<Vec<(String, String)>, (usize, String)> {
-    let mut vars = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((k, v)) = line.split_once('=') else {
-            return Err((i + 1, format!("expected KEY=VALUE, found \"{line}\"")));
-        };
-        let k = k.trim();
-        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err((i + 1, format!("invalid variable name \"{k}\"")));
-        }
-        let v = v.trim();
-        let v = if v.len() >= 2
-            && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
-        {
-            &v[1..v.len() - 1]
-        } else {
-            v
-        };
-        vars.push((k.to_string(), v.to_string()));
-    }
-    Ok(vars)
-}
-
-/// Joins argv for display, quoting what a shell would need quoted.
-pub fn shell_join(argv: &[String]) -> String {
-    let mut out = String::new();
-    for (i, a) in argv.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        let plain = !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
-        if plain {
-            out.push_str(a);
-        } else {
-            out.push('\'');
-            out.push_str(&a.replace('\'', "'\\''"));
-            out.push('\'');
-        }
-    }
-    out
-}
+pub use dotenv::parse_env_file;
+pub use shell::shell_join;
 
 impl Config {
     /// Indices of the processes to run for the names asked for (all
@@ -617,14 +573,5 @@ depends_on = ["db"]
         assert_eq!(parse_size("8MiB"), Some(8 << 20));
         assert_eq!(parse_size("64k"), Some(64 << 10));
         assert_eq!(parse_size("lots"), None);
-        let vars = parse_env_file("# c\nexport A=1\nB = \"two words\"\n\nC='x'\n").expect("ok");
-        assert_eq!(vars, [("A".into(), "1".into()), ("B".into(), "two words".into()), ("C".into(), "x".into())]);
-        assert_eq!(parse_env_file("A=1\noops\n").unwrap_err().0, 2);
-    }
-
-    #[test]
-    fn shell_join_quotes_what_needs_it() {
-        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(shell_join(&v(&["echo", "a b", "it's"])), "echo 'a b' 'it'\\''s'");
     }
 }

@@ -12,29 +12,6 @@ use serde_json::{Value, json};
 
 use crate::*;
 
-fn sock(p: &Project) -> std::path::PathBuf {
-    p.path().join(".brum").join("brum.sock")
-}
-
-fn wait_for_socket(p: &Project) {
-    let start = Instant::now();
-    while UnixStream::connect(sock(p)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "brum never opened its socket");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// One request on a fresh connection, with how long the answer took.
-fn timed_ask(p: &Project, req: &Value) -> (Value, Duration) {
-    let start = Instant::now();
-    let mut s = UnixStream::connect(sock(p)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
-    s.write_all(format!("{req}\n").as_bytes()).expect("send");
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line).expect("answer");
-    (serde_json::from_str(&line).expect("json answer"), start.elapsed())
-}
-
 fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -61,7 +38,7 @@ fn chatty() -> (Project, u32, Brum) {
     // let the ring fill
     let start = Instant::now();
     loop {
-        let (v, _) = timed_ask(&p, &json!({"cmd": "logs", "process": "chatty", "n": 1}));
+        let (v, _) = ask_timed(&p, &json!({"cmd": "logs", "process": "chatty", "n": 1}));
         if v["evicted"].as_u64().unwrap_or(0) > 0 {
             break;
         }
@@ -97,7 +74,7 @@ fn pipelined_searches_from_a_client_that_never_reads_neither_stall_nor_bloat() {
                 Err(_) => break,
             }
         }
-        let (v, t) = timed_ask(&p, &json!({"cmd": "ps"}));
+        let (v, t) = ask_timed(&p, &json!({"cmd": "ps"}));
         assert_eq!(v["ok"], true, "{v}");
         took.push(t);
         peak = peak.max(status_kib(pid, "VmRSS:"));
@@ -114,12 +91,12 @@ fn pipelined_searches_from_a_client_that_never_reads_neither_stall_nor_bloat() {
     let grown = peak.saturating_sub(before);
     assert!(grown < 64 * 1024, "RSS grew by {grown} KiB for one client's pipelined searches");
     // the children's pipes kept being read: the ring still moves
-    let (a, _) = timed_ask(&p, &json!({"cmd": "logs", "process": "chatty", "n": 1}));
+    let (a, _) = ask_timed(&p, &json!({"cmd": "logs", "process": "chatty", "n": 1}));
     std::thread::sleep(Duration::from_millis(300));
-    let (b, _) = timed_ask(&p, &json!({"cmd": "logs", "process": "chatty", "n": 1}));
+    let (b, _) = ask_timed(&p, &json!({"cmd": "logs", "process": "chatty", "n": 1}));
     assert!(b["lines"][0]["seq"].as_u64() > a["lines"][0]["seq"].as_u64(), "{a} {b}");
     drop(attacker);
-    let (v, _) = timed_ask(&p, &json!({"cmd": "shutdown"}));
+    let (v, _) = ask_timed(&p, &json!({"cmd": "shutdown"}));
     assert_eq!(v["ok"], true);
     let (_, code) = out.join().expect("brum");
     assert_eq!(code, Some(0));
@@ -138,16 +115,16 @@ fn a_long_search_runs_in_slices_and_answers_whole_while_ps_answers() {
         BufReader::new(s).read_line(&mut line).expect("answer");
         serde_json::from_str::<Value>(&line).expect("json")
     });
-    let (v, _) = timed_ask(&p, &json!({"cmd": "ps"}));
+    let (v, _) = ask_timed(&p, &json!({"cmd": "ps"}));
     assert_eq!(v["ok"], true);
     let v = search.join().expect("search");
     assert_eq!(v["ok"], true, "{v}");
     assert_eq!(v["total"], 0, "{v}");
     assert!(v.get("truncated").is_none(), "a search is whole unless it runs for seconds: {v}");
     // a plain newest-lines query
-    let (v, _) = timed_ask(&p, &json!({"cmd": "logs", "process": "chatty", "n": 3}));
+    let (v, _) = ask_timed(&p, &json!({"cmd": "logs", "process": "chatty", "n": 3}));
     assert_eq!(v["lines"].as_array().map(Vec::len), Some(3), "{v}");
-    timed_ask(&p, &json!({"cmd": "shutdown"}));
+    ask_timed(&p, &json!({"cmd": "shutdown"}));
     out.join().expect("brum");
 }
 
@@ -157,7 +134,7 @@ fn duplicate_keys_wrong_types_and_a_request_cut_at_eof_are_answered_with_errors(
     let live = Live::spawn(p.cmd(&["run", "--json"]));
     wait_for_socket(&p);
     let out = drain(live);
-    let (v, _) = timed_ask(&p, &json!({"cmd": "ps"}));
+    let (v, _) = ask_timed(&p, &json!({"cmd": "ps"}));
     assert_eq!(v["ok"], true);
     // duplicate keys: last-one-wins would have shut the daemon down
     let mut s = UnixStream::connect(sock(&p)).expect("connect");
@@ -176,9 +153,9 @@ fn duplicate_keys_wrong_types_and_a_request_cut_at_eof_are_answered_with_errors(
     let mut text = String::new();
     s.read_to_string(&mut text).expect("answer");
     assert!(text.contains("without a newline"), "{text}");
-    let (v, _) = timed_ask(&p, &json!({"cmd": "ps"}));
+    let (v, _) = ask_timed(&p, &json!({"cmd": "ps"}));
     assert_eq!(v["processes"][0]["state"], "running", "still up: {v}");
-    timed_ask(&p, &json!({"cmd": "shutdown"}));
+    ask_timed(&p, &json!({"cmd": "shutdown"}));
     assert_eq!(out.join().expect("brum").1, Some(0));
 }
 
@@ -196,7 +173,7 @@ fn an_idle_connection_is_closed() {
     idle.read_to_string(&mut text).expect("closed by brum");
     assert!(start.elapsed() >= Duration::from_secs(9), "closed too early: {:?}", start.elapsed());
     assert!(text.contains("no request for too long"), "{text}");
-    timed_ask(&p, &json!({"cmd": "shutdown"}));
+    ask_timed(&p, &json!({"cmd": "shutdown"}));
     assert_eq!(out.join().expect("brum").1, Some(0));
 }
 
@@ -244,13 +221,13 @@ fn the_socket_answers_while_hundreds_of_processes_start() {
     live.until(|e| e["type"] == "daemon.started");
     let out = drain(live);
     wait_for_socket(&p);
-    let (v, t) = timed_ask(&p, &json!({"cmd": "ps"}));
+    let (v, t) = ask_timed(&p, &json!({"cmd": "ps"}));
     assert!(t < Duration::from_secs(2), "ps during start-up took {t:?}");
     assert_eq!(v["processes"].as_array().map(Vec::len), Some(300));
     // and every one of them starts
     let start = Instant::now();
     loop {
-        let (v, _) = timed_ask(&p, &json!({"cmd": "ps"}));
+        let (v, _) = ask_timed(&p, &json!({"cmd": "ps"}));
         let running = v["processes"].as_array().map_or(0, |a| a.iter().filter(|p| p["state"] == "running").count());
         if running == 300 {
             break;
@@ -258,7 +235,7 @@ fn the_socket_answers_while_hundreds_of_processes_start() {
         assert!(start.elapsed() < Duration::from_secs(60), "{running} of 300 running");
         std::thread::sleep(Duration::from_millis(50));
     }
-    timed_ask(&p, &json!({"cmd": "shutdown"}));
+    ask_timed(&p, &json!({"cmd": "shutdown"}));
     assert_eq!(out.join().expect("brum").1, Some(0));
     assert!(processes_matching("876604").is_empty());
 }
@@ -327,7 +304,7 @@ fn three_hundred_tails_that_never_read_cost_little() {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(3) {
         peak = peak.max(status_kib(pid, "VmRSS:"));
-        let (v, t) = timed_ask(&p, &json!({"cmd": "ps"}));
+        let (v, t) = ask_timed(&p, &json!({"cmd": "ps"}));
         assert_eq!(v["ok"], true);
         assert!(t < Duration::from_secs(2), "ps took {t:?} with 300 stuck tails");
         std::thread::sleep(Duration::from_millis(100));
@@ -336,7 +313,7 @@ fn three_hundred_tails_that_never_read_cost_little() {
     eprintln!("300 stuck tails: RSS +{grown} KiB");
     assert!(grown < 128 * 1024, "RSS grew by {grown} KiB for 300 tails that never read");
     drop(tails);
-    timed_ask(&p, &json!({"cmd": "shutdown"}));
+    ask_timed(&p, &json!({"cmd": "shutdown"}));
     let (events, code) = out.join().expect("brum");
     assert_eq!(code, Some(0));
     assert!(!of_type(&events, "client.dropped").is_empty(), "stuck tails are disconnected");
@@ -360,12 +337,12 @@ fn ps_and_down_work_when_every_regular_slot_is_taken() {
     let mut line = String::new();
     BufReader::new(last.try_clone().expect("clone")).read_line(&mut line).expect("answer");
     assert!(line.contains("\"ok\":true"), "{line}");
-    let (v, t) = timed_ask(&p, &json!({"cmd": "ps"}));
+    let (v, t) = ask_timed(&p, &json!({"cmd": "ps"}));
     assert_eq!(v["ok"], true, "{v}");
     eprintln!("ps with 1,024 idle connections: {t:?}");
     assert!(t < Duration::from_secs(2), "{t:?}");
     // a reserved slot serves control commands only
-    let (v, _) = timed_ask(&p, &json!({"cmd": "tail"}));
+    let (v, _) = ask_timed(&p, &json!({"cmd": "tail"}));
     assert!(v["error"].as_str().is_some_and(|e| e.contains("too many clients")), "{v}");
     let down = p.run(&["down"], LIMIT);
     assert_eq!(down.code, Some(0), "{}", down.stderr);

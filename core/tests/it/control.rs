@@ -9,30 +9,15 @@ use serde_json::{Value, json};
 
 use crate::*;
 
-fn sock(p: &Project) -> std::path::PathBuf {
-    p.path().join(".brum").join("brum.sock")
-}
-
-/// Waits until the project's brum answers on its socket.
-fn wait_for_socket(p: &Project) {
-    let start = Instant::now();
-    while UnixStream::connect(sock(p)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "brum never opened its socket");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn ask(p: &Project, req: Value) -> Value {
-    let mut s = UnixStream::connect(sock(p)).expect("connect");
-    s.write_all(format!("{req}\n").as_bytes()).expect("send");
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line).expect("answer");
-    serde_json::from_str(&line).expect("json answer")
+    ask_timed(p, &req).0
 }
 
-/// A `brum tail` as a child, its events collected until `daemon.stopped`.
+/// A `brum tail --since 0` as a child, its events collected until
+/// `daemon.stopped`. Returns once it is attached: it has printed its first
+/// event (the replayed `daemon.started`).
 fn spawn_tail(p: &Project, args: &[&str]) -> std::thread::JoinHandle<Vec<Value>> {
-    let mut full = vec!["tail"];
+    let mut full = vec!["tail", "--since", "0"];
     full.extend_from_slice(args);
     let mut child = p
         .cmd(&full)
@@ -40,24 +25,36 @@ fn spawn_tail(p: &Project, args: &[&str]) -> std::thread::JoinHandle<Vec<Value>>
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn tail");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut out = Vec::new();
+    stdout.read_until(b'\n', &mut out).expect("the tail's first event");
     std::thread::spawn(move || {
-        let mut out = Vec::new();
-        child.stdout.take().expect("stdout").read_to_end(&mut out).expect("read");
+        stdout.read_to_end(&mut out).expect("read");
         let _ = child.wait();
         parse_events(&out)
     })
 }
 
+/// A shell command that waits until the test creates `file` in the project
+/// (so a process prints only once the test's clients are attached), for 60 s
+/// at most: a test that never creates it fails on its assertions instead of
+/// hanging.
+fn after(file: &str, then: &str) -> String {
+    format!("i=0; until [ -e {file} ] || [ $i -ge 6000 ]; do sleep 0.01; i=$((i+1)); done; {then}")
+}
+
 #[test]
 fn tail_sees_exactly_what_run_json_prints() {
-    let p = Project::with_toml(
-        "[process.a]\ncmd = \"sleep 0.3; seq 1 20000\"\n[process.b]\ncmd = \"sleep 0.3; seq 1 5000 >&2; echo 'http://localhost:3000'\"\n",
-    );
+    let p = Project::with_toml(&format!(
+        "[process.a]\ncmd = \"{}\"\n[process.b]\ncmd = \"{}\"\n",
+        after("go", "seq 1 20000"),
+        after("go", "seq 1 5000 >&2; echo 'http://localhost:3000'"),
+    ));
     let mut live = Live::spawn(p.cmd(&["run", "--json"]));
     live.until(|e| e["type"] == "daemon.started");
     wait_for_socket(&p);
-    let t1 = spawn_tail(&p, &["--since", "0"]);
-    std::thread::sleep(Duration::from_millis(50));
+    let t1 = spawn_tail(&p, &[]);
+    p.write("go", "");
     let (rest, code) = live.rest(LIMIT);
     assert_eq!(code, Some(0));
     let tailed = t1.join().expect("tail");
@@ -90,17 +87,28 @@ fn since_and_last_resume_without_gap_or_duplicate() {
 
 #[test]
 fn a_client_that_never_reads_is_dropped_and_nobody_else_waits() {
-    // the later lines come after the stuck client had 2 s to read
-    let p = Project::with_toml("[process.spew]\ncmd = \"sleep 0.5; seq 1 400000; sleep 2.5; seq 400001 400010\"\n");
+    // the last lines come after the stuck client was dropped
+    let p = Project::with_toml(&format!(
+        "[process.spew]\ncmd = \"{}\"\n",
+        after("go", &format!("seq 1 400000; {}", after("dropped", "seq 400001 400010")))
+    ));
     let mut live = Live::spawn(p.cmd(&["run", "--json"]));
     live.until(|e| e["type"] == "daemon.started");
     wait_for_socket(&p);
-    // a tail that never reads
-    let mut stuck = UnixStream::connect(sock(&p)).expect("connect");
-    stuck.write_all(b"{\"cmd\":\"tail\"}\n").expect("send");
+    // a tail that reads its acknowledgement, then nothing
+    let stuck = UnixStream::connect(sock(&p)).expect("connect");
+    (&stuck).write_all(b"{\"cmd\":\"tail\"}\n").expect("send");
+    let mut ack = String::new();
+    BufReader::new(&stuck).read_line(&mut ack).expect("ack");
+    assert!(ack.contains("\"ok\":true"), "{ack}");
     // and one that does
-    let good = spawn_tail(&p, &["--json", "--type", "log.line"]);
+    let good = spawn_tail(&p, &["--json", "--type", "daemon.started", "--type", "log.line"]);
+    p.write("go", "");
+    let mut events = live.until(|e| e["type"] == "client.dropped");
+    p.write("dropped", "");
     let (rest, code) = live.rest(LIMIT);
+    events.extend(rest);
+    let rest = events;
     assert_eq!(code, Some(0));
     assert_eq!(lines_of(&rest, "spew", "stdout").len(), 400_010, "the children's output keeps flowing");
     let dropped = of_type(&rest, "client.dropped");
@@ -116,7 +124,7 @@ fn a_client_that_never_reads_is_dropped_and_nobody_else_waits() {
 
 #[test]
 fn two_hundred_tail_clients_are_served() {
-    let p = Project::with_toml("[process.a]\ncmd = \"sleep 1; seq 1 1000\"\n");
+    let p = Project::with_toml(&format!("[process.a]\ncmd = \"{}\"\n", after("go", "seq 1 1000")));
     let mut live = Live::spawn(p.cmd(&["run", "--json"]));
     live.until(|e| e["type"] == "daemon.started");
     wait_for_socket(&p);
@@ -126,17 +134,17 @@ fn two_hundred_tail_clients_are_served() {
         s.write_all(b"{\"cmd\":\"tail\",\"types\":[\"log.line\"]}\n").expect("send");
         clients.push(s);
     }
+    // every client attached (acknowledged) before the process prints
     let readers: Vec<_> = clients
         .into_iter()
         .map(|s| {
-            std::thread::spawn(move || {
-                let mut lines = BufReader::new(s).lines();
-                let ack = lines.next().expect("ack").expect("line");
-                assert!(ack.contains("\"ok\":true"), "{ack}");
-                lines.map_while(Result::ok).count()
-            })
+            let mut lines = BufReader::new(s).lines();
+            let ack = lines.next().expect("ack").expect("line");
+            assert!(ack.contains("\"ok\":true"), "{ack}");
+            std::thread::spawn(move || lines.map_while(Result::ok).count())
         })
         .collect();
+    p.write("go", "");
     let (_, code) = live.rest(LIMIT);
     assert_eq!(code, Some(0));
     for r in readers {
@@ -206,24 +214,57 @@ fn one_brum_per_project_stale_sockets_replaced_and_owner_only() {
     let second = p.run(&["run", "--json"], LIMIT);
     assert_eq!(second.code, Some(2));
     assert!(second.stderr.contains("another brum is already running here"), "{}", second.stderr);
-    // another user cannot talk to it (when the test can switch users)
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 && std::path::Path::new("/usr/bin/setpriv").exists() {
-        let out = std::process::Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", brum_bin(), "ps", "--socket"])
-            .arg(sock(&p))
-            .output()
-            .expect("setpriv");
-        assert!(!out.status.success(), "another uid must be refused");
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("ermission denied"),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
     live.signal(libc::SIGTERM);
     let _ = live.rest(LIMIT);
     assert!(!sock(&p).exists(), "brum removes its socket when it ends");
+}
+
+/// Connects to the project's socket as uid/gid 65534 (nobody) and reads
+/// one line without sending anything (brum answers a refused peer at once;
+/// `brum ps` would race its request against brum's close and may report
+/// EPIPE instead of the refusal).
+fn connect_as_nobody(p: &Project) -> (bool, String) {
+    const READ_ONE_LINE: &str = "import socket, sys\n\
+        s = socket.socket(socket.AF_UNIX)\n\
+        s.settimeout(10)\n\
+        s.connect(sys.argv[1])\n\
+        sys.stdout.write(s.makefile().readline())\n";
+    let out = std::process::Command::new("setpriv")
+        // the system's python: a user's (pyenv under /root) is out of reach
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", READ_ONE_LINE])
+        .arg(sock(p))
+        .output()
+        .expect("setpriv (util-linux) and python3");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+/// Another user is kept out twice: by the socket's 0600 mode, and — should
+/// the mode be opened up — by brum checking the peer's uid (SO_PEERCRED).
+#[test]
+#[ignore = "needs root"]
+fn another_user_is_refused_by_the_socket_mode_and_by_its_peer_uid_as_root() {
+    assert!(is_root(), "switching users needs root (CI runs these with --ignored)");
+    let p = Project::with_toml("[process.a]\ncmd = \"echo up; sleep 876441\"\n");
+    let mut live = Live::spawn(p.cmd(&["run", "--json"]));
+    live.until(|e| e["type"] == "log.line");
+    wait_for_socket(&p);
+    // let the other user reach the socket: only the socket itself guards it
+    use std::os::unix::fs::PermissionsExt;
+    let open = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    open(p.path(), 0o711);
+    open(&p.path().join(".brum"), 0o711);
+    let (ok, out) = connect_as_nobody(&p);
+    assert!(!ok && out.contains("PermissionError"), "the 0600 mode refuses first: {out}");
+    open(&sock(&p), 0o666);
+    let (ok, out) = connect_as_nobody(&p);
+    assert!(ok && out.contains("refused: another user's process"), "brum checks the peer's uid: {out}");
+    // and its owner is still served
+    assert_eq!(ask(&p, json!({"cmd": "ps"}))["processes"][0]["name"], "a");
+    live.signal(libc::SIGTERM);
+    let _ = live.rest(LIMIT);
 }
 
 #[test]

@@ -31,8 +31,49 @@ pub fn plugin_wasm(name: &str) -> PathBuf {
     PathBuf::from(brum::plugins::fixture_wasm_dir()).join(format!("{name}.wasm"))
 }
 
+/// Compiles the built-in plugins into brum's cache once, before any test
+/// runs brum: otherwise, after a plugin changed, every brum the tests start
+/// at once compiles them itself (seconds each in a debug build), and a
+/// loaded 2-core machine misses deadlines.
+fn warm_plugin_cache() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("brum.toml"), "[process.x]\ncmd = \"true\"\n[plugin.filter]\n").expect("write");
+        let out = Command::new(brum_bin()).arg("plugins").current_dir(dir.path()).output().expect("brum plugins");
+        assert!(out.status.success(), "brum plugins: {}", String::from_utf8_lossy(&out.stdout));
+    });
+}
+
 pub fn brum_bin() -> &'static str {
     env!("CARGO_BIN_EXE_brum")
+}
+
+/// The control socket of the project's brum.
+pub fn sock(p: &Project) -> PathBuf {
+    brum::files::default_socket(p.path())
+}
+
+/// Waits until the project's brum accepts connections on its socket.
+pub fn wait_for_socket(p: &Project) {
+    let start = Instant::now();
+    while std::os::unix::net::UnixStream::connect(sock(p)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "brum never opened its socket");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// One request over the control socket on a fresh connection: the answer
+/// and how long it took (connect to answer line).
+pub fn ask_timed(p: &Project, req: &Value) -> (Value, Duration) {
+    let start = Instant::now();
+    let mut s = std::os::unix::net::UnixStream::connect(sock(p)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    std::io::Write::write_all(&mut s, format!("{req}\n").as_bytes()).expect("send");
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).expect("answer");
+    let took = start.elapsed();
+    (serde_json::from_str(&line).unwrap_or_else(|e| panic!("answer {line:?}: {e}")), took)
 }
 
 /// A scratch project directory, removed at the end of the test.
@@ -75,6 +116,7 @@ impl Project {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
+        warm_plugin_cache();
         let mut c = Command::new(brum_bin());
         c.args(args).current_dir(self.path()).env_remove("NO_COLOR").env_remove("GITHUB_ACTIONS");
         c
@@ -239,11 +281,35 @@ impl Live {
     }
 
     pub fn signal(&self, sig: i32) {
-        // SAFETY: signalling the brum child we spawned.
-        unsafe {
-            libc::kill(self.child.id() as i32, sig);
-        }
+        kill(self.child.id() as i32, sig);
     }
+}
+
+/// Sends signal `sig` (a `libc::SIG*` number) to process `pid`; a process
+/// already gone is not an error.
+pub fn kill(pid: i32, sig: i32) {
+    let pid = rustix::process::Pid::from_raw(pid).expect("a pid > 0");
+    let sig = rustix::process::Signal::from_named_raw(sig).expect("a named signal");
+    let _ = rustix::process::kill_process(pid, sig);
+}
+
+/// Waits until the pipe `reader` reads is full: its writer is blocked. A
+/// default pipe holds 64 KiB; a writer whose writes of up to PIPE_BUF
+/// (4 KiB) are atomic stops short of that by less than 4 KiB.
+pub fn wait_until_pipe_full(reader: &impl std::os::fd::AsFd) {
+    let start = Instant::now();
+    while rustix::io::ioctl_fionread(reader).expect("FIONREAD") < (64 - 4) << 10 {
+        assert!(start.elapsed() < LIMIT, "the pipe never filled");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Whether the tests run as root. A test that needs root is marked
+/// `#[ignore = "needs root"]`, named `…_as_root` and asserts this: it never
+/// passes by returning early. `.ci/run` (root) runs them with
+/// `cargo test -- --ignored _as_root`.
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
 }
 
 pub const LIMIT: Duration = Duration::from_secs(60);

@@ -319,7 +319,8 @@ fn a_slow_reader_loses_nothing() {
     let mut cmd = p.cmd(&["run", "--json", "--", "seq", "1", "300000"]);
     cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let child = cmd.spawn().expect("spawn");
-    std::thread::sleep(Duration::from_millis(1500));
+    // brum's stdout is full: it must be holding back now
+    wait_until_pipe_full(child.stdout.as_ref().expect("stdout"));
     let out = finish(child, LIMIT);
     assert_eq!(out.code, Some(0));
     let events = parse_events(&out.stdout);
@@ -331,20 +332,39 @@ fn a_slow_reader_loses_nothing() {
 #[test]
 fn what_a_lingering_grandchild_left_in_the_pipe_is_read_at_the_end() {
     // The leader exits; a grandchild that ignores SIGTERM has put ~700 KB
-    // into the pipe and holds it open. brum's own stdout is not read for a
-    // while, so brum cannot read the pipe before the stop timeout; then
-    // the group is killed and what is in the pipe must still come out
-    // (read in whole chunks, not in the small slices used while the
-    // output is full).
+    // into the pipe and holds it open. brum's own stdout is not read, so
+    // brum cannot read the pipe before the stop timeout; then the group is
+    // killed and what is in the pipe must still come out (read in whole
+    // chunks, not in the small slices used while the output is full).
+    //
+    // Once flaky (0 of 7,071 lines in CI): the leader exited after a fixed
+    // 0.1 s, and on a loaded machine the stop timeout killed the group
+    // before the grandchild had written anything — brum right, test wrong.
+    // Now the leader exits only once everything is in the pipe (`written`
+    // names the pid of the grandchild's sleep), and the test reads brum's
+    // stdout only after brum has killed that sleep.
     let p = Project::with_toml(
         "[process.a]\n\
-         cmd = \"(trap '' TERM; head -c 700000 /dev/zero | tr '\\\\0' x | fold -w 99; sleep 876009) & sleep 0.1\"\n\
+         cmd = \"(trap '' TERM; head -c 700000 /dev/zero | tr '\\\\0' x | fold -w 99; sleep 876009 & echo $! > pid.tmp; mv pid.tmp written; wait) & while [ ! -e written ]; do sleep 0.01; done\"\n\
          stop_timeout = \"300ms\"\n",
     );
     let mut cmd = p.cmd(&["run", "--json"]);
     cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let child = cmd.spawn().expect("spawn");
-    std::thread::sleep(Duration::from_millis(2000));
+    let written = p.path().join("written");
+    let start = std::time::Instant::now();
+    let pid = loop {
+        if let Some(pid) = std::fs::read_to_string(&written).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
+            break pid;
+        }
+        assert!(start.elapsed() < LIMIT, "the grandchild never finished writing");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // killed (and reaped by brum, its subreaper) while nobody reads brum
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(start.elapsed() < LIMIT, "brum never stopped the lingering grandchild");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let out = finish(child, LIMIT);
     assert!(processes_matching("876009").is_empty(), "the grandchild outlived brum");
     let events = parse_events(&out.stdout);

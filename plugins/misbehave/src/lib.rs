@@ -2,7 +2,9 @@
 //! to survive it. Configured with `mode`:
 //! - `trap`: panics (a wasm trap) on a line containing "boom";
 //! - `loop`: spins forever on a line containing "boom" (fuel runs out);
-//! - `alloc`: allocates without bound on "boom" (memory cap);
+//! - `alloc`: allocates without bound on "boom" (memory cap); an
+//!   allocation the host refuses without trapping becomes a finding, not a
+//!   panic;
 //! - `garbage`: returns a finding with a seq brum never gave it on "boom";
 //! - `huge`: returns 20,000 findings on "boom" (brum accepts 10,000);
 //! - `sleep`: sleeps 1 ms on "boom" (waiting on a clock is not allowed);
@@ -86,9 +88,21 @@ impl Plugin for Misbehave {
                 }
             }
             "sleep" => std::thread::sleep(std::time::Duration::from_millis(1)),
-            "alloc" => loop {
-                self.hoard.push(vec![1u8; 1 << 20]);
-            },
+            "alloc" => {
+                // try_reserve, not vec!: a refused allocation is reported
+                // as a finding, never a panic, so the only way this call
+                // fails is the host stopping it at its memory cap
+                loop {
+                    let mut block = Vec::new();
+                    if block.try_reserve_exact(1 << 20).is_err() {
+                        let msg = format!("allocation refused after {} MiB", self.hoard.len());
+                        out.findings.push(finding(&line, Kind::Custom, Severity::Info, &msg).custom("alloc"));
+                        break;
+                    }
+                    block.resize(1 << 20, 1u8);
+                    self.hoard.push(block);
+                }
+            }
             "garbage" => {
                 let mut f = finding(&line, Kind::Error, Severity::Error, "made up");
                 f.first_seq = u64::MAX - 1;

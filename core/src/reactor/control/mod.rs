@@ -106,15 +106,9 @@ pub fn bind(path: &Path) -> Result<UnixListener, BindError> {
     bound.map_err(io_err)
 }
 
-/// The uid of the process at the other end of a Unix socket.
-fn peer_uid(fd: i32) -> Option<u32> {
-    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: getsockopt into a correctly sized struct.
-    let rc = unsafe {
-        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut cred as *mut libc::ucred).cast(), &mut len)
-    };
-    (rc == 0).then_some(cred.uid)
+/// The uid of the process at the other end of a Unix socket (SO_PEERCRED).
+fn peer_uid(stream: &impl std::os::fd::AsFd) -> Option<u32> {
+    rustix::net::sockopt::socket_peercred(stream).ok().map(|c| c.uid.as_raw())
 }
 
 struct Client {
@@ -238,9 +232,7 @@ impl Reactor {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return,
             };
-            // SAFETY: geteuid has no preconditions.
-            let me = unsafe { libc::geteuid() };
-            if peer_uid(stream.as_raw_fd()) != Some(me) {
+            if peer_uid(&stream) != Some(rustix::process::geteuid().as_raw()) {
                 let _ = stream.write_all(&control::error_line(&Value::Null, "refused: another user's process"));
                 continue;
             }

@@ -1,0 +1,303 @@
+//! The plugin host's state and set-up: one `Engine` and `Linker`, one
+//! `Store` per plugin (a [`Slot`]), loading and (re-)instantiating a plugin.
+//! The calls into plugins and what is done with their answers are in
+//! `calls.rs`. No mio and no fds here.
+
+use std::path::Path;
+
+use wasmtime::component::Linker;
+use wasmtime::{Engine, Store};
+
+use super::batch::empty_batch;
+use super::calls::reason;
+use super::engine::{self, LoadError};
+use super::sandbox::{self, State};
+use super::{
+    Batch, Budgets, Info, MAX_BATCH_BYTES, MAX_BATCH_LINES, Notice, Origin, Pipe, PluginSpec, PluginUsage,
+    ProcessStart, bindings,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Status {
+    Active,
+    /// Failed; re-instantiated at the next call after this time.
+    Backoff {
+        until_ms: i64,
+    },
+    Disabled,
+}
+
+pub(super) struct Slot {
+    pub(super) name: String,
+    pub(super) pre: bindings::PluginPre<State>,
+    pub(super) live: Option<(Store<State>, bindings::Plugin)>,
+    pub(super) info: Info,
+    pub(super) settings: Vec<(String, String)>,
+    pub(super) status: Status,
+    pub(super) failures: u32,
+    /// When its recent failures happened (ms), at most MAX_FAILURES.
+    pub(super) failed_at: std::collections::VecDeque<i64>,
+    /// Calls made and time spent in them.
+    pub(super) calls: u64,
+    pub(super) busy: std::time::Duration,
+    /// Process ids (by index) it wants; empty = all.
+    pub(super) want_procs: Vec<u32>,
+    pub(super) want_stdout: bool,
+    pub(super) want_stderr: bool,
+    pub(super) tick_at_ms: Option<i64>,
+    /// Highest seq this plugin has been given.
+    pub(super) max_seq: u64,
+}
+
+/// The loaded plugins and the batch being filled.
+pub struct PluginHost {
+    pub(super) engine: Engine,
+    pub(super) linker: Linker<State>,
+    pub(super) rt: tokio::runtime::Runtime,
+    /// When the plugin call under way began.
+    pub(super) call_started: std::time::Instant,
+    pub(super) slots: Vec<Slot>,
+    pub(super) budgets: Budgets,
+    /// Lines of the current turn, filled by the reactor.
+    pub batch: Batch,
+    pub(super) sub: Batch,
+    pub(super) notices: Vec<Notice>,
+    pub(super) process_names: Vec<String>,
+    /// Processes started (and not ended): replayed to a re-instantiated
+    /// plugin.
+    pub(super) running: Vec<bool>,
+}
+
+impl std::fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginHost").field("plugins", &self.slots.len()).finish()
+    }
+}
+
+/// Fatal host set-up failure (the engine itself).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the WebAssembly engine: {0}")]
+pub struct HostError(String);
+
+impl PluginHost {
+    /// A host with no plugins yet. `process_names` are indexed by the
+    /// process ids the reactor will use.
+    pub fn new(budgets: Budgets, process_names: Vec<String>) -> Result<PluginHost, HostError> {
+        let engine = engine::engine().map_err(|e| HostError(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| HostError(format!("{e:#}")))?;
+        sandbox::deny_waiting(&mut linker).map_err(|e| HostError(format!("{e:#}")))?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| HostError(format!("tokio runtime: {e}")))?;
+        Ok(PluginHost {
+            engine,
+            linker,
+            rt,
+            call_started: std::time::Instant::now(),
+            slots: Vec::new(),
+            budgets,
+            batch: empty_batch(),
+            sub: empty_batch(),
+            notices: Vec::new(),
+            running: vec![false; process_names.len()],
+            process_names,
+        })
+    }
+
+    /// A process added to the session (`brum reload`): its id is the next
+    /// index.
+    pub fn add_process(&mut self, name: &str) {
+        self.process_names.push(name.to_string());
+        self.running.push(false);
+    }
+
+    /// Number of plugins loaded (active or not).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Name of plugin `i`.
+    pub fn name(&self, i: usize) -> &str {
+        &self.slots[i].name
+    }
+
+    /// What each plugin has cost so far, for `brum ps`.
+    pub fn usage(&self) -> Vec<PluginUsage<'_>> {
+        self.slots
+            .iter()
+            .map(|s| PluginUsage {
+                name: &s.name,
+                state: match s.status {
+                    Status::Active => "active",
+                    Status::Backoff { .. } => "restarting",
+                    Status::Disabled => "disabled",
+                },
+                calls: s.calls,
+                busy_ms: s.busy.as_secs_f64() * 1000.0,
+                failures: s.failures,
+            })
+            .collect()
+    }
+
+    /// Takes the notices produced since the last call.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// Loads, instantiates, describes and configures one plugin. Problems
+    /// become a `Rejected` notice and the error is returned.
+    pub fn load(&mut self, spec: &PluginSpec, cache: Option<&Path>) -> Result<(), String> {
+        let source = spec.origin.describe();
+        let reject = |this: &mut Self, plugin: String, reason: String| {
+            this.notices.push(Notice::Rejected { plugin, source: source.clone(), reason: reason.clone() });
+            Err(reason)
+        };
+        let fallback_name = match &spec.origin {
+            Origin::Builtin(b) => b.name.to_string(),
+            Origin::File(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        };
+        let bytes: std::borrow::Cow<'_, [u8]> = match &spec.origin {
+            Origin::Builtin(b) => b.wasm.into(),
+            Origin::File(p) => match std::fs::read(p) {
+                Ok(b) => b.into(),
+                Err(e) => {
+                    return reject(self, fallback_name, format!("cannot read {}: {e}", p.display()));
+                }
+            },
+        };
+        let loaded = match engine::load(&self.engine, &source, &bytes, cache) {
+            Ok(l) => l,
+            Err(e) => return reject(self, fallback_name, e.to_string()),
+        };
+        let pre = match self.linker.instantiate_pre(&loaded.component) {
+            Ok(p) => p,
+            Err(e) => {
+                return reject(self, fallback_name, format!("{source}: cannot be linked: {e:#}"));
+            }
+        };
+        let pre = match bindings::PluginPre::new(pre) {
+            Ok(p) => p,
+            Err(e) => {
+                let detail = format!("{e:#}");
+                return reject(self, fallback_name, LoadError::WrongWorld { what: source.clone(), detail }.to_string());
+            }
+        };
+        let mut slot = Slot {
+            name: fallback_name.clone(),
+            pre,
+            live: None,
+            info: Info {
+                name: fallback_name.clone(),
+                version: String::new(),
+                description: String::new(),
+                pipes: Vec::new(),
+                processes: Vec::new(),
+                filter: false,
+            },
+            settings: spec.settings.clone(),
+            status: Status::Active,
+            failures: 0,
+            failed_at: std::collections::VecDeque::new(),
+            calls: 0,
+            busy: std::time::Duration::ZERO,
+            want_procs: Vec::new(),
+            want_stdout: true,
+            want_stderr: true,
+            tick_at_ms: None,
+            max_seq: 0,
+        };
+        if let Err(reason) = self.instantiate(&mut slot) {
+            return reject(self, fallback_name, reason);
+        }
+        let info = slot.info.clone();
+        self.notices.push(Notice::Loaded {
+            plugin: slot.name.clone(),
+            version: info.version.clone(),
+            source: source.clone(),
+            filter: info.filter,
+            cached: loaded.cached,
+            load_ms: loaded.compile_ms,
+        });
+        self.slots.push(slot);
+        Ok(())
+    }
+
+    /// A fresh store and instance for `slot`: describe, configure, and
+    /// replay the processes it should know about.
+    pub(super) fn instantiate(&mut self, slot: &mut Slot) -> Result<(), String> {
+        let _rt = self.rt.enter();
+        let mut store = Store::new(&self.engine, State::new(self.budgets.memory));
+        store.limiter(|s| &mut s.limits);
+        store.set_fuel(self.budgets.fuel).map_err(|e| e.to_string())?;
+        let inst = slot.pre.instantiate(&mut store).map_err(|e| format!("cannot be instantiated: {}", reason(&e)))?;
+        store.set_fuel(self.budgets.fuel).map_err(|e| e.to_string())?;
+        let info = inst.call_describe(&mut store).map_err(|e| format!("describe failed: {}", reason(&e)))?;
+        if info.name.is_empty() || info.name.len() > 64 {
+            return Err("describe returned an empty or over-long name".into());
+        }
+        store.set_fuel(self.budgets.fuel).map_err(|e| e.to_string())?;
+        match inst.call_configure(&mut store, &slot.settings) {
+            Ok(Ok(())) => {}
+            Ok(Err(msg)) => return Err(format!("rejected its settings: {msg}")),
+            Err(e) => return Err(format!("configure failed: {}", reason(&e))),
+        }
+        slot.name = info.name.clone();
+        slot.want_stdout = info.pipes.is_empty() || info.pipes.contains(&Pipe::Stdout);
+        slot.want_stderr = info.pipes.is_empty() || info.pipes.contains(&Pipe::Stderr);
+        slot.want_procs = info
+            .processes
+            .iter()
+            .filter_map(|n| self.process_names.iter().position(|p| p == n).map(|i| i as u32))
+            .collect();
+        slot.info = info;
+        // A re-instantiated plugin learns the processes again.
+        for (i, name) in self.process_names.iter().enumerate() {
+            let wanted = slot.want_procs.is_empty() || slot.want_procs.contains(&(i as u32));
+            if !wanted || !self.running.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            let ps = ProcessStart { process: i as u32, name: name.clone(), command: String::new() };
+            store.set_fuel(self.budgets.fuel).map_err(|e| e.to_string())?;
+            if let Err(e) = inst.call_process_started(&mut store, &ps) {
+                return Err(format!("process-started failed: {}", reason(&e)));
+            }
+        }
+        slot.live = Some((store, inst));
+        Ok(())
+    }
+
+    /// True when the batch should be handed over now.
+    pub fn batch_full(&self) -> bool {
+        self.batch.len() >= MAX_BATCH_LINES || self.batch.data.len() >= MAX_BATCH_BYTES
+    }
+
+    /// Appends one line to the current batch.
+    #[inline]
+    pub fn push_line(&mut self, process: u32, pipe: Pipe, seq: u64, ts_ms: i64, truncated: bool, bytes: &[u8]) {
+        self.batch.push(process, pipe, seq, ts_ms, truncated, bytes);
+    }
+
+    /// Empties the batch (keeping its buffers).
+    pub fn clear_batch(&mut self) {
+        self.batch.clear();
+    }
+}
+
+/// Checks one `.wasm` file as `brum plugins check` does: loads, links,
+/// instantiates and describes it. Returns its info and its imports.
+pub fn check_file(path: &Path) -> Result<(Info, Vec<String>), String> {
+    let mut host = PluginHost::new(Budgets::default(), Vec::new()).map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let loaded = engine::load(&host.engine, &path.display().to_string(), &bytes, None).map_err(|e| e.to_string())?;
+    let imports = engine::imports(&host.engine, &loaded.component);
+    let spec = PluginSpec { origin: Origin::File(path.to_path_buf()), settings: Vec::new() };
+    match host.load(&spec, None) {
+        Ok(()) => Ok((host.slots[0].info.clone(), imports)),
+        Err(e) => Err(e),
+    }
+}
