@@ -52,6 +52,9 @@ first process that failed (128+N for signal N); 130/143 after Ctrl-C/SIGTERM; 2 
     Stop(NameArgs),
     /// Restart a process of the brum running here.
     Restart(NameArgs),
+    /// Re-read brum.toml in the brum running here: restart only the processes whose
+    /// definition changed, start new ones, stop removed ones, and say what changed.
+    Reload(ClientArgs),
     /// Start brum in the background for this project and return when it is ready.
     Up(UpArgs),
     /// Stop the brum running in the background here, and everything it runs; return when all is gone.

@@ -254,6 +254,27 @@ pub fn urls(sock: &Path, json: bool) -> Res {
     Ok(ExitCode::SUCCESS)
 }
 
+pub fn reload(sock: &Path, json: bool) -> Res {
+    let v = client::call(sock, &json!({"cmd": "reload"}))?;
+    if json {
+        print_json(&v);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let list = |k: &str| -> Vec<String> {
+        v[k].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default()
+    };
+    let (changed, added, removed) = (list("changed"), list("added"), list("removed"));
+    if changed.is_empty() && added.is_empty() && removed.is_empty() {
+        println!("nothing changed ({} processes as they were)", v["unchanged"]);
+    }
+    for (what, l) in [("restarted (changed)", changed), ("added", added), ("stopped (removed)", removed)] {
+        if !l.is_empty() {
+            println!("{what}: {}", l.join(", "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn lifecycle(sock: &Path, cmd: &str, name: &str, json: bool) -> Res {
     let v = client::call(sock, &json!({"cmd": cmd, "process": name}))?;
     if json {

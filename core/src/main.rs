@@ -64,6 +64,7 @@ fn main() -> ExitCode {
         Cmd::Restart(a) => {
             client_cmd(&a.client.clone(), |sock| cli::lifecycle(sock, "restart", &a.name, a.client.json))
         }
+        Cmd::Reload(a) => client_cmd(&a, |sock| cli::reload(sock, a.json)),
         Cmd::Up(a) => up(a),
         Cmd::Mcp(a) => match &a.print_config {
             Some(c) => match mcp::print_config(c) {

@@ -236,3 +236,45 @@ fn normalise_screen(raw: &str) -> String {
     }
     out
 }
+
+/// `brum reload` restarts only what changed, starts what is new, stops what
+/// is gone; a file with mistakes changes nothing.
+#[test]
+fn reload_applies_only_what_changed() {
+    let p = Project::with_toml(
+        "[process.keep]\ncmd = \"echo keep; sleep 876802\"\n[process.edit]\ncmd = \"echo old; sleep 876802\"\n[process.gone]\ncmd = \"sleep 876802\"\n",
+    );
+    let mut live = Live::spawn(p.cmd(&["run", "--json"]));
+    live.until(|e| e["type"] == "log.line" && e["text"] == "old");
+    wait_for_socket(&p);
+    p.write(
+        "brum.toml",
+        "[process.keep]\ncmd = \"echo keep; sleep 876802\"\n[process.edit]\ncmd = \"echo new; sleep 876802\"\n[process.fresh]\ncmd = \"echo fresh; sleep 876802\"\n",
+    );
+    let out = p.run(&["reload"], LIMIT);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("restarted (changed): edit")
+            && text.contains("added: fresh")
+            && text.contains("stopped (removed): gone"),
+        "{text}"
+    );
+    let seen = live.until(|e| e["type"] == "log.line" && (e["text"] == "new" || e["text"] == "fresh") && { true });
+    let mut seen = seen;
+    if !seen.iter().any(|e| e["text"] == "fresh") || !seen.iter().any(|e| e["text"] == "new") {
+        seen.extend(live.until(|e| e["type"] == "log.line" && (e["text"] == "new" || e["text"] == "fresh")));
+    }
+    let reloaded = seen.iter().find(|e| e["type"] == "daemon.reloaded").expect("daemon.reloaded");
+    assert_eq!(reloaded["changed"], serde_json::json!(["edit"]));
+    assert!(seen.iter().all(|e| !(e["type"] == "process.started" && e["process"] == "keep")), "keep was not restarted");
+    // mistakes change nothing
+    p.write("brum.toml", "[process.keep]\ncmd = 5\n");
+    let out = p.run(&["reload"], LIMIT);
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("unchanged") && out.stderr.contains("process.keep.cmd"), "{}", out.stderr);
+    let down = p.run(&["down"], LIMIT);
+    assert_eq!(down.code, Some(0));
+    let _ = live.rest(LIMIT);
+    assert!(processes_matching("876802").is_empty());
+}
