@@ -27,12 +27,18 @@ pub(crate) struct Cli {
 #[derive(Subcommand, Debug)]
 pub(crate) enum Cmd {
     /// Run processes in the foreground and stream what they print.
-    #[command(after_help = "Examples:\n  brum run                     all autostart processes of ./brum.toml \
-(or the `dev` script of ./package.json)\n  brum run web api             these processes and what they depend on\n  \
-brum run --json | jq .        NDJSON events (schema: docs/events.md)\n  brum run -- cargo watch -x test   one ad-hoc command\n\n\
+    #[command(after_help = "Examples:\n  \
+brum run                         autostart processes of ./brum.toml (else the `dev` script)\n  \
+brum run web api                 these processes and what they depend on\n  \
+brum run --json | jq .           NDJSON events (schema: docs/events.md)\n  \
+brum run -- cargo watch -x test  one ad-hoc command\n\n\
 Output markers: `NAME | line` stdout, `NAME ! line` stderr, `NAME * ...` brum's own notes.\n\
 Exit code: 0 when every process succeeded or was stopped by brum; otherwise the exit code of the \
-first process that failed (128+N for signal N); 130/143 after Ctrl-C/SIGTERM; 2 for configuration errors.")]
+first process that failed (128+N for signal N); 1 when a dependency never became ready; \
+130/143 after Ctrl-C/SIGTERM; 2 for configuration errors.\n\n\
+brum.toml: [process.NAME] tables with cmd/argv, cwd, env, env_file, autostart, restart, \
+restart_delay, restart_max_delay, max_restarts, stop_signal, stop_timeout, depends_on, ready.*, \
+health.*, color, raw_terminal; every key in docs/config.md.")]
     Run(RunArgs),
     /// List the processes brum would run here, with their resolved command lines.
     Scripts(ScriptsArgs),
