@@ -194,6 +194,10 @@ pub(crate) struct PluginsArgs {
     /// Also load this plugin (repeatable).
     #[arg(long = "plugin", value_name = "PATH", global = true)]
     pub(crate) plugins: Vec<PathBuf>,
+    /// One JSON object per plugin: name, version, source, state (loaded,
+    /// off, rejected), filter, cached, load_ms, reason.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
 }
 
 #[derive(Subcommand, Debug)]

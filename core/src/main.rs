@@ -341,15 +341,13 @@ fn plugins_cmd(args: PluginsArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     let opts = PluginOpts { plugins: args.plugins.clone(), ..PluginOpts::default() };
+    let mut rows: Vec<serde_json::Value> = Vec::new();
     for b in &plugins::BUILTINS {
         if !discover::builtin_enabled(&cfg.plugins, b) {
-            println!(
-                "{:<10} {:<8} {:<22} off (enable with [plugin.{}])",
-                b.name,
-                "-",
-                format!("builtin:{}", b.name),
-                b.name
-            );
+            rows.push(serde_json::json!({
+                "name": b.name, "version": null, "source": format!("builtin:{}", b.name), "state": "off",
+                "note": format!("enable with [plugin.{}]", b.name),
+            }));
         }
     }
     let specs = discover::specs(&cfg.plugins, &project_dir(&cfg), &opts.plugins, opts.no_plugins);
@@ -366,14 +364,34 @@ fn plugins_cmd(args: PluginsArgs) -> ExitCode {
                 Notice::Loaded { plugin, version, source, filter, cached, load_ms } => {
                     let kind = if filter { "filter" } else { "detector" };
                     let how = if cached { "cached" } else { "compiled" };
-                    println!("{plugin:<10} {version:<8} {source:<22} loaded ({kind}, {how} in {load_ms} ms)");
+                    rows.push(serde_json::json!({
+                        "name": plugin, "version": version, "source": source, "state": "loaded",
+                        "filter": filter, "cached": cached, "load_ms": load_ms,
+                        "note": format!("loaded ({kind}, {how} in {load_ms} ms)"),
+                    }));
                 }
                 Notice::Rejected { plugin, source, reason } => {
                     bad = true;
-                    println!("{plugin:<10} {:<8} {source:<22} REJECTED: {reason}", "-");
+                    rows.push(serde_json::json!({
+                        "name": plugin, "version": null, "source": source, "state": "rejected",
+                        "reason": reason, "note": format!("REJECTED: {reason}"),
+                    }));
                 }
                 Notice::Failed { .. } | Notice::Log { .. } => {}
             }
+        }
+    }
+    if args.json {
+        for r in &rows {
+            println!("{r}");
+        }
+    } else {
+        let width =
+            |k: &str, min: usize| rows.iter().filter_map(|r| r[k].as_str()).map(str::len).max().unwrap_or(0).max(min);
+        let (wn, wv, ws) = (width("name", 6), width("version", 7), width("source", 6));
+        for r in &rows {
+            let s = |k: &str| r[k].as_str().unwrap_or("-").to_string();
+            println!("{:<wn$} {:<wv$} {:<ws$} {}", s("name"), s("version"), s("source"), s("note"));
         }
     }
     if bad { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS }

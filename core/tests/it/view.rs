@@ -278,3 +278,15 @@ fn reload_applies_only_what_changed() {
     let _ = live.rest(LIMIT);
     assert!(processes_matching("876802").is_empty());
 }
+
+#[test]
+fn plugins_json_lists_every_plugin() {
+    let p = Project::with_toml("[process.a]\ncmd = \"true\"\n");
+    let out = p.run(&["plugins", "--json"], LIMIT);
+    assert_eq!(out.code, Some(0));
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    let state = |n: &str| rows.iter().find(|r| r["name"] == n).map(|r| r["state"].clone());
+    assert_eq!(state("errors"), Some("loaded".into()));
+    assert_eq!(state("filter"), Some("off".into()));
+}
