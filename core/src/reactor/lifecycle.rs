@@ -45,13 +45,14 @@ impl Reactor {
                     self.add_pipe(i, slot, fd);
                 }
                 let p = &self.procs[i];
-                self.em.publish(&Event::ProcessStarted {
+                let seq = self.em.publish(&Event::ProcessStarted {
                     process: p.pref(),
                     pid: child.pid as u32,
                     command: &p.spec.display,
                     restart: p.child.restarts,
                     run: p.child.run,
                 });
+                self.procs[i].started_seq = seq;
                 self.probe_run_started(i);
                 if let Some(host) = self.host.as_mut() {
                     let p = &self.procs[i];

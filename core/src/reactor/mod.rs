@@ -105,6 +105,8 @@ struct Proc {
     probe: probes::ProbeState,
     /// Gone from brum.toml at a reload (stopped; kept so indices hold).
     removed: bool,
+    /// Seq of the current run's `process.started` (0 before the first).
+    started_seq: u64,
 }
 
 /// What the plugins found in a process's output, for `ps` and the summary.
@@ -235,6 +237,7 @@ impl Reactor {
                 stats: Stats::default(),
                 probe: probes::ProbeState::default(),
                 removed: false,
+                started_seq: 0,
             })
             .collect();
         Ok(Reactor {

@@ -127,7 +127,9 @@ impl Reactor {
         let now = Instant::now();
         let p = &mut self.procs[i];
         p.probe.failures = 0;
-        p.probe.scanned = 0;
+        // a log probe looks at this run's lines only (the ring still holds
+        // the previous run's, the very line it waits for among them)
+        p.probe.scanned = p.capture.ring.last_seq().unwrap_or(0);
         let Some(ready) = p.spec.ready.as_ref() else {
             p.probe.readiness = Readiness::None;
             if let Some(h) = p.spec.health.as_ref() {

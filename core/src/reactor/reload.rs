@@ -75,6 +75,7 @@ impl Reactor {
                         stats: Stats::default(),
                         probe: probes::ProbeState::default(),
                         removed: false,
+                        started_seq: 0,
                     });
                     if let Some(host) = self.host.as_mut() {
                         host.add_process(&spec.name);

@@ -53,7 +53,10 @@ fn drain(live: Live) -> Brum {
     std::thread::spawn(move || live.rest(LIMIT))
 }
 
+/// Its latency bound holds for the optimized build (a debug build's regex
+/// and JSON are ~10× slower): `.ci/run` runs it with `--release`.
 #[test]
+#[ignore = "timing: run in release by .ci/run"]
 fn pipelined_searches_from_a_client_that_never_reads_neither_stall_nor_bloat() {
     let (p, pid, out) = chatty();
     let before = status_kib(pid, "VmRSS:");

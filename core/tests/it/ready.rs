@@ -160,3 +160,33 @@ fn probe_mistakes_are_config_errors() {
         assert!(out.stderr.contains(want), "want {want:?} for {toml:?} in:\n{}", out.stderr);
     }
 }
+
+/// After a restart the probe waits for the new run: the line the previous
+/// run printed (still in the ring) does not count.
+#[test]
+fn a_restarted_process_is_ready_only_when_its_new_run_is() {
+    let p = Project::with_toml(
+        "[process.web]\ncmd = \"echo 'Local: http://localhost:5183/'; sleep 0.4; echo 'warmed up'; sleep 876803\"\nready.log = \"warmed up\"\n[process.keep]\ncmd = \"sleep 876803\"\n",
+    );
+    let mut live = Live::spawn(p.cmd(&["run", "--json"]));
+    live.until(|e| e["type"] == "process.ready" && e["run"] == 1);
+    wait_for_socket(&p);
+    let out = p.run(&["restart", "web"], LIMIT);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let seen = live.until(|e| e["type"] == "process.ready");
+    let r = seen.last().expect("ready");
+    assert_eq!(r["run"], 2, "{r}");
+    assert!(r["after_ms"].as_u64().unwrap_or(0) >= 300, "ready before the new run printed its line: {r}");
+    // a stopped process announces nothing any more
+    let out = p.run(&["stop", "web"], LIMIT);
+    assert_eq!(out.code, Some(0));
+    live.until(|e| e["type"] == "process.exited");
+    let (ps, _) = ask_timed(&p, &serde_json::json!({"cmd": "ps"}));
+    assert_eq!(ps["processes"][0]["urls"], serde_json::json!([]), "{ps}");
+    assert_eq!(ps["processes"][0]["probe"], "log");
+    let (urls, _) = ask_timed(&p, &serde_json::json!({"cmd": "urls"}));
+    assert_eq!(urls["total"], 0, "{urls}");
+    let down = p.run(&["down"], LIMIT);
+    assert_eq!(down.code, Some(0));
+    let _ = live.rest(LIMIT);
+}

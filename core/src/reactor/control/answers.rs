@@ -150,6 +150,8 @@ impl Reactor {
                     "state": c.label(),
                     "ready": ready,
                     "ready_ms": ready_ms,
+                    "probe": p.spec.ready.as_ref().map(|r| r.probe.kind()),
+                    "started_seq": (p.started_seq > 0).then_some(p.started_seq),
                     "pid": c.pid(),
                     "uptime_ms": uptime,
                     "run": c.run,
@@ -160,7 +162,8 @@ impl Reactor {
                     "warnings": open_warnings,
                     "errors_total": p.stats.errors,
                     "warnings_total": p.stats.warnings,
-                    "urls": p.stats.urls,
+                    // what a run announced holds while it runs
+                    "urls": if c.is_active() { p.stats.urls.clone() } else { Vec::new() },
                     "command": p.spec.display,
                 })
             })
@@ -217,8 +220,9 @@ impl Reactor {
             }
             let Ok(v) = serde_json::from_slice::<Value>(b) else { continue };
             let url = v["url"].as_str().unwrap_or_default().to_string();
-            // only what the current run announced, once
-            if !self.procs[pi].stats.urls.contains(&url)
+            // only what the current run announced, once, while it runs
+            if !self.procs[pi].child.is_active()
+                || !self.procs[pi].stats.urls.contains(&url)
                 || latest.iter().any(|x| x["url"] == v["url"] && x["process"] == v["process"])
             {
                 continue;
