@@ -1,0 +1,556 @@
+//! The tools: typed arguments (their input schemas derived by `schemars`
+//! with the bounds as attributes and enforced by `schema::check` before
+//! anything runs) and typed results (their output schemas derived the same
+//! way; `structuredContent` is exactly that type, serialised).
+
+use rmcp::handler::server::tool::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ContentBlock};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::daemon::{DaemonError, line_text};
+use super::wait::{WaitForArgs, WaitOut};
+use super::{Server, ToolFail};
+
+/// A tool's answer: readable text plus the typed structured result.
+pub fn reply<T: Serialize>(text: String, out: &T) -> Result<CallToolResult, ErrorData> {
+    let value = serde_json::to_value(out).map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+    let mut r = CallToolResult::structured(value);
+    r.content = vec![ContentBlock::text(text)];
+    Ok(r)
+}
+
+/// A failed tool: bad arguments are a protocol error (-32602), anything
+/// else a result with `isError` and the reason as text.
+pub fn failed(note: &str, e: ToolFail) -> Result<CallToolResult, ErrorData> {
+    match e {
+        ToolFail::Params(m) => Err(ErrorData::invalid_params(m, None)),
+        ToolFail::Daemon(d) => Ok(CallToolResult::error(vec![ContentBlock::text(format!("{note}{d}"))])),
+        ToolFail::Cancelled => Err(ErrorData::internal_error("cancelled", None)),
+    }
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameArgs {
+    /// the process name (see list_processes)
+    #[schemars(length(min = 1))]
+    pub name: String,
+}
+
+#[derive(Deserialize, Serialize, JsonSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetLogsArgs {
+    /// the process name (see list_processes)
+    #[schemars(length(min = 1))]
+    pub process: String,
+    /// how many of the newest lines (default 100)
+    #[schemars(range(min = 1, max = 1000))]
+    pub last: Option<u32>,
+    /// only lines after this seq
+    pub since_seq: Option<u64>,
+    /// only this stream
+    pub stream: Option<Stream>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchLogsArgs {
+    /// a substring, or a regular expression with `regex`
+    #[schemars(length(min = 1))]
+    pub query: String,
+    /// treat query as a regular expression (default false)
+    pub regex: Option<bool>,
+    /// only this process (default all)
+    #[schemars(length(min = 1))]
+    pub process: Option<String>,
+    /// at most this many matches per process (default 50)
+    #[schemars(range(min = 1, max = 500))]
+    pub limit: Option<u32>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListErrorsArgs {
+    /// only this process
+    #[schemars(length(min = 1))]
+    pub process: Option<String>,
+    /// the newest N (default 20)
+    #[schemars(range(min = 1, max = 200))]
+    pub limit: Option<u32>,
+    /// also the errors already resolved (default false)
+    pub include_resolved: Option<bool>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListUrlsArgs {
+    /// only this process
+    #[schemars(length(min = 1))]
+    pub process: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, JsonSchema, Default)]
+#[serde(default)]
+pub struct ProcessRow {
+    pub name: String,
+    /// not started, running, stopping, restarting, success, failed or stopped
+    pub state: String,
+    pub pid: Option<u32>,
+    pub uptime_ms: Option<u64>,
+    /// which start of the process this is (1 for the first)
+    pub run: u64,
+    pub restarts: u64,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    /// open errors
+    pub errors: u64,
+    /// open warnings
+    pub warnings: u64,
+    /// URLs of the current run
+    pub urls: Vec<String>,
+    /// ready, waiting or unready; null when the process has no readiness probe
+    pub ready: Option<String>,
+    pub ready_ms: Option<u64>,
+    pub command: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ProcessesOut {
+    pub processes: Vec<ProcessRow>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Script {
+    pub name: String,
+    pub command: String,
+    /// the package.json script it runs, if any
+    pub script: Option<String>,
+    pub autostart: bool,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ScriptsOut {
+    pub scripts: Vec<Script>,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Started,
+    Stopping,
+    Restarting,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct LifecycleOut {
+    pub process: String,
+    pub action: Action,
+    /// the new pid (start only)
+    pub pid: Option<u32>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct LogLine {
+    pub seq: u64,
+    pub ts_ms: Option<u64>,
+    pub stream: String,
+    /// the line; bytes that are not UTF-8 are shown as \xNN
+    pub text: String,
+    /// the raw line as base64, when it is not UTF-8
+    pub bytes: Option<String>,
+    /// the line was longer than the line limit and continues in the next one
+    pub truncated: bool,
+}
+
+impl LogLine {
+    fn from_daemon(l: &Value) -> LogLine {
+        LogLine {
+            seq: l["seq"].as_u64().unwrap_or(0),
+            ts_ms: l["ts_ms"].as_u64(),
+            stream: l["stream"].as_str().unwrap_or("").to_string(),
+            text: line_text(l),
+            bytes: l["bytes"].as_str().map(String::from),
+            truncated: l["truncated"] == true,
+        }
+    }
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct LogsOut {
+    pub process: String,
+    pub lines: Vec<LogLine>,
+    /// matching lines held
+    pub total: u64,
+    /// matching lines not shown
+    pub more: u64,
+    /// lines no longer held in memory
+    pub evicted: u64,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Match {
+    pub process: String,
+    pub seq: u64,
+    pub stream: String,
+    pub text: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct SearchOut {
+    pub matches: Vec<Match>,
+    /// matches not shown, per process with any
+    pub more: u64,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ErrorOut {
+    pub id: Option<u64>,
+    pub process: String,
+    pub message: String,
+    pub severity: String,
+    /// error or warning
+    pub kind: String,
+    pub file: Option<String>,
+    pub line: Option<u64>,
+    pub column: Option<u64>,
+    pub code: Option<String>,
+    pub language: Option<String>,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    /// how many times it was seen while open
+    pub count: u64,
+    /// still open (not fixed by a clean re-check or a healthy later run)
+    pub open: bool,
+    /// why it was resolved
+    pub resolved: Option<String>,
+    /// the lines of output it covers
+    pub raw_lines: Vec<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ErrorsOut {
+    pub errors: Vec<ErrorOut>,
+    /// open errors
+    pub open: u64,
+    pub total: u64,
+    /// not shown
+    pub more: u64,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct UrlOut {
+    pub process: String,
+    pub url: String,
+    pub label: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct UrlsOut {
+    pub urls: Vec<UrlOut>,
+    pub more: u64,
+}
+
+fn s(v: &Value) -> Option<String> {
+    v.as_str().map(String::from)
+}
+
+#[tool_router(vis = "pub")]
+impl Server {
+    /// Processes of the dev session: state, pid, uptime, run, restarts, exit code, open errors and warnings, the current run's URLs, readiness.
+    #[tool(annotations(read_only_hint = true), output_schema = schema_for_output::<ProcessesOut>())]
+    async fn list_processes(&self) -> Result<CallToolResult, ErrorData> {
+        match self.ps().await {
+            Ok(rows) => {
+                let mut text = self.daemon.started_note().to_string();
+                for r in &rows {
+                    text.push_str(&format!(
+                        "{}: {} pid={} run={} restarts={} exit={} errors={} urls={}{}\n",
+                        r.name,
+                        r.state,
+                        r.pid.map_or("-".into(), |p| p.to_string()),
+                        r.run,
+                        r.restarts,
+                        r.exit_code.map_or("-".into(), |c| c.to_string()),
+                        r.errors,
+                        r.urls.join(" "),
+                        r.ready.as_deref().map(|x| format!(" ready={x}")).unwrap_or_default()
+                    ));
+                }
+                reply(text, &ProcessesOut { processes: rows })
+            }
+            Err(e) => failed(self.daemon.started_note(), e.into()),
+        }
+    }
+
+    /// What brum can run in this project (brum.toml processes or package.json scripts), with command lines.
+    #[tool(annotations(read_only_hint = true), output_schema = schema_for_output::<ScriptsOut>())]
+    async fn list_scripts(&self) -> Result<CallToolResult, ErrorData> {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+        let cfg = match brum::config::discover(&cwd, self.daemon.config.as_deref()) {
+            Ok(c) => c,
+            Err(e) => return failed("", ToolFail::Daemon(DaemonError::Refused(e.to_string()))),
+        };
+        let autostart = cfg.select(&[]).unwrap_or_default();
+        let scripts: Vec<Script> = cfg
+            .processes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Script {
+                name: p.name.clone(),
+                command: p.display.clone(),
+                script: cfg.scripts.get(i).cloned().flatten(),
+                autostart: autostart.contains(&i),
+            })
+            .collect();
+        let text = scripts.iter().map(|s| format!("{}: {}\n", s.name, s.command)).collect();
+        reply(text, &ScriptsOut { scripts })
+    }
+
+    /// Start a process. The result says what happened; on failure it includes the last lines of output.
+    #[tool(output_schema = schema_for_output::<LifecycleOut>())]
+    async fn start_process(&self, Parameters(a): Parameters<NameArgs>) -> Result<CallToolResult, ErrorData> {
+        self.lifecycle("start", a.name).await
+    }
+
+    /// Stop a process gracefully (stop signal to its process group, SIGKILL after its stop timeout).
+    #[tool(output_schema = schema_for_output::<LifecycleOut>())]
+    async fn stop_process(&self, Parameters(a): Parameters<NameArgs>) -> Result<CallToolResult, ErrorData> {
+        self.lifecycle("stop", a.name).await
+    }
+
+    /// Restart a process (stop, then start again as a new run).
+    #[tool(output_schema = schema_for_output::<LifecycleOut>())]
+    async fn restart_process(&self, Parameters(a): Parameters<NameArgs>) -> Result<CallToolResult, ErrorData> {
+        self.lifecycle("restart", a.name).await
+    }
+
+    /// Recent output lines of a process, oldest first.
+    #[tool(annotations(read_only_hint = true), output_schema = schema_for_output::<LogsOut>())]
+    async fn get_logs(&self, Parameters(a): Parameters<GetLogsArgs>) -> Result<CallToolResult, ErrorData> {
+        let req = json!({"cmd": "logs", "process": a.process, "n": a.last.unwrap_or(100), "since": a.since_seq, "stream": a.stream});
+        let v = match self.daemon.call(req).await {
+            Ok(v) => v,
+            Err(e) => return failed(self.daemon.started_note(), e.into()),
+        };
+        let lines: Vec<LogLine> = v["lines"].as_array().into_iter().flatten().map(LogLine::from_daemon).collect();
+        let mut text = self.daemon.started_note().to_string();
+        for l in &lines {
+            text.push_str(&format!("[{}] {}\n", l.seq, l.text));
+        }
+        let more = v["more"].as_u64().unwrap_or(0);
+        if more > 0 {
+            text.push_str(&format!("({more} earlier lines not shown)\n"));
+        }
+        let out = LogsOut {
+            process: a.process,
+            lines,
+            total: v["total"].as_u64().unwrap_or(0),
+            more,
+            evicted: v["evicted"].as_u64().unwrap_or(0),
+        };
+        reply(text, &out)
+    }
+
+    /// Search recent output of one or all processes for a substring or a regular expression.
+    #[tool(annotations(read_only_hint = true), output_schema = schema_for_output::<SearchOut>())]
+    async fn search_logs(&self, Parameters(a): Parameters<SearchLogsArgs>) -> Result<CallToolResult, ErrorData> {
+        let regex = a.regex.unwrap_or(false);
+        if regex && let Err(e) = regex::Regex::new(&a.query) {
+            return failed(
+                "",
+                ToolFail::Params(format!("search_logs: `query` is not a valid regular expression: {e}")),
+            );
+        }
+        let processes = match &a.process {
+            Some(p) => vec![p.clone()],
+            None => match self.ps().await {
+                Ok(rows) => rows.into_iter().map(|r| r.name).collect(),
+                Err(e) => return failed(self.daemon.started_note(), e.into()),
+            },
+        };
+        let mut out = SearchOut { matches: Vec::new(), more: 0 };
+        let mut text = self.daemon.started_note().to_string();
+        for p in processes {
+            let mut req = json!({"cmd": "logs", "process": p, "n": a.limit.unwrap_or(50)});
+            req[if regex { "regex" } else { "grep" }] = json!(a.query);
+            let v = match self.daemon.call(req).await {
+                Ok(v) => v,
+                Err(e) => return failed("", e.into()),
+            };
+            for l in v["lines"].as_array().into_iter().flatten() {
+                let line = LogLine::from_daemon(l);
+                text.push_str(&format!("{p} [{}] {}\n", line.seq, line.text));
+                out.matches.push(Match { process: p.clone(), seq: line.seq, stream: line.stream, text: line.text });
+            }
+            let more = v["more"].as_u64().unwrap_or(0);
+            if more > 0 {
+                text.push_str(&format!("({more} more matches in {p})\n"));
+            }
+            out.more += more;
+        }
+        if out.matches.is_empty() {
+            text.push_str("no matches\n");
+        }
+        reply(text, &out)
+    }
+
+    /// Errors and warnings open right now (not yet fixed by a clean re-check or a healthy later run): id, message, file, line, column, code, severity, process, count, first/last seq, and the raw lines. include_resolved adds the resolved ones.
+    #[tool(annotations(read_only_hint = true), output_schema = schema_for_output::<ErrorsOut>())]
+    async fn list_errors(&self, Parameters(a): Parameters<ListErrorsArgs>) -> Result<CallToolResult, ErrorData> {
+        let req = json!({"cmd": "errors", "process": a.process, "limit": a.limit.unwrap_or(20), "all": a.include_resolved.unwrap_or(false)});
+        let v = match self.daemon.call(req).await {
+            Ok(v) => v,
+            Err(e) => return failed(self.daemon.started_note(), e.into()),
+        };
+        let mut text = self.daemon.started_note().to_string();
+        let mut out = ErrorsOut {
+            errors: Vec::new(),
+            open: v["open"].as_u64().unwrap_or(0),
+            total: v["total"].as_u64().unwrap_or(0),
+            more: v["more"].as_u64().unwrap_or(0),
+        };
+        for e in v["errors"].as_array().into_iter().flatten() {
+            let p = e["process"].as_str().unwrap_or("").to_string();
+            let (first, last) = (e["first_seq"].as_u64().unwrap_or(0), e["last_seq"].as_u64().unwrap_or(0));
+            let raw = self
+                .daemon
+                .call(json!({"cmd": "logs", "process": p, "since": first.saturating_sub(1), "until": last, "n": 40}))
+                .await
+                .map(|l| l["lines"].as_array().into_iter().flatten().map(line_text).collect())
+                .unwrap_or_default();
+            let err = ErrorOut {
+                id: e["id"].as_u64(),
+                process: p,
+                message: e["message"].as_str().unwrap_or("").to_string(),
+                severity: e["severity"].as_str().unwrap_or("").to_string(),
+                kind: e["kind"].as_str().unwrap_or("").to_string(),
+                file: s(&e["file"]),
+                line: e["line"].as_u64(),
+                column: e["column"].as_u64(),
+                code: s(&e["code"]),
+                language: s(&e["language"]),
+                first_seq: first,
+                last_seq: last,
+                count: e["count"].as_u64().unwrap_or(1),
+                open: e["open"] != false,
+                resolved: s(&e["resolved"]),
+                raw_lines: raw,
+            };
+            let loc = match (&err.file, err.line) {
+                (Some(f), Some(l)) => format!(" at {f}:{l}{}", err.column.map(|c| format!(":{c}")).unwrap_or_default()),
+                (Some(f), None) => format!(" in {f}"),
+                _ => String::new(),
+            };
+            text.push_str(&format!(
+                "[{}] {} {}{loc}: {}{}{}\n",
+                err.process,
+                err.severity,
+                err.code.as_deref().unwrap_or(""),
+                err.message,
+                if err.count > 1 { format!(" (seen {} times)", err.count) } else { String::new() },
+                err.resolved.as_deref().map(|r| format!(" (resolved: {r})")).unwrap_or_default()
+            ));
+            out.errors.push(err);
+        }
+        if out.errors.is_empty() {
+            text.push_str("no errors found\n");
+        }
+        if out.more > 0 {
+            text.push_str(&format!("({} older errors not shown)\n", out.more));
+        }
+        reply(text, &out)
+    }
+
+    /// URLs the dev servers announced in their current run.
+    #[tool(annotations(read_only_hint = true), output_schema = schema_for_output::<UrlsOut>())]
+    async fn list_urls(&self, Parameters(a): Parameters<ListUrlsArgs>) -> Result<CallToolResult, ErrorData> {
+        let v = match self.daemon.call(json!({"cmd": "urls", "process": a.process, "limit": 100})).await {
+            Ok(v) => v,
+            Err(e) => return failed(self.daemon.started_note(), e.into()),
+        };
+        let urls: Vec<UrlOut> = v["urls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|u| UrlOut {
+                process: u["process"].as_str().unwrap_or("").to_string(),
+                url: u["url"].as_str().unwrap_or("").to_string(),
+                label: s(&u["label"]),
+            })
+            .collect();
+        let mut text = self.daemon.started_note().to_string();
+        for u in &urls {
+            text.push_str(&format!("{}: {}\n", u.process, u.url));
+        }
+        if urls.is_empty() {
+            text.push_str("no URLs announced yet\n");
+        }
+        reply(text, &UrlsOut { urls, more: v["more"].as_u64().unwrap_or(0) })
+    }
+
+    /// Wait (instead of sleeping) until, in the current run of the process: `ready` (its readiness probe passed; without a probe: it announced a URL, or printed `pattern` when given), `url` (a URL was announced, by `process` or any), `pattern` (a line matching `pattern` was printed, by `process` or any), or `exit` (the process ended). What already happened in the current run counts: a condition that already holds returns at once. Returns what happened, or met:false after the timeout.
+    #[tool(annotations(read_only_hint = true), output_schema = schema_for_output::<WaitOut>())]
+    async fn wait_for(
+        &self,
+        Parameters(a): Parameters<WaitForArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        match super::wait::wait_for(&self.daemon, a, &ctx).await {
+            Ok(out) => {
+                let note = self.daemon.started_note();
+                let text = match (&out.detail, out.met) {
+                    (Some(d), _) => format!("{note}{d}"),
+                    (None, _) => format!("{note}timed out after {} ms; the condition was not met", out.waited_ms),
+                };
+                reply(text, &out)
+            }
+            Err(e) => failed(self.daemon.started_note(), e),
+        }
+    }
+}
+
+impl Server {
+    pub async fn ps(&self) -> Result<Vec<ProcessRow>, DaemonError> {
+        let v = self.daemon.call(json!({"cmd": "ps"})).await?;
+        Ok(serde_json::from_value(v["processes"].clone()).unwrap_or_default())
+    }
+
+    async fn lifecycle(&self, cmd: &str, name: String) -> Result<CallToolResult, ErrorData> {
+        match self.daemon.call(json!({"cmd": cmd, "process": name})).await {
+            Ok(v) => {
+                let note = self.daemon.started_note();
+                let (action, what) = match cmd {
+                    "start" => (Action::Started, format!("{name} started (pid {})", v["pid"])),
+                    "stop" => (Action::Stopping, format!("{name} is stopping (stop signal sent to its process group)")),
+                    _ => (Action::Restarting, format!("{name} is restarting (a new run begins once it has stopped)")),
+                };
+                let pid = v["pid"].as_u64().and_then(|p| u32::try_from(p).ok());
+                reply(format!("{note}{what}"), &LifecycleOut { process: name, action, pid })
+            }
+            Err(DaemonError::Refused(m)) => {
+                let last = self.daemon.call(json!({"cmd": "logs", "process": name, "n": 20})).await.ok();
+                let tail: Vec<String> =
+                    last.iter().flat_map(|v| v["lines"].as_array().into_iter().flatten().map(line_text)).collect();
+                let extra = if tail.is_empty() {
+                    String::new()
+                } else {
+                    format!("\nlast lines of {name}:\n{}", tail.join("\n"))
+                };
+                failed(self.daemon.started_note(), ToolFail::Daemon(DaemonError::Refused(format!("{m}{extra}"))))
+            }
+            Err(e) => failed(self.daemon.started_note(), e.into()),
+        }
+    }
+}
