@@ -15,8 +15,10 @@ mod tools;
 mod wait;
 
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -29,7 +31,8 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 
 use daemon::{Daemon, DaemonError, line_text};
@@ -51,6 +54,32 @@ pub struct Server {
     /// the task that turns new errors into `notifications/resources/updated`
     /// while the client is subscribed to brum://errors
     errors_sub: Arc<Mutex<Option<JoinHandle<()>>>>,
+    /// becomes true at the end of stdin: pending waits end at once
+    eof: watch::Receiver<bool>,
+}
+
+/// Stdin that says when it ends. rmcp lets in-flight requests finish for up
+/// to 5 s after the end of its input; brum's waits watch this instead and
+/// end at once, so `brum mcp` exits when its client closes the pipe.
+struct SignalEof<R> {
+    inner: R,
+    eof: watch::Sender<bool>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for SignalEof<R> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let ended = match &r {
+            Poll::Ready(Ok(())) => buf.filled().len() == before,
+            Poll::Ready(Err(_)) => true,
+            Poll::Pending => false,
+        };
+        if ended {
+            self.eof.send_replace(true);
+        }
+        r
+    }
 }
 
 const ERRORS_URI: &str = "brum://errors";
@@ -65,18 +94,31 @@ pub fn run(socket: PathBuf, config: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let server =
-        Server { daemon: Daemon::new(socket, config), tool_router: Server::tool_router(), errors_sub: Arc::default() };
+    let (eof_tx, eof) = watch::channel(false);
+    let server = Server {
+        daemon: Daemon::new(socket, config),
+        tool_router: Server::tool_router(),
+        errors_sub: Arc::default(),
+        eof: eof.clone(),
+    };
     let code = rt.block_on(async move {
-        let running = match server.serve(rmcp::transport::io::stdio_pipes()).await {
+        let (stdin, stdout) = rmcp::transport::io::stdio_pipes();
+        let running = match server.serve((SignalEof { inner: stdin, eof: eof_tx }, stdout)).await {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("brum mcp: {e}");
                 return ExitCode::from(1);
             }
         };
-        // the end of stdin ends the service, whatever is pending
-        let _ = running.waiting().await;
+        // the end of stdin ends the service, whatever is pending: the waits
+        // answer at once, and what is still running gets 200 ms
+        tokio::select! {
+            _ = running.waiting() => {}
+            _ = async {
+                ended(eof).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            } => {}
+        }
         ExitCode::SUCCESS
     });
     // pending daemon calls (blocking threads) are not waited for
@@ -243,6 +285,15 @@ impl Server {
             }
         }
         Err(ErrorData::invalid_params(format!("unknown resource {uri:?}"), None))
+    }
+}
+
+/// Resolves once stdin has ended.
+pub async fn ended(mut eof: watch::Receiver<bool>) {
+    while !*eof.borrow_and_update() {
+        if eof.changed().await.is_err() {
+            return;
+        }
     }
 }
 

@@ -507,7 +507,7 @@ impl Server {
         Parameters(a): Parameters<WaitForArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        match super::wait::wait_for(&self.daemon, a, &ctx).await {
+        match super::wait::wait_for(&self.daemon, a, &ctx, self.eof.clone()).await {
             Ok(out) => {
                 let note = self.daemon.started_note();
                 let text = match (&out.detail, out.met) {

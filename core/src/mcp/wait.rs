@@ -86,7 +86,12 @@ enum Cond {
     Probe,
 }
 
-pub async fn wait_for(d: &Daemon, a: WaitForArgs, ctx: &RequestContext<RoleServer>) -> Result<WaitOut, ToolFail> {
+pub async fn wait_for(
+    d: &Daemon,
+    a: WaitForArgs,
+    ctx: &RequestContext<RoleServer>,
+    eof: tokio::sync::watch::Receiver<bool>,
+) -> Result<WaitOut, ToolFail> {
     let started = Instant::now();
     let timeout = Duration::from_millis(a.timeout_ms.unwrap_or(30_000));
     let matcher =
@@ -203,6 +208,7 @@ pub async fn wait_for(d: &Daemon, a: WaitForArgs, ctx: &RequestContext<RoleServe
         let ev = tokio::select! {
             ev = feed.next() => ev?,
             _ = ctx.ct.cancelled() => return Err(ToolFail::Cancelled),
+            _ = super::ended(eof.clone()) => return Err(ToolFail::Cancelled),
             _ = tokio::time::sleep_until(deadline) => {
                 return Ok(WaitOut { met: false, detail: None, seq: None, run: None, waited_ms: started.elapsed().as_millis() as u64 });
             }

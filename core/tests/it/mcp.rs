@@ -88,6 +88,78 @@ cmd = "sleep 876040"
     assert!(processes_matching("876040").is_empty(), "nothing left behind");
 }
 
+fn py_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/mcp-py")
+}
+
+/// Creates the Python SDK's venv from requirements.txt when it is not there.
+fn ensure_py_sdk() -> PathBuf {
+    let dir = py_dir();
+    let python = dir.join(".venv/bin/python");
+    if python.exists() {
+        return python;
+    }
+    let status = Command::new("python3")
+        .args(["-m", "venv", ".venv"])
+        .current_dir(&dir)
+        .status()
+        .expect("python3 is needed for the MCP Python client test");
+    assert!(status.success(), "python3 -m venv in {} failed", dir.display());
+    let status = Command::new(dir.join(".venv/bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", "-r", "requirements.txt"])
+        .current_dir(&dir)
+        .status()
+        .expect("pip");
+    assert!(status.success(), "pip install -r requirements.txt in {} failed", dir.display());
+    python
+}
+
+/// The agent workflow through the official Python SDK (core/tests/mcp-py/
+/// client.py asserts each step; here the figures it measured): a line
+/// printed before `wait_for` is seen, a restart's readiness is the new
+/// run's, a stopped server's URL is gone, what the schemas declare is
+/// enforced, outputs validate against `outputSchema`, a cancelled wait
+/// stops, and the end of stdin ends `brum mcp` within a second.
+#[test]
+fn the_python_sdk_runs_the_agent_workflow() {
+    let python = ensure_py_sdk();
+    let p = Project::with_toml(concat!(
+        "[process.fast]\n",
+        "cmd = \"echo 'fast ran'; printf 'bad \\\\377 byte\\\\n'; sleep 876060\"\n",
+        "autostart = false\n",
+        "[process.instant]\n",
+        "cmd = \"echo 'instant up'; sleep 876062\"\n",
+        "autostart = false\n",
+        "[process.web]\n",
+        "cmd = \"sleep 0.5; echo 'Local: http://127.0.0.1:5998/'; sleep 876061\"\n",
+        "autostart = false\n",
+    ));
+    let out = Command::new(python)
+        .arg(py_dir().join("client.py"))
+        .arg(brum_bin())
+        .arg(p.path())
+        .env("BRUM_CACHE_DIR", cache_dir())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("python");
+    let down = p.run(&["down"], LIMIT);
+    let seen: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("client output {:?}: {e}", String::from_utf8_lossy(&out.stdout)));
+    assert!(out.status.success(), "client failed: {}\n{seen:#}", seen["failed"].as_str().unwrap_or(""));
+    assert_eq!(down.code, Some(0), "{}", down.stderr);
+    assert_eq!(seen["fast"]["met"], true);
+    assert_eq!(seen["restarted"]["run"], 2);
+    assert_eq!(seen["stopped_url"]["met"], false);
+    assert!(seen["eof_exit_ms"].as_f64().expect("eof") < 1000.0, "{seen:#}");
+    eprintln!(
+        "start_process then wait_for (already ready): {} ms; wait_for on a ready process: {} ms; exit after stdin EOF: {} ms",
+        seen["start_to_ready_ms"], seen["already_ready_ms"], seen["eof_exit_ms"]
+    );
+    for n in ["876060", "876061", "876062"] {
+        assert!(processes_matching(n).is_empty(), "nothing left behind");
+    }
+}
+
 /// A raw JSON-RPC conversation with `brum mcp` (answers read by a thread,
 /// so a missing answer fails the test instead of hanging it).
 struct Raw {
