@@ -311,3 +311,112 @@ fn wait_for_ready_follows_the_readiness_probe() {
     let _ = m.child.wait();
     let _ = p.run(&["down"], LIMIT);
 }
+
+fn tool(m: &mut Raw, id: u32, name: &str, args: Value) -> Value {
+    let req = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": args}});
+    m.call(&req.to_string())
+}
+
+fn initialized(p: &Project) -> Raw {
+    let mut m = Raw::start(p);
+    m.call(r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#);
+    m.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    m
+}
+
+/// Regression (issue 14): `wait_for pattern` called after the line was
+/// printed timed out; it replays the current run's history now.
+#[test]
+fn wait_for_pattern_sees_a_line_printed_before_the_call() {
+    let p = Project::with_toml("[process.manual]\ncmd = \"echo 'manual ran'; sleep 876045\"\nautostart = false\n");
+    let mut m = initialized(&p);
+    let start = tool(&mut m, 1, "start_process", json!({"name": "manual"}));
+    assert_eq!(
+        start["result"]["structuredContent"],
+        json!({"process": "manual", "action": "started", "pid": start["result"]["structuredContent"]["pid"]})
+    );
+    let logs = loop {
+        let l = tool(&mut m, 2, "get_logs", json!({"process": "manual"}));
+        if l["result"]["structuredContent"]["lines"].as_array().is_some_and(|a| !a.is_empty()) {
+            break l;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(logs["result"]["structuredContent"].get("ok").is_none(), "no transport fields: {logs}");
+    let w = tool(
+        &mut m,
+        3,
+        "wait_for",
+        json!({"condition": "pattern", "process": "manual", "pattern": "manual ran", "timeout_ms": 2000}),
+    );
+    let sc = &w["result"]["structuredContent"];
+    assert_eq!(sc["met"], true, "{w}");
+    assert_eq!(sc["run"], 1, "{w}");
+    assert!(sc["waited_ms"].as_u64().expect("waited") < 1000, "{w}");
+    drop(m.child.stdin.take());
+    let _ = m.child.wait();
+    let _ = p.run(&["down"], LIMIT);
+    assert!(processes_matching("876045").is_empty());
+}
+
+/// `list_errors` shows open errors; `include_resolved` the history; an
+/// unknown process is an error like in every other tool; unknown resources
+/// are -32602.
+#[test]
+fn list_errors_follows_the_error_lifecycle() {
+    let p = Project::with_toml(concat!(
+        "[process.job]\n",
+        "cmd = '''if [ -e seen ]; then echo fine; exit 0; fi; touch seen; printf 'Traceback (most recent call last):\\n  File \"a.py\", line 1, in <module>\\nValueError: boom\\n' >&2; exit 1'''\n",
+        "autostart = false\n",
+    ));
+    let mut m = initialized(&p);
+    let nope = tool(&mut m, 1, "list_errors", json!({"process": "nope"}));
+    assert_eq!(nope["result"]["isError"], true, "{nope}");
+    assert!(nope["result"]["content"][0]["text"].as_str().expect("text").contains("unknown process"), "{nope}");
+    for uri in ["brum://logs/nope", "brum://nothing"] {
+        let read =
+            m.call(&json!({"jsonrpc": "2.0", "id": 2, "method": "resources/read", "params": {"uri": uri}}).to_string());
+        assert_eq!(read["error"]["code"], -32602, "{read}");
+        let sub = m.call(
+            &json!({"jsonrpc": "2.0", "id": 3, "method": "resources/subscribe", "params": {"uri": uri}}).to_string(),
+        );
+        assert_eq!(sub["error"]["code"], -32602, "{sub}");
+    }
+    tool(&mut m, 4, "start_process", json!({"name": "job"}));
+    let open = (0..100)
+        .map(|i| {
+            if i > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            tool(&mut m, 5, "list_errors", json!({}))
+        })
+        .find(|r| r["result"]["structuredContent"]["errors"].as_array().is_some_and(|a| !a.is_empty()))
+        .expect("the error is found");
+    let e = &open["result"]["structuredContent"]["errors"][0];
+    assert_eq!(e["message"], "ValueError: boom", "{open}");
+    assert_eq!(e["open"], true);
+    // a clean run of the same process resolves it
+    let w = tool(&mut m, 6, "wait_for", json!({"condition": "exit", "process": "job", "timeout_ms": 10000}));
+    assert_eq!(w["result"]["structuredContent"]["met"], true, "{w}");
+    tool(&mut m, 7, "start_process", json!({"name": "job"}));
+    let w = tool(&mut m, 8, "wait_for", json!({"condition": "exit", "process": "job", "timeout_ms": 10000}));
+    assert_eq!(w["result"]["structuredContent"]["met"], true, "{w}");
+    let now = (0..50)
+        .map(|i| {
+            if i > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            tool(&mut m, 9, "list_errors", json!({}))
+        })
+        .find(|r| r["result"]["structuredContent"]["errors"].as_array().is_some_and(Vec::is_empty))
+        .expect("resolved by the clean run");
+    assert_eq!(now["result"]["structuredContent"]["open"], 0, "{now}");
+    let all = tool(&mut m, 10, "list_errors", json!({"include_resolved": true}));
+    let e = &all["result"]["structuredContent"]["errors"][0];
+    assert_eq!(e["message"], "ValueError: boom", "{all}");
+    assert_eq!(e["open"], false, "{all}");
+    assert!(e["resolved"].is_string(), "{all}");
+    drop(m.child.stdin.take());
+    let _ = m.child.wait();
+    let _ = p.run(&["down"], LIMIT);
+}
