@@ -420,3 +420,24 @@ fn list_errors_follows_the_error_lifecycle() {
     let _ = m.child.wait();
     let _ = p.run(&["down"], LIMIT);
 }
+
+/// docs/mcp.md lists the schemas derived from the code, exactly.
+#[test]
+fn docs_list_the_derived_schemas() {
+    let docs = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/mcp.md")).expect("docs");
+    let p = Project::new();
+    let mut m = initialized(&p);
+    let list = m.call(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+    let tools = list["result"]["tools"].as_array().expect("tools");
+    assert_eq!(tools.len(), 10);
+    for t in tools {
+        let name = t["name"].as_str().expect("name");
+        assert!(docs.contains(&format!("### `{name}`")), "docs/mcp.md has no section for {name}");
+        for key in ["inputSchema", "outputSchema"] {
+            let schema = serde_json::to_string_pretty(&t[key]).expect("json");
+            assert!(docs.contains(&schema), "docs/mcp.md does not list the derived {key} of {name}:\n{schema}");
+        }
+    }
+    drop(m.child.stdin.take());
+    let _ = m.child.wait();
+}
