@@ -500,7 +500,7 @@ impl Server {
         reply(text, &UrlsOut { urls, more: v["more"].as_u64().unwrap_or(0) })
     }
 
-    /// Wait (instead of sleeping) until, in the current run of the process: `ready` (its readiness probe passed; without a probe: it announced a URL, or printed `pattern` when given), `url` (a URL was announced, by `process` or any), `pattern` (a line matching `pattern` was printed, by `process` or any), or `exit` (the process ended). What already happened in the current run counts: a condition that already holds returns at once. Returns what happened, or met:false after the timeout.
+    /// Wait (instead of sleeping) until, in the current run of the process: `ready` (with `pattern`: it printed a matching line; else its readiness probe passed, or without a probe it announced a URL), `url` (a URL was announced, by `process` or any), `pattern` (a line matching `pattern` was printed, by `process` or any), or `exit` (the process ended). What already happened in the current run counts: a condition that already holds returns at once. Returns what happened, or met:false after the timeout.
     #[tool(annotations(read_only_hint = true), output_schema = schema_for_output::<WaitOut>())]
     async fn wait_for(
         &self,

@@ -143,6 +143,9 @@ pub async fn wait_for(
     // what the process table already says
     if let Some(r) = row {
         match cond {
+            Cond::Url if r.state == "running" && !r.urls.is_empty() => {
+                return Ok(done(format!("{} announced {}", r.name, r.urls.join(" ")), None, Some(r.run)));
+            }
             Cond::Probe if r.state == "running" && r.ready.as_deref() == Some("ready") => {
                 let ms = r.ready_ms.map(|m| format!(" after {m} ms")).unwrap_or_default();
                 return Ok(done(format!("{} is ready (its probe passed{ms})", r.name), None, Some(r.run)));
