@@ -12,6 +12,7 @@
 mod daemon;
 mod schema;
 mod tools;
+mod types;
 mod wait;
 
 use std::path::{Path, PathBuf};

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::ToolFail;
 use super::daemon::{Daemon, DaemonError, line_text};
-use super::tools::ProcessRow;
+use super::types::ProcessRow;
 
 /// Longest `wait_for` timeout.
 pub const MAX_WAIT_MS: u64 = 300_000;
