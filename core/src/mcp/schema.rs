@@ -133,3 +133,43 @@ fn article(t: &str) -> String {
         other => format!("a {other}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema() -> Map<String, Value> {
+        let v = json!({
+            "$defs": {"Mode": {"type": "string", "enum": ["fast", "slow"]}},
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "minLength": 1},
+                "n": {"type": ["integer", "null"], "minimum": 1, "maximum": 10},
+                "mode": {"anyOf": [{"$ref": "#/$defs/Mode"}, {"type": "null"}]},
+                "on": {"type": ["boolean", "null"]}
+            },
+            "additionalProperties": false,
+            "required": ["name"]
+        });
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn what_the_schema_declares_is_what_is_enforced() {
+        let s = schema();
+        let err = |args: Value| check("t", &s, &args).expect_err(&args.to_string());
+        assert!(check("t", &s, &json!({"name": "a", "n": 10, "mode": "slow", "on": null})).is_ok());
+        assert!(check("t", &s, &json!({"name": "a", "n": null})).is_ok(), "null is an absent optional");
+        assert_eq!(err(json!({})), "t: missing required argument `name`");
+        assert_eq!(err(json!({"name": ""})), "t: `name` must be at least 1 character(s) long");
+        assert_eq!(err(json!({"name": "a", "n": 0})), "t: `n` must be from 1 to 10 (got 0)");
+        assert_eq!(err(json!({"name": "a", "n": 11})), "t: `n` must be from 1 to 10 (got 11)");
+        assert_eq!(err(json!({"name": "a", "n": 1.5})), "t: `n` must be an integer or null");
+        assert_eq!(err(json!({"name": "a", "n": "3"})), "t: `n` must be an integer or null");
+        assert!(err(json!({"name": "a", "mode": "soon"})).contains("`mode`"));
+        assert_eq!(err(json!({"name": "a", "on": "yes"})), "t: `on` must be true or false or null");
+        assert_eq!(err(json!({"name": "a", "colour": 1})), "t: unknown argument `colour` (allowed: name, n, mode, on)");
+        assert_eq!(err(json!([1])), "t: arguments must be an object");
+    }
+}
