@@ -295,10 +295,17 @@ impl Server {
     }
 }
 
+/// The rows of a `ps` answer; one this version cannot read is an error,
+/// never an empty table.
+pub fn rows(ps: &Value) -> Result<Vec<ProcessRow>, DaemonError> {
+    serde_json::from_value(ps["processes"].clone())
+        .map_err(|e| DaemonError::Unreachable(format!("brum sent a process table brum mcp cannot read: {e}")))
+}
+
 impl Server {
     pub async fn ps(&self) -> Result<Vec<ProcessRow>, DaemonError> {
         let v = self.daemon.call(json!({"cmd": "ps"})).await?;
-        Ok(serde_json::from_value(v["processes"].clone()).unwrap_or_default())
+        rows(&v)
     }
 
     async fn lifecycle(&self, cmd: &str, name: String) -> Result<CallToolResult, ErrorData> {

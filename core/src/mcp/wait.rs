@@ -112,7 +112,7 @@ pub async fn wait_for(
     let hello = d.call(json!({"cmd": "hello"})).await?;
     let now_seq = hello["seq"].as_u64().unwrap_or(0);
     let ps = d.call(json!({"cmd": "ps"})).await?;
-    let rows: Vec<ProcessRow> = serde_json::from_value(ps["processes"].clone()).unwrap_or_default();
+    let rows = super::tools::rows(&ps)?;
     if let Some(p) = &a.process
         && !rows.iter().any(|r| &r.name == p)
     {
