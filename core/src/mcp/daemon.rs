@@ -96,6 +96,14 @@ impl Daemon {
         Ok(())
     }
 
+    /// The project's config declares a readiness probe for `name` (the
+    /// process table says so only once it has started).
+    pub fn has_probe(&self, name: &str) -> bool {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+        brum::config::discover(&cwd, self.config.as_deref())
+            .is_ok_and(|c| c.processes.iter().any(|p| p.name == name && p.ready.is_some()))
+    }
+
     /// The line results start with once, after a daemon was started for
     /// the client.
     pub fn started_note(&self) -> &'static str {

@@ -124,7 +124,7 @@ pub async fn wait_for(
     }
     let row = a.process.as_ref().and_then(|p| rows.iter().find(|r| &r.name == p));
     let cond = match (c, matcher) {
-        (Condition::Ready, None) if row.is_some_and(|r| r.ready.is_some()) => Cond::Probe,
+        (Condition::Ready, None) if row.is_some_and(|r| r.ready.is_some() || d.has_probe(&r.name)) => Cond::Probe,
         (Condition::Ready | Condition::Url, None) => Cond::Url,
         (Condition::Ready | Condition::Pattern, Some(m)) => Cond::Line(m),
         (Condition::Url, Some(_)) => Cond::Url,

@@ -299,10 +299,13 @@ fn wait_for_ready_follows_the_readiness_probe() {
     let mut m = Raw::start(&p);
     m.call(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#);
     m.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
-    let start = m.call(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"start_process","arguments":{"name":"web"}}}"#);
-    assert!(start.get("result").is_some(), "{start}");
+    // asked before the process is started: the probe still decides
+    m.send(r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"wait_for","arguments":{"condition":"ready","process":"web","timeout_ms":20000}}}"#);
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let t = std::time::Instant::now();
-    let w = m.call(r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"wait_for","arguments":{"condition":"ready","process":"web","timeout_ms":20000}}}"#);
+    let start = m.call(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"start_process","arguments":{"name":"web"}}}"#);
+    assert_eq!(start["id"], 2, "{start}");
+    let w = m.recv();
     let sc = &w["result"]["structuredContent"];
     assert_eq!(sc["met"], true, "{w}");
     assert!(sc["detail"].as_str().is_some_and(|d| d.contains("probe")), "{w}");
