@@ -35,24 +35,42 @@ pub struct Daemon {
     tried_up: Arc<Mutex<bool>>,
     /// A daemon was started for the client and the next result says so.
     note: Arc<AtomicBool>,
+    /// told when `brum up` started a daemon
+    started: Arc<tokio::sync::Notify>,
 }
 
 impl Daemon {
     pub fn new(socket: PathBuf, config: Option<PathBuf>) -> Daemon {
-        Daemon { socket, config, tried_up: Arc::default(), note: Arc::default() }
+        Daemon { socket, config, tried_up: Arc::default(), note: Arc::default(), started: Arc::default() }
     }
 
-    /// One request and its answer (without the transport fields `id`/`ok`).
+    /// One request and its answer (without the transport fields `id`/`ok`),
+    /// starting a daemon when none runs (tools do).
     pub async fn call(&self, req: Value) -> Result<Value, DaemonError> {
+        self.request(req, true).await
+    }
+
+    /// One request, without starting a daemon (resources do: a client that
+    /// lists resources on connecting must not start the project's processes).
+    pub async fn peek(&self, req: Value) -> Result<Value, DaemonError> {
+        self.request(req, false).await
+    }
+
+    async fn request(&self, req: Value, start: bool) -> Result<Value, DaemonError> {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.call_blocking(&req))
+        tokio::task::spawn_blocking(move || this.call_blocking(&req, start))
             .await
             .map_err(|e| DaemonError::Unreachable(format!("request to brum failed: {e}")))?
     }
 
-    fn call_blocking(&self, req: &Value) -> Result<Value, DaemonError> {
+    /// Resolves when this process has started a daemon.
+    pub async fn started(&self) {
+        self.started.notified().await;
+    }
+
+    fn call_blocking(&self, req: &Value, start: bool) -> Result<Value, DaemonError> {
         let answer = match client::call(&self.socket, req) {
-            Err(ClientError::NotRunning(_)) => {
+            Err(ClientError::NotRunning(_)) if start => {
                 let mut tried = self.tried_up.lock().unwrap_or_else(|p| p.into_inner());
                 if !*tried {
                     *tried = true;
@@ -93,6 +111,7 @@ impl Daemon {
             )));
         }
         self.note.store(true, Ordering::SeqCst);
+        self.started.notify_waiters();
         Ok(())
     }
 

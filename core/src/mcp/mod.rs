@@ -29,7 +29,7 @@ use rmcp::model::{
     ListResourcesResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
     ReadResourceResult, ServerCapabilities, SubscribeRequestParams, UnsubscribeRequestParams,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, ReadBuf};
@@ -182,7 +182,7 @@ impl ServerHandler for Server {
             "uri": ERRORS_URI, "name": "errors", "title": "Errors found in the dev session",
             "description": "open errors and warnings the detectors found (JSON)", "mimeType": "application/json"
         })];
-        if let Ok(rows) = self.ps().await {
+        if let Ok(rows) = self.daemon.peek(json!({"cmd": "ps"})).await.and_then(|v| tools::rows(&v)) {
             for r in rows {
                 resources.push(json!({
                     "uri": format!("{LOGS_PREFIX}{}", r.name), "name": format!("logs/{}", r.name),
@@ -215,10 +215,10 @@ impl ServerHandler for Server {
             DaemonError::Unreachable(m) => ErrorData::internal_error(m, None),
         };
         let content = if uri == ERRORS_URI {
-            let v = self.daemon.call(json!({"cmd": "errors", "limit": 200})).await.map_err(fail)?;
+            let v = self.daemon.peek(json!({"cmd": "errors", "limit": 200})).await.map_err(fail)?;
             json!({"uri": uri, "mimeType": "application/json", "text": v["errors"].to_string()})
         } else if let Some(p) = uri.strip_prefix(LOGS_PREFIX) {
-            let v = self.daemon.call(json!({"cmd": "logs", "process": p, "n": 200})).await.map_err(fail)?;
+            let v = self.daemon.peek(json!({"cmd": "logs", "process": p, "n": 200})).await.map_err(fail)?;
             let text: Vec<String> = v["lines"].as_array().into_iter().flatten().map(line_text).collect();
             json!({"uri": uri, "mimeType": "text/plain", "text": text.join("\n")})
         } else {
@@ -237,21 +237,8 @@ impl ServerHandler for Server {
         if request.uri == ERRORS_URI {
             let mut sub = self.errors_sub.lock().await;
             if sub.is_none() {
-                let seq = self.daemon.call(json!({"cmd": "hello"})).await.ok().and_then(|h| h["seq"].as_u64());
-                let mut feed = self
-                    .daemon
-                    .tail(json!({"types": ["error.detected"], "since": seq}))
-                    .await
-                    .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-                let peer = context.peer.clone();
-                *sub = Some(tokio::spawn(async move {
-                    while let Ok(Some(_)) = feed.next().await {
-                        let note = rmcp::model::ResourceUpdatedNotificationParam::new(ERRORS_URI);
-                        if peer.notify_resource_updated(note).await.is_err() {
-                            break;
-                        }
-                    }
-                }));
+                let seq = self.daemon.peek(json!({"cmd": "hello"})).await.ok().and_then(|h| h["seq"].as_u64());
+                *sub = Some(tokio::spawn(notify_new_errors(self.daemon.clone(), context.peer.clone(), seq)));
             }
         }
         Ok(())
@@ -280,12 +267,40 @@ impl Server {
             return Ok(());
         }
         if let Some(p) = uri.strip_prefix(LOGS_PREFIX) {
-            let rows = self.ps().await.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+            let rows = self
+                .daemon
+                .peek(json!({"cmd": "ps"}))
+                .await
+                .and_then(|v| tools::rows(&v))
+                .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
             if rows.iter().any(|r| r.name == p) {
                 return Ok(());
             }
         }
         Err(ErrorData::invalid_params(format!("unknown resource {uri:?}"), None))
+    }
+}
+
+/// Sends `notifications/resources/updated` for brum://errors on each new
+/// error, from the daemon running now or, when none runs or it stops, the
+/// next one (started by a tool, or checked for every 2 s).
+async fn notify_new_errors(daemon: Daemon, peer: Peer<RoleServer>, mut since: Option<u64>) {
+    loop {
+        if let Ok(mut feed) = daemon.tail(json!({"types": ["error.detected"], "since": since})).await {
+            while let Ok(Some(ev)) = feed.next().await {
+                since = ev["seq"].as_u64().or(since);
+                let note = rmcp::model::ResourceUpdatedNotificationParam::new(ERRORS_URI);
+                if peer.notify_resource_updated(note).await.is_err() {
+                    return;
+                }
+            }
+        }
+        // a new daemon numbers its events from 1 again
+        since = Some(0);
+        tokio::select! {
+            _ = daemon.started() => {}
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
     }
 }
 

@@ -497,3 +497,22 @@ fn wait_for_ready_after_a_restart_waits_for_the_new_runs_probe() {
     let _ = m.child.wait();
     let _ = p.run(&["down"], LIMIT);
 }
+
+/// Clients list and read resources as they connect: that must not start
+/// the project's processes (only tools start a daemon).
+#[test]
+fn resources_do_not_start_a_daemon() {
+    let p = Project::with_toml("[process.a]\ncmd = \"sleep 876049\"\n");
+    let mut m = initialized(&p);
+    let list = m.call(r#"{"jsonrpc":"2.0","id":1,"method":"resources/list"}"#);
+    assert_eq!(list["result"]["resources"][0]["uri"], "brum://errors", "{list}");
+    assert_eq!(list["result"]["resources"].as_array().map(Vec::len), Some(1), "{list}");
+    let read = m.call(r#"{"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"brum://errors"}}"#);
+    assert_eq!(read["error"]["code"], -32603, "{read}");
+    let sub = m.call(r#"{"jsonrpc":"2.0","id":3,"method":"resources/subscribe","params":{"uri":"brum://errors"}}"#);
+    assert_eq!(sub["result"], json!({}), "{sub}");
+    assert_eq!(p.run(&["status"], LIMIT).code, Some(3), "no brum was started");
+    assert!(processes_matching("876049").is_empty());
+    drop(m.child.stdin.take());
+    let _ = m.child.wait();
+}
