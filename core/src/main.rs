@@ -76,7 +76,7 @@ fn main() -> ExitCode {
             },
             None => {
                 let sock = mcp::socket_for(a.client.socket.as_deref(), a.client.config.as_deref());
-                mcp::Server::new(sock, a.client.config.clone()).run()
+                mcp::run(sock, a.client.config.clone())
             }
         },
         Cmd::Down(a) => client_cmd(&a, |sock| cli::down(sock, a.json)),
