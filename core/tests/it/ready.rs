@@ -190,3 +190,14 @@ fn a_restarted_process_is_ready_only_when_its_new_run_is() {
     assert_eq!(down.code, Some(0));
     let _ = live.rest(LIMIT);
 }
+
+#[test]
+fn a_regex_probe() {
+    let p = Project::with_toml(
+        "[process.db]\ncmd = \"echo 'listening on port 5432 (3 connections)'; sleep 0.3\"\nready.regex = 'port \\d+ \\(\\d+ connections\\)'\n[process.app]\ncmd = \"echo up\"\ndepends_on = [\"db\"]\n",
+    );
+    let (events, out) = p.run_json(&[], LIMIT);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(events[pos(&events, ready("db"))]["probe"], "regex");
+    assert!(pos(&events, started("app")) > pos(&events, ready("db")));
+}
