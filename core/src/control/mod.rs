@@ -240,7 +240,7 @@ pub fn ok_line(id: &Value, fields: Value) -> Vec<u8> {
     v
 }
 
-pub use crate::events::json::{EventMeta, event_meta};
+pub use crate::events::meta::{EventMeta, event_meta};
 
 impl Tail {
     /// Whether an event passes this tail's filters.

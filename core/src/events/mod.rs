@@ -12,6 +12,7 @@ pub mod decode;
 pub mod github;
 pub mod human;
 pub mod json;
+pub mod meta;
 mod time;
 
 pub use time::{Timestamps, now_ms};
