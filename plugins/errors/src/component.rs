@@ -85,7 +85,7 @@ impl Plugin for Errors {
 
     fn batch(&mut self, batch: &Batch, out: &mut Output) {
         for l in lines(batch) {
-            let input = LineIn { process: l.process, stream: l.pipe, seq: l.seq, ts_ms: l.ts_ms, bytes: l.bytes };
+            let input = l;
             self.det.on_line(&input, &mut self.found);
         }
         self.flush(out);

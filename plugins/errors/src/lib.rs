@@ -45,15 +45,9 @@ pub mod text;
 /// Which pipe a line came from: the plugin contract's own type.
 pub use brum_plugin_sdk::Pipe as Stream;
 
-/// One line as the detector reads it (the SDK's `Line` without its
-/// truncation flag, so that tests build it in one expression).
-pub struct LineIn<'a> {
-    pub process: u32,
-    pub stream: Stream,
-    pub seq: u64,
-    pub ts_ms: i64,
-    pub bytes: &'a [u8],
-}
+/// One line as the detector reads it: the SDK's `Line` (the contract's
+/// own type, no copy of it here).
+pub use brum_plugin_sdk::Line as LineIn;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -129,7 +123,7 @@ impl Detector {
 
     /// Called for every line, in order.
     pub fn on_line(&mut self, line: &LineIn<'_>, out: &mut Vec<Finding>) {
-        let key = (line.process, line.stream as u8);
+        let key = (line.process, line.pipe as u8);
         let fast_reject = self.fast_reject;
         let st = self.stream(key);
         if line.bytes.starts_with(b"\x1b[?2026") {

@@ -3,7 +3,17 @@ use super::*;
 fn feed(d: &mut Detector, pid: u32, lines: &[&str], seq0: u64, out: &mut Vec<Finding>) {
     for (i, l) in lines.iter().enumerate() {
         let seq = seq0 + i as u64;
-        d.on_line(&LineIn { process: pid, stream: Stream::Stderr, seq, ts_ms: seq as i64, bytes: l.as_bytes() }, out);
+        d.on_line(
+            &LineIn {
+                process: pid,
+                pipe: Stream::Stderr,
+                truncated: false,
+                seq,
+                ts_ms: seq as i64,
+                bytes: l.as_bytes(),
+            },
+            out,
+        );
     }
 }
 
@@ -77,10 +87,23 @@ fn chained_python_traceback_is_one_finding() {
 fn tick_flushes_after_quiet_period() {
     let mut d = Detector::new(Settings { quiet_ms: 200, ..Settings::default() });
     let mut out = Vec::new();
-    d.on_line(&LineIn { process: 7, stream: Stream::Stderr, seq: 1, ts_ms: 1000, bytes: b"panic: boom\n" }, &mut out);
-    d.on_line(&LineIn { process: 7, stream: Stream::Stderr, seq: 2, ts_ms: 1010, bytes: b"" }, &mut out);
     d.on_line(
-        &LineIn { process: 7, stream: Stream::Stderr, seq: 3, ts_ms: 1020, bytes: b"goroutine 1 [running]:" },
+        &LineIn { process: 7, pipe: Stream::Stderr, truncated: false, seq: 1, ts_ms: 1000, bytes: b"panic: boom\n" },
+        &mut out,
+    );
+    d.on_line(
+        &LineIn { process: 7, pipe: Stream::Stderr, truncated: false, seq: 2, ts_ms: 1010, bytes: b"" },
+        &mut out,
+    );
+    d.on_line(
+        &LineIn {
+            process: 7,
+            pipe: Stream::Stderr,
+            truncated: false,
+            seq: 3,
+            ts_ms: 1020,
+            bytes: b"goroutine 1 [running]:",
+        },
         &mut out,
     );
     assert!(out.is_empty());
@@ -98,7 +121,14 @@ fn tick_flushes_after_quiet_period() {
 fn interleaved_processes_and_streams_do_not_mix() {
     let mut d = Detector::new(Settings::default());
     let mut out = Vec::new();
-    let l = |p, s, seq, b: &'static str| LineIn { process: p, stream: s, seq, ts_ms: seq as i64, bytes: b.as_bytes() };
+    let l = |p, s, seq, b: &'static str| LineIn {
+        process: p,
+        pipe: s,
+        truncated: false,
+        seq,
+        ts_ms: seq as i64,
+        bytes: b.as_bytes(),
+    };
     d.on_line(&l(1, Stream::Stderr, 1, "Traceback (most recent call last):"), &mut out);
     d.on_line(&l(2, Stream::Stderr, 2, "TypeError: a is undefined"), &mut out);
     d.on_line(&l(1, Stream::Stdout, 3, "GET / 200"), &mut out);
@@ -245,8 +275,14 @@ fn next_tick_tracks_earliest_open_record() {
     let mut d = Detector::new(Settings { quiet_ms: 50, ..Settings::default() });
     let mut out = Vec::new();
     assert_eq!(d.next_tick(), None);
-    d.on_line(&LineIn { process: 1, stream: Stream::Stdout, seq: 1, ts_ms: 100, bytes: b"error: first" }, &mut out);
-    d.on_line(&LineIn { process: 2, stream: Stream::Stdout, seq: 2, ts_ms: 130, bytes: b"error: second" }, &mut out);
+    d.on_line(
+        &LineIn { process: 1, pipe: Stream::Stdout, truncated: false, seq: 1, ts_ms: 100, bytes: b"error: first" },
+        &mut out,
+    );
+    d.on_line(
+        &LineIn { process: 2, pipe: Stream::Stdout, truncated: false, seq: 2, ts_ms: 130, bytes: b"error: second" },
+        &mut out,
+    );
     assert_eq!(d.next_tick(), Some(150));
     d.on_tick(160, &mut out);
     assert_eq!(out.len(), 1);

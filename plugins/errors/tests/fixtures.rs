@@ -42,7 +42,10 @@ fn detect_with(data: &[u8], settings: Settings) -> Vec<Finding> {
     let mut out = Vec::new();
     for (i, l) in split_lines(data).iter().enumerate() {
         let seq = i as u64 + 1;
-        d.on_line(&LineIn { process: 1, stream: Stream::Stdout, seq, ts_ms: seq as i64, bytes: l }, &mut out);
+        d.on_line(
+            &LineIn { process: 1, pipe: Stream::Stdout, truncated: false, seq, ts_ms: seq as i64, bytes: l },
+            &mut out,
+        );
     }
     d.on_process_end(1, &mut out);
     out
@@ -337,7 +340,10 @@ fn run_lines(lines: &[Vec<u8>], rounds: usize) -> (f64, f64) {
     for _ in 0..rounds {
         for l in lines {
             seq += 1;
-            d.on_line(&LineIn { process: 1, stream: Stream::Stdout, seq, ts_ms: seq as i64, bytes: l }, &mut out);
+            d.on_line(
+                &LineIn { process: 1, pipe: Stream::Stdout, truncated: false, seq, ts_ms: seq as i64, bytes: l },
+                &mut out,
+            );
         }
         out.clear();
     }

@@ -2,7 +2,7 @@
 
 use brum_plugin_sdk::*;
 
-use crate::{LineIn, Stream, UrlDetector, UrlFound};
+use crate::{UrlDetector, UrlFound};
 
 #[derive(Default)]
 struct Urls {
@@ -20,9 +20,7 @@ impl Plugin for Urls {
     }
 
     fn line(&mut self, l: Line<'_>, out: &mut Output) {
-        let stream = if l.is_stderr() { Stream::Stderr } else { Stream::Stdout };
-        let input = LineIn { process: l.process, stream, seq: l.seq, ts_ms: l.ts_ms, bytes: l.bytes };
-        self.det.on_line(&input, &mut self.found);
+        self.det.on_line(&l, &mut self.found);
         for u in self.found.drain(..) {
             let mut f = finding(&l, Kind::Url, Severity::Info, &u.url);
             f.url = Some(u.url);

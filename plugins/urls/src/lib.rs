@@ -70,19 +70,7 @@ use memchr::memmem;
 /// At most this many distinct URLs are reported for one process run.
 pub const MAX_URLS_PER_PROCESS: usize = 128;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-pub struct LineIn<'a> {
-    pub process: u32,
-    pub stream: Stream,
-    pub seq: u64,
-    pub ts_ms: i64,
-    pub bytes: &'a [u8],
-}
+pub use brum_plugin_sdk::{Line, Pipe};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct UrlFound {
@@ -115,7 +103,7 @@ impl UrlDetector {
     }
 
     /// Scans one output line and appends newly seen URLs to `out`.
-    pub fn on_line(&mut self, line: &LineIn<'_>, out: &mut Vec<UrlFound>) {
+    pub fn on_line(&mut self, line: &Line<'_>, out: &mut Vec<UrlFound>) {
         let raw = line.bytes;
         if self.finder.find(raw).is_none() {
             return;

@@ -2,7 +2,7 @@ use super::*;
 
 fn scan_with(d: &mut UrlDetector, process: u32, seq: u64, line: &[u8]) -> Vec<UrlFound> {
     let mut out = Vec::new();
-    d.on_line(&LineIn { process, stream: Stream::Stdout, seq, ts_ms: 0, bytes: line }, &mut out);
+    d.on_line(&Line { process, pipe: Pipe::Stdout, seq, ts_ms: 0, truncated: false, bytes: line }, &mut out);
     out
 }
 
@@ -443,9 +443,10 @@ fn stream_is_irrelevant() {
     let mut d = UrlDetector::new();
     let mut out = Vec::new();
     d.on_line(
-        &LineIn {
+        &Line {
             process: 3,
-            stream: Stream::Stderr,
+            pipe: Pipe::Stderr,
+            truncated: false,
             seq: 5,
             ts_ms: 123,
             bytes: b"listening on http://127.0.0.1:9000",
@@ -460,7 +461,10 @@ fn stream_is_irrelevant() {
 fn out_is_appended_not_cleared() {
     let mut d = UrlDetector::new();
     let mut out = vec![UrlFound { process: 0, seq: 0, url: "x".into(), label: None }];
-    d.on_line(&LineIn { process: 1, stream: Stream::Stdout, seq: 1, ts_ms: 0, bytes: b"http://localhost:1" }, &mut out);
+    d.on_line(
+        &Line { process: 1, pipe: Pipe::Stdout, seq: 1, ts_ms: 0, truncated: false, bytes: b"http://localhost:1" },
+        &mut out,
+    );
     assert_eq!(out.len(), 2);
 }
 
@@ -507,7 +511,7 @@ fn no_allocation_for_lines_without_urls_or_already_seen() {
     let mut d = UrlDetector::new();
     let mut out = Vec::with_capacity(4);
     let mut run = |bytes: &[u8], out: &mut Vec<UrlFound>| {
-        d.on_line(&LineIn { process: 1, stream: Stream::Stdout, seq: 1, ts_ms: 0, bytes }, out)
+        d.on_line(&Line { process: 1, pipe: Pipe::Stdout, seq: 1, ts_ms: 0, truncated: false, bytes }, out)
     };
     // Warm up: the dedup set, scratch buffer and the URL itself allocate once.
     run(b"\x1b[1mLocal:\x1b[0m http://localhost:5173/", &mut out);

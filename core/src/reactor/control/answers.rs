@@ -210,7 +210,7 @@ impl Reactor {
         let Some(ctl) = self.control.as_ref() else { return Ok(json!({})) };
         let limit = f.limit.unwrap_or(50).min(MAX_FINDINGS);
         let mut latest: Vec<Value> = Vec::new();
-        for b in ctl.urls.iter().rev() {
+        for b in ringbuf::traits::Consumer::iter(&ctl.urls).rev() {
             let Some(meta) = control::event_meta(b) else { continue };
             let Some(pi) = meta.process.and_then(|n| self.procs.iter().position(|p| p.spec.name == n)) else {
                 continue;

@@ -10,7 +10,6 @@
 //! Every client has a bounded outbox; one that stops reading is
 //! disconnected when it fills (`client.dropped`), and nobody else waits.
 
-use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -186,8 +185,8 @@ pub struct ControlServer {
     /// The history's count of events too big for it when tail clients
     /// were last served (they are missed by every tail).
     pumped: u64,
-    errors: VecDeque<Vec<u8>>,
-    urls: VecDeque<Vec<u8>>,
+    /// The latest `url.detected` events, oldest overwritten.
+    urls: ringbuf::HeapRb<Vec<u8>>,
     started: Instant,
     /// Turns of request serving (whose client goes first rotates).
     turn: usize,
@@ -201,8 +200,7 @@ impl ControlServer {
             path,
             clients: Vec::new(),
             pumped: 0,
-            errors: VecDeque::new(),
-            urls: VecDeque::new(),
+            urls: ringbuf::HeapRb::new(MAX_FINDINGS),
             started: Instant::now(),
             turn: 0,
             sweep_armed: false,
@@ -551,9 +549,11 @@ impl Reactor {
                 break;
             }
             for &(slot, fd) in &waiting {
-                let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
-                // SAFETY: one valid pollfd.
-                unsafe { libc::poll(&mut pfd, 1, 100) };
+                // SAFETY: `fd` belongs to a client stream that stays open
+                // for the whole call (the clients are dropped only below).
+                let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+                let mut pfd = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::OUT)];
+                let _ = rustix::event::poll(&mut pfd, Some(&rustix::event::Timespec { tv_sec: 0, tv_nsec: 100_000_000 }));
                 self.client_write(slot);
             }
         }

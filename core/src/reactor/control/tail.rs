@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::super::Reactor;
 use super::*;
+use ringbuf::traits::RingBuffer;
 use crate::control::{self, Tail};
 
 /// Bytes of events queued for one tail client at a time; the rest waits in
@@ -137,22 +138,18 @@ impl Reactor {
     }
 
     /// Hands the events published since the last call to the tail clients
-    /// (and keeps the findings for `errors` / `urls`), then writes what
+    /// (and keeps the URLs for `urls`; errors live in the error book), then writes what
     /// clients can take. With nobody tailing that is nothing but the
     /// findings: the history already holds every event.
     pub(in crate::reactor) fn pump_control(&mut self) {
         let Some(ctl) = self.control.as_mut() else { return };
         let Some(history) = self.em.output_mut().history_mut() else { return };
-        let ControlServer { clients, errors, urls, pumped, .. } = ctl;
+        let ControlServer { clients, urls, pumped, .. } = ctl;
         for line in history.found.drain(..) {
-            let list = match control::event_meta(&line).map(|m| m.ty) {
-                Some("url.detected") => &mut *urls,
-                _ => &mut *errors,
-            };
-            if list.len() == MAX_FINDINGS {
-                list.pop_front();
+            if control::event_meta(&line).is_some_and(|m| m.ty == "url.detected") {
+                // the oldest goes when it is full
+                urls.push_overwrite(line);
             }
-            list.push_back(line);
         }
         let ring = &history.ring;
         let pushed = ring.stats().pushed_lines;
