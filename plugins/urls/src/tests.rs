@@ -470,41 +470,9 @@ fn out_is_appended_not_cleared() {
 
 // ---- allocation accounting ----
 
-mod counting {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::cell::Cell;
-
-    /// Counts allocations made by the current thread (tests run on many threads).
-    pub struct Counting;
-
-    thread_local! {
-        static ALLOCS: Cell<usize> = const { Cell::new(0) };
-    }
-
-    unsafe impl GlobalAlloc for Counting {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-            unsafe { System.alloc(layout) }
-        }
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            unsafe { System.dealloc(ptr, layout) }
-        }
-        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-            unsafe { System.realloc(ptr, layout, new_size) }
-        }
-    }
-
-    #[global_allocator]
-    static GLOBAL: Counting = Counting;
-
-    /// Number of allocations `f` made on this thread.
-    pub fn allocs_during(f: impl FnOnce()) -> usize {
-        let before = ALLOCS.with(Cell::get);
-        f();
-        ALLOCS.with(Cell::get) - before
-    }
-}
+// brum's one counting allocator (per thread)
+#[path = "../../../core/tests/support/alloc.rs"]
+mod counting;
 
 #[test]
 fn no_allocation_for_lines_without_urls_or_already_seen() {
