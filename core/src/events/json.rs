@@ -2,7 +2,7 @@
 //! order, `text` for UTF-8 line content and `bytes` (standard base64) when
 //! the content is not valid UTF-8, so nothing a child prints is lost.
 
-use super::{Event, FindingView, ProcRef, Timestamps, signal_name};
+use super::{Event, FindingView, ProcRef, Timestamps};
 
 /// Appends one event as a JSON object and a newline to `out`.
 pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: &Event<'_>) {
@@ -16,37 +16,17 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
     out.extend_from_slice(b"\",\"type\":\"");
     out.extend_from_slice(ev.type_name().as_bytes());
     out.push(b'"');
+    if let Some(body) = super::rare::body(ev) {
+        // the rare kinds: their fields built with serde (goldens below)
+        for (k, v) in &body {
+            key(out, k);
+            // serializing a Value into a Vec cannot fail
+            let _ = serde_json::to_writer(&mut *out, v);
+        }
+        out.extend_from_slice(b"}\n");
+        return;
+    }
     match *ev {
-        Event::DaemonStarted { pid, cwd, processes } => {
-            key(out, "pid");
-            push_u64(out, u64::from(pid));
-            key(out, "version");
-            push_str(out, env!("CARGO_PKG_VERSION"));
-            key(out, "schema");
-            push_u64(out, u64::from(super::SCHEMA_VERSION));
-            key(out, "cwd");
-            push_str(out, cwd);
-            key(out, "processes");
-            out.push(b'[');
-            for (i, p) in processes.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                push_str(out, p);
-            }
-            out.push(b']');
-        }
-        Event::ProcessStarted { process, pid, command, restart, run } => {
-            proc_key(out, process);
-            key(out, "pid");
-            push_u64(out, u64::from(pid));
-            key(out, "command");
-            push_str(out, command);
-            key(out, "restart");
-            push_u64(out, u64::from(restart));
-            key(out, "run");
-            push_u64(out, u64::from(run));
-        }
         Event::LogLine { process, stream, line, truncated, boost, tag } => {
             proc_key(out, process);
             key(out, "stream");
@@ -65,236 +45,13 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
                 push_str(out, t);
             }
         }
-        Event::ProcessExited { process, pid, code, signal, duration_ms, state, error, run } => {
-            proc_key(out, process);
-            key(out, "pid");
-            match pid {
-                Some(p) => push_u64(out, u64::from(p)),
-                None => out.extend_from_slice(b"null"),
-            }
-            key(out, "code");
-            match code {
-                Some(c) => push_i64(out, i64::from(c)),
-                None => out.extend_from_slice(b"null"),
-            }
-            key(out, "signal");
-            match signal {
-                Some(s) => push_str(out, signal_name(s)),
-                None => out.extend_from_slice(b"null"),
-            }
-            key(out, "duration_ms");
-            push_u64(out, duration_ms);
-            key(out, "state");
-            push_str(out, state.as_str());
-            key(out, "run");
-            push_u64(out, u64::from(run));
-            if let Some(e) = error {
-                key(out, "error");
-                push_str(out, e);
-            }
-        }
-        Event::ProcessRestarting { process, attempt, delay_ms } => {
-            proc_key(out, process);
-            key(out, "attempt");
-            push_u64(out, u64::from(attempt));
-            key(out, "delay_ms");
-            push_u64(out, delay_ms);
-        }
-        Event::LogDropped { process, count, total, reason } => {
-            if let Some(p) = process {
-                proc_key(out, p);
-            }
-            key(out, "count");
-            push_u64(out, count);
-            key(out, "total");
-            push_u64(out, total);
-            key(out, "reason");
-            push_str(out, reason);
-        }
-        Event::OrphansKilled { process, pgid, signal } => {
-            key(out, "process");
-            push_str(out, process);
-            key(out, "pgid");
-            push_u64(out, u64::from(pgid));
-            key(out, "signal");
-            push_str(out, signal_name(signal));
-        }
-        Event::DaemonReloaded { changed, added, removed } => {
-            for (k, list) in [("changed", changed), ("added", added), ("removed", removed)] {
-                key(out, k);
-                out.push(b'[');
-                for (i, n) in list.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    push_str(out, n);
-                }
-                out.push(b']');
-            }
-        }
-        Event::ProcessGaveUp { process, restarts } => {
-            proc_key(out, process);
-            key(out, "restarts");
-            push_u64(out, u64::from(restarts));
-        }
-        Event::ProcessReady { process, probe, after_ms, run } => {
-            proc_key(out, process);
-            key(out, "probe");
-            push_str(out, probe);
-            key(out, "after_ms");
-            push_u64(out, after_ms);
-            key(out, "run");
-            push_u64(out, u64::from(run));
-        }
-        Event::ProcessUnready { process, probe, reason, waited_ms } => {
-            proc_key(out, process);
-            key(out, "probe");
-            push_str(out, probe);
-            key(out, "reason");
-            push_str(out, reason);
-            key(out, "waited_ms");
-            push_u64(out, waited_ms);
-        }
-        Event::ProcessUnhealthy { process, probe, failures } => {
-            proc_key(out, process);
-            key(out, "probe");
-            push_str(out, probe);
-            key(out, "failures");
-            push_u64(out, u64::from(failures));
-        }
-        Event::ProcessBlocked { process, dependency, reason } => {
-            proc_key(out, process);
-            key(out, "dependency");
-            push_str(out, dependency);
-            key(out, "reason");
-            push_str(out, reason);
-        }
-        Event::ErrorResolved { process, id, fingerprint, reason } => {
-            proc_key(out, process);
-            key(out, "id");
-            push_u64(out, id);
-            key(out, "fingerprint");
-            out.push(b'"');
-            push_hex(out, fingerprint);
-            out.push(b'"');
-            key(out, "reason");
-            push_str(out, reason);
-        }
-        Event::DaemonStopping { reason } => {
-            key(out, "reason");
-            push_str(out, reason);
-        }
-        Event::DaemonStopped { exit_code } => {
-            key(out, "exit_code");
-            push_i64(out, i64::from(exit_code));
-        }
         Event::Finding { process, plugin, finding: f } => {
             proc_key(out, process);
             key(out, "plugin");
             push_str(out, plugin);
             encode_finding(out, f);
         }
-        Event::PluginLoaded { plugin, version, source, filter, cached, load_ms } => {
-            key(out, "plugin");
-            push_str(out, plugin);
-            key(out, "version");
-            push_str(out, version);
-            key(out, "source");
-            push_str(out, source);
-            key(out, "filter");
-            out.extend_from_slice(if filter { b"true" } else { b"false" });
-            key(out, "cached");
-            out.extend_from_slice(if cached { b"true" } else { b"false" });
-            key(out, "load_ms");
-            push_u64(out, load_ms);
-        }
-        Event::PluginFailed { plugin, reason, action, failures, retry_ms } => {
-            key(out, "plugin");
-            push_str(out, plugin);
-            key(out, "reason");
-            push_str(out, reason);
-            key(out, "action");
-            push_str(out, action);
-            key(out, "failures");
-            push_u64(out, u64::from(failures));
-            if action == "restarting" {
-                key(out, "retry_ms");
-                push_u64(out, retry_ms);
-            }
-        }
-        Event::PluginLog { plugin, text } => {
-            key(out, "plugin");
-            push_str(out, plugin);
-            key(out, "text");
-            push_str(out, text);
-        }
-        Event::OutputFailed { error } => {
-            key(out, "error");
-            push_str(out, error);
-        }
-        Event::ClientDropped { queued_bytes, reason } => {
-            key(out, "reason");
-            push_str(out, reason);
-            key(out, "queued_bytes");
-            push_u64(out, queued_bytes);
-        }
-        Event::RunSummary { rows, exit_code } => {
-            key(out, "exit_code");
-            push_i64(out, i64::from(exit_code));
-            key(out, "processes");
-            out.push(b'[');
-            for (i, r) in rows.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(b"{\"process\":");
-                push_str(out, r.process.name);
-                key(out, "state");
-                push_str(out, r.state);
-                key(out, "code");
-                match r.code {
-                    Some(c) => push_i64(out, i64::from(c)),
-                    None => out.extend_from_slice(b"null"),
-                }
-                key(out, "signal");
-                match r.signal {
-                    Some(s) => push_str(out, signal_name(s)),
-                    None => out.extend_from_slice(b"null"),
-                }
-                key(out, "duration_ms");
-                push_u64(out, r.duration_ms);
-                key(out, "restarts");
-                push_u64(out, u64::from(r.restarts));
-                key(out, "errors");
-                push_u64(out, u64::from(r.errors));
-                key(out, "warnings");
-                push_u64(out, u64::from(r.warnings));
-                if let Some(ms) = r.ready_ms {
-                    key(out, "ready_ms");
-                    push_u64(out, ms);
-                }
-                key(out, "errors_open");
-                push_u64(out, u64::from(r.errors_open));
-                key(out, "warnings_open");
-                push_u64(out, u64::from(r.warnings_open));
-                key(out, "resolved");
-                push_u64(out, u64::from(r.resolved));
-                key(out, "tests_passed");
-                push_u64(out, r.tests_passed);
-                key(out, "tests_failed");
-                push_u64(out, r.tests_failed);
-                key(out, "urls");
-                out.push(b'[');
-                for (j, u) in r.urls.iter().enumerate() {
-                    if j > 0 {
-                        out.push(b',');
-                    }
-                    push_str(out, u);
-                }
-                out.extend_from_slice(b"]}");
-            }
-            out.push(b']');
-        }
+        _ => {}
     }
     out.extend_from_slice(b"}\n");
 }

@@ -13,6 +13,7 @@ pub mod github;
 pub mod human;
 pub mod json;
 pub mod meta;
+mod rare;
 mod time;
 
 pub use time::{Timestamps, now_ms};

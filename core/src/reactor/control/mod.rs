@@ -553,7 +553,8 @@ impl Reactor {
                 // for the whole call (the clients are dropped only below).
                 let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
                 let mut pfd = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::OUT)];
-                let _ = rustix::event::poll(&mut pfd, Some(&rustix::event::Timespec { tv_sec: 0, tv_nsec: 100_000_000 }));
+                let _ =
+                    rustix::event::poll(&mut pfd, Some(&rustix::event::Timespec { tv_sec: 0, tv_nsec: 100_000_000 }));
                 self.client_write(slot);
             }
         }

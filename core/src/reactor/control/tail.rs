@@ -6,8 +6,8 @@ use serde_json::json;
 
 use super::super::Reactor;
 use super::*;
-use ringbuf::traits::RingBuffer;
 use crate::control::{self, Tail};
+use ringbuf::traits::RingBuffer;
 
 /// Bytes of events queued for one tail client at a time; the rest waits in
 /// the shared history, so a tail that does not read costs this much.
