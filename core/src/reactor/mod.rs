@@ -15,18 +15,18 @@
 //!
 //! Rooms: [`pipes`] (reading children's output), [`lifecycle`] (start, stop,
 //! reap, restart), [`findings`] (the plugins' batch and what they found),
-//! [`control`] (the control socket).
+//! [`socket`] (the control socket: transport, answers, tails).
 
-mod control;
 mod findings;
 mod lifecycle;
 mod pipes;
 mod probes;
 mod reload;
 mod search;
+mod socket;
 mod timers;
 
-pub use control::BindError;
+pub use socket::BindError;
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -49,8 +49,8 @@ use timers::{TimerKind, Timers};
 
 const SIGNALS: Token = Token(0);
 const STDOUT: Token = Token(1);
-// Token(2) is the control socket's listener (control::LISTENER); pipes
-// start at pipes::FIRST_PIPE, clients at control::CLIENT_BASE.
+// Token(2) is the control socket's listener (socket::LISTENER); pipes
+// start at pipes::FIRST_PIPE, clients at socket::CLIENT_BASE.
 
 /// Fatal reactor failures (per-process trouble becomes events instead).
 #[derive(Debug, thiserror::Error)]
@@ -191,7 +191,7 @@ struct Reactor {
     book_ts: crate::events::Timestamps,
     scratch: Vec<u8>,
     fail_on: Option<FailOn>,
-    control: Option<control::ControlServer>,
+    control: Option<socket::ControlServer>,
     daemon: bool,
     /// Bytes read from pipes in the current turn.
     turn_read: usize,
@@ -214,12 +214,12 @@ impl Reactor {
         let mut control = None;
         let mut out = out;
         if let Some(path) = &opts.socket {
-            let mut listener = control::bind(path)?;
+            let mut listener = socket::bind(path)?;
             poll.registry()
-                .register(&mut listener, control::LISTENER, Interest::READABLE)
+                .register(&mut listener, socket::LISTENER, Interest::READABLE)
                 .map_err(|e| BindError::Io { path: path.clone(), source: e })?;
-            out.enable_history(control::HISTORY_BYTES);
-            control = Some(control::ControlServer::new(listener, path.clone()));
+            out.enable_history(socket::HISTORY_BYTES);
+            control = Some(socket::ControlServer::new(listener, path.clone()));
         }
         out.set_raw_terminal(config.processes.iter().map(|p| p.raw_terminal).collect());
         let here = std::env::current_dir().unwrap_or_default();
@@ -366,8 +366,8 @@ impl Reactor {
                 match ev.token() {
                     SIGNALS => signalled = true,
                     STDOUT => {}
-                    control::LISTENER => self.accept_clients(),
-                    Token(t) if t >= control::CLIENT_BASE => self.client_ready(t - control::CLIENT_BASE),
+                    socket::LISTENER => self.accept_clients(),
+                    Token(t) if t >= socket::CLIENT_BASE => self.client_ready(t - socket::CLIENT_BASE),
                     Token(t) if t >= probes::PROBE_BASE => self.probe_ready(t),
                     Token(t) if t < pipes::FIRST_PIPE => {}
                     Token(t) => self.pipe_ready(t),
