@@ -22,5 +22,6 @@ pub mod open_errors;
 pub mod output;
 pub mod plugins;
 pub mod reactor;
+pub mod signals;
 pub mod store;
 pub mod supervise;

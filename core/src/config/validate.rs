@@ -221,8 +221,8 @@ impl Validator<'_> {
         }
         if let Some(s) = &p.stop_signal {
             let parsed = match s.get_ref() {
-                Value::String(t) => crate::events::parse_signal(t),
-                Value::Integer(n) => crate::events::parse_signal(&n.to_string()),
+                Value::String(t) => crate::signals::parse_signal(t),
+                Value::Integer(n) => crate::signals::parse_signal(&n.to_string()),
                 _ => None,
             };
             match parsed {
