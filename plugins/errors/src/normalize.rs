@@ -180,74 +180,18 @@ fn is_starter_word(w: &[u8]) -> bool {
         || w.ends_with(b"Warning")
 }
 
-/// ANSI stripping as the SDK's `strip_ansi_into` (CSI incl. 8-bit, OSC,
-/// string sequences, two-byte escapes), plus line redraws in the same pass: an
+/// The SDK's ANSI stripping (CSI incl. 8-bit, OSC, string sequences,
+/// two-byte escapes), watching for line redraws in the same pass: an
 /// erase-line or cursor-to-column-1 sequence (`ESC[2K`, `ESC[1G`, `ESC[G`)
 /// redraws the line like a `\r` (spinners, Prettier's file list), so only
 /// the text after the last one is kept — unless that is blank.
 fn strip_ansi_redraw(src: &[u8], dst: &mut Vec<u8>) {
-    dst.clear();
     let mut cut = None;
-    let mut i = 0;
-    while i < src.len() {
-        let Some(rel) = memchr::memchr2(0x1b, 0x9b, &src[i..]) else {
-            dst.extend_from_slice(&src[i..]);
-            break;
-        };
-        let at = i + rel;
-        if src[at] == 0x9b && at > 0 && src[at - 1] >= 0x80 {
-            // inside a UTF-8 character (`⛔` is E2 9B 94), not a CSI
-            dst.extend_from_slice(&src[i..=at]);
-            i = at + 1;
-            continue;
+    brum_plugin_sdk::text::strip_ansi_seeing_csi(src, dst, |params, fin, at| {
+        if (fin == b'K' && params == b"2") || (fin == b'G' && matches!(params, b"" | b"1")) {
+            cut = Some(at);
         }
-        dst.extend_from_slice(&src[i..at]);
-        let csi = src[at] == 0x9b || src.get(at + 1) == Some(&b'[');
-        i = if src[at] == 0x9b { at + 1 } else { at + 2 };
-        if csi {
-            let params = i;
-            while i < src.len() && (0x20..=0x3f).contains(&src[i]) {
-                i += 1;
-            }
-            if let Some(&fin) = src.get(i) {
-                if (fin == b'K' && &src[params..i] == b"2") || (fin == b'G' && matches!(&src[params..i], b"" | b"1")) {
-                    cut = Some(dst.len());
-                }
-                if (0x40..=0x7e).contains(&fin) {
-                    i += 1;
-                }
-            }
-            continue;
-        }
-        match src.get(at + 1) {
-            None => break,
-            Some(b']' | b'P' | b'X' | b'^' | b'_') => loop {
-                // OSC / string sequences up to BEL or ESC \\
-                match src.get(i) {
-                    None => break,
-                    Some(0x07) => {
-                        i += 1;
-                        break;
-                    }
-                    Some(0x1b) if src.get(i + 1) == Some(&b'\\') => {
-                        i += 2;
-                        break;
-                    }
-                    Some(_) => i += 1,
-                }
-            },
-            Some(_) => {
-                // ESC, intermediates, one final byte
-                i = at + 1;
-                while i < src.len() && (0x20..=0x2f).contains(&src[i]) {
-                    i += 1;
-                }
-                if i < src.len() {
-                    i += 1;
-                }
-            }
-        }
-    }
+    });
     if let Some(c) = cut
         && c < dst.len()
         && !is_blank(&dst[c..])

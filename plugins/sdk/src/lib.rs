@@ -39,6 +39,13 @@ pub mod text {
     /// The 8-bit CSI (0x9b) counts when it follows an ASCII byte: after any
     /// other byte it is part of a UTF-8 character (`⛔` is E2 9B 94).
     pub fn strip_ansi_into(src: &[u8], dst: &mut Vec<u8>) {
+        strip_ansi_seeing_csi(src, dst, |_, _, _| {});
+    }
+
+    /// [`strip_ansi_into`], telling `on_csi` about every CSI sequence it
+    /// drops: its parameter bytes, its final byte, and how much text `dst`
+    /// held at that point (a detector can see a redraw of the line there).
+    pub fn strip_ansi_seeing_csi(src: &[u8], dst: &mut Vec<u8>, mut on_csi: impl FnMut(&[u8], u8, usize)) {
         dst.clear();
         let mut i = 0;
         while i < src.len() {
@@ -64,10 +71,12 @@ pub mod text {
                 None => return,
                 Some(b'[') => {
                     i += 1;
+                    let params = i;
                     while i < src.len() && (0x20..=0x3f).contains(&src[i]) {
                         i += 1;
                     }
                     if i < src.len() && (0x40..=0x7e).contains(&src[i]) {
+                        on_csi(&src[params..i], src[i], dst.len());
                         i += 1;
                     }
                 }
