@@ -74,6 +74,8 @@ pub struct StreamState {
     /// inside a terminal synchronized-update frame: vitest's live status,
     /// whose counts are not the run's summary
     pub(crate) in_frame: bool,
+    /// lines the open record holds until it knows they are its own
+    pub(crate) held: crate::lookahead::Held,
 }
 
 impl StreamState {
@@ -112,11 +114,16 @@ impl StreamState {
 
     /// Flushes the open record and whatever waits for a later line.
     pub fn flush_all(&mut self, pid: u32, out: &mut Vec<Finding>) {
-        self.flush(pid, out);
+        while self.rec.is_some() || !self.held.is_empty() {
+            self.release(pid, out);
+        }
         out.append(&mut self.pytest_pending);
     }
 
     pub fn on_line(&mut self, pid: u32, t: &[u8], level: Level, seq: u64, ts: i64, out: &mut Vec<Finding>) {
+        if !self.held.is_empty() && self.on_held(pid, t, level, seq, ts, out) {
+            return;
+        }
         let blank = is_blank(t);
         if let Some(rec) = self.rec.as_mut() {
             // a logger's error marker starts a new error (Next.js `⨯` lines)
@@ -134,7 +141,17 @@ impl StreamState {
                         return;
                     }
                 }
+                Cont::Hold => {
+                    self.hold(t, seq, ts, level);
+                    return;
+                }
                 Cont::Reject => {}
+            }
+            if let Some((first, before)) = rec.tail.take() {
+                // trailing context lines (gcc's `In file included from`)
+                // introduce the next diagnostic, not this one
+                rec.last_seq = before;
+                self.ctx = Some((first, seq - 1));
             }
             self.flush(pid, out);
         }

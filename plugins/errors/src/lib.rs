@@ -38,6 +38,7 @@ mod families;
 mod frames;
 mod indented;
 pub mod locations;
+mod lookahead;
 pub mod normalize;
 mod record;
 pub mod text;
@@ -172,7 +173,7 @@ impl Detector {
             if let Some(ts) = st.open_since()
                 && now_ms - ts >= quiet
             {
-                st.flush(pid, out);
+                st.release(pid, out);
             }
         }
     }

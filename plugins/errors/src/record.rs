@@ -123,6 +123,9 @@ pub(crate) struct Rec {
     pub(crate) test: Option<String>,
     /// indentation of the line that opened the record (TAP, mocha)
     pub(crate) indent: usize,
+    /// trailing lines that may introduce the next record rather than
+    /// continue this one: (their first seq, `last_seq` before them)
+    pub(crate) tail: Option<(u64, u64)>,
 }
 
 impl Rec {
@@ -159,6 +162,7 @@ impl Rec {
             framework: "",
             test: None,
             indent: 0,
+            tail: None,
         }
     }
 
@@ -180,7 +184,8 @@ impl Rec {
                     1
                 }
             }
-            Mode::NodeFrame => u8::from(self.stage == 2),
+            // (node prints one blank line before the error; tsx two)
+            Mode::NodeFrame => 2 * u8::from(self.stage == 2),
             Mode::PyTb => u8::from(self.stage > 0),
             Mode::RustDiag => 1,
             Mode::Tsc if self.stage == 1 => 2,
@@ -209,6 +214,8 @@ pub(crate) enum Cont {
     Accept,
     Blank,
     Reject,
+    /// not known yet: held until a later line tells (see `lookahead`)
+    Hold,
 }
 
 pub(crate) fn finish(mut r: Rec, pid: u32, out: &mut Vec<Finding>) {

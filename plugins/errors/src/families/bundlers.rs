@@ -28,7 +28,8 @@ impl StreamState {
                 r.line = Some(l);
                 r.col = Some(c + 1);
             }
-        } else if contains(rest, b": ") {
+        } else if contains(rest, b": ") || rest.ends_with(b":") {
+            // a message, not a module (`WARNING in webpack performance recommendations:`)
             r.message = lossy(rest);
         }
         self.open(r);

@@ -389,9 +389,23 @@ pub(crate) fn cont_rust_panic(r: &mut Rec, t: &[u8], _tw: &[u8], ws: bool) -> Co
     Reject
 }
 
-pub(crate) fn cont_c_diag(r: &mut Rec, t: &[u8], _tw: &[u8], ws: bool) -> Cont {
+pub(crate) fn cont_c_diag(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
     use Cont::*;
-    if ws || starts(t, b"In file included from ") {
+    if ws {
+        if crate::lookahead::is_caret(tw) {
+            r.stage = 1;
+        }
+        return Accept;
+    }
+    if starts(t, b"In file included from ") {
+        // the context of a note in another file, or of the next diagnostic
+        if r.tail.is_none() {
+            r.tail = Some((r.last_seq + 1, r.last_seq));
+        }
+        return Accept;
+    }
+    if t == b"compilation terminated." {
+        // gcc after a fatal error
         return Accept;
     }
     if let Some(l) = parse_loc(t) {
@@ -405,8 +419,16 @@ pub(crate) fn cont_c_diag(r: &mut Rec, t: &[u8], _tw: &[u8], ws: bool) -> Cont {
                 r.raised = r.file.take().zip(r.line);
                 r.set_loc(l.path, l.line, l.col);
             }
+            r.tail = None;
+            r.stage = 0;
             return Accept;
         }
+        return Reject;
+    }
+    if r.stage == 0 && r.tail.is_none() && !is_c_context(t) {
+        // right after a diagnostic or note: clang's unindented source echo,
+        // kotlinc's message lines; theirs if a caret line follows
+        return Hold;
     }
     Reject
 }
