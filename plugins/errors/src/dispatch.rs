@@ -193,6 +193,11 @@ impl StreamState {
                 r.counts[0] = parse_num(&t[4..]).map_or(0, |x| x.0);
                 self.open(r);
             }
+            b'E' if starts(t, b"ESLint found too many warnings") => {
+                // `--max-warnings N` exceeded: the run fails on warnings
+                let r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+                self.open(r);
+            }
             // Django: the checks below it are the findings
             b'S' if starts(t, b"SystemCheckError: ") => {}
             b'T' if starts(t, b"Tests:") => {

@@ -71,6 +71,9 @@ pub(crate) fn is_library_path(p: &[u8]) -> bool {
 
 pub(crate) fn stack_frame(r: &mut Rec, t: &[u8], tw: &[u8]) {
     r.frames += 1;
+    if r.frames == 1 {
+        r.frame_ind = (t.len() - tw.len()).min(u16::MAX as usize) as u16;
+    }
     r.confirmed = true;
     let mut body = &tw[3..];
     if let Some(b) = body.strip_suffix(b" {") {
@@ -214,6 +217,12 @@ pub(crate) fn cont_stack(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
     // (node's closing `Node.js v20.1.0` line ends its crash report)
     // (Next.js adds a `digest: "339..."` line and a code frame)
     let code_frame = (starts(t, b"> ") && count_digits(&t[2..]) > 0) || starts(t, b"digest: ");
+    if ws && t.len() - tw.len() < r.frame_ind as usize && !is_gutter_line(tw) && !is_prop_line(tw) {
+        // less indented than the frames, no code frame and no property of
+        // the inspected error (`  code: 'EADDRINUSE',`): the tool's next
+        // line (Next.js ` GET / 500 in 2163ms`)
+        return Reject;
+    }
     if js && (ws || code_frame || starts(t, b"}") || starts(t, b"Node.js v") || starts(t, b"Emitted 'error' event")) {
         return Accept;
     }
@@ -458,6 +467,27 @@ fn caret_column(r: &mut Rec, t: &[u8]) {
         r.col = Some(c as u32);
         r.stage = 2;
     }
+}
+
+/// A property of an inspected error object: `code: 'E1',`, `[cause]: Error: x`, `}`.
+fn is_prop_line(tw: &[u8]) -> bool {
+    if matches!(tw.first(), Some(b'}' | b']')) {
+        // a nested object's closing brace
+        return true;
+    }
+    let n = if tw.first() == Some(&b'[') {
+        memchr::memchr(b']', tw).map_or(0, |p| p + 1)
+    } else {
+        tw.iter().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$')).count()
+    };
+    n > 0 && tw.get(n) == Some(&b':')
+}
+
+/// A code-frame line: `2 | code`, `> 4 | code`, `  |   ^`, `5 │ code`.
+pub(crate) fn is_gutter_line(tw: &[u8]) -> bool {
+    let s = tw.strip_prefix(b">").map_or(tw, trim_start);
+    let s = trim_start(&s[count_digits(s)..]);
+    s.first() == Some(&b'|') || starts(s, "│".as_bytes()) || starts(s, "┃".as_bytes())
 }
 
 /// Code-frame gutters: `  5 │ code`, `   │`, `───╯`, `3  |  code`, `   |   ^`

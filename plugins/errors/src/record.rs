@@ -126,6 +126,8 @@ pub(crate) struct Rec {
     /// trailing lines that may introduce the next record rather than
     /// continue this one: (their first seq, `last_seq` before them)
     pub(crate) tail: Option<(u64, u64)>,
+    /// indentation of the first stack frame (`    at f (a.js:1:2)`)
+    pub(crate) frame_ind: u16,
 }
 
 impl Rec {
@@ -163,6 +165,7 @@ impl Rec {
             test: None,
             indent: 0,
             tail: None,
+            frame_ind: 0,
         }
     }
 

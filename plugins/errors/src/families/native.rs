@@ -21,15 +21,20 @@ fn cmake_at(rest: &[u8]) -> Option<(&[u8], u32)> {
 
 impl StreamState {
     pub(crate) fn start_cmake(&mut self, t: &[u8], seq: u64, ts: i64) -> bool {
-        let (kind, sev, rest) = if let Some(r) = t.strip_prefix(b"CMake Error") {
-            (Kind::Error, Severity::Error, r)
-        } else if let Some(r) = t.strip_prefix(b"CMake Warning") {
-            // `CMake Warning (dev) at ...`
-            let r = r.strip_prefix(b" (dev)").unwrap_or(r);
-            (Kind::Warning, Severity::Warning, r)
-        } else {
-            return false;
+        // `CMake Error at`, `CMake Warning (dev) at`, `CMake Deprecation Warning at`
+        let mut rest = &t[6..];
+        let (kind, sev) = loop {
+            let w = rest.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+            match &rest[..w] {
+                b"Error" => break (Kind::Error, Severity::Error),
+                b"Warning" => break (Kind::Warning, Severity::Warning),
+                // (at most a qualifier or two before it)
+                _ if w > 0 && rest.get(w) == Some(&b' ') && t.len() - rest.len() < 24 => rest = &rest[w + 1..],
+                _ => return false,
+            }
         };
+        let rest = &rest[if kind == Kind::Error { 5 } else { 7 }..];
+        let rest = rest.strip_prefix(b" (dev)").unwrap_or(rest);
         let mut r = Rec::new(Mode::CMake, kind, sev, String::new(), seq, ts);
         r.language = Some("cmake");
         if let Some((p, l)) = cmake_at(rest) {

@@ -143,6 +143,10 @@ pub(crate) fn cont_jest(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
             return Reject;
         }
         r.confirmed = true;
+    } else if t.len() - tw.len() < 2 {
+        // less indented than the `  ● name` header: the run's own lines
+        // (` › 1 snapshot failed.`)
+        return Reject;
     }
     if starts(tw, b"at ") {
         if let Some((p, l, c)) = frame_loc(&tw[3..]) {
