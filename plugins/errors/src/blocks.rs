@@ -76,6 +76,12 @@ pub struct StreamState {
     pub(crate) in_frame: bool,
     /// lines the open record holds until it knows they are its own
     pub(crate) held: crate::lookahead::Held,
+    /// the last line was a failed build's verdict that its error follows
+    pub(crate) announced: bool,
+    /// errors reported since the last build started (see `Detector::settle`)
+    pub(crate) build_errors: u32,
+    /// a build started: `build_errors` restarts after this line's findings
+    pub(crate) build_reset: bool,
 }
 
 impl StreamState {
@@ -88,6 +94,7 @@ impl StreamState {
             && !self.junit4_failures
             && !self.rspec_failures
             && self.ctx.is_none()
+            && !self.announced
     }
 
     pub fn open_since(&self) -> Option<i64> {
@@ -158,9 +165,17 @@ impl StreamState {
         if blank {
             return;
         }
+        let announced = std::mem::take(&mut self.announced);
         let n = out.len();
         self.start(pid, t, seq, ts, out);
-        if level != Level::None && out.len() == n && self.rec.as_ref().is_none_or(|r| r.first_seq != seq) {
+        let unclaimed = out.len() == n && self.rec.as_ref().is_none_or(|r| r.first_seq != seq);
+        if unclaimed && announced && !matches!(t[0], b' ' | b'\t') {
+            // the error a failed build's verdict announced: its message,
+            // then its details (`Location:` + path, stack)
+            let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+            r.loose = true;
+            self.open(r);
+        } else if level != Level::None && unclaimed {
             // a logger's line at error / warn level that no form claimed
             self.start_level_line(t, level, seq, ts);
         }

@@ -57,6 +57,7 @@ impl StreamState {
         if matches!(b0, b'h' | b'p' | b'(' | b'[' | b'B' | b'C' | b'F' | b'x' | b'm' | b'g' | b'-' | 0xE2)
             && build_line(pid, t, seq, out)
         {
+            self.announced = announces_error(t);
             return;
         }
         match b0 {
@@ -328,6 +329,12 @@ impl StreamState {
             }
             b'W' if starts(t, b"WARNING in ") => self.start_webpack(t, 11, Kind::Warning, seq, ts),
             b'w' if starts(t, b"webpack ") => emit_webpack_done(pid, t, seq, out),
+            // esbuild --watch `[watch] build started` / `[watch] build finished`:
+            // the verdict is the errors reported in between
+            b'b' if starts(t, b"build started") => self.build_reset = true,
+            b'b' if t == b"build finished" || starts(t, b"build finished, watching") => {
+                emit_build_pending(pid, "esbuild", t, seq, out)
+            }
             b'0'..=b'9' if is_pytest_counts(t) => emit_test(pid, "pytest", t, seq, out),
             _ => self.start_other(t, ctx, seq, ts),
         }

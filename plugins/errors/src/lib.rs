@@ -137,7 +137,9 @@ impl Detector {
         let mut buf = std::mem::take(&mut self.buf);
         let (text, level) = normalize::clean_line_level(line.bytes, &mut buf);
         let st = self.stream(key);
+        let n = out.len();
         st.on_line(line.process, text, level, line.seq, line.ts_ms, out);
+        settle(st, &mut out[n..]);
         self.buf = buf;
     }
 
@@ -173,7 +175,9 @@ impl Detector {
             if let Some(ts) = st.open_since()
                 && now_ms - ts >= quiet
             {
+                let n = out.len();
                 st.release(pid, out);
+                settle(st, &mut out[n..]);
             }
         }
     }
@@ -181,6 +185,24 @@ impl Detector {
     /// When `on_tick` should next be called; None when nothing is open.
     pub fn next_tick(&self) -> Option<i64> {
         self.streams.iter().filter_map(|s| s.1.open_since()).min().map(|t| t + self.quiet_ms)
+    }
+}
+
+/// Counts the errors a stream reported, in order, and settles the build
+/// verdicts that depend on them (`[watch] build finished`).
+fn settle(st: &mut blocks::StreamState, found: &mut [Finding]) {
+    for f in found {
+        match f.kind {
+            Kind::Error => st.build_errors += 1,
+            Kind::Build if f.fields.first().is_some_and(|s| s.1 == families::builds::PENDING) => {
+                families::builds::settle_build(f, st.build_errors);
+                st.build_errors = 0;
+            }
+            _ => {}
+        }
+    }
+    if std::mem::take(&mut st.build_reset) {
+        st.build_errors = 0;
     }
 }
 

@@ -274,7 +274,10 @@ pub fn strip_prefixes_level(mut s: &[u8]) -> (&[u8], Level) {
     for _ in 0..4 {
         let Some(&b0) = s.first() else { return (s, Level::None) };
         if stripped && let Some((level, n)) = level_word(s) {
-            return (trim_start(&s[n..]), level);
+            // and the logger's tag after its level (Astro `[ERROR] [vite] msg`)
+            let rest = trim_start(&s[n..]);
+            let tag = if rest.first() == Some(&b'[') { bracket_prefix(rest) } else { 0 };
+            return (trim_start(&rest[tag..]), level);
         }
         let n = if b0 == b'[' {
             bracket_prefix(s)

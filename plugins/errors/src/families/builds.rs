@@ -104,6 +104,31 @@ pub(crate) fn build_line(pid: u32, t: &[u8], seq: u64, out: &mut Vec<Finding>) -
     }
 }
 
+/// A build's end whose verdict is the errors the stream reported since the
+/// build started (`status=pending` until `Detector` settles it).
+pub(crate) fn emit_build_pending(pid: u32, tool: &str, t: &[u8], seq: u64, out: &mut Vec<Finding>) {
+    emit_build(pid, tool, true, None, t, seq, out);
+    if let Some(f) = out.last_mut() {
+        f.fields[0].1 = PENDING.into();
+    }
+}
+
+pub(crate) const PENDING: &str = "pending";
+
+/// Settles a pending build verdict with the number of errors reported since
+/// the build started.
+pub(crate) fn settle_build(f: &mut Finding, errors: u32) {
+    let ok = errors == 0;
+    f.fields[0].1 = if ok { "success" } else { "failure" }.into();
+    f.severity = if ok { Severity::Info } else { Severity::Error };
+}
+
+/// A failed build's verdict printed before its error (Vite / Rollup /
+/// Astro `✗ Build failed in 424ms` + the error's message and details).
+pub(crate) fn announces_error(t: &[u8]) -> bool {
+    starts(t, "✗ Build failed in ".as_bytes()) || starts(t, b"x Build failed in ")
+}
+
 /// tsc --watch `Found 0 errors. Watching for file changes.` → build
 /// success; `Found 2 errors. Watching for file changes.` → build failure.
 /// Each closes a full report: errors of the process not in it are fixed.
