@@ -82,6 +82,9 @@ pub struct StreamState {
     pub(crate) build_errors: u32,
     /// a build started: `build_errors` restarts after this line's findings
     pub(crate) build_reset: bool,
+    /// a code frame with nothing open (first seq, last seq): the error it
+    /// shows may follow (bun prints the frame, a caret, then the error)
+    pub(crate) pre: Option<(u64, u64)>,
 }
 
 impl StreamState {
@@ -135,6 +138,17 @@ impl StreamState {
         if let Some(rec) = self.rec.as_mut() {
             // a logger's error marker starts a new error (Next.js `⨯` lines)
             let fresh = level == Level::Error && rec.mode == Mode::Stack && !rec.message.is_empty();
+            if rec.kind == Kind::Error
+                && rec.test.is_none()
+                && let Some(name) = fail_verdict(t)
+            {
+                // a runner that names the failed test after its error (bun
+                // `(fail) suite > test [0.15ms]`): the verdict closes the block
+                rec.test = Some(lossy(name));
+                rec.last_seq = seq;
+                self.flush(pid, out);
+                return;
+            }
             match if fresh { Cont::Reject } else { cont(rec, t, blank) } {
                 Cont::Accept => {
                     rec.last_seq = seq;
@@ -199,12 +213,30 @@ impl StreamState {
             r.file = Some(lossy(t));
             r.language = crate::locations::language_of(t);
         }
-        self.rec = Some(r);
+        self.open(r);
     }
 
-    pub(crate) fn open(&mut self, r: Rec) {
+    pub(crate) fn open(&mut self, mut r: Rec) {
+        if let Some((first, last)) = self.pre.take()
+            && last + 1 == r.first_seq
+        {
+            // the code frame printed before its error (bun)
+            r.first_seq = first;
+        }
         self.rec = Some(r);
     }
+}
+
+/// A failed test's verdict line after its error block: bun's `(fail) name
+/// [0.15ms]` (`✗ name [0.15ms]` in colour) → the name.
+pub(crate) fn fail_verdict(t: &[u8]) -> Option<&[u8]> {
+    let name = t.strip_prefix(b"(fail) ").or_else(|| t.strip_prefix("✗ ".as_bytes()))?;
+    let name = match memchr::memrchr(b'[', name) {
+        Some(p) if name.ends_with(b"]") && p > 0 => &name[..p],
+        _ => name,
+    };
+    let name = trim(name);
+    (!name.is_empty()).then_some(name)
 }
 
 /// `TypeError: msg`, `java.lang.IllegalStateException: boom`,

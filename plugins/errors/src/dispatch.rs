@@ -38,6 +38,11 @@ impl StreamState {
         if b0 == b' ' || b0 == b'\t' {
             return self.start_indented(pid, t, seq, ts, out);
         }
+        if (b0.is_ascii_digit() || b0 == b'>') && crate::frames::is_gutter_line(t) {
+            // a code frame with nothing open: its error may follow
+            self.pre = Some((self.pre.filter(|p| p.1 + 1 == seq).map_or(seq, |p| p.0), seq));
+            return;
+        }
         // keep gcc context only while context lines are adjacent
         let ctx = self.ctx.take().filter(|c| c.1 + 1 == seq);
         // mocha failure headers are indented; any unindented line ends the list
@@ -188,7 +193,7 @@ impl StreamState {
                 });
                 out.push(test_finding(pid, "exunit", t, seq, [n.saturating_sub(failed + skipped), failed, skipped]));
             }
-            b'R' if starts(t, b"Ran ") && count_digits(&t[4..]) > 0 && contains(t, b" test") => {
+            b'R' if starts(t, b"Ran ") && count_digits(&t[4..]) > 0 && contains(t, b" test") && !contains(t, b" across ") => {
                 let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
                 r.framework = "unittest";
                 r.counts[0] = parse_num(&t[4..]).map_or(0, |x| x.0);

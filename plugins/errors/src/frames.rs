@@ -183,6 +183,9 @@ pub(crate) fn cont_stack(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
         return Accept;
     }
     if r.frames == 0 {
+        if is_assertion_detail(t) {
+            return Accept;
+        }
         if r.kind == Kind::Warning && r.loose && !ws && r.lines < 3 {
             // React `Warning: ...` + blank + `Check the render method of ...`
             r.lines += 1;
@@ -467,6 +470,13 @@ fn caret_column(r: &mut Rec, t: &[u8]) {
         r.col = Some(c as u32);
         r.stage = 2;
     }
+}
+
+/// The expected / received lines of a failed assertion between its message
+/// and its frames (`Expected: 1`, `Received: 1.5`, `- Expected  - 1`).
+pub(crate) fn is_assertion_detail(t: &[u8]) -> bool {
+    let s = t.strip_prefix(b"- ").or_else(|| t.strip_prefix(b"+ ")).unwrap_or(t);
+    starts(s, b"Expected") || starts(s, b"Received")
 }
 
 /// A property of an inspected error object: `code: 'E1',`, `[cause]: Error: x`, `}`.

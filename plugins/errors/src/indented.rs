@@ -22,6 +22,14 @@ impl StreamState {
             }
         }
         let Some(&c0) = tw.first() else { return };
+        if let Some(p) = self.pre
+            && p.1 + 1 == seq
+            && crate::lookahead::is_caret(tw)
+        {
+            // the caret under a code frame's line
+            self.pre = Some((p.0, seq));
+            return;
+        }
         if c0 == b'^' && self.shellcheck_line(pid, t, seq, out) {
             // ShellCheck's second marker under the same source line
             return;
@@ -133,6 +141,16 @@ impl StreamState {
                     }
                     r.test = Some(lossy(title));
                     r.indent = ind;
+                    self.open(r);
+                    return;
+                }
+                if let Some((n, len)) = parse_num(tw)
+                    && &tw[len..] == b" pass"
+                {
+                    // bun ` 1 pass` / ` 2 fail` / ` 2 expect() calls` / `Ran 3 tests across 1 file.`
+                    let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(tw), seq, ts);
+                    r.framework = "bun";
+                    r.counts[0] = n;
                     self.open(r);
                     return;
                 }

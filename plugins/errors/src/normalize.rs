@@ -113,6 +113,8 @@ fn is_count_word(w: &[u8]) -> bool {
     matches!(
         w,
         b"passed"
+            | b"pass"
+            | b"fail"
             | b"failed"
             | b"failing"
             | b"passing"
@@ -411,6 +413,10 @@ fn timestamp_prefix(s: &[u8]) -> usize {
 /// Vite 6+ names the environment: `(client) hmr update`, `(ssr) Error: x`
 fn env_prefix(s: &[u8]) -> usize {
     let n = s[1..].iter().take_while(|b| b.is_ascii_lowercase()).count();
+    if matches!(&s[1..=n], b"pass" | b"fail" | b"skip" | b"todo") {
+        // bun's test verdicts `(fail) name`, not an environment
+        return 0;
+    }
     if n > 0 && s.get(n + 1) == Some(&b')') && s.get(n + 2) == Some(&b' ') { n + 2 } else { 0 }
 }
 

@@ -93,6 +93,28 @@ pub(crate) fn cont_test_block(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Con
         }
         return Reject;
     }
+    if r.framework == "bun" {
+        if r.stage == 9 {
+            return Reject;
+        }
+        if starts(t, b"Ran ") && contains(t, b" across ") {
+            r.stage = 9;
+            return Accept;
+        }
+        let Some((n, len)) = parse_num(tw).filter(|_| ws) else { return Reject };
+        match &tw[len..] {
+            b" fail" => r.counts[1] = n,
+            b" skip" => r.counts[2] = n,
+            // (unhandled errors between tests fail the run too)
+            b" error" | b" errors" => r.counts[1] += n,
+            b" todo" => {}
+            w if starts(w, b" expect() call") => return Accept,
+            _ => return Reject,
+        }
+        r.message.push_str(", ");
+        r.message.push_str(&String::from_utf8_lossy(tw));
+        return Accept;
+    }
     if r.framework == "node" {
         // TAP `# pass 3`, spec reporter `ℹ pass 3`
         if let Some(body) = t.strip_prefix(b"# ").or_else(|| t.strip_prefix("ℹ ".as_bytes())) {
