@@ -182,6 +182,10 @@ impl StreamState {
             }
             b'F' if starts(t, b"FAIL ") => self.fail_seq = seq,
             0xE2 if starts(t, "✖ failing tests:".as_bytes()) => self.spec_list = true,
+            0xE2 if starts(t, "✖ ".as_bytes()) && ends_with_duration(t) && !self.spec_list => {
+                self.start_spec_fail(t, 0, seq, ts)
+            }
+            0xE2 if starts(t, "ℹ tests ".as_bytes()) => self.start_spec_summary(t, seq, ts),
             b'0'..=b'9' if contains(t, b" tests, ") && contains(t, b" failure") => {
                 // ExUnit `4 tests, 2 failures`
                 let (mut n, mut failed, mut skipped) = (0, 0, 0);

@@ -167,21 +167,10 @@ impl StreamState {
             0xE2 if starts(tw, "✓ built in ".as_bytes()) => {
                 emit_build(pid, "vite", true, parse_duration_ms(&tw[13..]), t, seq, out);
             }
-            0xE2 if starts(tw, "✖ ".as_bytes()) && tw.ends_with(b")") && !self.spec_list => {
-                // node --test spec reporter `  ✖ keeps the rest (1.8ms)`
-                let name = trim(&tw["✖ ".len()..]);
-                let name = &name[..memchr::memrchr(b'(', name).unwrap_or(name.len())];
-                let mut r = Rec::new(Mode::Jest, Kind::Error, Severity::Error, String::new(), seq, ts);
-                r.test = Some(lossy(trim(name)));
-                r.indent = t.len() - tw.len();
-                r.confirmed = false;
-                self.open(r);
+            0xE2 if starts(tw, "✖ ".as_bytes()) && ends_with_duration(tw) && !self.spec_list => {
+                self.start_spec_fail(tw, t.len() - tw.len(), seq, ts);
             }
-            0xE2 if starts(tw, "ℹ tests ".as_bytes()) => {
-                let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(tw)), seq, ts);
-                r.framework = "node";
-                self.open(r);
-            }
+            0xE2 if starts(tw, "ℹ tests ".as_bytes()) => self.start_spec_summary(tw, seq, ts),
             0xE2 if starts(tw, "● ".as_bytes()) && t.len() - tw.len() == 2 => {
                 // Jest `  ● suite › test` (also `● Test suite failed to run`;
                 // `● Console` blocks and the repeated summary are swallowed)

@@ -8,7 +8,38 @@ use crate::record::*;
 use crate::text::*;
 use crate::{Kind, Severity};
 
+/// A test's time at the end of its line: `keeps the rest (1.869638ms)`.
+pub(crate) fn ends_with_duration(t: &[u8]) -> bool {
+    t.ends_with(b"ms)")
+        && memchr::memrchr(b'(', t).is_some_and(|p| t.get(p + 1).is_some_and(u8::is_ascii_digit))
+}
+
 impl StreamState {
+    /// node --test spec reporter `✖ keeps the rest (1.8ms)` at any depth: the
+    /// failure's body is indented under it (a suite's line has none). A test
+    /// named by a path (a file that failed to load) is located at that file.
+    pub(crate) fn start_spec_fail(&mut self, tw: &[u8], ind: usize, seq: u64, ts: i64) {
+        let name = trim(&tw["✖ ".len()..]);
+        let name = trim(&name[..memchr::memrchr(b'(', name).unwrap_or(name.len())]);
+        let mut r = Rec::new(Mode::Jest, Kind::Error, Severity::Error, String::new(), seq, ts);
+        r.test = Some(lossy(name));
+        r.framework = "node";
+        r.indent = ind;
+        r.confirmed = false;
+        if (name.first() == Some(&b'/') || starts(name, b"./")) && has_extension(name) {
+            r.file = Some(lossy(name));
+            r.language = language_of(name);
+        }
+        self.open(r);
+    }
+
+    /// node --test spec reporter `ℹ tests 3` + `ℹ pass 1` ...
+    pub(crate) fn start_spec_summary(&mut self, tw: &[u8], seq: u64, ts: i64) {
+        let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(tw)), seq, ts);
+        r.framework = "node";
+        self.open(r);
+    }
+
     /// node --test TAP `not ok 3 - multiplies` (`# SKIP` / `# TODO` are not failures)
     pub(crate) fn start_tap(&mut self, tw: &[u8], ind: usize, seq: u64, ts: i64) {
         let rest = &tw[7..];
@@ -159,7 +190,7 @@ pub(crate) fn cont_jest(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
     if !ws || (t.len() - tw.len() == 2 && starts(tw, "● ".as_bytes())) {
         return Reject;
     }
-    if r.indent > 0 {
+    if r.framework == "node" {
         // node --test spec: the body is indented under its `✖ name` line
         if t.len() - tw.len() <= r.indent {
             return Reject;
