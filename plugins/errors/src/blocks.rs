@@ -85,6 +85,9 @@ pub struct StreamState {
     /// a code frame with nothing open (first seq, last seq): the error it
     /// shows may follow (bun prints the frame, a caret, then the error)
     pub(crate) pre: Option<(u64, u64)>,
+    /// prove's `Files=2, Tests=5` and the failed tests of its report
+    pub(crate) prove_tests: u32,
+    pub(crate) prove_failed: u32,
 }
 
 impl StreamState {

@@ -203,6 +203,15 @@ impl StreamState {
                 r.counts[0] = parse_num(&t[4..]).map_or(0, |x| x.0);
                 self.open(r);
             }
+            // prove's closing report: `Files=2, Tests=5, ...`, per-file
+            // `t/a.t (Wstat: 0 Tests: 3 Failed: 1)`, `Result: FAIL`
+            b'F' if starts(t, b"Files=") && contains(t, b", Tests=") => {
+                self.prove_tests = find(t, b", Tests=").and_then(|p| parse_num(&t[p + 8..])).map_or(0, |x| x.0);
+            }
+            b'R' if t == b"Result: FAIL" || t == b"Result: PASS" => {
+                let (n, failed) = (self.prove_tests, std::mem::take(&mut self.prove_failed));
+                out.push(test_finding(pid, "prove", t, seq, [n.saturating_sub(failed), failed, 0]));
+            }
             b'E' if starts(t, b"ESLint found too many warnings") => {
                 // `--max-warnings N` exceeded: the run fails on warnings
                 let r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
@@ -359,6 +368,14 @@ impl StreamState {
     /// A line with no anchored start: the general forms.
     fn start_other(&mut self, t: &[u8], ctx: Option<(u64, u64)>, seq: u64, ts: i64) {
         if self.start_script(t, seq, ts) {
+            return;
+        }
+        if t.ends_with(b")")
+            && let Some(p) = find(t, b" (Wstat: ")
+            && let Some(q) = find(&t[p..], b" Failed: ")
+        {
+            // prove's summary report: `t/calc.t (Wstat: 65280 (exited 255) Tests: 3 Failed: 1)`
+            self.prove_failed += parse_num(&t[p + q + 9..]).map_or(0, |x| x.0);
             return;
         }
         if let Some((p, l, c)) = paren_loc(t) {

@@ -59,6 +59,7 @@ impl StreamState {
                 py_frame(&mut r, tw);
                 self.open(r);
             }
+            b'F' if starts(tw, b"Failed test '") || starts(tw, b"Failed test at ") => self.start_test_more(tw, seq, ts),
             b'F' if starts(tw, b"Finished ") => {
                 if let Some(p) = find(tw, b" target(s) in ") {
                     emit_build(pid, "cargo", true, parse_duration_ms(&tw[p + 14..]), t, seq, out);

@@ -136,6 +136,7 @@ impl Detector {
         }
         let mut buf = std::mem::take(&mut self.buf);
         let (text, level) = normalize::clean_line_level(line.bytes, &mut buf);
+        let text = normalize::strip_tap_comment(text);
         let st = self.stream(key);
         let n = out.len();
         st.on_line(line.process, text, level, line.seq, line.ts_ms, out);

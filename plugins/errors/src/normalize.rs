@@ -32,6 +32,22 @@ pub fn clean_line_level<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> (&'a [u8], L
     strip_prefixes_level(s)
 }
 
+/// A TAP comment carries the test process's own output (node --test prints
+/// a crashing file's stderr as `# ` lines, Test::More its diagnostics):
+/// its text is read without the `# `. TAP's own comments — `# Subtest:
+/// name`, `# tests 3`, `# pass 2` — are kept.
+pub fn strip_tap_comment(t: &[u8]) -> &[u8] {
+    let Some(rest) = t.strip_prefix(b"# ") else { return t };
+    if starts(rest, b"Subtest: ") {
+        return t;
+    }
+    let w = rest.iter().take_while(|b| b.is_ascii_lowercase() || **b == b'_').count();
+    if w > 0 && rest.get(w) == Some(&b' ') && rest.get(w + 1).is_some_and(u8::is_ascii_digit) {
+        return t;
+    }
+    rest
+}
+
 /// The fast reject, on the raw bytes before any normalization: true when
 /// the line cannot start a record, so a stream with nothing open can skip
 /// it. Every form `dispatch` starts a record from either has a ':' (or a
@@ -156,6 +172,7 @@ fn is_starter_word(w: &[u8]) -> bool {
             | b"Failed"
             | b"Failures"
             | b"File"
+            | b"Files"
             | b"Finished"
             | b"Found"
             | b"OK"

@@ -101,14 +101,8 @@ impl StreamState {
             return true;
         }
         // Perl `bad port 80a at lib/Conf.pm line 9.`
-        if t.ends_with(b".")
-            && let Some(p) = find(t, b" line ")
-            && let Some(i) = t[..p].windows(4).rposition(|w| w == b" at ")
-            && let Some((line, _)) = parse_num(&t[p + 6..])
-        {
-            let path = &t[i + 4..p];
+        if let Some((msg, path, line)) = perl_loc(t) {
             if matches!(language_of(path), Some("perl")) {
-                let msg = &t[..i];
                 let warn = PERL_WARNINGS.iter().any(|w| starts(msg, w));
                 let (kind, sev) =
                     if warn { (Kind::Warning, Severity::Warning) } else { (Kind::Error, Severity::Error) };
@@ -138,6 +132,37 @@ impl StreamState {
     }
 }
 
+/// Perl's `msg at path line N.` → (msg, path, N); `at path line N.` → (``, path, N)
+pub(crate) fn perl_loc(t: &[u8]) -> Option<(&[u8], &[u8], u32)> {
+    if !t.ends_with(b".") {
+        return None;
+    }
+    let p = find(t, b" line ")?;
+    let i = match t[..p].windows(4).rposition(|w| w == b" at ") {
+        Some(i) => i + 4,
+        None if starts(t, b"at ") => 3,
+        None => return None,
+    };
+    let (line, _) = parse_num(&t[p + 6..])?;
+    Some((&t[..i.saturating_sub(4)], &t[i..p], line))
+}
+
+impl StreamState {
+    /// Test::More `  Failed test 'adds wrong'` + `  at t/calc.t line 8.` +
+    /// got / expected lines (TAP comments, read without their `# `)
+    pub(crate) fn start_test_more(&mut self, tw: &[u8], seq: u64, ts: i64) {
+        let mut r = Rec::new(Mode::Script, Kind::Error, Severity::Error, lossy(trim(tw)), seq, ts);
+        r.language = Some("perl");
+        if let Some(q) = memchr::memchr(b'\'', tw)
+            && let Some(e) = memchr::memrchr(b'\'', tw)
+            && e > q
+        {
+            r.test = Some(lossy(&tw[q + 1..e]));
+        }
+        self.open(r);
+    }
+}
+
 /// Indented frames and code lines, `Stack trace:` / `stack traceback:`
 /// headers, Ruby's `from` lines; one blank line inside.
 pub(crate) fn cont_script(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
@@ -163,6 +188,14 @@ pub(crate) fn cont_script(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
     }
     if !ws {
         return Reject;
+    }
+    if r.language == Some("perl")
+        && r.file.is_none()
+        && let Some((_, path, line)) = perl_loc(tw)
+    {
+        r.file = Some(lossy(path));
+        r.line = Some(line);
+        return Accept;
     }
     if r.stage == 1 && r.file.is_none() {
         // Elixir frame `(ledger 0.1.0) lib/ledger.ex:7: Ledger.parse/1`:
