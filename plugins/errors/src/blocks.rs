@@ -63,6 +63,9 @@ pub struct StreamState {
     pub(crate) rule_seq: u64,
     /// pytest --tb=line failures waiting for their test ids in the short summary
     pub(crate) pytest_pending: Vec<Finding>,
+    /// pytest failure / error sections, emitted at the run's closing count
+    /// line: the short summary between gives their node ids
+    pub(crate) pytest_held: Vec<Finding>,
     /// pytest printed its `=== FAILURES ===` header
     pub(crate) pytest_failures: bool,
     /// after node --test spec's `✖ failing tests:` (a repeat of the failures)
@@ -121,6 +124,11 @@ impl StreamState {
                 self.pytest_pending.append(&mut f);
                 return;
             }
+            if r.mode == Mode::Pytest {
+                // until the short summary names the test (see `pytest_summary_names`)
+                finish(r, pid, &mut self.pytest_held);
+                return;
+            }
             finish(r, pid, out);
         }
     }
@@ -130,6 +138,7 @@ impl StreamState {
         while self.rec.is_some() || !self.held.is_empty() {
             self.release(pid, out);
         }
+        out.append(&mut self.pytest_held);
         out.append(&mut self.pytest_pending);
     }
 

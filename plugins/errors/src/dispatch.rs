@@ -256,6 +256,7 @@ impl StreamState {
                 }
             }
             b'F' if starts(t, b"FAILED ") && !self.pytest_pending.is_empty() => self.pytest_summary_failed(t, out),
+            b'F' if starts(t, b"FAILED ") && !self.pytest_held.is_empty() => self.pytest_summary_names(&t[7..]),
             b'=' if t.len() >= 10 && t.iter().all(|b| *b == b'=') => self.rule_seq = seq,
             b'=' if starts(t, b"==") && pid_banner(t).is_some() => {
                 self.start_memcheck(t, seq, ts);
@@ -311,6 +312,7 @@ impl StreamState {
                 if contains(t, b" in ")
                     && (contains(t, b" passed") || contains(t, b" failed") || contains(t, b" error"))
                 {
+                    out.append(&mut self.pytest_held);
                     emit_test(pid, "pytest", t, seq, out);
                 }
             }
@@ -353,7 +355,10 @@ impl StreamState {
             b'b' if t == b"build finished" || starts(t, b"build finished, watching") => {
                 emit_build_pending(pid, "esbuild", t, seq, out)
             }
-            b'0'..=b'9' if is_pytest_counts(t) => emit_test(pid, "pytest", t, seq, out),
+            b'0'..=b'9' if is_pytest_counts(t) => {
+                out.append(&mut self.pytest_held);
+                emit_test(pid, "pytest", t, seq, out)
+            }
             _ => self.start_other(t, ctx, seq, ts),
         }
     }
@@ -444,8 +449,11 @@ impl StreamState {
         }
         if starts(t, b"ERROR ") && is_pytest_summary_error(t) {
             // with sections printed, pytest's short summary only repeats them
+            // (and names their tests)
             if !self.pytest_sections {
                 self.start_pytest_error(t, seq, ts);
+            } else {
+                self.pytest_summary_names(&t[6..]);
             }
             return;
         }
@@ -513,6 +521,8 @@ impl StreamState {
             if starts(t, b"ERROR ") && is_pytest_summary_error(t) {
                 if !self.pytest_sections {
                     self.start_pytest_error(t, seq, ts);
+                } else {
+                    self.pytest_summary_names(&t[6..]);
                 }
                 return;
             }

@@ -196,6 +196,30 @@ impl StreamState {
         self.open(r);
     }
 
+    /// A short-summary `FAILED tests/a.py::test_x - msg` / `ERROR ...` line
+    /// (`id` after the word) while sections are held: the section of the same
+    /// test gets the node id (a fixture's error is located in conftest.py,
+    /// its test is in another file).
+    pub(crate) fn pytest_summary_names(&mut self, id: &[u8]) {
+        let id = trim(&id[..find(id, b" - ").unwrap_or(id.len())]);
+        let Some(p) = find(id, b"::") else { return };
+        let name = lossy(&id[p..]);
+        let mut tests =
+            self.pytest_held.iter_mut().filter_map(|f| f.fields.iter_mut().find(|(k, _)| k == "test")).map(|x| &mut x.1);
+        let mut candidate = None;
+        for test in &mut tests {
+            if test.as_bytes() == id {
+                return;
+            }
+            if candidate.is_none() && test.find("::").is_some_and(|q| test[q..] == name) {
+                candidate = Some(test);
+            }
+        }
+        if let Some(test) = candidate {
+            *test = lossy(id);
+        }
+    }
+
     /// A short-summary `FAILED tests/a.py::test_x - msg` line: the next
     /// waiting --tb=line failure is that test.
     pub(crate) fn pytest_summary_failed(&mut self, t: &[u8], out: &mut Vec<crate::Finding>) {
