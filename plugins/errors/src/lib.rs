@@ -41,6 +41,7 @@ pub mod locations;
 mod lookahead;
 pub mod normalize;
 mod record;
+mod terminal;
 pub mod text;
 
 /// Which pipe a line came from: the plugin contract's own type.
@@ -109,6 +110,7 @@ pub struct Detector {
     streams: Vec<((u32, u8), blocks::StreamState)>,
     last: usize,
     buf: Vec<u8>,
+    rows: terminal::Scratch,
 }
 
 impl Detector {
@@ -119,6 +121,7 @@ impl Detector {
             streams: Vec::new(),
             last: 0,
             buf: Vec::with_capacity(256),
+            rows: terminal::Scratch::default(),
         }
     }
 
@@ -134,14 +137,28 @@ impl Detector {
         if fast_reject && st.idle() && normalize::cannot_start(line.bytes) {
             return;
         }
+        if line.bytes.len() >= terminal::MIN_LEN && terminal::has_redraw(line.bytes) {
+            // rows a terminal UI printed above its live status, on this line
+            let mut rows = std::mem::take(&mut self.rows);
+            terminal::scrolled_rows(line.bytes, &mut rows, |row| {
+                let (text, level) = normalize::strip_prefixes_level(row);
+                self.feed(key, text, level, line, out);
+            });
+            self.rows = rows;
+        }
         let mut buf = std::mem::take(&mut self.buf);
         let (text, level) = normalize::clean_line_level(line.bytes, &mut buf);
+        self.feed(key, text, level, line, out);
+        self.buf = buf;
+    }
+
+    /// One normalized line to its stream's blocks.
+    fn feed(&mut self, key: (u32, u8), text: &[u8], level: normalize::Level, line: &LineIn<'_>, out: &mut Vec<Finding>) {
         let text = normalize::strip_tap_comment(text);
         let st = self.stream(key);
         let n = out.len();
         st.on_line(line.process, text, level, line.seq, line.ts_ms, out);
         settle(st, &mut out[n..]);
-        self.buf = buf;
     }
 
     fn stream(&mut self, key: (u32, u8)) -> &mut blocks::StreamState {
