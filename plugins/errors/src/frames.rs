@@ -406,7 +406,7 @@ fn detail_line(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> bool {
         }
         ok = true;
     }
-    if let Some((path, line, col)) = detail_loc(g).or_else(|| detail_loc(tw)) {
+    if let Some((path, line, col)) = detail_loc(tw).or_else(|| detail_loc(g)) {
         ok = true;
         if let Some(e) = find(g, b": ERROR: ") {
             msg = Some((&g[e + 9..], None));
@@ -414,8 +414,9 @@ fn detail_line(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> bool {
         if !r.loc_locked {
             r.set_loc(path, line, col);
             r.loc_locked = !crate::frames::is_library_path(path);
-            // SWC's `,-[path:3:1]` is where its frame starts: the caret tells the column
-            r.stage = u8::from(starts(g, b",-["));
+            // a frame's header at column 1 (SWC `,-[path:3:1]` / `╭─[path:3:1]`)
+            // is where the frame starts: the marker under it tells the column
+            r.stage = u8::from((starts(tw, b",-[") || starts(tw, "╭─[".as_bytes())) && col.is_none_or(|c| c <= 1));
         }
     }
     caret_column(r, t);
@@ -437,34 +438,35 @@ fn detail_line(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> bool {
 }
 
 /// Code frames: remembers the number of the last code line and where its
-/// gutter bar is (in the whole line: frames indent their lines unevenly);
-/// a caret line under it refines a frame-start location (`r.stage == 1`)
-/// to the caret's line and column.
+/// gutter bar is (in columns of the whole line: frames indent their lines
+/// unevenly); a marker line under it refines a frame-start location
+/// (`r.stage == 1`) to the marker's line and column. ASCII frames (`  8 |
+/// code` + `    |   ^`) and Unicode ones (`  8 │ code` + `    ·   ─`).
 fn caret_column(r: &mut Rec, t: &[u8]) {
-    let tw = t;
-    let lead_ws = t.len() - trim_start(t).len();
-    let tw = &tw[lead_ws..];
-    let d = count_digits(tw);
-    let lead = if tw.first() == Some(&b'>') { trim_start(&tw[1..]) } else { tw };
-    let d2 = count_digits(lead);
-    if d > 0 || d2 > 0 {
-        let (num, rest) = if d > 0 { (&tw[..d], &tw[d..]) } else { (&lead[..d2], &lead[d2..]) };
-        if let (Some((n, _)), Some(bar)) = (parse_num(num), rest.iter().position(|b| *b == b'|' || *b == b':'))
-            && rest[..bar].iter().all(|b| *b == b' ')
+    let Ok(line) = std::str::from_utf8(t) else { return };
+    let tw = line.trim_start();
+    let lead = tw.strip_prefix('>').map_or(tw, str::trim_start);
+    let d = lead.bytes().take_while(u8::is_ascii_digit).count();
+    if d > 0 {
+        let rest = lead[d..].trim_start_matches(' ');
+        if let Some(bar) = rest.chars().next().filter(|c| matches!(c, '|' | ':' | '│' | '┃'))
+            && let Some((n, _)) = parse_num(lead.as_bytes())
         {
+            let _ = bar;
             r.counts[0] = n;
-            r.counts[1] = (t.len() - rest.len() + bar) as u32;
+            r.counts[1] = line[..line.len() - rest.len()].chars().count() as u32;
         }
         return;
     }
     if r.stage != 1 || r.counts[0] == 0 {
         return;
     }
-    // `   :      ^^^^` / `    |         ^`: the bar at the same place as the code line's
+    // `   :      ^^^^` / `    |         ^` / `    ·         ─`: the bar in
+    // the same column as the code line's, the marker's column after it
     let bar = r.counts[1] as usize;
-    if t.len() > bar
-        && matches!(t.get(bar), Some(b'|' | b':'))
-        && let Some(c) = t[bar + 1..].iter().position(|b| *b == b'^')
+    let mut chars = line.chars().skip(bar);
+    if matches!(chars.next(), Some('|' | ':' | '·' | '│' | '┆'))
+        && let Some(c) = chars.position(|c| matches!(c, '^' | '─' | '┬' | '━'))
     {
         r.line = Some(r.counts[0]);
         r.col = Some(c as u32);

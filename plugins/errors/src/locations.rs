@@ -168,12 +168,13 @@ pub fn detail_loc(tw: &[u8]) -> Option<(&[u8], u32, Option<u32>)> {
         .strip_prefix(b"File: ")
         .or_else(|| tw.strip_prefix(b"file: "))
         .or_else(|| tw.strip_prefix(b"--> "))
-        .or_else(|| tw.strip_prefix("╭─[ ".as_bytes()))
+        .or_else(|| tw.strip_prefix("╭─[".as_bytes()))
         .or_else(|| tw.strip_prefix(b",-["))
         .map(trim_start)
         .unwrap_or(tw);
-    // SWC `,-[/app/page.tsx:3:1]`
-    let s = s.strip_suffix(b"]").filter(|x| !x.ends_with(b" ")).unwrap_or(s);
+    // SWC `,-[/app/page.tsx:3:1]` (Oxc `╭─[ src/App.tsx:26:11 ]`)
+    let s = trim(s);
+    let s = s.strip_suffix(b"]").map_or(s, trim);
     if let Some(l) = parse_loc(s) {
         let rest = trim(l.rest);
         if rest.is_empty() || rest == b"]" || starts(rest, b"ERROR") || starts(rest, b"error") {
