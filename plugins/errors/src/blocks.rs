@@ -91,6 +91,8 @@ pub struct StreamState {
     /// prove's `Files=2, Tests=5` and the failed tests of its report
     pub(crate) prove_tests: u32,
     pub(crate) prove_failed: u32,
+    /// node --test TAP: the last `# Subtest: name` (seq, name)
+    pub(crate) subtest: (u64, Vec<u8>),
 }
 
 impl StreamState {

@@ -298,6 +298,7 @@ impl StreamState {
                 self.count_go(t);
                 self.start_go_fail(t, 0, seq, ts);
             }
+            b'#' if self.tap_subtest(t, seq) => {}
             b'#' if starts(t, b"# tests ") => {
                 let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
                 r.framework = "node";

@@ -115,6 +115,7 @@ impl StreamState {
                 self.start_go_fail(tw, t.len() - tw.len(), seq, ts);
             }
             b'n' if starts(tw, b"not ok ") => self.start_tap(tw, t.len() - tw.len(), seq, ts),
+            b'#' if self.tap_subtest(tw, seq) => {}
             b'0'..=b'9' => {
                 let ind = t.len() - tw.len();
                 if ind == 2 && self.eslint_next == seq {

@@ -49,9 +49,23 @@ impl StreamState {
             return;
         }
         let mut r = Rec::new(Mode::Tap, Kind::Error, Severity::Error, String::new(), seq, ts);
+        if self.subtest.0 + 1 == seq && self.subtest.1 == name {
+            // `# Subtest: name` right before: the test's TAP block starts there
+            r.first_seq = self.subtest.0;
+        }
         r.test = Some(lossy(name));
         r.indent = ind;
         self.open(r);
+    }
+
+    /// node --test TAP `# Subtest: name` (at any depth): remembered for the
+    /// `not ok` line that may follow it
+    pub(crate) fn tap_subtest(&mut self, tw: &[u8], seq: u64) -> bool {
+        let Some(name) = tw.strip_prefix(b"# Subtest: ") else { return false };
+        self.subtest.0 = seq;
+        self.subtest.1.clear();
+        self.subtest.1.extend_from_slice(trim(name));
+        true
     }
 
     /// pytest short summary `ERROR test_imp.py` / `ERROR test_x.py::test_a - msg`
