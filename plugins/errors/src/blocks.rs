@@ -32,6 +32,10 @@ pub struct StreamState {
     /// next problem line must have (0: none)
     pub(crate) eslint_file: Vec<u8>,
     pub(crate) eslint_next: u64,
+    /// where the current lint header's block starts
+    pub(crate) eslint_head: u64,
+    /// seq of the last line that was only a tag (`[eslint]`)
+    pub(crate) tag_seq: u64,
     /// pytest printed failure / error sections: its short summary repeats them
     pub(crate) pytest_sections: bool,
     /// seq of the last pytest node id line (`tests/test_a.py::test_old`)

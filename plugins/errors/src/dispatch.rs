@@ -22,8 +22,12 @@ impl StreamState {
         if self.eslint_next == seq && self.rec.is_none() {
             // problems right under a lint file header, unindented: `next lint`
             // `7:29  Error: msg  rule`, CRA `Syntax error: msg (8:4)`
-            if let Some(f) = lint_report_line(pid, &self.eslint_file, t, seq) {
+            if let Some(mut f) = lint_report_line(pid, &self.eslint_file, t, seq) {
                 self.eslint_next = seq + 1;
+                if starts(t, b"Syntax error: ") {
+                    // one message under its header, not a list: one block
+                    f.first_seq = self.eslint_head;
+                }
                 out.push(f);
                 return;
             }
@@ -364,6 +368,15 @@ impl StreamState {
         }
     }
 
+    /// A lint report's file header: problem lines follow; it starts at the
+    /// tool's tag alone on the line before (`[eslint]` + `src/App.js`).
+    fn lint_header(&mut self, file: &[u8], seq: u64) {
+        self.eslint_file.clear();
+        self.eslint_file.extend_from_slice(file);
+        self.eslint_next = seq + 1;
+        self.eslint_head = if self.tag_seq + 1 == seq { self.tag_seq } else { seq };
+    }
+
     /// An error header whose details (message, location, code frame) follow.
     fn start_details(&mut self, t: &[u8], seq: u64, ts: i64) {
         let mut r = Rec::new(Mode::Stack, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
@@ -474,9 +487,7 @@ impl StreamState {
         }
         if (t[0] == b'/' || colon == Some(1)) && is_eslint_header(t, colon) {
             // ESLint stylish file header: problem lines follow
-            self.eslint_file.clear();
-            self.eslint_file.extend_from_slice(t);
-            self.eslint_next = seq + 1;
+            self.lint_header(t, seq);
             return;
         }
         let Some(colon) = colon else {
@@ -563,16 +574,12 @@ impl StreamState {
             r.confirmed = false;
             self.open(r);
             // (or a lint report's file header: `next lint`)
-            self.eslint_file.clear();
-            self.eslint_file.extend_from_slice(&t[2..]);
-            self.eslint_next = seq + 1;
+            self.lint_header(&t[2..], seq);
             return;
         }
         if (b0 == b'/' || b0.is_ascii_alphanumeric() || b0 == b'.') && is_eslint_header(t, None) {
             // ESLint stylish file header: problem lines follow
-            self.eslint_file.clear();
-            self.eslint_file.extend_from_slice(t);
-            self.eslint_next = seq + 1;
+            self.lint_header(t, seq);
             return;
         }
         if starts(t, b"/usr/bin/ld") || starts(t, b"ld") {

@@ -51,6 +51,8 @@ pub use brum_plugin_sdk::Pipe as Stream;
 /// own type, no copy of it here).
 pub use brum_plugin_sdk::Line as LineIn;
 
+use text::is_blank;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Error,
@@ -147,7 +149,12 @@ impl Detector {
             self.rows = rows;
         }
         let mut buf = std::mem::take(&mut self.buf);
-        let (text, level) = normalize::clean_line_level(line.bytes, &mut buf);
+        let full = normalize::clean_text(line.bytes, &mut buf);
+        let (text, level) = normalize::strip_prefixes_level(full);
+        if text.is_empty() && !is_blank(full) {
+            // a line that is only a prefix: a tool's tag over what follows
+            self.stream(key).tag_seq = line.seq;
+        }
         self.feed(key, text, level, line, out);
         self.buf = buf;
     }

@@ -17,6 +17,12 @@ pub fn clean_line<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> &'a [u8] {
 
 /// `clean_line` and the log level its prefix gave (see `strip_prefixes_level`).
 pub fn clean_line_level<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> (&'a [u8], Level) {
+    strip_prefixes_level(clean_text(raw, buf))
+}
+
+/// `clean_line` without the prefixes: ANSI escapes, the newline and `\r`
+/// redraws only.
+pub fn clean_text<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> &'a [u8] {
     let mut s = raw;
     while let [rest @ .., b'\n' | b'\r'] = s {
         s = rest;
@@ -28,8 +34,7 @@ pub fn clean_line_level<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> (&'a [u8], L
     } else {
         s
     };
-    let s = after_last_cr(s);
-    strip_prefixes_level(s)
+    after_last_cr(s)
 }
 
 /// A TAP comment carries the test process's own output (node --test prints
