@@ -52,9 +52,10 @@ impl Score {
 /// component, every captured variant (plain pipe, FORCE_COLOR, a pty): the
 /// scenarios the detector was built against must come out exactly; the
 /// unseen ones (captured and written down before the detector was changed
-/// for them) are the honest score, reported and held to what it is now
-/// (precision 1.000; recall 0.986 plain and colour, 0.976 pty — the goal is
-/// 0.98 everywhere: nextest's pty report on one physical line is missed).
+/// for them) are the honest score, reported and held to what it is now:
+/// precision and recall 1.000 in every variant, held at 0.99 (a new batch
+/// of unseen scenarios may miss a location or two before the detector
+/// learns their forms).
 #[test]
 fn real_tool_output_corpus_is_detected_exactly() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/errors/tests/fixtures");
@@ -129,8 +130,8 @@ fn real_tool_output_corpus_is_detected_exactly() {
     for v in Variant::ALL {
         let s = scores[1][v as usize];
         assert!(
-            s.precision() >= 0.98 && s.recall() >= 0.97,
-            "unseen {}: precision {:.3}, recall {:.3} (below 0.98 / 0.97); not exact:\n{}",
+            s.precision() >= 0.99 && s.recall() >= 0.99,
+            "unseen {}: precision {:.3}, recall {:.3} (below 0.99); not exact:\n{}",
             v.name(),
             s.precision(),
             s.recall(),
