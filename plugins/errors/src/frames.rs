@@ -55,18 +55,19 @@ pub(crate) fn is_library_path(p: &[u8]) -> bool {
         None | Some(b'<') => return true,
         _ => {}
     }
-    starts(p, b"node:")
-        || starts(p, b"internal/")
-        || contains(p, b"node_modules")
-        || contains(p, b"-packages/")
-        || contains(p, b"/lib/python")
-        || contains(p, b"/rustc/")
-        || contains(p, b"/.cargo/registry/")
-        || contains(p, b"/src/runtime/")
-        || contains(p, b"/src/testing/")
-        || starts(p, b"/usr/include/")
-        || starts(p, b"/usr/lib/")
-        || contains(p, b"/lib/gcc/")
+    if starts(p, b"node:") || starts(p, b"internal/") || starts(p, b"/usr/include/") || starts(p, b"/usr/lib/") {
+        return true;
+    }
+    // one pass over the path's components (frames are many, paths long)
+    let library = |c: &[u8]| match c.first() {
+        Some(b'n') => starts(c, b"node_modules"),
+        Some(b'l') => starts(c, b"lib/python") || starts(c, b"lib/gcc/"),
+        Some(b'r') => starts(c, b"rustc/"),
+        Some(b'.') => starts(c, b".cargo/registry/"),
+        Some(b's') => starts(c, b"src/runtime/") || starts(c, b"src/testing/"),
+        _ => false,
+    };
+    library(p) || memchr::memchr_iter(b'/', p).any(|i| library(&p[i + 1..]) || p[..i].ends_with(b"-packages"))
 }
 
 pub(crate) fn stack_frame(r: &mut Rec, t: &[u8], tw: &[u8]) {

@@ -2,7 +2,7 @@
 //!
 //! Lines arrive in order per (process, stream) and pass through layers,
 //! each a module with one job:
-//! - **fast reject** (`normalize::cannot_start`): on the raw bytes, a stream
+//! - **fast reject** (`reject::cannot_start`): on the raw bytes, a stream
 //!   with nothing open skips a line that cannot start a record — most lines
 //!   of healthy output; no allocation, no copy;
 //! - **normalize**: ANSI (CSI incl. 8-bit, OSC, string escapes), `\r` and
@@ -41,6 +41,7 @@ pub mod locations;
 mod lookahead;
 pub mod normalize;
 mod record;
+pub mod reject;
 mod terminal;
 pub mod text;
 
@@ -111,6 +112,9 @@ pub struct Detector {
     /// stream of the previous line (lines come in runs from one stream)
     streams: Vec<((u32, u8), blocks::StreamState)>,
     last: usize,
+    /// the stream of the last line, when it has nothing open (the fast
+    /// reject may skip its next line without looking it up)
+    idle: Option<(u32, u8)>,
     buf: Vec<u8>,
     rows: terminal::Scratch,
 }
@@ -122,53 +126,54 @@ impl Detector {
             fast_reject: settings.fast_reject,
             streams: Vec::new(),
             last: 0,
+            idle: None,
             buf: Vec::with_capacity(256),
             rows: terminal::Scratch::default(),
         }
     }
 
     /// Called for every line, in order.
+    #[inline]
     pub fn on_line(&mut self, line: &LineIn<'_>, out: &mut Vec<Finding>) {
+        // the fast reject, before anything else: most lines come from the
+        // stream of the previous line, with nothing open, and start nothing
+        if self.idle == Some((line.process, line.pipe as u8)) && reject::cannot_start(line.bytes) {
+            return;
+        }
+        self.read_line(line, out);
+    }
+
+    fn read_line(&mut self, line: &LineIn<'_>, out: &mut Vec<Finding>) {
         let key = (line.process, line.pipe as u8);
         let fast_reject = self.fast_reject;
-        let st = self.stream(key);
+        let i = self.stream_index(key);
+        let st = &mut self.streams[i].1;
         if line.bytes.starts_with(b"\x1b[?2026") {
             // a terminal UI's synchronized-update frame (vitest's live status)
             st.in_frame = normalize::frame_state(line.bytes).unwrap_or(st.in_frame);
         }
-        if fast_reject && st.idle() && normalize::cannot_start(line.bytes) {
+        if fast_reject && st.idle() && reject::cannot_start(line.bytes) {
+            self.idle = Some(key);
             return;
         }
         if line.bytes.len() >= terminal::MIN_LEN && terminal::has_redraw(line.bytes) {
             // rows a terminal UI printed above its live status, on this line
-            let mut rows = std::mem::take(&mut self.rows);
-            terminal::scrolled_rows(line.bytes, &mut rows, |row| {
+            terminal::scrolled_rows(line.bytes, &mut self.rows, |row| {
                 let (text, level) = normalize::strip_prefixes_level(row);
-                self.feed(key, text, level, line, out);
+                feed(st, text, level, line, out);
             });
-            self.rows = rows;
         }
-        let mut buf = std::mem::take(&mut self.buf);
-        let full = normalize::clean_text(line.bytes, &mut buf);
+        let full = normalize::clean_text(line.bytes, &mut self.buf);
         let (text, level) = normalize::strip_prefixes_level(full);
         if text.is_empty() && !is_blank(full) {
             // a line that is only a prefix: a tool's tag over what follows
-            self.stream(key).tag_seq = line.seq;
+            st.tag_seq = line.seq;
         }
-        self.feed(key, text, level, line, out);
-        self.buf = buf;
+        feed(st, text, level, line, out);
+        self.idle = (fast_reject && st.idle()).then_some(key);
     }
 
-    /// One normalized line to its stream's blocks.
-    fn feed(&mut self, key: (u32, u8), text: &[u8], level: normalize::Level, line: &LineIn<'_>, out: &mut Vec<Finding>) {
-        let text = normalize::strip_tap_comment(text);
-        let st = self.stream(key);
-        let n = out.len();
-        st.on_line(line.process, text, level, line.seq, line.ts_ms, out);
-        settle(st, &mut out[n..]);
-    }
-
-    fn stream(&mut self, key: (u32, u8)) -> &mut blocks::StreamState {
+    fn stream_index(&mut self, key: (u32, u8)) -> usize {
         if self.streams.get(self.last).is_none_or(|s| s.0 != key) {
             self.last = match self.streams.binary_search_by_key(&key, |s| s.0) {
                 Ok(i) => i,
@@ -178,7 +183,7 @@ impl Detector {
                 }
             };
         }
-        &mut self.streams[self.last].1
+        self.last
     }
 
     /// Flushes everything still open for `process` and forgets its state.
@@ -190,6 +195,7 @@ impl Detector {
             }
         }
         self.last = 0;
+        self.idle = None;
     }
 
     /// Flushes records whose last line is at least `quiet_ms` old.
@@ -203,6 +209,8 @@ impl Detector {
                 let n = out.len();
                 st.release(pid, out);
                 settle(st, &mut out[n..]);
+                // (replayed lines may open a record)
+                self.idle = None;
             }
         }
     }
@@ -211,6 +219,14 @@ impl Detector {
     pub fn next_tick(&self) -> Option<i64> {
         self.streams.iter().filter_map(|s| s.1.open_since()).min().map(|t| t + self.quiet_ms)
     }
+}
+
+/// One normalized line to its stream's blocks.
+fn feed(st: &mut blocks::StreamState, text: &[u8], level: normalize::Level, line: &LineIn<'_>, out: &mut Vec<Finding>) {
+    let text = normalize::strip_tap_comment(text);
+    let n = out.len();
+    st.on_line(line.process, text, level, line.seq, line.ts_ms, out);
+    settle(st, &mut out[n..]);
 }
 
 /// Counts the errors a stream reported, in order, and settles the build

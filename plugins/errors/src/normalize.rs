@@ -53,157 +53,6 @@ pub fn strip_tap_comment(t: &[u8]) -> &[u8] {
     rest
 }
 
-/// The fast reject, on the raw bytes before any normalization: true when
-/// the line cannot start a record, so a stream with nothing open can skip
-/// it. Every form `dispatch` starts a record from either has a ':' (or a
-/// `|` prefix, or a `\r` redraw), or begins — after escapes and
-/// indentation — with a byte other than a letter, or with one of the
-/// starter words or an exception-like word. Most lines of healthy output
-/// (`GET /api 200 in 12ms`, `   Compiling serde v1`) are decided with one
-/// `memchr3` and a look at their first word. `tests/fixtures.rs` checks on the
-/// whole corpus that skipping changes no finding.
-pub fn cannot_start(raw: &[u8]) -> bool {
-    // the first word first: lines that cannot be rejected mostly say so in
-    // their first bytes, which spares them the scan for ':'
-    let mut i = 0;
-    while let Some(&b) = raw.get(i) {
-        match b {
-            b' ' | b'\t' => i += 1,
-            0x1b if raw.get(i + 1) == Some(&b'[') => {
-                if raw[i + 2..].starts_with(b"?2026") {
-                    // opens or closes a synchronized-update frame: tracked
-                    return false;
-                }
-                i += 2;
-                while raw.get(i).is_some_and(|b| (0x20..=0x3f).contains(b)) {
-                    i += 1;
-                }
-                i += 1;
-            }
-            _ => break,
-        }
-    }
-    if raw.get(i).is_some_and(u8::is_ascii_digit) {
-        // a leading number: a count (`2 failed, 3 passed`, `3 examples`) or
-        // a request id / line number in front of ordinary text
-        while raw.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if raw.get(i) != Some(&b' ') {
-            // `3%`, `1/3`, `2024-05-01`, `1)`: anything may follow
-            return false;
-        }
-        while raw.get(i) == Some(&b' ') {
-            i += 1;
-        }
-        let s = i;
-        while raw.get(i).is_some_and(u8::is_ascii_alphabetic) {
-            i += 1;
-        }
-        if is_count_word(&raw[s..i]) {
-            return false;
-        }
-        i = s;
-    }
-    let start = i;
-    while raw.get(i).is_some_and(u8::is_ascii_alphabetic) {
-        i += 1;
-    }
-    let w = &raw[start.min(raw.len())..i.min(raw.len())];
-    if w.is_empty() || matches!(raw.get(i), Some(b'/' | b'.' | b'_' | b'-' | b'0'..=b'9')) {
-        // a path (`deploy/app.yaml`, a linter's file header) or a code (`F401`)
-        return false;
-    }
-    if is_starter_word(w) {
-        return false;
-    }
-    if memchr::memchr3(b':', b'|', b'\r', raw).is_some() {
-        return false;
-    }
-    if raw.ends_with(b"Failed to compile.") {
-        // written after a spinner's last frame, on its line
-        return false;
-    }
-    // Perl `bad port 80a at lib/Conf.pm line 9.`
-    !(raw.last() == Some(&b'.') && crate::text::contains(raw, b" line "))
-}
-
-/// Words after a leading count in the summaries that have no ':'
-/// (`2 failed, 3 passed in 0.02s`, `4 tests, 2 failures`, `3 examples`).
-fn is_count_word(w: &[u8]) -> bool {
-    matches!(
-        w,
-        b"passed"
-            | b"pass"
-            | b"fail"
-            | b"failed"
-            | b"failing"
-            | b"passing"
-            | b"pending"
-            | b"skipped"
-            | b"test"
-            | b"tests"
-            | b"example"
-            | b"examples"
-            | b"error"
-            | b"errors"
-            | b"warning"
-            | b"warnings"
-            | b"problem"
-            | b"problems"
-            | b"deselected"
-            | b"xfailed"
-            | b"xpassed"
-            | b""
-    )
-}
-
-/// First words of the forms that start a record without a ':' in the line
-/// (kept in step with `dispatch`; the corpus test catches a missing one).
-fn is_starter_word(w: &[u8]) -> bool {
-    matches!(
-        w,
-        b"BUILD"
-            | b"CRITICAL"
-            | b"Compiled"
-            | b"E"
-            | b"ERRORS"
-            | b"FAILURES"
-            | b"ERROR"
-            | b"Exception"
-            | b"FAIL"
-            | b"FAILED"
-            | b"FATAL"
-            | b"Failed"
-            | b"Failures"
-            | b"File"
-            | b"Files"
-            | b"Finished"
-            | b"Found"
-            | b"OK"
-            | b"PANIC"
-            | b"Ran"
-            | b"Summary"
-            | b"Tests"
-            | b"There"
-            | b"Traceback"
-            | b"Uncaught"
-            | b"WARNING"
-            | b"hmr"
-            | b"ld"
-            | b"not"
-            | b"npm"
-            | b"ok"
-            | b"page"
-            | b"running"
-            | b"webpack"
-            | b"x"
-    ) || w.ends_with(b"Error")
-        || w.ends_with(b"Exception")
-        || w.ends_with(b"Rejection")
-        || w.ends_with(b"Warning")
-}
-
 /// The SDK's ANSI stripping (CSI incl. 8-bit, OSC, string sequences,
 /// two-byte escapes), watching for line redraws in the same pass: an
 /// erase-line or cursor-to-column-1 sequence (`ESC[2K`, `ESC[1G`, `ESC[G`)
@@ -284,9 +133,19 @@ pub enum Level {
 /// not compile`), never stripped.
 pub fn strip_prefixes_level(mut s: &[u8]) -> (&[u8], Level) {
     let mut stripped = false;
-    // Next.js marks errors ` ⨯ TypeError: x`
-    if let Some(rest) = trim_start(s).strip_prefix("⨯ ".as_bytes()) {
-        return (rest, Level::Error);
+    match s.first() {
+        // Next.js marks errors ` ⨯ TypeError: x`
+        Some(b' ' | 0xE2) => {
+            if let Some(rest) = trim_start(s).strip_prefix("⨯ ".as_bytes()) {
+                return (rest, Level::Error);
+            }
+            // (an indented line has no other prefix)
+            if s[0] == b' ' {
+                return (s, Level::None);
+            }
+        }
+        Some(b'[' | b'(' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z') => {}
+        _ => return (s, Level::None),
     }
     // lowercase bracketed levels open a line (Prettier `[warn] src/a.js`)
     if s.first() == Some(&b'[')
@@ -497,9 +356,6 @@ mod tests {
     #[test]
     fn eight_bit_csi_and_utf8() {
         assert_eq!(clean(b"\x9b31merror\x9b0m: x"), "error: x");
-        assert!(cannot_start(b"000123 GET /api/items?page=3 200 in 4ms"));
-        assert!(!cannot_start(b"2 failed, 3 passed in 0.02s"));
-        assert!(!cannot_start(b"33% tests passed, 2 tests failed out of 3"));
         // 0x9b inside a UTF-8 character is not a CSI
         assert_eq!(clean("⛔ \x1b[1mstop\x1b[0m".as_bytes()), "⛔ stop");
         // clear screen, inverse video
