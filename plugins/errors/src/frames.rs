@@ -44,7 +44,10 @@ pub(crate) fn py_frame(r: &mut Rec, tw: &[u8]) {
 /// Rewrites `s` with `bytes` (lossy), reusing its allocation.
 fn set_str(s: &mut String, bytes: &[u8]) {
     s.clear();
-    s.push_str(&String::from_utf8_lossy(bytes));
+    match std::str::from_utf8(bytes) {
+        Ok(v) => s.push_str(v),
+        Err(_) => s.push_str(&String::from_utf8_lossy(bytes)),
+    }
 }
 
 /// Code that is not the user's: dependencies, the standard library and
@@ -407,7 +410,7 @@ fn detail_line(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> bool {
         }
         ok = true;
     }
-    if let Some((path, line, col)) = detail_loc(tw).or_else(|| detail_loc(g)) {
+    if let Some((path, line, col)) = detail_loc(tw).or_else(|| if g.len() != tw.len() { detail_loc(g) } else { None }) {
         ok = true;
         if let Some(e) = find(g, b": ERROR: ") {
             msg = Some((&g[e + 9..], None));

@@ -19,8 +19,12 @@
 pub fn cannot_start(raw: &[u8]) -> bool {
     // the first word first: lines that cannot be rejected mostly say so in
     // their first bytes, which spares them the scan for ':'
-    let (number, start, end) = match head16(raw).unwrap_or_else(|| head(raw)) {
+    let block = raw.get(..16).map(Classes::of);
+    let (number, start, end) = match block.as_ref().and_then(|m| head16(raw, m)).unwrap_or_else(|| head(raw)) {
         Head::Keep => return false,
+        // nothing but blanks and escape sequences: a stream with nothing
+        // open ignores a blank line
+        Head::Blank => return true,
         Head::Word { number, start, end } => (number, start, end),
     };
     let w = &raw[start..end];
@@ -34,15 +38,16 @@ pub fn cannot_start(raw: &[u8]) -> bool {
     if is_starter_word(w) {
         return false;
     }
-    if has_colon_bar_cr(raw) {
+    let special = match &block {
+        Some(m) => m.special != 0 || has_colon_bar_cr(&raw[16..]),
+        None => has_colon_bar_cr(raw),
+    };
+    if special {
         return false;
     }
-    if raw.ends_with(b"Failed to compile.") {
-        // written after a spinner's last frame, on its line
-        return false;
-    }
-    // Perl `bad port 80a at lib/Conf.pm line 9.`
-    !(raw.last() == Some(&b'.') && crate::text::contains(raw, b" line "))
+    // written after a spinner's last frame, on its line; Perl `bad port 80a
+    // at lib/Conf.pm line 9.`
+    !(raw.last() == Some(&b'.') && (raw.ends_with(b"Failed to compile.") || crate::text::contains(raw, b" line ")))
 }
 
 /// What starts a line, after its indentation and escape sequences.
@@ -52,6 +57,8 @@ enum Head {
     /// frame's escape, a number not followed by a space: `3%`, `1/3`,
     /// `2024-05-01`, `1)`)
     Keep,
+    /// blanks, escape sequences and `\r` only
+    Blank,
     /// its first word: `raw[start..end]` (letters, possibly none), after a
     /// leading number and spaces when `number` (a count, `2 failed`, or a
     /// request id in front of ordinary text)
@@ -74,6 +81,9 @@ fn head(raw: &[u8]) -> Head {
         i += count(&raw[i..], |b| (0x20..=0x3f).contains(&b)) + 1;
         i = i.min(raw.len());
     }
+    if raw[i..].iter().all(|&b| b == b'\r') {
+        return Head::Blank;
+    }
     let digits = count(&raw[i..], |b| b.is_ascii_digit());
     if digits > 0 {
         i += digits;
@@ -87,15 +97,15 @@ fn head(raw: &[u8]) -> Head {
     Head::Word { number: digits > 0, start, end: i }
 }
 
-/// [`Head`] from the classes of the first sixteen bytes at once, when it
-/// lies within them and no escape sequence comes first (None: ask [`head`]).
+/// [`Head`] from the classes `m` of the first sixteen bytes at once, when
+/// it lies within them and no escape sequence comes first (None: ask
+/// [`head`]).
 #[inline]
-fn head16(raw: &[u8]) -> Option<Head> {
-    let m = Classes::of(raw.get(..16)?);
+fn head16(raw: &[u8], m: &Classes) -> Option<Head> {
     // how many bytes from `from` on are in the class (`from` <= 16)
     let run = |class: u32, from: usize| ((!class) >> from).trailing_zeros() as usize;
     let mut i = run(m.blank, 0);
-    if i == 16 || raw[i] == 0x1b {
+    if i == 16 || raw[i] == 0x1b || raw[i] == b'\r' {
         return None;
     }
     let digits = run(m.digit, i);
@@ -123,6 +133,8 @@ struct Classes {
     space: u32,
     digit: u32,
     alpha: u32,
+    /// ':', '|' or '\r'
+    special: u32,
 }
 
 impl Classes {
@@ -139,19 +151,24 @@ impl Classes {
             space: bits(space),
             digit: bits(u8x16_lt(u8x16_sub(v, u8x16_splat(b'0')), u8x16_splat(10))),
             alpha: bits(u8x16_lt(u8x16_sub(v128_or(v, u8x16_splat(0x20)), u8x16_splat(b'a')), u8x16_splat(26))),
+            special: bits(v128_or(
+                v128_or(u8x16_eq(v, u8x16_splat(b':')), u8x16_eq(v, u8x16_splat(b'|'))),
+                u8x16_eq(v, u8x16_splat(b'\r')),
+            )),
         }
     }
 
     /// Natively (the plugin's tests): byte by byte.
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     fn of(c: &[u8]) -> Classes {
-        let mut m = Classes { blank: 0, space: 0, digit: 0, alpha: 0 };
+        let mut m = Classes { blank: 0, space: 0, digit: 0, alpha: 0, special: 0 };
         for (i, &b) in c.iter().take(16).enumerate() {
             let bit = 1u32 << i;
             m.blank |= if b == b' ' || b == b'\t' { bit } else { 0 };
             m.space |= if b == b' ' { bit } else { 0 };
             m.digit |= if b.is_ascii_digit() { bit } else { 0 };
             m.alpha |= if b.is_ascii_alphabetic() { bit } else { 0 };
+            m.special |= if matches!(b, b':' | b'|' | b'\r') { bit } else { 0 };
         }
         m
     }
@@ -302,7 +319,7 @@ mod tests {
         assert!(corpus.len() > 10_000);
         let mut fast = 0;
         for l in lines.iter().copied().chain(corpus.iter().map(Vec::as_slice)) {
-            if let Some(h) = head16(l) {
+            if let Some(h) = l.get(..16).and_then(|b| head16(l, &Classes::of(b))) {
                 assert_eq!(h, head(l), "{:?}", String::from_utf8_lossy(l));
                 fast += 1;
             }
@@ -319,6 +336,10 @@ mod tests {
         assert!(!cannot_start(b"thread 'main' panicked at src/main.rs:2:5:"));
         assert!(!cannot_start(b"web-1  | ready"));
         assert!(!cannot_start(b"Compiling\r\x1b[2KFailed"));
+        assert!(cannot_start(b""));
+        assert!(cannot_start(b"   \t  \r"));
+        assert!(cannot_start(b"\x1b[0m\x1b[2K  "));
+        assert!(!cannot_start(b"\x1b[?2026h"));
         for n in 0..24 {
             // the scan finds a ':' at any place, in the words and the remainder
             let mut l = vec![b'a'; n];
