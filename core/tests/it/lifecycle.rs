@@ -1,6 +1,7 @@
 //! The error lifecycle end to end, through the binary: an error is open
 //! from `error.detected` until `error.resolved`, repeats count on one id,
 //! and `brum errors` / `ps` / the summary answer "what is broken now".
+//! Real tools: tsc --watch, a Vite dev server, a crash-looping Python app.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -16,12 +17,12 @@ fn tools_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools")
 }
 
-/// Installs the pinned test tools (typescript) from package-lock.json once.
+/// Installs the pinned test tools (typescript, vite) from package-lock.json once.
 fn ensure_tools() -> PathBuf {
     static ONCE: std::sync::Once = std::sync::Once::new();
     let dir = tools_dir();
     ONCE.call_once(|| {
-        if dir.join("node_modules/.bin/tsc").exists() {
+        if ["tsc", "vite"].iter().all(|t| dir.join("node_modules/.bin").join(t).exists()) {
             return;
         }
         let out = Command::new("npm")
@@ -103,6 +104,84 @@ fn a_tsc_watch_fix_cycle_resolves_its_errors() {
     let summary = &of_type(&events, "run.summary")[0];
     let row = &summary["processes"][0];
     assert_eq!((row["errors"].as_u64(), row["errors_open"].as_u64()), (Some(2), Some(0)), "{summary}");
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// `GET path` from a local server: the status code.
+fn http_get(port: u16, path: &str) -> u16 {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to vite");
+    s.set_read_timeout(Some(LIMIT)).expect("timeout");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").as_bytes())
+        .expect("request");
+    let mut status = String::new();
+    BufReader::new(s).read_line(&mut status).expect("status line");
+    status.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("status line {status:?}"))
+}
+
+/// Stops brum (SIGTERM: it stops its processes) if the test is not done
+/// within `limit`, so that a missing event fails the test instead of
+/// hanging it. Drop the returned sender to disarm.
+fn deadline(live: &Live, limit: Duration) -> std::sync::mpsc::Sender<()> {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let pid = live.child.id() as i32;
+    std::thread::spawn(move || {
+        if rx.recv_timeout(limit) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+            kill(pid, libc::SIGTERM);
+        }
+    });
+    tx
+}
+
+const GREET_OK: &str = "export function greet(name: string) {\n  return `hi ${name}`;\n}\n";
+const GREET_BROKEN: &str = "export function greet(name: string) {\n  return `hi ${name}`;\n}}\n";
+
+/// A Vite dev server: a broken module is reported when it is requested (as
+/// a browser does: Vite transforms modules on request), with its file and
+/// line; once it is fixed, Vite's `page reload` of the module (its watcher
+/// saw a module it had tried to serve change) resolves it.
+#[test]
+fn a_vite_fix_cycle_resolves_its_error() {
+    let bin = ensure_tools();
+    let port = free_port();
+    let p = Project::with_toml(&format!(
+        "[process.web]\ncmd = \"{}/vite --port {port} --strictPort --host 127.0.0.1\"\n",
+        bin.display()
+    ));
+    // The module is broken before Vite starts, and there is no index.html:
+    // no edit races Vite's watcher or its dependency scan at startup, the
+    // first request of the module fails and Vite logs why
+    std::fs::create_dir(p.path().join("src")).expect("mkdir");
+    p.write("src/greet.ts", GREET_BROKEN);
+    let mut live = Live::spawn(p.cmd(&["run", "--json"]));
+    let armed = deadline(&live, Duration::from_secs(120));
+    live.until(|e| e["type"] == "log.line" && e["text"].as_str().is_some_and(|t| t.contains("ready in")));
+    assert_eq!(http_get(port, "/src/greet.ts"), 500);
+    let seen = live.until(|e| e["type"] == "error.detected");
+    let err = seen.last().expect("error");
+    assert!(err["file"].as_str().is_some_and(|f| f.ends_with("src/greet.ts")), "{err:#}");
+    assert_eq!(err["line"], 3, "{err:#}");
+    let id = err["id"].as_u64().expect("id");
+    let v = ask(&p, json!({"cmd": "errors"}));
+    assert_eq!(v["open"], 1, "{v}");
+    // fix it: Vite reloads the module's page, the error is resolved
+    p.write("src/greet.ts", GREET_OK);
+    let after = live.until(|e| e["type"] == "error.resolved");
+    let reload = after.iter().position(|e| e["type"] == "build.event" && e["status"] == "success");
+    assert!(reload.is_some_and(|i| i + 1 < after.len()), "a successful rebuild came first: {after:#?}");
+    let r = after.last().expect("resolved");
+    assert_eq!((r["id"].as_u64(), r["reason"].as_str()), (Some(id), Some("rebuilt clean")), "{r}");
+    assert_eq!(http_get(port, "/src/greet.ts"), 200);
+    let v = ask(&p, json!({"cmd": "errors"}));
+    assert_eq!(v["open"], 0, "{v}");
+    ask(&p, json!({"cmd": "shutdown"}));
+    drop(armed);
+    let (_, code) = live.rest(LIMIT);
+    assert_eq!(code, Some(0));
 }
 
 /// A crash loop: the same crash in every run is one open error whose count
