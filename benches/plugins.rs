@@ -75,7 +75,11 @@ fn cpu_rounds(rounds: usize, plugins: Vec<(String, Origin)>, lines: &[Vec<u8>]) 
     for (name, _, times) in hosts.iter_mut() {
         times.sort_unstable();
         let ns = times[times.len() / 2] as f64 / lines.len() as f64;
-        println!("cpu {name:<16} {ns:7.1} ns/line  {:6.2} M lines/s  ({} lines, median of {rounds})", 1e3 / ns, lines.len());
+        println!(
+            "cpu {name:<16} {ns:7.1} ns/line  {:6.2} M lines/s  ({} lines, median of {rounds})",
+            1e3 / ns,
+            lines.len()
+        );
     }
 }
 

@@ -89,7 +89,9 @@ impl Plugin for Errors {
         // the columns zipped (as the SDK's `lines` reads them, without a
         // bounds check per column and line: most lines cost little else)
         let cols = batch.process.iter().zip(&batch.seq).zip(&batch.ts_ms).zip(&batch.start).zip(&batch.len);
-        for ((((&process, &seq), &ts_ms), &start), (&len, &flags)) in cols.zip(&batch.flags).map(|(a, f)| (a.0, (a.1, f))) {
+        for ((((&process, &seq), &ts_ms), &start), (&len, &flags)) in
+            cols.zip(&batch.flags).map(|(a, f)| (a.0, (a.1, f)))
+        {
             let start = start as usize;
             let end = start.saturating_add(len as usize).min(batch.data.len());
             let line = LineIn {

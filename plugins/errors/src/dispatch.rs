@@ -201,7 +201,11 @@ impl StreamState {
                 });
                 out.push(test_finding(pid, "exunit", t, seq, [n.saturating_sub(failed + skipped), failed, skipped]));
             }
-            b'R' if starts(t, b"Ran ") && count_digits(&t[4..]) > 0 && contains(t, b" test") && !contains(t, b" across ") => {
+            b'R' if starts(t, b"Ran ")
+                && count_digits(&t[4..]) > 0
+                && contains(t, b" test")
+                && !contains(t, b" across ") =>
+            {
                 let mut r = Rec::new(Mode::TestBlock, Kind::Test, Severity::Info, lossy(trim(t)), seq, ts);
                 r.framework = "unittest";
                 r.counts[0] = parse_num(&t[4..]).map_or(0, |x| x.0);

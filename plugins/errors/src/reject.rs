@@ -199,7 +199,10 @@ fn count(s: &[u8], f: impl Fn(u8) -> bool) -> usize {
 fn has_colon_bar_cr(s: &[u8]) -> bool {
     use core::arch::wasm32::{u8x16_eq, u8x16_splat, v128, v128_any_true, v128_or};
     let hit = |v: v128| {
-        let any = v128_or(v128_or(u8x16_eq(v, u8x16_splat(b':')), u8x16_eq(v, u8x16_splat(b'|'))), u8x16_eq(v, u8x16_splat(b'\r')));
+        let any = v128_or(
+            v128_or(u8x16_eq(v, u8x16_splat(b':')), u8x16_eq(v, u8x16_splat(b'|'))),
+            u8x16_eq(v, u8x16_splat(b'\r')),
+        );
         v128_any_true(any)
     };
     if s.len() < 16 {
@@ -264,10 +267,30 @@ macro_rules! one_of {
 /// Words after a leading count in the summaries that have no ':'
 /// (`2 failed, 3 passed in 0.02s`, `4 tests, 2 failures`, `3 examples`).
 fn is_count_word(w: &[u8]) -> bool {
-    one_of!(w, b"passed" | b"pass" | b"fail" | b"failed" | b"failing" | b"passing" | b"pending" | b"skipped"
-        | b"test" | b"tests" | b"example" | b"examples" | b"error" | b"errors" | b"warning" | b"warnings"
-        | b"problem" | b"problems" | b"xfailed" | b"xpassed" | b"")
-        || w == b"deselected"
+    one_of!(
+        w,
+        b"passed"
+            | b"pass"
+            | b"fail"
+            | b"failed"
+            | b"failing"
+            | b"passing"
+            | b"pending"
+            | b"skipped"
+            | b"test"
+            | b"tests"
+            | b"example"
+            | b"examples"
+            | b"error"
+            | b"errors"
+            | b"warning"
+            | b"warnings"
+            | b"problem"
+            | b"problems"
+            | b"xfailed"
+            | b"xpassed"
+            | b""
+    ) || w == b"deselected"
 }
 
 /// First words of the forms that start a record without a ':' in the line
@@ -279,11 +302,42 @@ fn is_starter_word(w: &[u8]) -> bool {
     {
         return true;
     }
-    one_of!(w, b"BUILD" | b"CRITICAL" | b"Compiled" | b"E" | b"ERRORS" | b"FAILURES" | b"ERROR" | b"FAIL"
-        | b"FAILED" | b"FATAL" | b"Failed" | b"Failures" | b"File" | b"Files" | b"Finished" | b"Found" | b"OK"
-        | b"PANIC" | b"Ran" | b"Summary" | b"Tests" | b"There" | b"Uncaught" | b"WARNING" | b"hmr" | b"ld"
-        | b"not" | b"npm" | b"ok" | b"page" | b"running" | b"webpack" | b"x")
-        || w == b"Exception"
+    one_of!(
+        w,
+        b"BUILD"
+            | b"CRITICAL"
+            | b"Compiled"
+            | b"E"
+            | b"ERRORS"
+            | b"FAILURES"
+            | b"ERROR"
+            | b"FAIL"
+            | b"FAILED"
+            | b"FATAL"
+            | b"Failed"
+            | b"Failures"
+            | b"File"
+            | b"Files"
+            | b"Finished"
+            | b"Found"
+            | b"OK"
+            | b"PANIC"
+            | b"Ran"
+            | b"Summary"
+            | b"Tests"
+            | b"There"
+            | b"Uncaught"
+            | b"WARNING"
+            | b"hmr"
+            | b"ld"
+            | b"not"
+            | b"npm"
+            | b"ok"
+            | b"page"
+            | b"running"
+            | b"webpack"
+            | b"x"
+    ) || w == b"Exception"
         || w == b"Traceback"
 }
 

@@ -95,7 +95,8 @@ mod tests {
     #[test]
     fn rows_of_a_padded_segment() {
         let pad = |s: &str| format!("{s:<80}");
-        let report = format!("{}{}{}", pad("FAIL [ 0.1s] t::a"), pad(""), pad("  thread 'a' panicked at src/lib.rs:2:7:"));
+        let report =
+            format!("{}{}{}", pad("FAIL [ 0.1s] t::a"), pad(""), pad("  thread 'a' panicked at src/lib.rs:2:7:"));
         let raw = format!("bar 1/4\r\x1b[2K{report}\r\x1b[1Aerror: test run failed\r\n");
         assert!(has_redraw(raw.as_bytes()));
         let mut rows = Vec::new();

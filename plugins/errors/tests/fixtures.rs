@@ -325,7 +325,11 @@ fn throughput() {
             _ => &all[..],
         };
         let (m, ns) = run_lines(part, rounds);
-        println!("throughput: bench mix ({real} real + {} noise lines, {} fed) {m:.1} M lines/s ({ns:.0} ns/line)", real * 9, part.len());
+        println!(
+            "throughput: bench mix ({real} real + {} noise lines, {} fed) {m:.1} M lines/s ({ns:.0} ns/line)",
+            real * 9,
+            part.len()
+        );
         return;
     }
     for _ in 0..n_corpus * 4 {

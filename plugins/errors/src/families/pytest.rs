@@ -204,8 +204,11 @@ impl StreamState {
         let id = trim(&id[..find(id, b" - ").unwrap_or(id.len())]);
         let Some(p) = find(id, b"::") else { return };
         let name = lossy(&id[p..]);
-        let mut tests =
-            self.pytest_held.iter_mut().filter_map(|f| f.fields.iter_mut().find(|(k, _)| k == "test")).map(|x| &mut x.1);
+        let mut tests = self
+            .pytest_held
+            .iter_mut()
+            .filter_map(|f| f.fields.iter_mut().find(|(k, _)| k == "test"))
+            .map(|x| &mut x.1);
         let mut candidate = None;
         for test in &mut tests {
             if test.as_bytes() == id {

@@ -10,8 +10,7 @@ use crate::{Kind, Severity};
 
 /// A test's time at the end of its line: `keeps the rest (1.869638ms)`.
 pub(crate) fn ends_with_duration(t: &[u8]) -> bool {
-    t.ends_with(b"ms)")
-        && memchr::memrchr(b'(', t).is_some_and(|p| t.get(p + 1).is_some_and(u8::is_ascii_digit))
+    t.ends_with(b"ms)") && memchr::memrchr(b'(', t).is_some_and(|p| t.get(p + 1).is_some_and(u8::is_ascii_digit))
 }
 
 impl StreamState {

@@ -101,18 +101,17 @@ impl StreamState {
             return true;
         }
         // Perl `bad port 80a at lib/Conf.pm line 9.`
-        if let Some((msg, path, line)) = perl_loc(t) {
-            if matches!(language_of(path), Some("perl")) {
-                let warn = PERL_WARNINGS.iter().any(|w| starts(msg, w));
-                let (kind, sev) =
-                    if warn { (Kind::Warning, Severity::Warning) } else { (Kind::Error, Severity::Error) };
-                let mut r = Rec::new(Mode::Single, kind, sev, lossy(msg), seq, ts);
-                r.file = Some(lossy(path));
-                r.line = Some(line);
-                r.language = Some("perl");
-                self.open(r);
-                return true;
-            }
+        if let Some((msg, path, line)) = perl_loc(t)
+            && matches!(language_of(path), Some("perl"))
+        {
+            let warn = PERL_WARNINGS.iter().any(|w| starts(msg, w));
+            let (kind, sev) = if warn { (Kind::Warning, Severity::Warning) } else { (Kind::Error, Severity::Error) };
+            let mut r = Rec::new(Mode::Single, kind, sev, lossy(msg), seq, ts);
+            r.file = Some(lossy(path));
+            r.line = Some(line);
+            r.language = Some("perl");
+            self.open(r);
+            return true;
         }
         false
     }
