@@ -447,6 +447,13 @@ fn detail_line(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> bool {
 /// (`r.stage == 1`) to the marker's line and column. ASCII frames (`  8 |
 /// code` + `    |   ^`) and Unicode ones (`  8 │ code` + `    ·   ─`).
 fn caret_column(r: &mut Rec, t: &[u8]) {
+    // most detail lines are neither: a code line starts with its number, a
+    // marker line only matters under a frame's header
+    let tw = trim_start(t);
+    let lead = tw.strip_prefix(b">").map_or(tw, trim_start);
+    if !lead.first().is_some_and(u8::is_ascii_digit) && (r.stage != 1 || r.counts[0] == 0) {
+        return;
+    }
     let Ok(line) = std::str::from_utf8(t) else { return };
     let tw = line.trim_start();
     let lead = tw.strip_prefix('>').map_or(tw, str::trim_start);

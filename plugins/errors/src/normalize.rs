@@ -28,6 +28,9 @@ pub fn clean_text<'a>(raw: &'a [u8], buf: &'a mut Vec<u8>) -> &'a [u8] {
         s = rest;
     }
     // one pass for the three bytes that need more than borrowing
+    if memchr::memchr3(0x1b, 0x9b, b'\r', s).is_none() {
+        return s;
+    }
     let s: &[u8] = if memchr::memchr2(0x1b, 0x9b, s).is_some() {
         strip_ansi_redraw(s, buf);
         &buf[..]
