@@ -137,13 +137,15 @@ impl Detector {
     pub fn on_line(&mut self, line: &LineIn<'_>, out: &mut Vec<Finding>) {
         // the fast reject, before anything else: most lines come from the
         // stream of the previous line, with nothing open, and start nothing
-        if self.idle == Some((line.process, line.pipe as u8)) && reject::cannot_start(line.bytes) {
+        let checked = self.idle == Some((line.process, line.pipe as u8));
+        if checked && reject::cannot_start(line.bytes) {
             return;
         }
-        self.read_line(line, out);
+        self.read_line(line, checked, out);
     }
 
-    fn read_line(&mut self, line: &LineIn<'_>, out: &mut Vec<Finding>) {
+    /// A line the fast reject did not skip (`checked`: it was asked).
+    fn read_line(&mut self, line: &LineIn<'_>, checked: bool, out: &mut Vec<Finding>) {
         let key = (line.process, line.pipe as u8);
         let fast_reject = self.fast_reject;
         let i = self.stream_index(key);
@@ -152,7 +154,7 @@ impl Detector {
             // a terminal UI's synchronized-update frame (vitest's live status)
             st.in_frame = normalize::frame_state(line.bytes).unwrap_or(st.in_frame);
         }
-        if fast_reject && st.idle() && reject::cannot_start(line.bytes) {
+        if fast_reject && !checked && st.idle() && reject::cannot_start(line.bytes) {
             self.idle = Some(key);
             return;
         }
