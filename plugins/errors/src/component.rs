@@ -94,15 +94,13 @@ impl Plugin for Errors {
         {
             let start = start as usize;
             let end = start.saturating_add(len as usize).min(batch.data.len());
-            let line = LineIn {
-                process,
-                pipe: if flags & FLAG_STDERR != 0 { Pipe::Stderr } else { Pipe::Stdout },
-                seq,
-                ts_ms,
-                truncated: flags & FLAG_TRUNCATED != 0,
-                bytes: batch.data.get(start..end).unwrap_or(&[]),
-            };
-            self.det.on_line(&line, &mut self.found);
+            let bytes = batch.data.get(start..end).unwrap_or(&[]);
+            let pipe = if flags & FLAG_STDERR != 0 { Pipe::Stderr } else { Pipe::Stdout };
+            // (the whole line is put together only for a line not skipped)
+            if !self.det.skips(process, pipe, bytes) {
+                let line = LineIn { process, pipe, seq, ts_ms, truncated: flags & FLAG_TRUNCATED != 0, bytes };
+                self.det.read_line(&line, &mut self.found);
+            }
         }
         self.flush(out);
     }

@@ -115,6 +115,8 @@ pub struct Detector {
     /// the stream of the last line, when it has nothing open (the fast
     /// reject may skip its next line without looking it up)
     idle: Option<(u32, u8)>,
+    /// the fast reject already looked at the line `read_line` reads
+    checked: bool,
     buf: Vec<u8>,
     rows: terminal::Scratch,
 }
@@ -127,6 +129,7 @@ impl Detector {
             streams: Vec::new(),
             last: 0,
             idle: None,
+            checked: false,
             buf: Vec::with_capacity(256),
             rows: terminal::Scratch::default(),
         }
@@ -135,17 +138,24 @@ impl Detector {
     /// Called for every line, in order.
     #[inline]
     pub fn on_line(&mut self, line: &LineIn<'_>, out: &mut Vec<Finding>) {
-        // the fast reject, before anything else: most lines come from the
-        // stream of the previous line, with nothing open, and start nothing
-        let checked = self.idle == Some((line.process, line.pipe as u8));
-        if checked && reject::cannot_start(line.bytes) {
-            return;
+        if !self.skips(line.process, line.pipe, line.bytes) {
+            self.read_line(line, out);
         }
-        self.read_line(line, checked, out);
     }
 
-    /// A line the fast reject did not skip (`checked`: it was asked).
-    fn read_line(&mut self, line: &LineIn<'_>, checked: bool, out: &mut Vec<Finding>) {
+    /// The fast reject, before anything else: most lines come from the
+    /// stream of the previous line, with nothing open, and start nothing.
+    /// True when `bytes` may be skipped; otherwise [`Detector::read_line`]
+    /// must have the line next. (`on_line` is both.)
+    #[inline]
+    pub fn skips(&mut self, process: u32, pipe: Stream, bytes: &[u8]) -> bool {
+        self.checked = self.idle == Some((process, pipe as u8));
+        self.checked && reject::cannot_start(bytes)
+    }
+
+    /// A line [`Detector::skips`] did not skip.
+    pub fn read_line(&mut self, line: &LineIn<'_>, out: &mut Vec<Finding>) {
+        let checked = std::mem::take(&mut self.checked);
         let key = (line.process, line.pipe as u8);
         let fast_reject = self.fast_reject;
         let i = self.stream_index(key);
