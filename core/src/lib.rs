@@ -21,6 +21,7 @@ pub mod lines;
 pub mod open_errors;
 pub mod output;
 pub mod plugins;
+pub mod proxy;
 pub mod reactor;
 pub mod signals;
 pub mod store;

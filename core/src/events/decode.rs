@@ -156,6 +156,19 @@ pub fn render(
             return finding(v, ty, pr, style, scratch, out);
         }
         "run.summary" => return summary(v, style, index_of, scratch, out),
+        "proxy.started" => Event::ProxyStarted { process: pr, url: s(v, "url"), proxy_url: s(v, "proxy_url") },
+        "proxy.skipped" => Event::ProxySkipped { process: pr, url: s(v, "url"), reason: s(v, "reason") },
+        "proxy.request" => Event::ProxyRequest {
+            process: pr,
+            method: s(v, "method"),
+            path: s(v, "path"),
+            status: n(v, "status") as u16,
+            duration_us: (v["duration_ms"].as_f64().unwrap_or(0.0) * 1000.0).round() as u64,
+            bytes_in: n(v, "bytes_in"),
+            bytes_out: n(v, "bytes_out"),
+            upgrade: v["upgrade"] == true,
+            error: v["error"].as_str(),
+        },
         _ => {
             // a type this version does not know: its name and its fields
             let _ = write!(out, "{} * {ty} {v}", if name.is_empty() { "brum" } else { name });
@@ -188,6 +201,7 @@ fn finding(v: &Value, ty: &str, pr: ProcRef<'_>, style: HumanStyle, scratch: &mu
         }
     }
     let f = FindingView {
+        source: v["source"].as_str(),
         kind,
         custom_kind: (ty == "finding").then(|| s(v, "kind")),
         severity: v["severity"].as_str().unwrap_or(if ty == "test.failed" { "error" } else { "info" }),
@@ -260,6 +274,7 @@ mod tests {
     fn decoded_events_render_like_the_originals() {
         let fields = vec![("status".to_string(), "failure".to_string()), ("report".to_string(), "full".to_string())];
         let build = FindingView {
+            source: None,
             kind: "build",
             custom_kind: None,
             severity: "error",
@@ -278,6 +293,7 @@ mod tests {
             id: 0,
         };
         let err = FindingView {
+            source: None,
             kind: "error",
             severity: "error",
             message: "Type 'number' is not assignable",
@@ -333,6 +349,19 @@ mod tests {
             Event::ErrorResolved { process: WEB, id: 3, fingerprint: 7, reason: "rebuilt clean" },
             Event::RunSummary { rows: &rows, exit_code: 1 },
             Event::DaemonStopping { reason: "SIGTERM" },
+            Event::ProxyStarted { process: WEB, url: "http://localhost:5173/", proxy_url: "http://127.0.0.1:20888/" },
+            Event::ProxySkipped { process: WEB, url: "https://localhost/", reason: "https" },
+            Event::ProxyRequest {
+                process: WEB,
+                method: "POST",
+                path: "/api",
+                status: 502,
+                duration_us: 12_345,
+                bytes_in: 1,
+                bytes_out: 2,
+                upgrade: false,
+                error: Some("connection refused"),
+            },
         ];
         for color in [false, true] {
             let style = HumanStyle { color, width: 5 };

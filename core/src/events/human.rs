@@ -339,6 +339,33 @@ pub fn encode_opts(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>, raw_ter
             let _ = write!(out, "stopping everything ({reason})");
             end(out, style);
         }
+        Event::ProxyStarted { process, url, proxy_url } => {
+            lifecycle(out, style, process);
+            if style.color {
+                out.extend_from_slice(CYAN);
+            }
+            let _ = write!(out, "proxy: {proxy_url} → {url}");
+            end(out, style);
+        }
+        Event::ProxySkipped { process, url, reason } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "no proxy for {url}: {reason}");
+            end(out, style);
+        }
+        // requests that went well are for `brum requests`; the others show
+        Event::ProxyRequest { status, error: None, .. } if status < 400 => {}
+        Event::ProxyRequest { process, method, path, status, duration_us, error, .. } => {
+            lifecycle(out, style, process);
+            if style.color {
+                out.extend_from_slice(if status >= 500 || error.is_some() { RED } else { YELLOW });
+            }
+            let _ = write!(out, "{method} {path} → {status} in ");
+            push_duration(out, duration_us / 1000);
+            if let Some(e) = error {
+                let _ = write!(out, ": {e}");
+            }
+            end(out, style);
+        }
         Event::DaemonStarted { .. } | Event::DaemonStopped { .. } => {}
     }
 }
@@ -458,6 +485,7 @@ mod tests {
     fn build_notes_are_coloured_by_meaning() {
         let fields = [("status".to_string(), "failure".to_string())];
         let f = FindingView {
+            source: None,
             kind: "build",
             custom_kind: None,
             severity: "error",

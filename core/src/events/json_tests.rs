@@ -36,6 +36,11 @@ const GOLDEN_READY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"p
 const GOLDEN_UNREADY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.unready","process":"web","probe":"http","reason":"not ready after 60.0s","waited_ms":60000}"#;
 const GOLDEN_UNHEALTHY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.unhealthy","process":"web","probe":"http","failures":3}"#;
 const GOLDEN_BLOCKED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.blocked","process":"web","dependency":"db","reason":"ended without being ready"}"#;
+const GOLDEN_PROXY_STARTED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.started","process":"web","url":"http://localhost:5173/","proxy_url":"http://127.0.0.1:20888/"}"#;
+const GOLDEN_PROXY_SKIPPED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.skipped","process":"web","url":"https://localhost:5173/","reason":"https: no certificate"}"#;
+const GOLDEN_PROXY_REQUEST: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.request","process":"web","method":"GET","path":"/src/App.tsx?t=1","status":200,"duration_ms":1.042,"bytes_in":412,"bytes_out":5120,"upgrade":false}"#;
+const GOLDEN_PROXY_REQUEST_FAILED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.request","process":"web","method":"GET","path":"/","status":502,"duration_ms":0.090,"bytes_in":80,"bytes_out":900,"upgrade":false,"error":"connection refused"}"#;
+const GOLDEN_PROXY_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"error.detected","process":"web","plugin":"proxy","kind":"error","severity":"error","message":"GET / → 502: connection refused","fingerprint":"0000000000abcdef","count":1,"id":5,"source":"proxy","code":"502","first_seq":6,"last_seq":6,"fields":{"method":"GET","path":"/","status":"502"}}"#;
 const GOLDEN_GAVE_UP: &str =
     r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.gave_up","process":"web","restarts":5}"#;
 
@@ -139,6 +144,7 @@ fn golden_every_event_kind() {
     let procs = ["web", "api"];
     let fields = vec![("status".to_string(), "failure".to_string()), ("report".to_string(), "full".to_string())];
     let base = FindingView {
+        source: None,
         kind: "build",
         custom_kind: None,
         severity: "error",
@@ -157,6 +163,7 @@ fn golden_every_event_kind() {
         id: 0,
     };
     let error = FindingView {
+        source: None,
         kind: "error",
         message: "Type 'number' is not assignable to type 'string'.",
         file: Some("src/App.tsx"),
@@ -172,6 +179,7 @@ fn golden_every_event_kind() {
     };
     let label = vec![("label".to_string(), "Local".to_string())];
     let url = FindingView {
+        source: None,
         kind: "url",
         severity: "info",
         message: "Local: http://localhost:5173/",
@@ -182,11 +190,27 @@ fn golden_every_event_kind() {
     let counts = vec![("passed".to_string(), "3".to_string()), ("failed".to_string(), "1".to_string())];
     let test = FindingView { kind: "test", message: "Tests: 1 failed, 3 passed", fields: &counts, ..base };
     let todo = FindingView {
+        source: None,
         kind: "custom",
         custom_kind: Some("todo"),
         severity: "info",
         message: "TODO: x",
         fields: &[],
+        ..base
+    };
+    let proxy_fields =
+        vec![("method".to_string(), "GET".to_string()), ("path".into(), "/".into()), ("status".into(), "502".into())];
+    let proxy_error = FindingView {
+        source: Some("proxy"),
+        kind: "error",
+        message: "GET / → 502: connection refused",
+        code: Some("502"),
+        first_seq: 6,
+        last_seq: 6,
+        fields: &proxy_fields,
+        fingerprint: 0xabcdef,
+        count: 1,
+        id: 5,
         ..base
     };
     let urls = vec!["http://localhost:5173/".to_string()];
@@ -248,6 +272,43 @@ fn golden_every_event_kind() {
         (Event::ProcessUnhealthy { process: WEB, probe: "http", failures: 3 }, GOLDEN_UNHEALTHY),
         (Event::ProcessBlocked { process: WEB, dependency: "db", reason: "ended without being ready" }, GOLDEN_BLOCKED),
         (Event::ProcessGaveUp { process: WEB, restarts: 5 }, GOLDEN_GAVE_UP),
+        (
+            Event::ProxyStarted { process: WEB, url: "http://localhost:5173/", proxy_url: "http://127.0.0.1:20888/" },
+            GOLDEN_PROXY_STARTED,
+        ),
+        (
+            Event::ProxySkipped { process: WEB, url: "https://localhost:5173/", reason: "https: no certificate" },
+            GOLDEN_PROXY_SKIPPED,
+        ),
+        (
+            Event::ProxyRequest {
+                process: WEB,
+                method: "GET",
+                path: "/src/App.tsx?t=1",
+                status: 200,
+                duration_us: 1042,
+                bytes_in: 412,
+                bytes_out: 5120,
+                upgrade: false,
+                error: None,
+            },
+            GOLDEN_PROXY_REQUEST,
+        ),
+        (
+            Event::ProxyRequest {
+                process: WEB,
+                method: "GET",
+                path: "/",
+                status: 502,
+                duration_us: 90,
+                bytes_in: 80,
+                bytes_out: 900,
+                upgrade: false,
+                error: Some("connection refused"),
+            },
+            GOLDEN_PROXY_REQUEST_FAILED,
+        ),
+        (Event::Finding { process: WEB, plugin: "proxy", finding: &proxy_error }, GOLDEN_PROXY_ERROR),
     ];
     for (ev, want) in &cases {
         assert_eq!(enc(ev), format!("{want}\n"), "{}", ev.type_name());

@@ -204,6 +204,35 @@ pub enum Event<'a> {
         queued_bytes: u64,
         reason: &'a str,
     },
+    /// A proxy listens for a dev server's URL (again, when a new run of
+    /// the process announces it, or a new port it follows).
+    ProxyStarted {
+        process: ProcRef<'a>,
+        url: &'a str,
+        proxy_url: &'a str,
+    },
+    /// An announced URL gets no proxy, and why.
+    ProxySkipped {
+        process: ProcRef<'a>,
+        url: &'a str,
+        reason: &'a str,
+    },
+    /// One request through a proxy, when its response ended (an upgrade:
+    /// when the connection switched protocols).
+    ProxyRequest {
+        process: ProcRef<'a>,
+        method: &'a str,
+        path: &'a str,
+        status: u16,
+        duration_us: u64,
+        /// Bytes from the browser (head and body).
+        bytes_in: u64,
+        /// Bytes to the browser (head and body).
+        bytes_out: u64,
+        upgrade: bool,
+        /// What went wrong, when brum answered itself or cut the response.
+        error: Option<&'a str>,
+    },
     /// At the end of a run: per process how it went.
     RunSummary {
         rows: &'a [SummaryRow<'a>],
@@ -237,6 +266,9 @@ pub struct FindingView<'a> {
     /// The open error this occurrence belongs to (errors and warnings;
     /// 0 for other kinds).
     pub id: u64,
+    /// Where an error was seen when not in a process's output: `proxy`
+    /// (a request through brum's proxy failed).
+    pub source: Option<&'a str>,
 }
 
 /// One process's line in the end-of-run summary.
@@ -330,6 +362,9 @@ impl Event<'_> {
             Event::RunSummary { .. } => "run.summary",
             Event::ClientDropped { .. } => "client.dropped",
             Event::OutputFailed { .. } => "output.failed",
+            Event::ProxyStarted { .. } => "proxy.started",
+            Event::ProxySkipped { .. } => "proxy.skipped",
+            Event::ProxyRequest { .. } => "proxy.request",
         }
     }
 }
