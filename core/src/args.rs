@@ -31,14 +31,15 @@ pub(crate) enum Cmd {
 brum run                         autostart processes of ./brum.toml (else the `dev` script)\n  \
 brum run web api                 these processes and what they depend on\n  \
 brum run --json | jq .           NDJSON events (schema: docs/events.md)\n  \
-brum run -- cargo watch -x test  one ad-hoc command\n\n\
+brum run -- cargo watch -x test  one ad-hoc command\n  \
+brum run --proxy                 a proxy on 127.0.0.1:20888.. per announced URL (brum requests)\n\n\
 Output markers: `NAME | line` stdout, `NAME ! line` stderr, `NAME * ...` brum's own notes.\n\
 Exit code: 0 when every process succeeded or was stopped by brum; otherwise the exit code of the \
 first process that failed (128+N for signal N); 1 when a dependency never became ready; \
 130/143 after Ctrl-C/SIGTERM; 2 for configuration errors.\n\n\
 brum.toml: [process.NAME] tables with cmd/argv, cwd, env, env_file, autostart, restart, \
 restart_delay, restart_max_delay, max_restarts, stop_signal, stop_timeout, depends_on, ready.*, \
-health.*, color, raw_terminal; every key in docs/config.md.")]
+health.*, color, raw_terminal; [proxy] enabled, port, inject; every key in docs/config.md.")]
     Run(RunArgs),
     /// List the processes brum would run here, with their resolved command lines.
     Scripts(ScriptsArgs),
@@ -182,6 +183,9 @@ pub(crate) struct UpArgs {
     /// Processes to run (default: every autostart process).
     #[arg(value_name = "NAME")]
     pub(crate) names: Vec<String>,
+    /// Put a reverse proxy in front of every http:// URL a process announces (see `brum run --proxy`).
+    #[arg(long)]
+    pub(crate) proxy: bool,
 }
 
 #[derive(Args, Debug)]
@@ -278,6 +282,15 @@ pub(crate) struct RunArgs {
     /// Do not serve the control socket.
     #[arg(long, conflicts_with = "socket")]
     pub(crate) no_socket: bool,
+
+    /// Put a reverse proxy on 127.0.0.1 in front of every http:// URL a process announces (as
+    /// `[proxy]` in brum.toml does): requests become `proxy.request` events, failures errors.
+    #[arg(long)]
+    pub(crate) proxy: bool,
+
+    /// No proxy, even if brum.toml's `[proxy]` asks for one.
+    #[arg(long, conflicts_with = "proxy")]
+    pub(crate) no_proxy: bool,
 
     /// Keep running when every process has ended, until `brum down` (used by `brum up`).
     #[arg(long, hide = true)]

@@ -115,6 +115,11 @@ fn run(args: RunArgs) -> ExitCode {
     if let Some(n) = args.ring_bytes {
         cfg.settings.ring_bytes = n;
     }
+    if args.proxy {
+        cfg.proxy.enabled = true;
+    } else if args.no_proxy {
+        cfg.proxy.enabled = false;
+    }
     if let Err(msg) = cfg.settings.check_limits() {
         return fail(msg);
     }
@@ -449,6 +454,9 @@ fn up(a: UpArgs) -> ExitCode {
     };
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("run").arg("--daemon").arg("--log-file").arg(&log).arg("--socket").arg(&sock);
+    if a.proxy {
+        cmd.arg("--proxy");
+    }
     if let Some(c) = &a.client.config {
         cmd.arg("--config").arg(c);
     }

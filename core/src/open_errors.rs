@@ -119,6 +119,11 @@ impl OpenErrors {
         done
     }
 
+    /// Open error `id` is fixed (brum saw it work again), if it is open.
+    pub fn resolve(&mut self, id: u64, reason: &'static str) -> Option<Resolved> {
+        self.resolve_where(reason, |e| e.id == id).pop()
+    }
+
     /// `process` reported a clean re-check: every open error of it is fixed.
     pub fn clean(&mut self, process: usize, reason: &'static str) -> Vec<Resolved> {
         self.resolve_where(reason, |e| e.process == process)

@@ -163,7 +163,8 @@ pub const DEFAULT_PROXY_PORT: u16 = 20888;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProxyConfig {
     pub enabled: bool,
-    /// First port tried; each proxied URL takes the next free one.
+    /// First port tried; each proxied URL takes the next free one (0:
+    /// any free port the system picks).
     pub port: u16,
     /// Add the telemetry script to HTML responses.
     pub inject: bool,

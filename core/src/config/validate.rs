@@ -427,13 +427,13 @@ impl Validator<'_> {
                 _ => None,
             };
             match port {
-                Some(n) if n > 0 => pc.port = n,
-                _ => self.err(
+                Some(n) => pc.port = n,
+                None => self.err(
                     p.span(),
                     "proxy.port".into(),
                     format!(
                         "expected a TCP port from 1 to 65535 (the first one tried; each proxied URL takes \
-                         the next free one), found {}",
+                         the next free one) or 0 (any free port), found {}",
                         describe(p.get_ref())
                     ),
                 ),

@@ -343,7 +343,7 @@ pub fn parse_response<'b>(
     Ok(Some(Response { code, reason, minor, head_len, headers: n, framing, close }))
 }
 
-/// Writes the head to send the client for `resp`: hop-by-hop headers
+/// Writes the head to send the client for `resp` (as HTTP/1.1): hop-by-hop headers
 /// dropped (kept for a 101), `Content-Length` raised by `added` (bytes
 /// brum adds to the body), and `Connection: close` when brum closes the
 /// client's connection after it (`keep_alive_1_0`: an HTTP/1.0 client
@@ -361,7 +361,9 @@ pub fn write_response(
     for h in headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")) {
         conn.add(h.value);
     }
-    out.extend_from_slice(if resp.minor == 1 { b"HTTP/1.1 " } else { b"HTTP/1.0 " });
+    // a proxy speaks its own version (RFC 9110 §6.2); the framing and
+    // Connection below say the rest
+    out.extend_from_slice(b"HTTP/1.1 ");
     push_u16(out, resp.code);
     out.push(b' ');
     out.extend_from_slice(resp.reason.as_bytes());

@@ -158,7 +158,11 @@ impl Reactor {
                 }
                 return;
             }
-            TimerKind::EvictReport | TimerKind::PluginTick | TimerKind::ClientSweep | TimerKind::Probe { .. } => {
+            TimerKind::EvictReport
+            | TimerKind::PluginTick
+            | TimerKind::ClientSweep
+            | TimerKind::ProxySweep
+            | TimerKind::Probe { .. } => {
                 return;
             }
         };

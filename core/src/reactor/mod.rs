@@ -21,6 +21,7 @@ mod findings;
 mod lifecycle;
 mod pipes;
 mod probes;
+mod proxy;
 mod reload;
 mod search;
 mod socket;
@@ -50,7 +51,9 @@ use timers::{TimerKind, Timers};
 const SIGNALS: Token = Token(0);
 const STDOUT: Token = Token(1);
 // Token(2) is the control socket's listener (socket::LISTENER); pipes
-// start at pipes::FIRST_PIPE, clients at socket::CLIENT_BASE.
+// start at pipes::FIRST_PIPE, probes at probes::PROBE_BASE, clients at
+// socket::CLIENT_BASE, proxy listeners at proxy::LISTEN_BASE and proxied
+// connections at proxy::CONN_BASE.
 
 /// Fatal reactor failures (per-process trouble becomes events instead).
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +200,8 @@ struct Reactor {
     turn_read: usize,
     /// The output failed with an error other than its reader going away.
     output_failed: bool,
+    /// The reverse proxies (`--proxy`, `[proxy]`).
+    proxy: Option<proxy::ProxyServer>,
 }
 
 impl Reactor {
@@ -278,6 +283,7 @@ impl Reactor {
             daemon: opts.daemon,
             turn_read: 0,
             output_failed: false,
+            proxy: config.proxy.enabled.then(|| proxy::ProxyServer::new(config.proxy)),
         })
     }
 
@@ -350,7 +356,7 @@ impl Reactor {
         let mut events = Events::with_capacity(256);
         while !self.all_done() {
             let busy = !self.ready.is_empty() && !self.em.output().is_full();
-            let timeout = if busy || self.requests_waiting() || self.spawnable_now() {
+            let timeout = if busy || self.requests_waiting() || self.spawnable_now() || self.proxy_busy() {
                 Some(Duration::ZERO)
             } else {
                 self.timers.next_deadline().map(|d| d.saturating_duration_since(Instant::now()))
@@ -367,6 +373,12 @@ impl Reactor {
                     SIGNALS => signalled = true,
                     STDOUT => {}
                     socket::LISTENER => self.accept_clients(),
+                    Token(t) if t >= proxy::CONN_BASE => {
+                        let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                        let writable = ev.is_writable() || ev.is_write_closed() || ev.is_error();
+                        self.proxy_ready(t - proxy::CONN_BASE, readable, writable)
+                    }
+                    Token(t) if t >= proxy::LISTEN_BASE => self.proxy_accept(t - proxy::LISTEN_BASE),
                     Token(t) if t >= socket::CLIENT_BASE => self.client_ready(t - socket::CLIENT_BASE),
                     Token(t) if t >= probes::PROBE_BASE => self.probe_ready(t),
                     Token(t) if t < pipes::FIRST_PIPE => {}
@@ -380,6 +392,7 @@ impl Reactor {
             self.fire_timers();
             self.spawn_some();
             self.serve_requests();
+            self.proxy_turn();
             self.pump_control();
             self.flush_output();
         }
@@ -420,6 +433,7 @@ impl Reactor {
                 | TimerKind::Restart { .. }
                 | TimerKind::Healthy { .. } => self.lifecycle_timer(kind),
                 TimerKind::ClientSweep => self.sweep_clients(),
+                TimerKind::ProxySweep => self.proxy_sweep(),
                 TimerKind::Probe { proc, generation, attempt, what } => {
                     self.probe_timer_fired(proc, generation, attempt, what)
                 }
