@@ -9,6 +9,8 @@ mod faults;
 mod lifecycle;
 mod mcp;
 mod plugins;
+mod proxy;
+mod proxy_attack;
 mod ready;
 mod run;
 mod view;

@@ -65,7 +65,10 @@ enum ReqState {
     /// Forwarding the request's body.
     Body(Framing),
     /// Reading the body of a request to brum's own paths.
-    Local { framing: Framing, max: usize },
+    Local {
+        framing: Framing,
+        max: usize,
+    },
     /// The whole request went (or is going) to the dev server.
     Sent,
     Tunnel,

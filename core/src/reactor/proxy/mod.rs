@@ -174,7 +174,8 @@ impl Reactor {
                     }
                 };
                 let idx = px.proxies.len();
-                if let Err(e) = self.poll.registry().register(&mut listener, Token(LISTEN_BASE + idx), Interest::READABLE)
+                if let Err(e) =
+                    self.poll.registry().register(&mut listener, Token(LISTEN_BASE + idx), Interest::READABLE)
                 {
                     let reason = format!("cannot listen on port {port}: {e}");
                     self.em.publish(&Event::ProxySkipped { process: self.procs[pi].pref(), url, reason: &reason });

@@ -232,9 +232,8 @@ impl Reactor {
             return Ok(json!({ "proxy": false, "requests": [], "total": 0, "more": 0, "recorded": 0 }));
         };
         let limit = limit.unwrap_or(DEFAULT_LIMIT).min(crate::proxy::history::CAPACITY);
-        let wanted = |r: &&Record| {
-            process.is_none_or(|i| r.process == i) && filter.as_ref().is_none_or(|f| f.matches(r.status))
-        };
+        let wanted =
+            |r: &&Record| process.is_none_or(|i| r.process == i) && filter.as_ref().is_none_or(|f| f.matches(r.status));
         let total = px.history.newest_first().filter(wanted).count();
         let mut ts = Timestamps::new();
         let mut shown: Vec<Value> = px
