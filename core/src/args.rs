@@ -51,8 +51,13 @@ health.*, color, raw_terminal; [proxy] enabled, port, inject; every key in docs/
     Logs(LogsArgs),
     /// Errors and warnings open right now in the brum running here (--all: with the resolved ones).
     Errors(ErrorsArgs),
-    /// URLs the processes announced, found by the brum running here.
+    /// URLs the processes announced, found by the brum running here (with their proxy URLs).
     Urls(ClientArgs),
+    /// Recent requests through the proxies of the brum running here (`brum run --proxy`).
+    #[command(after_help = "Examples:\n  brum requests                 the last 50 requests\n  \
+brum requests web --status 5xx  the failed ones of web\n  \
+brum requests --status 404,500-599 -n 200 --json")]
+    Requests(RequestsArgs),
     /// Start a process of the brum running here.
     Start(NameArgs),
     /// Stop a process of the brum running here (stop signal to its group, SIGKILL after stop_timeout).
@@ -166,6 +171,20 @@ pub(crate) struct ErrorsArgs {
     /// healthy later run); by default only the open ones.
     #[arg(long)]
     pub(crate) all: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RequestsArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+    /// Only this process.
+    pub(crate) name: Option<String>,
+    /// Only these statuses: codes (404), classes (5xx), ranges (400-499), comma-separated.
+    #[arg(long, value_name = "STATUS")]
+    pub(crate) status: Option<String>,
+    /// At most this many (the newest).
+    #[arg(short = 'n', long, default_value_t = 50)]
+    pub(crate) limit: usize,
 }
 
 #[derive(Args, Debug)]

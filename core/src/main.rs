@@ -23,7 +23,7 @@ use args::{
     ScriptsArgs, UpArgs,
 };
 // the client commands in cli.rs name these as crate::…
-use args::{ErrorsArgs, LogsArgs, TailArgs};
+use args::{ErrorsArgs, LogsArgs, RequestsArgs, TailArgs};
 
 /// Exit code for bad usage or configuration.
 const EXIT_USAGE: u8 = 2;
@@ -59,6 +59,7 @@ fn main() -> ExitCode {
         Cmd::Logs(a) => client_cmd(&a.client.clone(), |sock| cli::logs(sock, &a)),
         Cmd::Errors(a) => client_cmd(&a.client.clone(), |sock| cli::errors(sock, &a)),
         Cmd::Urls(a) => client_cmd(&a, |sock| cli::urls(sock, a.json)),
+        Cmd::Requests(a) => client_cmd(&a.client.clone(), |sock| cli::requests(sock, &a)),
         Cmd::Start(a) => client_cmd(&a.client.clone(), |sock| cli::lifecycle(sock, "start", &a.name, a.client.json)),
         Cmd::Stop(a) => client_cmd(&a.client.clone(), |sock| cli::lifecycle(sock, "stop", &a.name, a.client.json)),
         Cmd::Restart(a) => {

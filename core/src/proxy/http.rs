@@ -241,11 +241,10 @@ pub fn write_request(out: &mut Vec<u8>, req: &Request<'_>, headers: &[Header<'_>
     let (mut has_fwd_host, mut has_fwd_proto) = (false, false);
     for h in headers {
         let name = h.name;
-        if name.eq_ignore_ascii_case("upgrade") && req.upgrade {
-            // kept for the upgrade; Connection is written below
-        } else if hop_by_hop(name) || conn.has(name) {
-            continue;
-        } else if fwd.identity && name.eq_ignore_ascii_case("accept-encoding") {
+        let kept_upgrade = req.upgrade && name.eq_ignore_ascii_case("upgrade");
+        let dropped = hop_by_hop(name) || conn.has(name);
+        // Connection is written below; Accept-Encoding too when rewritten
+        if (dropped && !kept_upgrade) || (fwd.identity && name.eq_ignore_ascii_case("accept-encoding")) {
             continue;
         }
         has_fwd_host |= name.eq_ignore_ascii_case("x-forwarded-host");

@@ -410,7 +410,7 @@ fn a_server_killed_mid_response_ends_the_connection_and_leaks_nothing() {
 }
 
 #[test]
-fn a_refused_server_gets_a_502_page_with_its_last_error_until_it_works_again() {
+fn a_refused_server_gets_a_502_page_with_its_last_error() {
     let toml = "[process.web]\ncmd = \"echo 'Local: http://localhost:1/'; \
                 echo \\\"TypeError: Cannot read properties of undefined (reading 'x')\\\"; \
                 echo '    at render (/app/src/App.js:12:5)'; sleep 600\"\n[proxy]\nport = 0\n";
@@ -535,6 +535,9 @@ fn no_tcp_listener_unless_asked_and_only_on_loopback_when_asked() {
     assert!(listeners_of(s.pid()).is_empty(), "brum listens: {:?}", listeners_of(s.pid()));
     s.pump();
     assert!(!s.seen.iter().any(|e| e["type"].as_str().is_some_and(|t| t.starts_with("proxy."))));
+    let out = s.p.run(&["requests"], LIMIT);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("the proxy is off in this session"), "{}", out.stderr);
     drop(s);
     let mut s = Session::start(without, &["--proxy"]);
     let (proxy, _) = s.proxy();
@@ -559,4 +562,43 @@ fn proxy_settings_are_checked() {
     let out = p.run(&["run"], LIMIT);
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("brum.toml:4:8: proxy.port: expected a TCP port from 1 to 65535"), "{}", out.stderr);
+}
+
+#[test]
+fn urls_ps_and_requests_show_the_proxy() {
+    let mut s = Session::start(NODE_WEB, &[]);
+    let (proxy, _) = s.proxy();
+    for path in ["/hello", "/500", "/nope?x=1"] {
+        get(&proxy, path);
+        s.wait("its event", |e| e["type"] == "proxy.request" && e["path"] == path);
+    }
+    let proxy_url = format!("http://{proxy}/");
+    let urls = s.ask(json!({"cmd": "urls"}));
+    assert_eq!(urls["urls"][0]["proxy_url"], proxy_url.as_str(), "{urls}");
+    let ps = s.ask(json!({"cmd": "ps"}));
+    assert_eq!(ps["processes"][0]["proxies"][0]["proxy_url"], proxy_url.as_str(), "{ps}");
+    let out = s.p.run(&["urls"], LIMIT);
+    assert!(out.stdout_text().contains(&format!("(proxy {proxy_url})")), "{}", out.stdout_text());
+    let out = s.p.run(&["ps"], LIMIT);
+    assert!(out.stdout_text().contains(&format!("(proxy {proxy_url})")), "{}", out.stdout_text());
+    // every request, oldest first; filtered by status; limited
+    let out = s.p.run(&["requests", "--json"], LIMIT);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let paths: Vec<&str> = v["requests"].as_array().expect("list").iter().filter_map(|r| r["path"].as_str()).collect();
+    assert_eq!(paths, ["/hello", "/500", "/nope?x=1"], "{v}");
+    assert_eq!(v["requests"][1]["status"], 500);
+    assert!(v["requests"][0]["seq"].as_u64().is_some() && v["requests"][0]["duration_ms"].as_f64().is_some());
+    let out = s.p.run(&["requests", "web", "--status", "5xx"], LIMIT);
+    let text = out.stdout_text();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("web") && text.contains("GET") && text.contains(" 500 ") && text.contains("/500"), "{text}");
+    let out = s.p.run(&["requests", "--status", "400-599", "-n", "1", "--json"], LIMIT);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (v["requests"][0]["path"].as_str(), v["more"].as_u64(), v["total"].as_u64()),
+        (Some("/nope?x=1"), Some(1), Some(2))
+    );
+    let out = s.p.run(&["requests", "--status", "6xx"], LIMIT);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("status filter \"6xx\""), "{}", out.stderr);
 }

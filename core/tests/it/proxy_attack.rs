@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::proxy::{NODE_WEB, Session, connect, get};
-use crate::*;
 
 /// What brum answers to `request` on a fresh connection that sends nothing
 /// more (the whole reply, up to the connection's end).

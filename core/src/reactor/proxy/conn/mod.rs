@@ -14,26 +14,29 @@
 //! [`Conn::drive`] moves bytes until nothing can move or its budget is
 //! spent, and stops at each thing the reactor must do: publish a finished
 //! exchange, answer with a 502 page, answer a request to brum's own paths.
+//!
+//! Rooms: this file is the connection (its sockets, readiness, timeouts,
+//! tunnel and closing); [`request`] is the browser's side of an exchange,
+//! [`response`] the dev server's.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
-use mio::{Interest, Registry, Token};
+use mio::{Registry, Token};
+
+mod request;
+mod response;
 
 use super::flow::Flow;
-use crate::proxy::http::{self, Framing, MAX_HEADERS};
+use crate::proxy::http::Framing;
 use crate::proxy::target::Target;
-use crate::proxy::{body, local};
 
-/// Bytes buffered from the browser (a request head must fit in
-/// [`MAX_REQ_HEAD`]).
+/// Bytes buffered from the browser (a request head must fit in 16 KiB).
 const REQ_CAP: usize = 32 << 10;
 /// Bytes buffered from the dev server.
 const RESP_CAP: usize = 64 << 10;
-const MAX_REQ_HEAD: usize = 16 << 10;
-const MAX_RESP_HEAD: usize = 32 << 10;
 /// Bytes one drive moves before it lets other connections go first.
 const DRIVE_BUDGET: usize = 1 << 20;
 /// A request head must be complete this long after its first byte.
@@ -381,328 +384,6 @@ impl Conn {
             || matches!(self.ss, RespState::Waiting | RespState::Body(_))
     }
 
-    fn request_side(&mut self, cx: &Ctx<'_>, now: Instant) -> Result<bool, Step> {
-        match &mut self.rs {
-            ReqState::Head => self.parse_request(cx, now),
-            ReqState::Body(framing) => {
-                let Ok((n, done)) = framing.take(self.req.unframed()) else {
-                    return Err(self.browser_failed("the browser sent a malformed chunked body"));
-                };
-                self.req.pass(n);
-                self.ex.bytes_in += n as u64;
-                if done {
-                    self.rs = ReqState::Sent;
-                } else if self.client_eof && self.req.unframed().is_empty() {
-                    return Err(self.browser_failed("the browser closed the connection mid-request"));
-                }
-                Ok(n > 0 || done)
-            }
-            ReqState::Local { framing, max } => {
-                let max = *max;
-                let unframed = self.req.unframed();
-                let (n, done) = framing.take(unframed).map_err(|_| Step::Close)?;
-                if self.ex.local_body.len() + n > max {
-                    self.refuse(413, "the body is larger than brum accepts on its own paths");
-                    return Ok(true);
-                }
-                self.ex.local_body.extend_from_slice(&unframed[..n]);
-                self.req.skip(n);
-                self.ex.bytes_in += n as u64;
-                if done {
-                    self.rs = ReqState::Sent;
-                    self.ss = RespState::Local;
-                    return Err(Step::Local);
-                }
-                if self.client_eof && self.req.unframed().is_empty() {
-                    return Err(Step::Close);
-                }
-                Ok(n > 0)
-            }
-            ReqState::Tunnel => {
-                let n = self.req.unframed().len();
-                self.req.pass(n);
-                self.ex.bytes_in += n as u64;
-                Ok(n > 0)
-            }
-            ReqState::Sent | ReqState::Closed => Ok(false),
-        }
-    }
-
-    /// Parses the next request head, once the previous exchange is over.
-    fn parse_request(&mut self, cx: &Ctx<'_>, now: Instant) -> Result<bool, Step> {
-        if !matches!(self.ss, RespState::Idle) || !self.req.framed_out() {
-            return Ok(false);
-        }
-        if self.req.unframed().is_empty() {
-            if self.client_eof && self.resp.pending() == 0 {
-                return Err(Step::Close);
-            }
-            return Ok(false);
-        }
-        self.head_started.get_or_insert(now);
-        let Conn { req, ex, client_ip, .. } = self;
-        let (buf, staged) = req.parts();
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let r = match http::parse_request(buf, &mut headers) {
-            Ok(Some(r)) => r,
-            Ok(None) if buf.len() >= MAX_REQ_HEAD => {
-                self.refuse(431, "the request head is larger than 16 KiB");
-                return Ok(true);
-            }
-            Ok(None) if self.client_eof => return Err(Step::Close),
-            Ok(None) => return Ok(false),
-            Err(refusal) => {
-                self.refuse(refusal.status, refusal.reason);
-                return Ok(true);
-            }
-        };
-        ex.method.clear();
-        ex.method.push_str(r.method);
-        ex.path.clear();
-        ex.path.push_str(r.target);
-        ex.started = now;
-        ex.bytes_in = r.head_len as u64;
-        ex.bytes_out = 0;
-        ex.status = 0;
-        ex.error = None;
-        ex.browser_fault = false;
-        ex.upgrade = r.upgrade;
-        ex.keep_alive = r.keep_alive;
-        ex.minor = r.minor;
-        ex.head_request = r.method == "HEAD";
-        let head_len = r.head_len;
-        let framing = r.framing.clone();
-        match local::route(r.target) {
-            local::Route::Forward => {
-                let hs = &headers[..r.headers];
-                let identity = cx.inject && body::wants_identity(hs);
-                let fwd = http::Forward { client_ip: *client_ip, upstream_host: &cx.target.authority, identity };
-                http::write_request(staged, &r, hs, &fwd);
-                ex.retryable = framing.is_done() && matches!(r.method, "GET" | "HEAD");
-                self.req.skip(head_len);
-                self.rs = if framing.is_done() { ReqState::Sent } else { ReqState::Body(framing) };
-                self.ss = RespState::Waiting;
-            }
-            local::Route::Answer { max_body } => {
-                ex.local_body.clear();
-                self.req.skip(head_len);
-                self.rs = ReqState::Local { framing, max: max_body };
-            }
-        }
-        self.head_started = None;
-        Ok(true)
-    }
-
-    /// Brum answers a request it will not forward, and closes.
-    fn refuse(&mut self, status: u16, reason: &str) {
-        let body = crate::proxy::page::plain(status, reason);
-        http::write_local(self.resp.stage(), status, "text/plain; charset=utf-8", body.as_bytes(), true);
-        self.req.discard_unframed();
-        self.rs = ReqState::Closed;
-        self.ss = RespState::Idle;
-        self.closing = true;
-    }
-
-    /// Opens (or goes on opening) the dev-server connection a request waits
-    /// for.
-    fn connect(&mut self, cx: &Ctx<'_>, now: Instant) -> Result<bool, Step> {
-        if !matches!(self.ss, RespState::Waiting) {
-            return Ok(false);
-        }
-        if let Some(up) = self.up.as_mut() {
-            if up.connected || !self.ready.u_write {
-                return Ok(false);
-            }
-            let failed = match up.stream.take_error() {
-                Ok(Some(_)) | Err(_) => true,
-                Ok(None) => match up.stream.peer_addr() {
-                    Ok(_) => {
-                        up.connected = true;
-                        return Ok(true);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(false),
-                    Err(_) => true,
-                },
-            };
-            if !failed {
-                return Ok(false);
-            }
-            let next = up.addr + 1;
-            self.close_upstream(cx.registry);
-            return self.open(cx, next, now);
-        }
-        self.open(cx, 0, now)
-    }
-
-    /// Starts a connection to the target's address `from`, or the next one
-    /// that takes it; none left: the dev server is unavailable.
-    fn open(&mut self, cx: &Ctx<'_>, from: usize, now: Instant) -> Result<bool, Step> {
-        for (i, addr) in cx.target.addrs.iter().enumerate().skip(from) {
-            let Ok(mut stream) = TcpStream::connect(*addr) else { continue };
-            if cx.registry.register(&mut stream, cx.up_token, Interest::READABLE | Interest::WRITABLE).is_err() {
-                continue;
-            }
-            let _ = stream.set_nodelay(true);
-            self.up = Some(Upstream { stream, connected: false, addr: i, reused: false, eof: false, started: now });
-            self.ready.u_read = false;
-            self.ready.u_write = false;
-            self.shut_up = false;
-            return Ok(true);
-        }
-        Err(Step::Unavailable("connection refused"))
-    }
-
-    fn response_side(&mut self, cx: &Ctx<'_>) -> Result<bool, Step> {
-        let up_eof = self.up.as_ref().is_some_and(|u| u.eof);
-        match &mut self.ss {
-            RespState::Idle => {
-                // a dev server that closes (or talks) between exchanges:
-                // its connection is done
-                if up_eof || !self.resp.unframed().is_empty() {
-                    self.resp.discard_unframed();
-                    self.close_upstream(cx.registry);
-                    return Ok(true);
-                }
-                Ok(false)
-            }
-            RespState::Waiting => self.parse_response(cx, up_eof),
-            RespState::Body(framing) => {
-                let (n, done) = match framing.take(self.resp.unframed()) {
-                    Ok(x) => x,
-                    Err(_) => return Err(self.abort_response("the dev server sent a malformed chunked body")),
-                };
-                self.resp.pass(n);
-                self.ex.bytes_out += n as u64;
-                let until_close = matches!(framing, Framing::UntilClose);
-                if done || (until_close && up_eof && self.resp.unframed().is_empty()) {
-                    self.response_done(cx);
-                    return Ok(true);
-                }
-                if up_eof && self.resp.unframed().is_empty() {
-                    return Err(self.abort_response("the dev server closed the connection mid-response"));
-                }
-                Ok(n > 0)
-            }
-            RespState::Tunnel => {
-                let n = self.resp.unframed().len();
-                self.resp.pass(n);
-                Ok(n > 0)
-            }
-            RespState::Local => Ok(false),
-        }
-    }
-
-    fn parse_response(&mut self, cx: &Ctx<'_>, up_eof: bool) -> Result<bool, Step> {
-        if !self.resp.framed_out() || !self.up.as_ref().is_some_and(|u| u.connected) {
-            return Ok(false);
-        }
-        let Conn { resp, ex, .. } = self;
-        let (buf, staged) = resp.parts();
-        if buf.is_empty() {
-            if !up_eof {
-                return Ok(false);
-            }
-            let reused = self.up.as_ref().is_some_and(|u| u.reused);
-            if self.ex.retryable && reused {
-                // the kept connection had closed: the same request on a
-                // new one
-                self.ex.retryable = false;
-                self.close_upstream(cx.registry);
-                self.req.restage();
-                return Ok(true);
-            }
-            return Err(Step::Unavailable("the dev server closed the connection without answering"));
-        }
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let r = match http::parse_response(buf, &mut headers, ex.head_request) {
-            Ok(Some(r)) => r,
-            Ok(None) if buf.len() >= MAX_RESP_HEAD => {
-                return Err(Step::Unavailable("the dev server's response head is larger than 32 KiB"));
-            }
-            Ok(None) if up_eof => {
-                return Err(Step::Unavailable("the dev server closed the connection in the middle of its answer"));
-            }
-            Ok(None) => return Ok(false),
-            Err(why) => return Err(Step::Unavailable(why)),
-        };
-        ex.retryable = false;
-        let hs = &headers[..r.headers];
-        let before = staged.len();
-        let head_len = r.head_len;
-        if r.interim() {
-            http::write_response(staged, &r, hs, false, false, 0);
-            ex.bytes_out += (staged.len() - before) as u64;
-            self.resp.skip(head_len);
-            return Ok(true);
-        }
-        if r.code == 101 && ex.upgrade {
-            http::write_response(staged, &r, hs, false, false, 0);
-            ex.bytes_out += (staged.len() - before) as u64;
-            ex.status = 101;
-            self.resp.skip(head_len);
-            self.rs = ReqState::Tunnel;
-            self.ss = RespState::Tunnel;
-            self.done = true;
-            return Ok(true);
-        }
-        ex.upgrade = false;
-        ex.status = r.code;
-        let early = matches!(self.rs, ReqState::Body(_));
-        let close = !ex.keep_alive || r.framing == Framing::UntilClose || early || self.client_eof;
-        if cx.inject
-            && let body::Plan::Skip(_) = body::plan(r.code, hs)
-        {
-            // the injection's seam: nothing is changed yet
-        }
-        http::write_response(staged, &r, hs, close, ex.minor == 0 && ex.keep_alive && !close, 0);
-        ex.bytes_out += (staged.len() - before) as u64;
-        self.up_close = r.close;
-        self.closing |= close;
-        let framing = r.framing.clone();
-        self.resp.skip(head_len);
-        if framing.is_done() {
-            self.response_done(cx);
-        } else {
-            self.ss = RespState::Body(framing);
-        }
-        Ok(true)
-    }
-
-    /// The response's last byte is framed: the exchange is over.
-    fn response_done(&mut self, cx: &Ctx<'_>) {
-        let up_eof = self.up.as_ref().is_some_and(|u| u.eof);
-        if self.up_close || up_eof || self.closing {
-            self.close_upstream(cx.registry);
-        } else if let Some(up) = self.up.as_mut() {
-            up.reused = true;
-        }
-        self.ss = RespState::Idle;
-        if matches!(self.rs, ReqState::Sent) && !self.closing {
-            self.rs = ReqState::Head;
-        } else {
-            // answered before its body was read, or the last exchange:
-            // no more requests on this connection
-            self.rs = ReqState::Closed;
-            self.closing = true;
-        }
-        self.done = true;
-    }
-
-    /// The exchange ends because of the browser: published, then closed.
-    fn browser_failed(&mut self, why: &'static str) -> Step {
-        self.ex.browser_fault = true;
-        self.abort_response(why)
-    }
-
-    /// The response cannot be completed: the browser gets what it got, the
-    /// exchange is published, and the connection closes.
-    fn abort_response(&mut self, why: &'static str) -> Step {
-        self.ex.error = Some(why);
-        self.abort = true;
-        Step::Finished
-    }
-
-    /// A tunnel's halves close one at a time; both closed ends it.
     fn half_close(&mut self, cx: &Ctx<'_>) -> Result<bool, Step> {
         let mut progress = false;
         let Some(up) = self.up.as_mut() else { return Err(Step::Close) };
@@ -751,41 +432,6 @@ impl Conn {
 
     /// The 502 page goes out (the dev server could not answer), and the
     /// connection closes after it.
-    pub fn answer_unavailable(&mut self, cx: &Ctx<'_>, why: &'static str, page: &str) {
-        self.close_upstream(cx.registry);
-        self.resp.discard_unframed();
-        let stage = self.resp.stage();
-        let before = stage.len();
-        http::write_local(stage, 502, "text/html; charset=utf-8", page.as_bytes(), true);
-        self.ex.bytes_out += (stage.len() - before) as u64;
-        self.ex.status = 502;
-        self.ex.error = Some(why);
-        self.ex.upgrade = false;
-        self.req.discard_unframed();
-        self.rs = ReqState::Closed;
-        self.ss = RespState::Idle;
-        self.closing = true;
-        self.done = true;
-    }
-
-    /// Brum's answer to a request for one of its paths.
-    pub fn answer_local(&mut self, status: u16, content_type: &str, body: &[u8]) {
-        let close = !self.ex.keep_alive || self.client_eof;
-        let stage = self.resp.stage();
-        let before = stage.len();
-        http::write_local(stage, status, content_type, body, close);
-        self.ex.bytes_out += (stage.len() - before) as u64;
-        self.ex.status = status;
-        self.ss = RespState::Idle;
-        if close {
-            self.rs = ReqState::Closed;
-            self.closing = true;
-        } else {
-            self.rs = ReqState::Head;
-        }
-        self.done = true;
-    }
-
     /// When this connection times out, if it can.
     pub fn deadline(&self) -> Option<Instant> {
         if let Some(at) = self.lingering {
