@@ -13,6 +13,7 @@ pub mod chunked;
 pub mod history;
 pub mod http;
 pub mod page;
+pub mod rewrite;
 pub mod target;
 
 /// Paths under this prefix are brum's own (the telemetry script and its
@@ -61,13 +62,25 @@ pub mod body {
     use httparse::Header;
 
     /// What to do with a response's body.
-    #[derive(Debug)]
     pub enum Plan {
         /// Forward it unchanged.
         Pass,
         /// Leave it (a page brum would add its script to but may not),
         /// and say why once.
         Skip(&'static str),
+        /// Change it through `filter`, which adds `added` bytes in all (a
+        /// `Content-Length` grows by that much).
+        Rewrite { filter: Box<dyn super::rewrite::Filter>, added: u64 },
+    }
+
+    impl std::fmt::Debug for Plan {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                Plan::Pass => f.write_str("Pass"),
+                Plan::Skip(why) => write!(f, "Skip({why})"),
+                Plan::Rewrite { added, .. } => write!(f, "Rewrite(+{added})"),
+            }
+        }
     }
 
     /// The plan for a response (its status and headers).

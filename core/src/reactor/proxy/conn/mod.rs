@@ -118,6 +118,8 @@ pub(super) struct Exchange {
     pub browser_fault: bool,
     /// The body of a request to brum's own paths.
     pub local_body: Vec<u8>,
+    /// A page brum would add its script to but may not: why.
+    pub inject_skipped: Option<&'static str>,
     keep_alive: bool,
     minor: u8,
     head_request: bool,
@@ -164,6 +166,8 @@ pub(super) struct Conn {
     rs: ReqState,
     ss: RespState,
     pub ex: Exchange,
+    /// The response body under way goes through this filter.
+    rewrite: Option<crate::proxy::rewrite::Rewrite>,
     pub ready: Ready,
     client_eof: bool,
     /// Close the browser's connection once what it is owed is written.
@@ -226,11 +230,13 @@ impl Conn {
                 error: None,
                 browser_fault: false,
                 local_body: Vec::new(),
+                inject_skipped: None,
                 keep_alive: false,
                 minor: 1,
                 head_request: false,
                 retryable: false,
             },
+            rewrite: None,
             ready: Ready { c_read: true, c_write: true, u_read: false, u_write: false },
             client_eof: false,
             closing: false,

@@ -6,9 +6,13 @@
 use super::{Conn, Ctx, ReqState, RespState, Step};
 use crate::proxy::body;
 use crate::proxy::http::{self, Framing, MAX_HEADERS};
+use crate::proxy::rewrite::Rewrite;
 
 /// A response head must fit in this much.
 const MAX_RESP_HEAD: usize = 32 << 10;
+/// Bytes a body filter's output may wait to be written before it takes
+/// more input.
+const MAX_REWRITTEN: usize = 64 << 10;
 
 impl Conn {
     pub(super) fn response_side(&mut self, cx: &Ctx<'_>) -> Result<bool, Step> {
@@ -26,14 +30,31 @@ impl Conn {
             }
             RespState::Waiting => self.parse_response(cx, up_eof),
             RespState::Body(framing) => {
+                if self.rewrite.is_some() && self.resp.pending() >= MAX_REWRITTEN {
+                    // what the filter wrote waits for the browser first
+                    return Ok(false);
+                }
                 let (n, done) = match framing.take(self.resp.unframed()) {
                     Ok(x) => x,
                     Err(_) => return Err(self.abort_response("the dev server sent a malformed chunked body")),
                 };
-                self.resp.pass(n);
-                self.ex.bytes_out += n as u64;
                 let until_close = matches!(framing, Framing::UntilClose);
-                if done || (until_close && up_eof && self.resp.unframed().is_empty()) {
+                let ended = done || (until_close && up_eof && self.resp.unframed().len() == n);
+                match self.rewrite.as_mut() {
+                    None => {
+                        self.resp.pass(n);
+                        self.ex.bytes_out += n as u64;
+                    }
+                    Some(rw) => {
+                        let (unframed, staged) = self.resp.parts();
+                        let before = staged.len();
+                        rw.feed(&unframed[..n], ended, staged);
+                        self.ex.bytes_out += (staged.len() - before) as u64;
+                        self.resp.skip(n);
+                    }
+                }
+                if ended {
+                    self.rewrite = None;
                     self.response_done(cx);
                     return Ok(true);
                 }
@@ -108,12 +129,23 @@ impl Conn {
         ex.status = r.code;
         let early = matches!(self.rs, ReqState::Body(_));
         let close = !ex.keep_alive || r.framing == Framing::UntilClose || early || self.client_eof;
-        if cx.inject
-            && let body::Plan::Skip(_) = body::plan(r.code, hs)
-        {
-            // the injection's seam: nothing is changed yet
+        let mut added = 0;
+        self.rewrite = None;
+        ex.inject_skipped = None;
+        if cx.inject && !ex.head_request {
+            match body::plan(r.code, hs) {
+                body::Plan::Pass => {}
+                body::Plan::Skip(why) => ex.inject_skipped = Some(why),
+                body::Plan::Rewrite { filter, added: n } => {
+                    let chunked = matches!(r.framing, Framing::Chunked(_));
+                    if matches!(r.framing, Framing::Length(_)) {
+                        added = n;
+                    }
+                    self.rewrite = Some(Rewrite::new(filter, chunked));
+                }
+            }
         }
-        http::write_response(staged, &r, hs, close, ex.minor == 0 && ex.keep_alive && !close, 0);
+        http::write_response(staged, &r, hs, close, ex.minor == 0 && ex.keep_alive && !close, added);
         ex.bytes_out += (staged.len() - before) as u64;
         self.up_close = r.close;
         self.closing |= close;
