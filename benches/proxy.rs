@@ -1,7 +1,9 @@
 //! End to end: brum's reverse proxy against the dev server it fronts, in the
-//! same run. The dev server is this program (`--serve`: a thread per
-//! connection, a 1 KB body per GET, keep-alive) started by `brum run --proxy`;
-//! the load is keep-alive GETs on C connections for T seconds, direct and
+//! same run. Two dev servers, each started by `brum run --proxy`: this
+//! program (`--serve`: a thread per connection, a 1 KB body per GET,
+//! keep-alive — as fast as a server gets, so brum's cost shows whole) and
+//! Node's `http` module answering the same (what dev servers are built on).
+//! The load is keep-alive GETs on C connections for T seconds, direct and
 //! through the proxy, interleaved. Prints requests/s and p50/p99 latency of
 //! both, the proxy's share of direct throughput and its p50 overhead; the
 //! time from the line announcing the URL to `proxy.started` reaching brum's
@@ -18,6 +20,14 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const BODY: usize = 1024;
+
+/// The same dev server in Node.
+const NODE_SERVER: &str = "const body = Buffer.alloc(1024, 'x'); \
+const s = require('http').createServer((req, res) => { \
+res.writeHead(200, {'Content-Type': 'text/plain', 'Content-Length': body.length}); res.end(body); }); \
+s.keepAliveTimeout = 60000; \
+s.listen(0, '127.0.0.1', () => console.log('  Local:   http://127.0.0.1:' + s.address().port + '/ t=' + \
+Math.round((performance.timeOrigin + performance.now()) * 1000)));";
 
 fn unix_us() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0)
@@ -117,12 +127,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 // the child is returned (and stopped by the caller); a failed assert ends
 // the benchmark, and brum with its stdout
 #[allow(clippy::zombie_processes)]
-fn start_brum(dir: &std::path::Path) -> (Child, String, String, f64) {
-    let me = std::env::current_exe().expect("own path");
+fn start_brum(dir: &std::path::Path, server: &[String]) -> (Child, String, String, f64) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_brum"))
         .args(["run", "--json", "--proxy", "--name", "web", "--"])
-        .arg(&me)
-        .arg("--serve")
+        .args(server)
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -201,19 +209,44 @@ fn main() {
     let reps = env("BRUM_PROXY_REPS", if quick { 1.0 } else { 5.0 }) as usize;
     let dir = std::env::temp_dir().join(format!("brum-proxy-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("mkdir");
-    let mut registers = Vec::new();
-    let mut session = None;
-    for _ in 0..reps.max(1) {
-        let (child, proxy, direct, took) = start_brum(&dir);
-        registers.push(took);
-        match session {
-            None => session = Some((child, proxy, direct)),
-            Some(_) => stop(child),
-        }
+    let me = std::env::current_exe().expect("own path").display().to_string();
+    let mut servers = vec![("this program (Rust)", vec![me, "--serve".to_string()])];
+    if Command::new("node").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()) {
+        servers.push(("Node's http", vec!["node".into(), "-e".into(), NODE_SERVER.into()]));
+    } else {
+        println!("(no node: the Node dev server is left out)");
     }
-    let Some((child, proxy, direct)) = session else { return };
-    let (proxy, direct) = (&proxy, &direct);
-    println!("dev server {direct}, brum's proxy {proxy}; {secs} s per run, {reps} runs each, interleaved");
+    println!("{secs} s per run, {reps} runs each, direct and through brum interleaved");
+    let mut registers = Vec::new();
+    for (name, server) in &servers {
+        let mut session = None;
+        for _ in 0..reps.max(1) {
+            let (child, proxy, direct, took) = start_brum(&dir, server);
+            registers.push(took);
+            match session {
+                None => session = Some((child, proxy, direct)),
+                Some(_) => stop(child),
+            }
+        }
+        let Some((child, proxy, direct)) = session else { return };
+        println!("dev server: {name}");
+        compare(&direct, &proxy, secs, reps);
+        stop(child);
+    }
+    println!(
+        "url line → proxy.started read: median {:.2} ms of {} starts",
+        median(registers) / 1000.0,
+        reps.max(1) * servers.len()
+    );
+    println!(
+        "head bookkeeping per request (parse + rewrite both heads, encode the event): {:.0} ns",
+        bookkeeping(200_000)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Load direct and through the proxy, interleaved; prints the medians.
+fn compare(direct: &str, proxy: &str, secs: f64, reps: usize) {
     for conns in [1usize, 4] {
         let (mut d_rps, mut p_rps, mut d_lat, mut p_lat) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..reps {
@@ -229,19 +262,12 @@ fn main() {
         let (d50, p50) = (m(&d_lat, |x| x.0), m(&p_lat, |x| x.0));
         let (d99, p99) = (m(&d_lat, |x| x.1), m(&p_lat, |x| x.1));
         println!(
-            "{conns} connection(s): direct {d:.0} req/s (p50 {d50} µs, p99 {d99} µs) | through brum {p:.0} req/s \
+            "  {conns} connection(s): direct {d:.0} req/s (p50 {d50} µs, p99 {d99} µs) | through brum {p:.0} req/s \
              (p50 {p50} µs, p99 {p99} µs) | {:.0} % of direct, p50 +{:.0} µs",
             100.0 * p / d,
             p50 - d50
         );
     }
-    println!("url line → proxy.started read: median {:.2} ms of {} starts", median(registers) / 1000.0, reps.max(1));
-    println!(
-        "head bookkeeping per request (parse + rewrite both heads, encode the event): {:.0} ns",
-        bookkeeping(200_000)
-    );
-    stop(child);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn stop(mut child: Child) {

@@ -374,9 +374,10 @@ impl Reactor {
                     STDOUT => {}
                     socket::LISTENER => self.accept_clients(),
                     Token(t) if t >= proxy::CONN_BASE => {
-                        let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                        let closed = ev.is_read_closed() || ev.is_error();
+                        let readable = ev.is_readable() || closed;
                         let writable = ev.is_writable() || ev.is_write_closed() || ev.is_error();
-                        self.proxy_ready(t - proxy::CONN_BASE, readable, writable)
+                        self.proxy_ready(t - proxy::CONN_BASE, readable, writable, closed)
                     }
                     Token(t) if t >= proxy::LISTEN_BASE => self.proxy_accept(t - proxy::LISTEN_BASE),
                     Token(t) if t >= socket::CLIENT_BASE => self.client_ready(t - socket::CLIENT_BASE),

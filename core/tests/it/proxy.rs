@@ -401,6 +401,7 @@ fn a_server_killed_mid_response_ends_the_connection_and_leaks_nothing() {
     let err = s.wait("its error", |e| e["type"] == "error.detected" && e["source"] == "proxy");
     assert!(err["message"].as_str().expect("message").contains("/hang"), "{err}");
     // nothing answers now: a 502 page naming the process and its state
+    s.wait("web's end", |e| e["type"] == "process.exited" && e["process"] == "web");
     let (h, page) = get(&proxy, "/after");
     assert!(h.starts_with("HTTP/1.1 502"), "{h}");
     let page = String::from_utf8(page).expect("utf-8");

@@ -225,8 +225,9 @@ impl Reactor {
         }
     }
 
-    /// A connection's socket is ready (`upstream`: the dev server's side).
-    pub(super) fn proxy_ready(&mut self, offset: usize, readable: bool, writable: bool) {
+    /// A connection's socket is ready (`upstream`: the dev server's side;
+    /// `closed`: its peer closed, or it failed).
+    pub(super) fn proxy_ready(&mut self, offset: usize, readable: bool, writable: bool, closed: bool) {
         let (slot, upstream) = (offset / 2, offset % 2 == 1);
         let Some(conn) = self.proxy.as_mut().and_then(|px| px.conns.get_mut(slot)).and_then(Option::as_mut) else {
             return;
@@ -234,9 +235,11 @@ impl Reactor {
         if upstream {
             conn.ready.u_read |= readable;
             conn.ready.u_write |= writable;
+            conn.ready.u_closed |= closed;
         } else {
             conn.ready.c_read |= readable;
             conn.ready.c_write |= writable;
+            conn.ready.c_closed |= closed;
         }
         self.proxy_drive(slot, None);
     }

@@ -53,12 +53,20 @@ const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 const LINGER: Duration = Duration::from_secs(2);
 
 /// What each socket may do, as the last readiness event said.
+///
+/// A read that fills less than the room it had emptied the socket: its
+/// flag is cleared without another `read` to see `WouldBlock` (as tokio
+/// does) — unless the peer's close was reported with it (`*_closed`), whose
+/// end of stream must still be read, as no new event will announce it. A
+/// short write likewise means the socket's buffer is full.
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct Ready {
     pub c_read: bool,
     pub c_write: bool,
     pub u_read: bool,
     pub u_write: bool,
+    pub c_closed: bool,
+    pub u_closed: bool,
 }
 
 #[derive(Debug)]
@@ -237,7 +245,7 @@ impl Conn {
                 retryable: false,
             },
             rewrite: None,
-            ready: Ready { c_read: true, c_write: true, u_read: false, u_write: false },
+            ready: Ready { c_read: true, c_write: true, ..Ready::default() },
             client_eof: false,
             closing: false,
             up_close: false,
@@ -300,7 +308,8 @@ impl Conn {
         let mut progress = false;
         // from the browser
         let accepting = !matches!(self.rs, ReqState::Closed) && self.lingering.is_none();
-        if self.ready.c_read && !self.client_eof && accepting && self.req.room() > 0 {
+        let room = if self.ready.c_read && !self.client_eof && accepting { self.req.room() } else { 0 };
+        if room > 0 {
             match read_into(&mut self.req, &mut self.client) {
                 Ok(Some(0)) => {
                     self.client_eof = true;
@@ -310,6 +319,7 @@ impl Conn {
                     *moved += n;
                     self.last_progress = now;
                     progress = true;
+                    self.ready.c_read = n == room || self.ready.c_closed;
                 }
                 Ok(None) => self.ready.c_read = false,
                 Err(_) => return Err(self.fail_client()),
@@ -323,11 +333,13 @@ impl Conn {
             && self.ready.u_write
             && self.req.pending() > 0
         {
+            let offered = self.req.pending();
             match write_from(&mut self.req, &mut up.stream) {
                 Ok(Some(n)) => {
                     *moved += n;
                     self.last_progress = now;
                     progress = true;
+                    self.ready.u_write = n == offered;
                 }
                 Ok(None) => self.ready.u_write = false,
                 Err(_) => {
@@ -337,12 +349,14 @@ impl Conn {
             }
         }
         // from the dev server
-        if let Some(up) = self.up.as_mut()
-            && up.connected
-            && self.ready.u_read
-            && !up.eof
-            && !matches!(self.ss, RespState::Local)
-            && self.resp.room() > 0
+        let room = match self.up.as_ref() {
+            Some(up) if up.connected && self.ready.u_read && !up.eof && !matches!(self.ss, RespState::Local) => {
+                self.resp.room()
+            }
+            _ => 0,
+        };
+        if room > 0
+            && let Some(up) = self.up.as_mut()
         {
             match read_into(&mut self.resp, &mut up.stream) {
                 Ok(Some(0)) | Err(_) => {
@@ -353,6 +367,7 @@ impl Conn {
                     *moved += n;
                     self.last_progress = now;
                     progress = true;
+                    self.ready.u_read = n == room || self.ready.u_closed;
                 }
                 Ok(None) => self.ready.u_read = false,
             }
@@ -360,11 +375,13 @@ impl Conn {
         progress |= self.response_side(cx)?;
         // to the browser
         if self.ready.c_write && self.resp.pending() > 0 {
+            let offered = self.resp.pending();
             match write_from(&mut self.resp, &mut self.client) {
                 Ok(Some(n)) => {
                     *moved += n;
                     self.last_progress = now;
                     progress = true;
+                    self.ready.c_write = n == offered;
                 }
                 Ok(None) => self.ready.c_write = false,
                 Err(_) => return Err(self.fail_client()),

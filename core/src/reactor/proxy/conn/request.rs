@@ -181,6 +181,7 @@ impl Conn {
             self.up = Some(Upstream { stream, connected: false, addr: i, reused: false, eof: false, started: now });
             self.ready.u_read = false;
             self.ready.u_write = false;
+            self.ready.u_closed = false;
             self.shut_up = false;
             return Ok(true);
         }

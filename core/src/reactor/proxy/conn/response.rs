@@ -28,7 +28,14 @@ impl Conn {
                 }
                 Ok(false)
             }
-            RespState::Waiting => self.parse_response(cx, up_eof),
+            RespState::Waiting => {
+                let parsed = self.parse_response(cx, up_eof)?;
+                if parsed && matches!(self.ss, RespState::Body(_)) {
+                    // the body read with the head goes out with it
+                    self.response_side(cx)?;
+                }
+                Ok(parsed)
+            }
             RespState::Body(framing) => {
                 if self.rewrite.is_some() && self.resp.pending() >= MAX_REWRITTEN {
                     // what the filter wrote waits for the browser first
