@@ -433,7 +433,6 @@ mod tests {
         out.enable_history(8 << 10);
         let fields = Vec::new();
         let finding = FindingView {
-            source: None,
             kind: "error",
             custom_kind: None,
             severity: "error",

@@ -201,7 +201,6 @@ fn finding(v: &Value, ty: &str, pr: ProcRef<'_>, style: HumanStyle, scratch: &mu
         }
     }
     let f = FindingView {
-        source: v["source"].as_str(),
         kind,
         custom_kind: (ty == "finding").then(|| s(v, "kind")),
         severity: v["severity"].as_str().unwrap_or(if ty == "test.failed" { "error" } else { "info" }),
@@ -274,7 +273,6 @@ mod tests {
     fn decoded_events_render_like_the_originals() {
         let fields = vec![("status".to_string(), "failure".to_string()), ("report".to_string(), "full".to_string())];
         let build = FindingView {
-            source: None,
             kind: "build",
             custom_kind: None,
             severity: "error",
@@ -293,7 +291,6 @@ mod tests {
             id: 0,
         };
         let err = FindingView {
-            source: None,
             kind: "error",
             severity: "error",
             message: "Type 'number' is not assignable",

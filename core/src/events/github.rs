@@ -161,7 +161,6 @@ mod tests {
     fn annotations_escape_and_locate() {
         let fields = Vec::new();
         let f = FindingView {
-            source: None,
             kind: "error",
             custom_kind: None,
             severity: "error",

@@ -485,7 +485,6 @@ mod tests {
     fn build_notes_are_coloured_by_meaning() {
         let fields = [("status".to_string(), "failure".to_string())];
         let f = FindingView {
-            source: None,
             kind: "build",
             custom_kind: None,
             severity: "error",

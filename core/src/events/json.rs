@@ -116,7 +116,8 @@ fn encode_finding(out: &mut Vec<u8>, f: &FindingView<'_>) {
                 key(out, "id");
                 push_u64(out, f.id);
             }
-            opt_str(out, "source", f.source);
+            // where it was seen when not in a process's output ("browser")
+            opt_str(out, "source", f.field("source"));
         }
         "url.detected" => {
             key(out, "url");

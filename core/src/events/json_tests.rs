@@ -40,7 +40,7 @@ const GOLDEN_PROXY_STARTED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","
 const GOLDEN_PROXY_SKIPPED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.skipped","process":"web","url":"https://localhost:5173/","reason":"https: no certificate"}"#;
 const GOLDEN_PROXY_REQUEST: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.request","process":"web","method":"GET","path":"/src/App.tsx?t=1","status":200,"duration_ms":1.042,"bytes_in":412,"bytes_out":5120,"upgrade":false}"#;
 const GOLDEN_PROXY_REQUEST_FAILED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.request","process":"web","method":"GET","path":"/","status":502,"duration_ms":0.090,"bytes_in":80,"bytes_out":900,"upgrade":false,"error":"connection refused"}"#;
-const GOLDEN_PROXY_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"error.detected","process":"web","plugin":"proxy","kind":"error","severity":"error","message":"GET / → 502: connection refused","fingerprint":"0000000000abcdef","count":1,"id":5,"source":"proxy","code":"502","first_seq":6,"last_seq":6,"fields":{"method":"GET","path":"/","status":"502"}}"#;
+const GOLDEN_PROXY_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"error.detected","process":"web","plugin":"proxy","kind":"error","severity":"error","message":"GET / → 502: connection refused","fingerprint":"0000000000abcdef","count":1,"id":5,"source":"proxy","code":"502","first_seq":6,"last_seq":6,"fields":{"source":"proxy","method":"GET","path":"/","status":"502"}}"#;
 const GOLDEN_GAVE_UP: &str =
     r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.gave_up","process":"web","restarts":5}"#;
 
@@ -144,7 +144,6 @@ fn golden_every_event_kind() {
     let procs = ["web", "api"];
     let fields = vec![("status".to_string(), "failure".to_string()), ("report".to_string(), "full".to_string())];
     let base = FindingView {
-        source: None,
         kind: "build",
         custom_kind: None,
         severity: "error",
@@ -163,7 +162,6 @@ fn golden_every_event_kind() {
         id: 0,
     };
     let error = FindingView {
-        source: None,
         kind: "error",
         message: "Type 'number' is not assignable to type 'string'.",
         file: Some("src/App.tsx"),
@@ -179,7 +177,6 @@ fn golden_every_event_kind() {
     };
     let label = vec![("label".to_string(), "Local".to_string())];
     let url = FindingView {
-        source: None,
         kind: "url",
         severity: "info",
         message: "Local: http://localhost:5173/",
@@ -190,7 +187,6 @@ fn golden_every_event_kind() {
     let counts = vec![("passed".to_string(), "3".to_string()), ("failed".to_string(), "1".to_string())];
     let test = FindingView { kind: "test", message: "Tests: 1 failed, 3 passed", fields: &counts, ..base };
     let todo = FindingView {
-        source: None,
         kind: "custom",
         custom_kind: Some("todo"),
         severity: "info",
@@ -198,10 +194,13 @@ fn golden_every_event_kind() {
         fields: &[],
         ..base
     };
-    let proxy_fields =
-        vec![("method".to_string(), "GET".to_string()), ("path".into(), "/".into()), ("status".into(), "502".into())];
+    let proxy_fields = vec![
+        ("source".to_string(), "proxy".to_string()),
+        ("method".into(), "GET".into()),
+        ("path".into(), "/".into()),
+        ("status".into(), "502".into()),
+    ];
     let proxy_error = FindingView {
-        source: Some("proxy"),
         kind: "error",
         message: "GET / → 502: connection refused",
         code: Some("502"),

@@ -266,9 +266,6 @@ pub struct FindingView<'a> {
     /// The open error this occurrence belongs to (errors and warnings;
     /// 0 for other kinds).
     pub id: u64,
-    /// Where an error was seen when not in a process's output: `proxy`
-    /// (a request through brum's proxy failed).
-    pub source: Option<&'a str>,
 }
 
 /// One process's line in the end-of-run summary.

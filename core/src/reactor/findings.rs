@@ -121,7 +121,6 @@ impl Reactor {
             };
             let g = &f.finding;
             let mut view = FindingView {
-                source: None,
                 kind: g.kind.as_str(),
                 custom_kind: g.custom_kind.as_deref(),
                 severity: g.severity.as_str(),

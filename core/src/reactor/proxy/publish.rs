@@ -78,6 +78,7 @@ impl Reactor {
                     .to_string(),
             };
             let fields = vec![
+                ("source".to_string(), "proxy".to_string()),
                 ("method".to_string(), ex.method.clone()),
                 ("path".to_string(), path.to_string()),
                 ("status".to_string(), ex.status.to_string()),
@@ -95,7 +96,7 @@ impl Reactor {
     /// opened or counted in the error lifecycle.
     fn proxy_error(&mut self, pidx: usize, seq: u64, message: &str, fields: Vec<(String, String)>, key: u64) {
         let Some(pi) = self.proxy.as_ref().map(|px| px.proxies[pidx].process) else { return };
-        let code = fields[2].1.clone();
+        let code = fields[3].1.clone();
         let mut view = FindingView {
             kind: "error",
             custom_kind: None,
@@ -113,7 +114,6 @@ impl Reactor {
             fingerprint: 0,
             count: 1,
             id: 0,
-            source: Some("proxy"),
         };
         let p = &mut self.procs[pi];
         view.fingerprint = view.compute_fingerprint(&p.spec.name);
