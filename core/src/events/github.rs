@@ -87,7 +87,7 @@ fn property(out: &mut Vec<u8>, s: &str) {
 }
 
 fn annotation(out: &mut Vec<u8>, g: &GroupState, process: super::ProcRef<'_>, f: &FindingView<'_>) {
-    let cmd: &[u8] = if f.kind == "warning" { b"::warning" } else { b"::error" };
+    let cmd: &[u8] = if f.counts_as() == Some("warning") { b"::warning" } else { b"::error" };
     out.extend_from_slice(cmd);
     let mut sep = b' ';
     if let Some(file) = f.file {
@@ -108,7 +108,7 @@ fn annotation(out: &mut Vec<u8>, g: &GroupState, process: super::ProcRef<'_>, f:
     out.extend_from_slice(b"title=");
     let title = match f.code {
         Some(code) => format!("{}: {code}", process.name),
-        None => format!("{}: {}", process.name, f.kind),
+        None => format!("{}: {}", process.name, f.custom_kind.unwrap_or(f.kind)),
     };
     property(out, &title);
     out.extend_from_slice(b"::");
@@ -129,7 +129,7 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, g: &mut GroupState, ev: &Eve
             }
             human::encode(out, style, ev);
         }
-        Event::Finding { process, finding, .. } if finding.event_type() == "error.detected" => {
+        Event::Finding { process, finding, .. } if finding.counts_as().is_some() => {
             close(out, g);
             annotation(out, g, process, finding);
             human::encode(out, style, ev);

@@ -11,6 +11,8 @@ mod mcp;
 mod plugins;
 mod ready;
 mod run;
+mod settings;
+mod startup;
 mod view;
 
 use std::io::{BufRead, BufReader, Read};
