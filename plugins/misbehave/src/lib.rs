@@ -47,7 +47,9 @@ impl Plugin for Misbehave {
                         "warning" => Severity::Warning,
                         "info" => Severity::Info,
                         other => {
-                            return Err(format!("severity: expected critical, error, warning or info, found {other:?}"));
+                            return Err(format!(
+                                "severity: expected critical, error, warning or info, found {other:?}"
+                            ));
                         }
                     })
                 }
