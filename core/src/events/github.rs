@@ -188,6 +188,48 @@ mod tests {
     }
 
     #[test]
+    fn a_custom_finding_is_annotated_by_its_severity() {
+        let f = |severity| FindingView {
+            kind: "custom",
+            custom_kind: Some("slow-request"),
+            severity,
+            message: "GET /api took 2300 ms",
+            first_seq: 1,
+            last_seq: 1,
+            file: None,
+            line: None,
+            column: None,
+            code: None,
+            url: None,
+            language: None,
+            fields: &[],
+            fingerprint: 0,
+            count: 1,
+            id: 1,
+        };
+        let style = HumanStyle { color: false, width: 3 };
+        let web = ProcRef { name: "web", index: 0 };
+        let text = |severity| {
+            let mut out = Vec::new();
+            let finding = f(severity);
+            encode(
+                &mut out,
+                style,
+                &mut GroupState::default(),
+                &Event::Finding { process: web, plugin: "p", finding: &finding },
+            );
+            String::from_utf8(out).expect("utf-8")
+        };
+        assert!(
+            text("warning").starts_with("::warning title=web%3A slow-request::GET /api took 2300 ms\n"),
+            "{}",
+            text("warning")
+        );
+        assert!(text("critical").starts_with("::error title=web%3A slow-request::"));
+        assert!(!text("info").contains("::warning") && !text("info").contains("::error"), "{}", text("info"));
+    }
+
+    #[test]
     fn paths_are_resolved_against_the_process_dir_then_made_relative_to_the_checkout() {
         let g = GroupState {
             open: None,
