@@ -13,6 +13,8 @@ mod proxy;
 mod proxy_attack;
 mod ready;
 mod run;
+mod settings;
+mod startup;
 mod view;
 
 use std::io::{BufRead, BufReader, Read};
