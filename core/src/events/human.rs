@@ -380,12 +380,13 @@ pub fn encode_opts(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>, raw_ter
             let _ = write!(out, "no proxy for {url}: {reason}");
             end(out, style);
         }
-        // requests that went well are for `brum requests`; the others show
-        Event::ProxyRequest { status, error: None, .. } if status < 400 => {}
+        // what the dev server answered is for `brum requests` (a 404 for a
+        // favicon is no news); its failures show
+        Event::ProxyRequest { status, error: None, .. } if status < 500 => {}
         Event::ProxyRequest { process, method, path, status, duration_us, error, .. } => {
             lifecycle(out, style, process);
             if style.color {
-                out.extend_from_slice(if status >= 500 || error.is_some() { RED } else { YELLOW });
+                out.extend_from_slice(RED);
             }
             let _ = write!(out, "{method} {path} → {status} in ");
             push_duration(out, duration_us / 1000);

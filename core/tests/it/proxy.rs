@@ -33,6 +33,7 @@ pub struct Session {
 
 impl Session {
     pub fn start(toml: &str, args: &[&str]) -> Session {
+        require_node();
         let p = Project::with_toml(toml);
         p.write("server.js", SERVER);
         let mut full = vec!["run", "--json"];
@@ -121,6 +122,13 @@ impl Drop for Session {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The proxy tests' dev server is Node (a fresh machine has it; `.ci/run`
+/// relies on that): without it they fail saying so, not by timing out.
+fn require_node() {
+    let ok = std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(ok, "the proxy tests need `node` on PATH (their dev server is core/tests/it/proxy_server.js)");
 }
 
 pub fn authority(url: &Value) -> String {
