@@ -168,3 +168,30 @@ fn a_100_mb_download_through_the_proxy_keeps_brums_memory_flat() {
         s.wait("the download's event", |e| e["type"] == "proxy.request" && e["path"] == format!("/big?bytes={TOTAL}"));
     assert!(ev["bytes_out"].as_u64().expect("bytes") > TOTAL as u64);
 }
+
+#[test]
+fn connections_beyond_the_cap_get_a_503_and_the_rest_are_served() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut lim = getrlimit(Resource::Nofile);
+    let want = 4096.min(lim.maximum.unwrap_or(4096));
+    assert!(want > 1100, "the test needs 1,100 open files (hard limit {:?})", lim.maximum);
+    lim.current = Some(want.max(lim.current.unwrap_or(0)));
+    setrlimit(Resource::Nofile, lim).expect("raise the open-files limit");
+    let mut s = Session::start(NODE_WEB, &[]);
+    let (proxy, _) = s.proxy();
+    let held: Vec<std::net::TcpStream> = (0..1024).map(|_| connect(&proxy)).collect();
+    let busy = answer(&proxy, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(busy.starts_with("HTTP/1.1 503 "), "{busy:?}");
+    drop(held);
+    // once those are gone, connections are served again
+    let start = Instant::now();
+    loop {
+        let got = answer(&proxy, b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        if got.starts_with("HTTP/1.1 200 ") {
+            break;
+        }
+        assert!(start.elapsed() < crate::LIMIT, "{got:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(s.ask(json!({"cmd": "ps"}))["ok"], true);
+}
