@@ -14,6 +14,7 @@ pub mod history;
 pub mod http;
 pub mod page;
 pub mod rewrite;
+pub mod scripts;
 pub mod target;
 
 /// Paths under this prefix are brum's own (the telemetry script and its

@@ -71,6 +71,9 @@ pub(super) struct ProxyServer {
     /// Connections whose drive ran out of budget: driven again next turn.
     again: Vec<usize>,
     pub history: History,
+    /// The inline source maps of the scripts served (browser errors are
+    /// placed in the project's sources through them).
+    pub scripts: crate::proxy::scripts::Scripts,
     skipped: Vec<String>,
     sweep_armed: bool,
 }
@@ -86,6 +89,7 @@ impl ProxyServer {
             next_port: cfg.port,
             again: Vec::new(),
             history: History::default(),
+            scripts: Default::default(),
             skipped: Vec::new(),
             sweep_armed: false,
         }

@@ -42,7 +42,10 @@ impl Reactor {
     /// Publishes connection `slot`'s finished exchange.
     pub(super) fn publish_exchange(&mut self, slot: usize) {
         let Some(px) = self.proxy.as_mut() else { return };
-        let Some(conn) = px.conns.get(slot).and_then(Option::as_ref) else { return };
+        let Some(conn) = px.conns.get_mut(slot).and_then(Option::as_mut) else { return };
+        if let Some((key, map)) = conn.script_map.take() {
+            px.scripts.insert(key, map);
+        }
         let pidx = conn.proxy;
         let pi = px.proxies[pidx].process;
         let ex = &conn.ex;

@@ -176,6 +176,10 @@ pub(super) struct Conn {
     pub ex: Exchange,
     /// The response body under way goes through this filter.
     rewrite: Option<crate::proxy::rewrite::Rewrite>,
+    /// The script under way, looked at for its inline source map.
+    script: Option<crate::proxy::scripts::Capture>,
+    /// The last script's path and map, for the proxy to keep.
+    pub script_map: Option<(String, Vec<u8>)>,
     pub ready: Ready,
     client_eof: bool,
     /// Close the browser's connection once what it is owed is written.
@@ -245,6 +249,8 @@ impl Conn {
                 retryable: false,
             },
             rewrite: None,
+            script: None,
+            script_map: None,
             ready: Ready { c_read: true, c_write: true, ..Ready::default() },
             client_eof: false,
             closing: false,

@@ -7,6 +7,7 @@ use super::{Conn, Ctx, ReqState, RespState, Step};
 use crate::proxy::body;
 use crate::proxy::http::{self, Framing, MAX_HEADERS};
 use crate::proxy::rewrite::Rewrite;
+use crate::proxy::scripts::{self, Capture};
 
 /// A response head must fit in this much.
 const MAX_RESP_HEAD: usize = 32 << 10;
@@ -47,6 +48,9 @@ impl Conn {
                 };
                 let until_close = matches!(framing, Framing::UntilClose);
                 let ended = done || (until_close && up_eof && self.resp.unframed().len() == n);
+                if let Some(c) = self.script.as_mut() {
+                    c.push(&self.resp.unframed()[..n]);
+                }
                 match self.rewrite.as_mut() {
                     None => {
                         self.resp.pass(n);
@@ -62,6 +66,7 @@ impl Conn {
                 }
                 if ended {
                     self.rewrite = None;
+                    self.script_map = self.script.take().and_then(Capture::finish);
                     self.response_done(cx);
                     return Ok(true);
                 }
@@ -138,6 +143,8 @@ impl Conn {
         let close = !ex.keep_alive || r.framing == Framing::UntilClose || early || self.client_eof;
         let mut added = 0;
         self.rewrite = None;
+        self.script = (r.code == 200 && !ex.head_request && scripts::is_script(hs))
+            .then(|| Capture::new(&ex.path, matches!(r.framing, Framing::Chunked(_))));
         ex.inject_skipped = None;
         if cx.inject && !ex.head_request {
             match body::plan(r.code, hs) {
