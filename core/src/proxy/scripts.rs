@@ -130,10 +130,10 @@ pub struct Scripts {
 
 impl Scripts {
     pub fn insert(&mut self, key: String, map: Vec<u8>) {
-        if let Some(i) = self.maps.iter().position(|(k, _)| *k == key) {
-            if let Some((_, old)) = self.maps.remove(i) {
-                self.bytes -= old.len();
-            }
+        if let Some(i) = self.maps.iter().position(|(k, _)| *k == key)
+            && let Some((_, old)) = self.maps.remove(i)
+        {
+            self.bytes -= old.len();
         }
         self.bytes += map.len();
         self.maps.push_back((key, map));
