@@ -171,6 +171,7 @@ pub fn render(
         "run.summary" => return summary(v, style, index_of, scratch, out),
         "proxy.started" => Event::ProxyStarted { process: pr, url: s(v, "url"), proxy_url: s(v, "proxy_url") },
         "proxy.skipped" => Event::ProxySkipped { process: pr, url: s(v, "url"), reason: s(v, "reason") },
+        "proxy.inject_skipped" => Event::ProxyInjectSkipped { process: pr, path: s(v, "path"), reason: s(v, "reason") },
         "proxy.request" => Event::ProxyRequest {
             process: pr,
             method: s(v, "method"),
@@ -369,6 +370,7 @@ mod tests {
             },
             Event::ProxyStarted { process: WEB, url: "http://localhost:5173/", proxy_url: "http://127.0.0.1:20888/" },
             Event::ProxySkipped { process: WEB, url: "https://localhost/", reason: "https" },
+            Event::ProxyInjectSkipped { process: WEB, path: "/", reason: "script-src 'none'" },
             Event::ProxyRequest {
                 process: WEB,
                 method: "POST",

@@ -380,6 +380,11 @@ pub fn encode_opts(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>, raw_ter
             let _ = write!(out, "no proxy for {url}: {reason}");
             end(out, style);
         }
+        Event::ProxyInjectSkipped { process, path, reason } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "no browser telemetry in {path}: {reason}");
+            end(out, style);
+        }
         // what the dev server answered is for `brum requests` (a 404 for a
         // favicon is no news); its failures show
         Event::ProxyRequest { status, error: None, .. } if status < 500 => {}

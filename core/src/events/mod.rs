@@ -231,6 +231,14 @@ pub enum Event<'a> {
         url: &'a str,
         proxy_url: &'a str,
     },
+    /// An HTML page brum would add its telemetry script to but may not
+    /// (its Content-Security-Policy would block it, it is compressed):
+    /// said once per proxy and reason.
+    ProxyInjectSkipped {
+        process: ProcRef<'a>,
+        path: &'a str,
+        reason: &'a str,
+    },
     /// An announced URL gets no proxy, and why.
     ProxySkipped {
         process: ProcRef<'a>,
@@ -398,6 +406,7 @@ impl Event<'_> {
             Event::OutputFailed { .. } => "output.failed",
             Event::ProxyStarted { .. } => "proxy.started",
             Event::ProxySkipped { .. } => "proxy.skipped",
+            Event::ProxyInjectSkipped { .. } => "proxy.inject_skipped",
             Event::ProxyRequest { .. } => "proxy.request",
         }
     }

@@ -106,6 +106,9 @@ pub fn body(ev: &Event<'_>) -> Option<Map<String, Value>> {
         Event::ProxySkipped { process, url, reason } => {
             json!({ "process": process.name, "url": url, "reason": reason })
         }
+        Event::ProxyInjectSkipped { process, path, reason } => {
+            json!({ "process": process.name, "path": path, "reason": reason })
+        }
         Event::RunSummary { rows, exit_code } => {
             let processes: Vec<Value> = rows
                 .iter()

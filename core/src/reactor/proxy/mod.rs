@@ -58,6 +58,8 @@ pub(super) struct Proxy {
     /// Open errors it reported: (id, what resolves it — 0: any request
     /// that works, else that request's key).
     errors: Vec<(u64, u64)>,
+    /// Why pages went without the telemetry script (each said once).
+    inject_skipped: Vec<&'static str>,
 }
 
 /// The proxies of a session and their connections.
@@ -186,7 +188,16 @@ impl Reactor {
                     return;
                 }
                 let proxy_url = format!("http://127.0.0.1:{port}{}", target.path);
-                px.proxies.push(Proxy { process: pi, listener, port, target, proxy_url, run, errors: Vec::new() });
+                px.proxies.push(Proxy {
+                    process: pi,
+                    listener,
+                    port,
+                    target,
+                    proxy_url,
+                    run,
+                    errors: Vec::new(),
+                    inject_skipped: Vec::new(),
+                });
                 idx
             }
         };

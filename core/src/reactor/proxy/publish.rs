@@ -70,6 +70,13 @@ impl Reactor {
         rec.upgrade = ex.status == 101;
         rec.error = ex.error;
         px.history.push(rec);
+        if let Some(reason) = ex.inject_skipped {
+            let said = &mut px.proxies[pidx].inject_skipped;
+            if !said.contains(&reason) {
+                said.push(reason);
+                self.em.publish(&Event::ProxyInjectSkipped { process: self.procs[pi].pref(), path: &ex.path, reason });
+            }
+        }
         let path = ex.path.split('?').next().unwrap_or("");
         let key = request_key(&ex.method, path);
         let server_failed = !ex.browser_fault && (ex.status >= 500 || ex.error.is_some());
