@@ -7,7 +7,7 @@
 //! rewrote, `t.js` itself and an endpoint that fails, and the beacons the
 //! real browser sends are checked with brum's own `Telemetry::accept`.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -303,4 +303,145 @@ fn dump_dom_shows_the_injected_script_first_in_the_head() {
         dom.contains("<html data-brum=\"ran\"><head><script src=\"/__brum__/t.js\"></script><title>Demo</title>"),
         "{dom}"
     );
+}
+
+/// The pinned Vite of `core/tests/browser-tools` (installed by `.ci/run`;
+/// on first use here when missing).
+fn vite_bin() -> PathBuf {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser-tools");
+    let bin = dir.join("node_modules/.bin/vite");
+    ONCE.call_once(|| {
+        if bin.exists() {
+            return;
+        }
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .output()
+            .expect("npm (Node.js) is needed for the Vite browser test");
+        assert!(out.status.success(), "npm ci in {} failed:\n{}", dir.display(), String::from_utf8_lossy(&out.stderr));
+    });
+    bin
+}
+
+/// A Vite dev server for a project directory; its process group is killed
+/// when dropped.
+struct Vite {
+    child: Child,
+    url: String,
+}
+
+impl Vite {
+    /// Starts Vite in `dir` on a free port of 127.0.0.1 and waits for it to
+    /// announce its URL.
+    fn start(dir: &Path) -> Vite {
+        let mut cmd = Command::new(vite_bin());
+        cmd.args(["--host", "127.0.0.1", "--clearScreen", "false"])
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd.spawn().expect("spawn vite");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut seen = String::new();
+        let url = loop {
+            let mut line = String::new();
+            let n = out.read_line(&mut line).expect("vite output");
+            assert!(n > 0, "vite ended before announcing its URL:\n{seen}");
+            seen.push_str(&line);
+            if line.contains("Local:")
+                && let Some(at) = line.find("http://")
+            {
+                break line[at..].trim().to_string();
+            }
+        };
+        // keep draining its output so it never blocks on a full pipe
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        Vite { child, url }
+    }
+}
+
+impl Drop for Vite {
+    fn drop(&mut self) {
+        kill_group(self.child.id());
+        let _ = self.child.wait();
+    }
+}
+
+/// The body of a GET of `url` (plain HTTP/1.0 on loopback).
+fn http_get(url: &str) -> Vec<u8> {
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut s = std::net::TcpStream::connect(host).expect("connect");
+    s.set_read_timeout(Some(LIMIT)).expect("timeout");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").expect("send");
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).expect("response");
+    let at = all.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
+    assert!(
+        all.starts_with(b"HTTP/1.1 200") || all.starts_with(b"HTTP/1.0 200"),
+        "{}",
+        String::from_utf8_lossy(&all[..at])
+    );
+    all[at + 4..].to_vec()
+}
+
+/// TypeScript that Vite transforms (types stripped, lines moved): the throw
+/// is on line 7 of the source, `first!.name` reading `name` of undefined.
+const MAIN_TS: &str = r#"interface Item {
+  name: string;
+}
+
+function render(items: Item[]): string {
+  const first: Item | undefined = items[1];
+  return first!.name.toUpperCase();
+}
+
+document.getElementById("app")!.textContent = render([{ name: "a" }]);
+"#;
+
+#[test]
+fn a_throw_in_typescript_served_by_vite_maps_to_its_source_line() {
+    let Some(chromium) = require_chromium() else { return };
+    let recorder_dir = tempfile::Builder::new().prefix("brum-beacons-").tempdir().expect("tempdir");
+    let recorder = StaticServer::start(recorder_dir.path());
+    let dir = tempfile::Builder::new().prefix("brum-vite-").tempdir().expect("tempdir");
+    let root = dir.path();
+    let page = "<!doctype html>\n<html><head><title>Vite demo</title></head>\n<body><div id=\"app\"></div><script type=\"module\" src=\"/src/main.ts\"></script></body></html>\n";
+    std::fs::write(root.join("index.html"), inject::inject_whole(page.as_bytes())).expect("write page");
+    std::fs::create_dir_all(root.join("src")).expect("mkdir src");
+    std::fs::write(root.join("src/main.ts"), MAIN_TS).expect("write main.ts");
+    std::fs::create_dir_all(root.join("public/__brum__")).expect("mkdir public");
+    std::fs::write(root.join("public/__brum__/t.js"), telemetry::script()).expect("write t.js");
+    // Vite stands in for brum's proxy: it forwards the beacons to the recorder
+    let config = format!(
+        "export default {{ server: {{ proxy: {{ \"{BEACON_PATH}\": \"http://127.0.0.1:{}\" }} }} }};\n",
+        recorder.port
+    );
+    std::fs::write(root.join("vite.config.mjs"), config).expect("write vite config");
+    let vite = Vite::start(root);
+    let _browser = Browser::open(&chromium, &vite.url);
+
+    let start = Instant::now();
+    let thrown = loop {
+        if let Some(r) = error_of(&reports(&recorder), ErrorKind::Exception, "name") {
+            break r;
+        }
+        assert!(start.elapsed() < LIMIT, "no error from the Vite page; beacons: {:?}", recorder.beacons());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let Report::Error { url: Some(url), line: Some(line), col: Some(col), .. } = &thrown else { panic!("{thrown:?}") };
+    assert!(url.contains("/src/main.ts"), "{url}");
+    // the served file is not the source: its inline source map leads back
+    let served = http_get(url);
+    assert!(locate::inline_source_map(&served).is_some(), "Vite serves an inline map");
+    let at = locate::locate(url, *line, *col, root, Some(&served));
+    assert_eq!(at, Some(("src/main.ts".to_string(), 7, 17)), "served at {line}:{col}");
+    // and that is where its error.detected points
+    let t = telemetry::translate(thrown.clone(), at);
+    let view = t.finding("web", 1).expect("a finding");
+    assert_eq!((view.file, view.line, view.column), (Some("src/main.ts"), Some(7), Some(17)));
 }
