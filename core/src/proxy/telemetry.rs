@@ -17,6 +17,9 @@
 pub mod browser;
 pub mod locate;
 
+pub use browser::{Translated, translate};
+pub use locate::{inline_source_map, locate, map_location, map_with_sourcemap};
+
 use std::time::Instant;
 
 use serde::Deserialize;
