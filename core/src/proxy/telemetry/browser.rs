@@ -18,7 +18,7 @@
 //! }
 //! ```
 
-use super::{ErrorKind, Report};
+use super::Report;
 use crate::events::{Event, FindingView, ProcRef};
 
 /// The `plugin` of a browser error's `error.detected`.
@@ -91,11 +91,11 @@ impl Translated {
     /// fingerprint), covering the `browser.error` event published as `seq`.
     /// `id` and `count` are 0 and 1: the error book sets them.
     pub fn finding(&self, process: &str, seq: u64) -> Option<FindingView<'_>> {
-        let Report::Error { message, kind, .. } = &self.report else { return None };
+        let Report::Error { message, .. } = &self.report else { return None };
         let mut view = FindingView {
             kind: "error",
             custom_kind: None,
-            severity: if *kind == ErrorKind::Resource { "warning" } else { "error" },
+            severity: "error",
             message,
             first_seq: seq,
             last_seq: seq,
@@ -119,7 +119,7 @@ impl Translated {
 mod tests {
     use super::*;
     use crate::events::{Timestamps, json};
-    use crate::proxy::telemetry::Level;
+    use crate::proxy::telemetry::{ErrorKind, Level};
 
     const WEB: ProcRef<'static> = ProcRef { name: "web", index: 0 };
 
