@@ -191,8 +191,25 @@ impl Injector {
             return;
         }
         let budget = PREFIX_LIMIT.saturating_sub(self.pos).min(input.len());
-        for &b in &input[..budget] {
-            if let Some(place) = self.step(b) {
+        let mut i = 0;
+        while i < budget {
+            // runs of bytes that cannot change the state are skipped with
+            // memchr (text up to `<`, a comment up to `-`, a declaration
+            // or end tag up to `>`); the rest goes one byte at a time
+            let run = &input[i..budget];
+            let next = match self.scan {
+                Scan::Text => memchr::memchr(b'<', run),
+                Scan::Comment { dashes: 0 } => memchr::memchr(b'-', run),
+                Scan::Skip | Scan::Decl { matched: 7 | 8 } => memchr::memchr(b'>', run),
+                _ => Some(0),
+            };
+            let Some(k) = next else {
+                self.pos += run.len();
+                break;
+            };
+            self.pos += k;
+            i += k;
+            if let Some(place) = self.step(input[i]) {
                 let at = match place {
                     Place::At(at) => at,
                     Place::Fallback => self.fallback(input),
@@ -200,6 +217,7 @@ impl Injector {
                 self.emit(at, input, out);
                 return;
             }
+            i += 1;
         }
         if self.pos >= PREFIX_LIMIT {
             let at = self.fallback(input);
