@@ -33,7 +33,7 @@ const GOLDEN_PLUGIN_SKIPPED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z",
 const GOLDEN_CONFIG_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"config.error","file":"brum.toml","line":7,"column":1,"key":"plugin.slow-requets","message":"no plugin is named `slow-requets`"}"#;
 const GOLDEN_OUTPUT_FAILED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"output.failed","error":"No space left on device (os error 28)"}"#;
 const GOLDEN_CLIENT_DROPPED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"client.dropped","reason":"outbox_full","queued_bytes":8388608}"#;
-const GOLDEN_SUMMARY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"run.summary","exit_code":1,"processes":[{"process":"web","state":"failed","code":1,"signal":null,"duration_ms":2500,"restarts":1,"errors":2,"warnings":0,"ready_ms":12,"errors_open":1,"warnings_open":0,"resolved":1,"tests_passed":3,"tests_failed":1,"urls":["http://localhost:5173/"]}]}"#;
+const GOLDEN_SUMMARY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"run.summary","exit_code":1,"processes":[{"process":"web","state":"failed","code":1,"signal":null,"duration_ms":2500,"restarts":1,"errors":2,"warnings":0,"browser_errors":1,"ready_ms":12,"errors_open":1,"warnings_open":0,"resolved":1,"tests_passed":3,"tests_failed":1,"urls":["http://localhost:5173/"]}]}"#;
 const GOLDEN_ORPHANS: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.orphans_killed","process":"web","pgid":4242,"signal":"SIGKILL"}"#;
 const GOLDEN_READY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.ready","process":"web","probe":"tcp","after_ms":1200,"run":1}"#;
 const GOLDEN_UNREADY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.unready","process":"web","probe":"http","reason":"not ready after 60.0s","waited_ms":60000}"#;
@@ -45,6 +45,11 @@ const GOLDEN_PROXY_INJECT_SKIPPED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.
 const GOLDEN_PROXY_REQUEST: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.request","process":"web","method":"GET","path":"/src/App.tsx?t=1","status":200,"duration_ms":1.042,"bytes_in":412,"bytes_out":5120,"upgrade":false}"#;
 const GOLDEN_PROXY_REQUEST_FAILED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.request","process":"web","method":"GET","path":"/","status":502,"duration_ms":0.090,"bytes_in":80,"bytes_out":900,"upgrade":false,"error":"connection refused"}"#;
 const GOLDEN_PROXY_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"error.detected","process":"web","plugin":"proxy","kind":"error","severity":"error","message":"GET / → 502: connection refused","fingerprint":"0000000000abcdef","count":1,"id":5,"source":"proxy","code":"502","first_seq":6,"last_seq":6,"fields":{"source":"proxy","method":"GET","path":"/","status":"502"}}"#;
+const GOLDEN_BROWSER_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.error","process":"web","kind":"exception","page":"http://127.0.0.1:20888/","message":"Uncaught TypeError: x is undefined","stack":"TypeError: x is undefined\n    at boom (http://127.0.0.1:20888/src/App.tsx?t=1:12:5)","file":"src/App.tsx","line":12,"col":5}"#;
+const GOLDEN_BROWSER_ERROR_UNLOCATED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.error","process":"web","kind":"fetch","page":"http://127.0.0.1:20888/","message":"fetch GET /api failed: TypeError: Failed to fetch","stack":"","file":null,"line":null,"col":null}"#;
+const GOLDEN_BROWSER_CONSOLE: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.console","process":"web","level":"warn","message":"careful","page":"http://127.0.0.1:20888/"}"#;
+const GOLDEN_BROWSER_PAGE: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.page","process":"web","url":"http://127.0.0.1:20888/","title":"Demo","load_ms":312}"#;
+const GOLDEN_BROWSER_FINDING: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"error.detected","process":"web","plugin":"browser","kind":"error","severity":"error","message":"Uncaught TypeError: x is undefined","fingerprint":"0000000000abcdef","count":1,"id":5,"source":"browser","file":"src/App.tsx","line":12,"column":5,"language":"javascript","first_seq":6,"last_seq":6,"fields":{"source":"browser","page":"http://127.0.0.1:20888/","cause":"exception"}}"#;
 const GOLDEN_GAVE_UP: &str =
     r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.gave_up","process":"web","restarts":5}"#;
 
@@ -198,6 +203,26 @@ fn golden_every_event_kind() {
         fields: &[],
         ..base
     };
+    let browser_fields = vec![
+        ("source".to_string(), "browser".to_string()),
+        ("page".to_string(), "http://127.0.0.1:20888/".to_string()),
+        ("cause".to_string(), "exception".to_string()),
+    ];
+    let browser = FindingView {
+        kind: "error",
+        message: "Uncaught TypeError: x is undefined",
+        first_seq: 6,
+        last_seq: 6,
+        file: Some("src/App.tsx"),
+        line: Some(12),
+        column: Some(5),
+        language: Some("javascript"),
+        fields: &browser_fields,
+        fingerprint: 0xabcdef,
+        count: 1,
+        id: 5,
+        ..base
+    };
     let slow = FindingView {
         custom_kind: Some("slow-request"),
         severity: "warning",
@@ -235,6 +260,7 @@ fn golden_every_event_kind() {
         restarts: 1,
         errors: 2,
         warnings: 0,
+        browser_errors: 1,
         ready_ms: Some(12),
         errors_open: 1,
         warnings_open: 0,
@@ -344,6 +370,46 @@ fn golden_every_event_kind() {
             },
             GOLDEN_PROXY_INJECT_SKIPPED,
         ),
+        (
+            Event::BrowserError {
+                process: WEB,
+                kind: "exception",
+                page: "http://127.0.0.1:20888/",
+                message: "Uncaught TypeError: x is undefined",
+                stack: "TypeError: x is undefined\n    at boom (http://127.0.0.1:20888/src/App.tsx?t=1:12:5)",
+                file: Some("src/App.tsx"),
+                line: Some(12),
+                col: Some(5),
+            },
+            GOLDEN_BROWSER_ERROR,
+        ),
+        (
+            Event::BrowserError {
+                process: WEB,
+                kind: "fetch",
+                page: "http://127.0.0.1:20888/",
+                message: "fetch GET /api failed: TypeError: Failed to fetch",
+                stack: "",
+                file: None,
+                line: None,
+                col: None,
+            },
+            GOLDEN_BROWSER_ERROR_UNLOCATED,
+        ),
+        (
+            Event::BrowserConsole { process: WEB, level: "warn", message: "careful", page: "http://127.0.0.1:20888/" },
+            GOLDEN_BROWSER_CONSOLE,
+        ),
+        (
+            Event::BrowserPage {
+                process: WEB,
+                url: "http://127.0.0.1:20888/",
+                title: Some("Demo"),
+                load_ms: Some(312),
+            },
+            GOLDEN_BROWSER_PAGE,
+        ),
+        (Event::Finding { process: WEB, plugin: "browser", finding: &browser }, GOLDEN_BROWSER_FINDING),
     ];
     for (ev, want) in &cases {
         assert_eq!(enc(ev), format!("{want}\n"), "{}", ev.type_name());

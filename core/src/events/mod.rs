@@ -261,6 +261,37 @@ pub enum Event<'a> {
         /// What went wrong, when brum answered itself or cut the response.
         error: Option<&'a str>,
     },
+    /// An error in a page the proxy served: an uncaught exception, an
+    /// unhandled rejection, a failed `fetch`/XHR or resource (`kind`).
+    /// Always followed by its `error.detected` (`source: "browser"`).
+    BrowserError {
+        process: ProcRef<'a>,
+        /// exception, rejection, fetch, xhr or resource.
+        kind: &'a str,
+        page: &'a str,
+        message: &'a str,
+        /// The browser's stack, brum's own frames removed ("" if none).
+        stack: &'a str,
+        /// The project file (else the served script's URL), 1-based.
+        file: Option<&'a str>,
+        line: Option<u32>,
+        col: Option<u32>,
+    },
+    /// A page called `console.error` or `console.warn`.
+    BrowserConsole {
+        process: ProcRef<'a>,
+        /// error or warn.
+        level: &'a str,
+        message: &'a str,
+        page: &'a str,
+    },
+    /// A page the proxy served finished loading.
+    BrowserPage {
+        process: ProcRef<'a>,
+        url: &'a str,
+        title: Option<&'a str>,
+        load_ms: Option<u64>,
+    },
     /// At the end of a run: per process how it went.
     RunSummary {
         rows: &'a [SummaryRow<'a>],
@@ -308,6 +339,8 @@ pub struct SummaryRow<'a> {
     pub restarts: u32,
     pub errors: u32,
     pub warnings: u32,
+    /// Of `errors`, those its pages reported through the proxy.
+    pub browser_errors: u32,
     /// Time from its (last) start to ready, when it has a probe and passed.
     pub ready_ms: Option<u64>,
     /// Errors and warnings still open at the end.
@@ -408,6 +441,9 @@ impl Event<'_> {
             Event::ProxySkipped { .. } => "proxy.skipped",
             Event::ProxyInjectSkipped { .. } => "proxy.inject_skipped",
             Event::ProxyRequest { .. } => "proxy.request",
+            Event::BrowserError { .. } => "browser.error",
+            Event::BrowserConsole { .. } => "browser.console",
+            Event::BrowserPage { .. } => "browser.page",
         }
     }
 }

@@ -109,6 +109,16 @@ pub fn body(ev: &Event<'_>) -> Option<Map<String, Value>> {
         Event::ProxyInjectSkipped { process, path, reason } => {
             json!({ "process": process.name, "path": path, "reason": reason })
         }
+        Event::BrowserError { process, kind, page, message, stack, file, line, col } => json!({
+            "process": process.name, "kind": kind, "page": page, "message": message, "stack": stack,
+            "file": file, "line": line, "col": col,
+        }),
+        Event::BrowserConsole { process, level, message, page } => {
+            json!({ "process": process.name, "level": level, "message": message, "page": page })
+        }
+        Event::BrowserPage { process, url, title, load_ms } => {
+            json!({ "process": process.name, "url": url, "title": title, "load_ms": load_ms })
+        }
         Event::RunSummary { rows, exit_code } => {
             let processes: Vec<Value> = rows
                 .iter()
@@ -123,6 +133,9 @@ pub fn body(ev: &Event<'_>) -> Option<Map<String, Value>> {
                         "errors": r.errors,
                         "warnings": r.warnings,
                     }));
+                    if r.browser_errors > 0 {
+                        m.insert("browser_errors".into(), r.browser_errors.into());
+                    }
                     if let Some(ms) = r.ready_ms {
                         m.insert("ready_ms".into(), ms.into());
                     }

@@ -434,16 +434,24 @@ pub fn write_local(out: &mut Vec<u8>, status: u16, content_type: &str, body: &[u
     push_u16(out, status);
     out.push(b' ');
     out.extend_from_slice(reason(status).as_bytes());
-    out.extend_from_slice(b"\r\nContent-Type: ");
-    out.extend_from_slice(content_type.as_bytes());
-    out.extend_from_slice(b"\r\nContent-Length: ");
-    crate::events::json::push_u64(out, body.len() as u64);
-    out.extend_from_slice(b"\r\nCache-Control: no-store\r\n");
+    if status == 204 {
+        // no body, and no Content-Length (RFC 9110 §8.6)
+        out.extend_from_slice(b"\r\n");
+    } else {
+        out.extend_from_slice(b"\r\nContent-Type: ");
+        out.extend_from_slice(content_type.as_bytes());
+        out.extend_from_slice(b"\r\nContent-Length: ");
+        crate::events::json::push_u64(out, body.len() as u64);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Cache-Control: no-store\r\n");
     if close {
         out.extend_from_slice(b"Connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
+    if status != 204 {
+        out.extend_from_slice(body);
+    }
 }
 
 #[cfg(test)]

@@ -1,21 +1,30 @@
-//! The proxy's protocol side: a reverse proxy per dev-server URL lives in
-//! the reactor (`reactor/proxy`, which owns the sockets); this module is
-//! what it needs that has no sockets — HTTP/1.1 heads and their framing
-//! ([`http`], [`chunked`]), which URLs are proxied and where to
-//! ([`target`]), the pages brum answers with ([`page`]), the recent
-//! requests ([`history`]), and the seams where brum's own paths
-//! (`/__brum__/…`) and HTML responses are handled ([`local`], [`body`]).
+//! The reverse proxy in front of the dev servers' URLs (issue #19), its
+//! parts without sockets: a proxy per URL lives in the reactor
+//! (`reactor/proxy`, which owns the sockets and calls these).
 //!
-//! Leaf-level: no mio, no fds, no clock; uses `events` for its number
-//! formatting only.
+//! - HTTP/1.1 heads and their framing ([`http`], [`chunked`]), which URLs
+//!   are proxied and where to ([`target`]), the pages brum answers with
+//!   ([`page`]), the recent requests ([`history`]);
+//! - the browser's telemetry: [`inject`] decides whether an HTML response
+//!   gets the telemetry script and inserts it while the body streams
+//!   through ([`rewrite`] runs a body through it, chunked or not);
+//!   [`telemetry`] serves that script and turns the beacons it sends back
+//!   into reports and events; [`scripts`] keeps the inline source maps of
+//!   the scripts served, to place browser errors in the sources;
+//! - the seams the engine calls: [`local`] (brum's own paths) and [`body`]
+//!   (what happens to a response body).
+//!
+//! Leaf-level: no mio, no fds; the clock is passed in.
 
 pub mod chunked;
 pub mod history;
 pub mod http;
+pub mod inject;
 pub mod page;
 pub mod rewrite;
 pub mod scripts;
 pub mod target;
+pub mod telemetry;
 
 /// Paths under this prefix are brum's own (the telemetry script and its
 /// beacons), answered by the proxy and never forwarded.
@@ -23,7 +32,9 @@ pub const LOCAL_PREFIX: &str = "/__brum__/";
 
 /// Requests to brum's own paths.
 pub mod local {
-    /// What brum does with a request to one of its own paths.
+    use super::telemetry::{BEACON_PATH, MAX_BODY, SCRIPT_PATH};
+
+    /// Whether brum answers a request itself.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum Route {
         /// Not brum's: forward it.
@@ -35,25 +46,43 @@ pub mod local {
 
     /// Where a request goes.
     pub fn route(target: &str) -> Route {
-        if target.starts_with(super::LOCAL_PREFIX) { Route::Answer { max_body: 64 << 10 } } else { Route::Forward }
+        if target.starts_with(super::LOCAL_PREFIX) { Route::Answer { max_body: MAX_BODY } } else { Route::Forward }
     }
 
-    /// A local answer: status, content type, body.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct Answer {
-        pub status: u16,
-        pub content_type: &'static str,
-        pub body: Vec<u8>,
+    /// Which of brum's paths a request is for.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Local {
+        /// The telemetry script (`GET`).
+        Script,
+        /// A batch of reports (`POST`).
+        Beacon,
+        /// One of them, with another method.
+        MethodNotAllowed,
+        NotFound,
     }
 
-    /// The answer to a request for one of brum's paths (whose body was
-    /// read whole).
-    pub fn answer(method: &str, target: &str, _body: &[u8]) -> Answer {
-        let _ = method;
-        Answer {
-            status: 404,
-            content_type: "text/plain; charset=utf-8",
-            body: format!("404 Not Found: {target} is not one of brum's paths\n").into_bytes(),
+    pub fn which(method: &str, target: &str) -> Local {
+        let path = &target[..target.find(['?', '#']).unwrap_or(target.len())];
+        match (method, path) {
+            ("GET", SCRIPT_PATH) => Local::Script,
+            ("POST", BEACON_PATH) => Local::Beacon,
+            (_, SCRIPT_PATH | BEACON_PATH) => Local::MethodNotAllowed,
+            _ => Local::NotFound,
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn brums_paths() {
+            assert_eq!(route("/__brum__/t.js"), Route::Answer { max_body: MAX_BODY });
+            assert_eq!(route("/src/__brum__/x"), Route::Forward);
+            assert_eq!(which("GET", "/__brum__/t.js?v=1"), Local::Script);
+            assert_eq!(which("POST", "/__brum__/telemetry"), Local::Beacon);
+            assert_eq!(which("GET", "/__brum__/telemetry"), Local::MethodNotAllowed);
+            assert_eq!(which("GET", "/__brum__/nope"), Local::NotFound);
         }
     }
 }
@@ -61,6 +90,8 @@ pub mod local {
 /// What happens to response bodies on their way to the browser.
 pub mod body {
     use httparse::Header;
+
+    use super::inject;
 
     /// What to do with a response's body.
     pub enum Plan {
@@ -84,16 +115,30 @@ pub mod body {
         }
     }
 
-    /// The plan for a response (its status and headers).
+    impl super::rewrite::Filter for inject::Injector {
+        fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
+            inject::Injector::push(self, input, out);
+        }
+        fn finish(&mut self, out: &mut Vec<u8>) {
+            inject::Injector::finish(self, out);
+        }
+    }
+
+    /// The plan for a response (its status and headers): an HTML page
+    /// gets the telemetry script.
     pub fn plan(status: u16, headers: &[Header<'_>]) -> Plan {
-        let _ = (status, headers);
-        Plan::Pass
+        match inject::plan(status, headers) {
+            inject::Plan::Inject(injector) => {
+                Plan::Rewrite { filter: Box::new(injector), added: inject::ADDED_LEN as u64 }
+            }
+            inject::Plan::Skip(why) => Plan::Skip(why),
+            inject::Plan::Pass => Plan::Pass,
+        }
     }
 
     /// Whether to ask the dev server for an uncompressed body (a page
     /// navigation whose HTML brum changes).
     pub fn wants_identity(req_headers: &[Header<'_>]) -> bool {
-        let _ = req_headers;
-        false
+        inject::wants_identity(req_headers)
     }
 }

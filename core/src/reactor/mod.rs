@@ -124,6 +124,8 @@ struct Stats {
     tests_failed: u64,
     /// URLs announced by the current run (a restart clears them).
     urls: Vec<String>,
+    /// Errors reported from its pages through the proxy (of `errors`).
+    browser_errors: u32,
     /// Seq of the last line of its previous full report (a watcher's).
     last_full_report: u64,
 }

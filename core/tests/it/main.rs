@@ -2,6 +2,7 @@
 //! real pipes and signals. Shared helpers live here; one module per area.
 
 mod attack;
+mod browser;
 mod config_errors;
 mod control;
 mod detect;
@@ -11,6 +12,7 @@ mod mcp;
 mod plugins;
 mod proxy;
 mod proxy_attack;
+mod proxy_browser;
 mod ready;
 mod run;
 mod settings;

@@ -104,6 +104,12 @@ impl Session {
         (authority(&ev["proxy_url"]), authority(&ev["url"]).replace("localhost", "127.0.0.1"))
     }
 
+    /// Stops brum (SIGTERM) and returns its `run.summary`.
+    pub fn end(&mut self) -> Value {
+        kill(self.child.id() as i32, libc::SIGTERM);
+        self.wait_type("run.summary")
+    }
+
     pub fn ask(&self, req: Value) -> Value {
         ask_timed(&self.p, &req).0
     }

@@ -39,6 +39,17 @@ const srv = http.createServer((req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 1000 });
     res.write('partial...');
     console.log('hanging');
+  } else if (p.startsWith('/static/') && !p.includes('..')) {
+    // files of ./static, as a dev server serves sources by path
+    const file = require('path').join(process.cwd(), decodeURIComponent(p.slice(1)));
+    require('fs').readFile(file, (err, data) => {
+      if (err) { res.writeHead(404); res.end('no such file'); return; }
+      const type = file.endsWith('.html') ? 'text/html; charset=utf-8' : 'text/javascript';
+      const headers = { 'Content-Type': type };
+      if (file.includes('csp')) headers['Content-Security-Policy'] = "script-src 'self'; connect-src 'none'";
+      res.writeHead(200, headers);
+      res.end(data);
+    });
   } else if (p === '/flaky') {
     srv.flaky = (srv.flaky || 0) + 1;
     res.writeHead(srv.flaky === 1 ? 500 : 200, { 'Content-Type': 'text/plain' });

@@ -10,8 +10,10 @@
 //! and their timeouts (one sweep a second while a connection has a
 //! deadline); [`publish`] turns finished exchanges into `proxy.request`
 //! events, the error lifecycle and the request history, and answers the
-//! views. The HTTP itself is [`crate::proxy`]'s (no sockets there).
+//! views; [`browser`] answers brum's own paths (the telemetry script, the
+//! pages' beacons). The HTTP itself is [`crate::proxy`]'s (no sockets there).
 
+mod browser;
 mod conn;
 mod flow;
 mod publish;
@@ -76,6 +78,8 @@ pub(super) struct ProxyServer {
     /// The inline source maps of the scripts served (browser errors are
     /// placed in the project's sources through them).
     pub scripts: crate::proxy::scripts::Scripts,
+    /// The beacons' endpoint: its limits and what they dropped.
+    telemetry: crate::proxy::telemetry::Telemetry,
     skipped: Vec<String>,
     sweep_armed: bool,
 }
@@ -92,6 +96,7 @@ impl ProxyServer {
             again: Vec::new(),
             history: History::default(),
             scripts: Default::default(),
+            telemetry: Default::default(),
             skipped: Vec::new(),
             sweep_armed: false,
         }
@@ -299,10 +304,7 @@ impl Reactor {
                     };
                     conn.answer_unavailable(&cx, why, &page);
                 }
-                Step::Local => {
-                    let a = crate::proxy::local::answer(&conn.ex.method, &conn.ex.path, &conn.ex.local_body);
-                    conn.answer_local(a.status, a.content_type, &a.body);
-                }
+                Step::Local => self.answer_brum_path(slot),
                 Step::Close => {
                     self.close_conn(slot);
                     return;
