@@ -109,3 +109,31 @@ fn a_throw_in_typescript_served_by_vite_through_brum_is_placed_in_its_source() {
     // Vite's HMR socket went through the proxy as a tunnel
     s.wait("the HMR upgrade", |e| e["type"] == "proxy.request" && e["upgrade"] == true);
 }
+
+/// README's proxy demo, as it is in `examples/proxy-demo` (on free ports):
+/// its page's two bugs come back at their lines.
+#[test]
+fn the_readme_proxy_demo_reports_its_two_bugs() {
+    let Some(chromium) = require_chromium() else { return };
+    let demo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/proxy-demo");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let toml = std::fs::read_to_string(demo.join("brum.toml"))
+        .expect("the demo's brum.toml")
+        .replace("PORT = 5174", &format!("PORT = {port}"))
+        .replace("port = 20888", "port = 0");
+    let mut s = Session::start(&toml, &[]);
+    for f in ["server.js", "index.html", "src/app.js"] {
+        std::fs::create_dir_all(s.p.path().join("src")).expect("mkdir src");
+        std::fs::copy(demo.join(f), s.p.path().join(f)).expect("copy the demo");
+    }
+    let (proxy, _) = s.proxy();
+    let _browser = Browser::open(&chromium, &format!("http://{proxy}/"));
+    let read =
+        s.wait("the missing item", |e| e["type"] == "error.detected" && e["source"] == "browser" && e["line"] == 5);
+    assert_eq!((read["file"].as_str(), read["column"].as_u64()), (Some("src/app.js"), Some(26)), "{read}");
+    assert!(read["message"].as_str().expect("message").contains("reading 'name'"), "{read}");
+    let stats =
+        s.wait("the failed stats", |e| e["type"] == "error.detected" && e["source"] == "browser" && e["line"] == 14);
+    assert!(stats["message"].as_str().expect("message").contains("/api/stats failed: 500"), "{stats}");
+    s.wait("the server's side of it", |e| e["type"] == "error.detected" && e["source"] == "proxy");
+}
