@@ -15,6 +15,9 @@ pub(super) struct Validator<'a> {
     pub(super) path: &'a Path,
     pub(super) lines: LineIndex,
     pub(super) errors: Vec<ConfigError>,
+    /// Whether a file without processes is a mistake (not when only its
+    /// plugin settings are read).
+    pub(super) need_processes: bool,
 }
 
 impl Validator<'_> {
@@ -55,7 +58,7 @@ impl Validator<'_> {
                 ),
             );
         }
-        if raw.process.is_empty() {
+        if raw.process.is_empty() && self.need_processes {
             self.errors.push(ConfigError {
                 file: self.path.to_path_buf(),
                 line: None,
@@ -76,11 +79,12 @@ impl Validator<'_> {
         self.check_cycles(&processes, &dep_spans);
         self.check_ready_exit(&processes, &raw);
         let plugins = self.plugins(&raw, &base);
+        let proxy = self.proxy(raw.proxy.as_ref());
         if !self.errors.is_empty() {
             return Err(ConfigErrors(self.errors));
         }
         let scripts = vec![None; processes.len()];
-        Ok(Config { source: Source::Toml(self.path.to_path_buf()), settings, processes, scripts, plugins })
+        Ok(Config { source: Source::Toml(self.path.to_path_buf()), settings, processes, scripts, plugins, proxy })
     }
 
     fn process(
@@ -370,7 +374,7 @@ impl Validator<'_> {
     }
 
     fn plugins(&mut self, raw: &raw::RawFile, base: &Path) -> PluginConfig {
-        let mut pc = PluginConfig::default();
+        let mut pc = PluginConfig { file: Some(self.path.to_path_buf()), ..PluginConfig::default() };
         if let Some(d) = &raw.plugins_dir {
             let dir = base.join(d.get_ref());
             if !dir.is_dir() {
@@ -408,7 +412,36 @@ impl Validator<'_> {
                 }
                 flatten(k, v, &mut settings);
             }
-            pc.tables.push(PluginTable { name: name.clone(), enabled, settings });
+            let (line, column) = self.lines.locate(table.span().start);
+            pc.tables.push(PluginTable { name: name.clone(), enabled, settings, line, column });
+        }
+        pc
+    }
+
+    /// `[proxy]`: on or off, the first port, the script injection.
+    fn proxy(&mut self, raw: Option<&raw::RawProxy>) -> ProxyConfig {
+        let mut pc = ProxyConfig::default();
+        let Some(raw) = raw else { return pc };
+        pc.enabled = raw.enabled.unwrap_or(true);
+        pc.inject = raw.inject.unwrap_or(true);
+        if let Some(p) = &raw.port {
+            let port = match p.get_ref() {
+                Value::Integer(n) => u16::try_from(*n).ok(),
+                Value::String(s) => s.trim().parse::<u16>().ok(),
+                _ => None,
+            };
+            match port {
+                Some(n) => pc.port = n,
+                None => self.err(
+                    p.span(),
+                    "proxy.port".into(),
+                    format!(
+                        "expected a TCP port from 1 to 65535 (the first one tried; each proxied URL takes \
+                         the next free one) or 0 (any free port), found {}",
+                        describe(p.get_ref())
+                    ),
+                ),
+            }
         }
         pc
     }

@@ -124,6 +124,19 @@ pub fn render(
             retry_ms: n(v, "retry_ms"),
         },
         "plugin.log" => Event::PluginLog { plugin: s(v, "plugin"), text: s(v, "text") },
+        "plugin.skipped" => Event::PluginSkipped {
+            plugin: s(v, "plugin"),
+            count: n(v, "count"),
+            given: n(v, "given"),
+            reason: s(v, "reason"),
+        },
+        "config.error" => Event::ConfigError {
+            file: s(v, "file"),
+            line: v["line"].as_u64().map(|x| x as usize),
+            column: v["column"].as_u64().map(|x| x as usize),
+            key: v["key"].as_str(),
+            message: s(v, "message"),
+        },
         "output.failed" => Event::OutputFailed { error: s(v, "error") },
         "client.dropped" => Event::ClientDropped { queued_bytes: n(v, "queued_bytes"), reason: s(v, "reason") },
         "process.orphans_killed" => Event::OrphansKilled {
@@ -152,10 +165,43 @@ pub fn render(
         "process.blocked" => {
             Event::ProcessBlocked { process: pr, dependency: s(v, "dependency"), reason: s(v, "reason") }
         }
+        "browser.error" => Event::BrowserError {
+            process: pr,
+            kind: s(v, "kind"),
+            page: s(v, "page"),
+            message: s(v, "message"),
+            stack: s(v, "stack"),
+            file: v["file"].as_str(),
+            line: v["line"].as_u64().map(|x| x as u32),
+            col: v["col"].as_u64().map(|x| x as u32),
+        },
+        "browser.console" => {
+            Event::BrowserConsole { process: pr, level: s(v, "level"), message: s(v, "message"), page: s(v, "page") }
+        }
+        "browser.page" => Event::BrowserPage {
+            process: pr,
+            url: s(v, "url"),
+            title: v["title"].as_str(),
+            load_ms: v["load_ms"].as_u64(),
+        },
         "error.detected" | "url.detected" | "build.event" | "test.passed" | "test.failed" | "finding" => {
             return finding(v, ty, pr, style, scratch, out);
         }
         "run.summary" => return summary(v, style, index_of, scratch, out),
+        "proxy.started" => Event::ProxyStarted { process: pr, url: s(v, "url"), proxy_url: s(v, "proxy_url") },
+        "proxy.skipped" => Event::ProxySkipped { process: pr, url: s(v, "url"), reason: s(v, "reason") },
+        "proxy.inject_skipped" => Event::ProxyInjectSkipped { process: pr, path: s(v, "path"), reason: s(v, "reason") },
+        "proxy.request" => Event::ProxyRequest {
+            process: pr,
+            method: s(v, "method"),
+            path: s(v, "path"),
+            status: n(v, "status") as u16,
+            duration_us: (v["duration_ms"].as_f64().unwrap_or(0.0) * 1000.0).round() as u64,
+            bytes_in: n(v, "bytes_in"),
+            bytes_out: n(v, "bytes_out"),
+            upgrade: v["upgrade"] == true,
+            error: v["error"].as_str(),
+        },
         _ => {
             // a type this version does not know: its name and its fields
             let _ = write!(out, "{} * {ty} {v}", if name.is_empty() { "brum" } else { name });
@@ -233,6 +279,7 @@ fn summary(v: &Value, style: HumanStyle, index_of: &dyn Fn(&str) -> usize, scrat
                 restarts: n(r, "restarts") as u32,
                 errors: n(r, "errors") as u32,
                 warnings: n(r, "warnings") as u32,
+                browser_errors: n(r, "browser_errors") as u32,
                 ready_ms: r["ready_ms"].as_u64(),
                 errors_open: n(r, "errors_open") as u32,
                 warnings_open: n(r, "warnings_open") as u32,
@@ -289,6 +336,8 @@ mod tests {
             id: 3,
             ..build
         };
+        let browser_fields = vec![("source".to_string(), "browser".to_string())];
+        let browser = FindingView { fields: &browser_fields, language: Some("javascript"), ..err };
         let urls = vec!["http://localhost:5173/".to_string()];
         let rows = [SummaryRow {
             process: WEB,
@@ -299,6 +348,7 @@ mod tests {
             restarts: 1,
             errors: 2,
             warnings: 0,
+            browser_errors: 1,
             ready_ms: Some(12),
             errors_open: 1,
             warnings_open: 0,
@@ -333,6 +383,43 @@ mod tests {
             Event::ErrorResolved { process: WEB, id: 3, fingerprint: 7, reason: "rebuilt clean" },
             Event::RunSummary { rows: &rows, exit_code: 1 },
             Event::DaemonStopping { reason: "SIGTERM" },
+            Event::Finding { process: WEB, plugin: "browser", finding: &browser },
+            Event::BrowserError {
+                process: WEB,
+                kind: "exception",
+                page: "http://h/",
+                message: "Uncaught TypeError: x",
+                stack: "TypeError: x\n    at f (http://h/a.js:1:2)",
+                file: Some("a.js"),
+                line: Some(1),
+                col: Some(2),
+            },
+            Event::BrowserConsole { process: WEB, level: "error", message: "bad\nsecond line", page: "http://h/" },
+            Event::BrowserConsole { process: WEB, level: "warn", message: "careful", page: "http://h/" },
+            Event::BrowserPage { process: WEB, url: "http://h/", title: Some("Demo"), load_ms: Some(312) },
+            Event::BrowserPage { process: WEB, url: "http://h/", title: None, load_ms: None },
+            Event::PluginSkipped { plugin: "slow", count: 12, given: 4096, reason: "ring_evicted" },
+            Event::ConfigError {
+                file: "brum.toml",
+                line: Some(7),
+                column: Some(1),
+                key: Some("plugin.x"),
+                message: "no plugin is named `x`",
+            },
+            Event::ProxyStarted { process: WEB, url: "http://localhost:5173/", proxy_url: "http://127.0.0.1:20888/" },
+            Event::ProxySkipped { process: WEB, url: "https://localhost/", reason: "https" },
+            Event::ProxyInjectSkipped { process: WEB, path: "/", reason: "script-src 'none'" },
+            Event::ProxyRequest {
+                process: WEB,
+                method: "POST",
+                path: "/api",
+                status: 502,
+                duration_us: 12_345,
+                bytes_in: 1,
+                bytes_out: 2,
+                upgrade: false,
+                error: Some("connection refused"),
+            },
         ];
         for color in [false, true] {
             let style = HumanStyle { color, width: 5 };

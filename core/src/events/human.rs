@@ -213,6 +213,34 @@ pub fn encode_opts(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>, raw_ter
             let _ = write!(out, "[{plugin}] {text}");
             end(out, style);
         }
+        Event::PluginSkipped { plugin, count, given, reason } => {
+            prefix(out, style, "brum", None, b'*');
+            let why = match reason {
+                "catch_up_limit" => "more than it may catch up on",
+                "failed" => "it failed while catching up",
+                _ => "pushed out of the process rings before it was ready",
+            };
+            let _ = write!(
+                out,
+                "plugin {plugin} was given {given} lines it missed while compiling; {count} more it will never see ({why})"
+            );
+            end(out, style);
+        }
+        Event::ConfigError { file, line, column, key, message } => {
+            prefix(out, style, "brum", None, b'*');
+            let _ = write!(out, "{file}");
+            if let Some(l) = line {
+                let _ = write!(out, ":{l}");
+                if let Some(c) = column {
+                    let _ = write!(out, ":{c}");
+                }
+            }
+            let _ = match key {
+                Some(k) => write!(out, ": {k}: {message}"),
+                None => write!(out, ": {message}"),
+            };
+            end(out, style);
+        }
         Event::PluginLoaded { .. } => {}
         Event::OutputFailed { error } => {
             prefix(out, style, "brum", None, b'*');
@@ -339,7 +367,76 @@ pub fn encode_opts(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>, raw_ter
             let _ = write!(out, "stopping everything ({reason})");
             end(out, style);
         }
+        Event::ProxyStarted { process, url, proxy_url } => {
+            lifecycle(out, style, process);
+            if style.color {
+                out.extend_from_slice(CYAN);
+            }
+            let _ = write!(out, "proxy: {proxy_url} → {url}");
+            end(out, style);
+        }
+        Event::ProxySkipped { process, url, reason } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "no proxy for {url}: {reason}");
+            end(out, style);
+        }
+        Event::ProxyInjectSkipped { process, path, reason } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "no browser telemetry in {path}: {reason}");
+            end(out, style);
+        }
+        // what the dev server answered is for `brum requests` (a 404 for a
+        // favicon is no news); its failures show
+        Event::ProxyRequest { status, error: None, .. } if status < 500 => {}
+        Event::ProxyRequest { process, method, path, status, duration_us, error, .. } => {
+            lifecycle(out, style, process);
+            if style.color {
+                out.extend_from_slice(RED);
+            }
+            let _ = write!(out, "{method} {path} → {status} in ");
+            push_duration(out, duration_us / 1000);
+            if let Some(e) = error {
+                let _ = write!(out, ": {e}");
+            }
+            end(out, style);
+        }
+        // its error.detected, which follows, is the readable line
+        Event::BrowserError { .. } => {}
+        Event::BrowserConsole { process, level, message, .. } => {
+            lifecycle(out, style, process);
+            if style.color {
+                out.extend_from_slice(if level == "error" { RED } else { YELLOW });
+            }
+            let _ = write!(out, "console.{level}: ");
+            first_line(out, message);
+            end(out, style);
+        }
+        Event::BrowserPage { process, url, title, load_ms } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "page loaded: {url}");
+            if let Some(t) = title.filter(|t| !t.is_empty()) {
+                out.extend_from_slice(b" \"");
+                first_line(out, t);
+                out.push(b'"');
+            }
+            if let Some(ms) = load_ms {
+                out.extend_from_slice(b" in ");
+                push_duration(out, ms);
+            }
+            end(out, style);
+        }
         Event::DaemonStarted { .. } | Event::DaemonStopped { .. } => {}
+    }
+}
+
+/// The first line of `text` (a page's message can be a whole stack), with
+/// how many more there were.
+fn first_line(out: &mut Vec<u8>, text: &str) {
+    let mut lines = text.lines();
+    out.extend_from_slice(lines.next().unwrap_or("").as_bytes());
+    let more = lines.count();
+    if more > 0 {
+        let _ = write!(out, " (+{more} lines)");
     }
 }
 
@@ -363,6 +460,9 @@ fn summary(out: &mut Vec<u8>, style: HumanStyle, rows: &[SummaryRow<'_>], exit_c
         let _ = write!(out, "  {:<9} {:<11}", plural(r.errors_open, "error"), plural(r.warnings_open, "warning"));
         if r.resolved > 0 {
             let _ = write!(out, " ({} fixed)", r.resolved);
+        }
+        if r.browser_errors > 0 {
+            let _ = write!(out, " ({} in the browser)", r.browser_errors);
         }
         if r.restarts > 0 {
             let _ = write!(out, " {}", plural(r.restarts, "restart"));
@@ -526,5 +626,30 @@ mod tests {
             },
         );
         assert!(a.starts_with(PALETTE[1]));
+    }
+
+    #[test]
+    fn the_browser_says_console_messages_and_page_loads_and_leaves_errors_to_their_finding() {
+        let console = |level, message| Event::BrowserConsole { process: API, level, message, page: "http://h/" };
+        assert_eq!(plain(&console("warn", "careful")), "api   * console.warn: careful\n");
+        assert_eq!(
+            plain(&console("error", "TypeError: x\n    at f (a.js:1:2)\n    at g (a.js:3:4)")),
+            "api   * console.error: TypeError: x (+2 lines)\n"
+        );
+        let page = Event::BrowserPage { process: API, url: "http://h/", title: Some("Demo"), load_ms: Some(312) };
+        assert_eq!(plain(&page), "api   * page loaded: http://h/ \"Demo\" in 312ms\n");
+        let bare = Event::BrowserPage { process: API, url: "http://h/", title: Some(""), load_ms: None };
+        assert_eq!(plain(&bare), "api   * page loaded: http://h/\n");
+        let err = Event::BrowserError {
+            process: API,
+            kind: "exception",
+            page: "http://h/",
+            message: "boom",
+            stack: "",
+            file: None,
+            line: None,
+            col: None,
+        };
+        assert_eq!(plain(&err), "", "its error.detected is the readable line");
     }
 }

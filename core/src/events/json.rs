@@ -51,6 +51,24 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             push_str(out, plugin);
             encode_finding(out, f);
         }
+        Event::ProxyRequest { process, method, path, status, duration_us, bytes_in, bytes_out, upgrade, error } => {
+            proc_key(out, process);
+            key(out, "method");
+            push_str(out, method);
+            key(out, "path");
+            push_str(out, path);
+            key(out, "status");
+            push_u64(out, u64::from(status));
+            key(out, "duration_ms");
+            push_millis(out, duration_us);
+            key(out, "bytes_in");
+            push_u64(out, bytes_in);
+            key(out, "bytes_out");
+            push_u64(out, bytes_out);
+            key(out, "upgrade");
+            out.extend_from_slice(if upgrade { b"true" } else { b"false" });
+            opt_str(out, "error", error);
+        }
         _ => {}
     }
     out.extend_from_slice(b"}\n");
@@ -98,6 +116,8 @@ fn encode_finding(out: &mut Vec<u8>, f: &FindingView<'_>) {
                 key(out, "id");
                 push_u64(out, f.id);
             }
+            // where it was seen when not in a process's output ("browser")
+            opt_str(out, "source", f.field("source"));
         }
         "url.detected" => {
             key(out, "url");
@@ -129,6 +149,17 @@ fn encode_finding(out: &mut Vec<u8>, f: &FindingView<'_>) {
             push_str(out, f.severity);
             key(out, "message");
             push_str(out, f.message);
+            // one that counts as a warning or error is tracked like them
+            if f.id > 0 {
+                key(out, "fingerprint");
+                out.push(b'"');
+                push_hex(out, f.fingerprint);
+                out.push(b'"');
+                key(out, "count");
+                push_u64(out, u64::from(f.count));
+                key(out, "id");
+                push_u64(out, f.id);
+            }
         }
     }
     opt_str(out, "file", f.file);
@@ -198,6 +229,13 @@ pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
         buf[i] = b'0' + v as u8;
     }
     out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends microseconds as milliseconds with three decimals (`0.412`).
+pub fn push_millis(out: &mut Vec<u8>, us: u64) {
+    push_u64(out, us / 1000);
+    let frac = us % 1000;
+    out.extend_from_slice(&[b'.', b'0' + (frac / 100) as u8, b'0' + (frac / 10 % 10) as u8, b'0' + (frac % 10) as u8]);
 }
 
 /// Appends 16 lowercase hex digits.

@@ -23,19 +23,33 @@ const GOLDEN_URL: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"url
 const GOLDEN_BUILD: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"build.event","process":"web","plugin":"errors","status":"failure","message":"Found 2 errors.","first_seq":3,"last_seq":4,"fields":{"status":"failure","report":"full"}}"#;
 const GOLDEN_TEST: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"test.failed","process":"web","plugin":"errors","passed":3,"failed":1,"skipped":0,"message":"Tests: 1 failed, 3 passed","first_seq":3,"last_seq":4,"fields":{"passed":"3","failed":"1"}}"#;
 const GOLDEN_FINDING: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"finding","process":"web","plugin":"todo","kind":"todo","severity":"info","message":"TODO: x","first_seq":3,"last_seq":4}"#;
+const GOLDEN_FINDING_COUNTED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"finding","process":"web","plugin":"slow","kind":"slow-request","severity":"warning","message":"GET /api took 2300 ms","fingerprint":"0000000000000012","count":3,"id":5,"first_seq":3,"last_seq":4}"#;
 const GOLDEN_RESOLVED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"error.resolved","process":"web","id":4,"fingerprint":"0000000000abcdef","reason":"rebuilt clean"}"#;
 const GOLDEN_PLUGIN_LOADED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"plugin.loaded","plugin":"errors","version":"0.2.0","source":"builtin:errors","filter":false,"cached":true,"load_ms":6}"#;
 const GOLDEN_PLUGIN_FAILED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"plugin.failed","plugin":"x","reason":"trap","action":"restarting","failures":2,"retry_ms":200}"#;
 const GOLDEN_PLUGIN_LOG: &str =
     r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"plugin.log","plugin":"x","text":"hello"}"#;
+const GOLDEN_PLUGIN_SKIPPED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"plugin.skipped","plugin":"slow","count":12,"given":4096,"reason":"ring_evicted"}"#;
+const GOLDEN_CONFIG_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"config.error","file":"brum.toml","line":7,"column":1,"key":"plugin.slow-requets","message":"no plugin is named `slow-requets`"}"#;
 const GOLDEN_OUTPUT_FAILED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"output.failed","error":"No space left on device (os error 28)"}"#;
 const GOLDEN_CLIENT_DROPPED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"client.dropped","reason":"outbox_full","queued_bytes":8388608}"#;
-const GOLDEN_SUMMARY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"run.summary","exit_code":1,"processes":[{"process":"web","state":"failed","code":1,"signal":null,"duration_ms":2500,"restarts":1,"errors":2,"warnings":0,"ready_ms":12,"errors_open":1,"warnings_open":0,"resolved":1,"tests_passed":3,"tests_failed":1,"urls":["http://localhost:5173/"]}]}"#;
+const GOLDEN_SUMMARY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"run.summary","exit_code":1,"processes":[{"process":"web","state":"failed","code":1,"signal":null,"duration_ms":2500,"restarts":1,"errors":2,"warnings":0,"browser_errors":1,"ready_ms":12,"errors_open":1,"warnings_open":0,"resolved":1,"tests_passed":3,"tests_failed":1,"urls":["http://localhost:5173/"]}]}"#;
 const GOLDEN_ORPHANS: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.orphans_killed","process":"web","pgid":4242,"signal":"SIGKILL"}"#;
 const GOLDEN_READY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.ready","process":"web","probe":"tcp","after_ms":1200,"run":1}"#;
 const GOLDEN_UNREADY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.unready","process":"web","probe":"http","reason":"not ready after 60.0s","waited_ms":60000}"#;
 const GOLDEN_UNHEALTHY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.unhealthy","process":"web","probe":"http","failures":3}"#;
 const GOLDEN_BLOCKED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.blocked","process":"web","dependency":"db","reason":"ended without being ready"}"#;
+const GOLDEN_PROXY_STARTED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.started","process":"web","url":"http://localhost:5173/","proxy_url":"http://127.0.0.1:20888/"}"#;
+const GOLDEN_PROXY_SKIPPED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.skipped","process":"web","url":"https://localhost:5173/","reason":"https: no certificate"}"#;
+const GOLDEN_PROXY_INJECT_SKIPPED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.inject_skipped","process":"web","path":"/admin","reason":"the page's Content-Security-Policy does not allow a same-origin script"}"#;
+const GOLDEN_PROXY_REQUEST: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.request","process":"web","method":"GET","path":"/src/App.tsx?t=1","status":200,"duration_ms":1.042,"bytes_in":412,"bytes_out":5120,"upgrade":false}"#;
+const GOLDEN_PROXY_REQUEST_FAILED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.request","process":"web","method":"GET","path":"/","status":502,"duration_ms":0.090,"bytes_in":80,"bytes_out":900,"upgrade":false,"error":"connection refused"}"#;
+const GOLDEN_PROXY_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"error.detected","process":"web","plugin":"proxy","kind":"error","severity":"error","message":"GET / → 502: connection refused","fingerprint":"0000000000abcdef","count":1,"id":5,"source":"proxy","code":"502","first_seq":6,"last_seq":6,"fields":{"source":"proxy","method":"GET","path":"/","status":"502"}}"#;
+const GOLDEN_BROWSER_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.error","process":"web","kind":"exception","page":"http://127.0.0.1:20888/","message":"Uncaught TypeError: x is undefined","stack":"TypeError: x is undefined\n    at boom (http://127.0.0.1:20888/src/App.tsx?t=1:12:5)","file":"src/App.tsx","line":12,"col":5}"#;
+const GOLDEN_BROWSER_ERROR_UNLOCATED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.error","process":"web","kind":"fetch","page":"http://127.0.0.1:20888/","message":"fetch GET /api failed: TypeError: Failed to fetch","stack":"","file":null,"line":null,"col":null}"#;
+const GOLDEN_BROWSER_CONSOLE: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.console","process":"web","level":"warn","message":"careful","page":"http://127.0.0.1:20888/"}"#;
+const GOLDEN_BROWSER_PAGE: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.page","process":"web","url":"http://127.0.0.1:20888/","title":"Demo","load_ms":312}"#;
+const GOLDEN_BROWSER_FINDING: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"error.detected","process":"web","plugin":"browser","kind":"error","severity":"error","message":"Uncaught TypeError: x is undefined","fingerprint":"0000000000abcdef","count":1,"id":5,"source":"browser","file":"src/App.tsx","line":12,"column":5,"language":"javascript","first_seq":6,"last_seq":6,"fields":{"source":"browser","page":"http://127.0.0.1:20888/","cause":"exception"}}"#;
 const GOLDEN_GAVE_UP: &str =
     r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.gave_up","process":"web","restarts":5}"#;
 
@@ -189,6 +203,53 @@ fn golden_every_event_kind() {
         fields: &[],
         ..base
     };
+    let browser_fields = vec![
+        ("source".to_string(), "browser".to_string()),
+        ("page".to_string(), "http://127.0.0.1:20888/".to_string()),
+        ("cause".to_string(), "exception".to_string()),
+    ];
+    let browser = FindingView {
+        kind: "error",
+        message: "Uncaught TypeError: x is undefined",
+        first_seq: 6,
+        last_seq: 6,
+        file: Some("src/App.tsx"),
+        line: Some(12),
+        column: Some(5),
+        language: Some("javascript"),
+        fields: &browser_fields,
+        fingerprint: 0xabcdef,
+        count: 1,
+        id: 5,
+        ..base
+    };
+    let slow = FindingView {
+        custom_kind: Some("slow-request"),
+        severity: "warning",
+        message: "GET /api took 2300 ms",
+        fingerprint: 0x12,
+        count: 3,
+        id: 5,
+        ..todo
+    };
+    let proxy_fields = vec![
+        ("source".to_string(), "proxy".to_string()),
+        ("method".into(), "GET".into()),
+        ("path".into(), "/".into()),
+        ("status".into(), "502".into()),
+    ];
+    let proxy_error = FindingView {
+        kind: "error",
+        message: "GET / → 502: connection refused",
+        code: Some("502"),
+        first_seq: 6,
+        last_seq: 6,
+        fields: &proxy_fields,
+        fingerprint: 0xabcdef,
+        count: 1,
+        id: 5,
+        ..base
+    };
     let urls = vec!["http://localhost:5173/".to_string()];
     let rows = [SummaryRow {
         process: WEB,
@@ -199,6 +260,7 @@ fn golden_every_event_kind() {
         restarts: 1,
         errors: 2,
         warnings: 0,
+        browser_errors: 1,
         ready_ms: Some(12),
         errors_open: 1,
         warnings_open: 0,
@@ -219,6 +281,7 @@ fn golden_every_event_kind() {
         (Event::Finding { process: WEB, plugin: "errors", finding: &base }, GOLDEN_BUILD),
         (Event::Finding { process: WEB, plugin: "errors", finding: &test }, GOLDEN_TEST),
         (Event::Finding { process: WEB, plugin: "todo", finding: &todo }, GOLDEN_FINDING),
+        (Event::Finding { process: WEB, plugin: "slow", finding: &slow }, GOLDEN_FINDING_COUNTED),
         (Event::ErrorResolved { process: WEB, id: 4, fingerprint: 0xabcdef, reason: "rebuilt clean" }, GOLDEN_RESOLVED),
         (
             Event::PluginLoaded {
@@ -236,6 +299,20 @@ fn golden_every_event_kind() {
             GOLDEN_PLUGIN_FAILED,
         ),
         (Event::PluginLog { plugin: "x", text: "hello" }, GOLDEN_PLUGIN_LOG),
+        (
+            Event::PluginSkipped { plugin: "slow", count: 12, given: 4096, reason: "ring_evicted" },
+            GOLDEN_PLUGIN_SKIPPED,
+        ),
+        (
+            Event::ConfigError {
+                file: "brum.toml",
+                line: Some(7),
+                column: Some(1),
+                key: Some("plugin.slow-requets"),
+                message: "no plugin is named `slow-requets`",
+            },
+            GOLDEN_CONFIG_ERROR,
+        ),
         (Event::OutputFailed { error: "No space left on device (os error 28)" }, GOLDEN_OUTPUT_FAILED),
         (Event::ClientDropped { queued_bytes: 8388608, reason: "outbox_full" }, GOLDEN_CLIENT_DROPPED),
         (Event::RunSummary { rows: &rows, exit_code: 1 }, GOLDEN_SUMMARY),
@@ -248,6 +325,91 @@ fn golden_every_event_kind() {
         (Event::ProcessUnhealthy { process: WEB, probe: "http", failures: 3 }, GOLDEN_UNHEALTHY),
         (Event::ProcessBlocked { process: WEB, dependency: "db", reason: "ended without being ready" }, GOLDEN_BLOCKED),
         (Event::ProcessGaveUp { process: WEB, restarts: 5 }, GOLDEN_GAVE_UP),
+        (
+            Event::ProxyStarted { process: WEB, url: "http://localhost:5173/", proxy_url: "http://127.0.0.1:20888/" },
+            GOLDEN_PROXY_STARTED,
+        ),
+        (
+            Event::ProxySkipped { process: WEB, url: "https://localhost:5173/", reason: "https: no certificate" },
+            GOLDEN_PROXY_SKIPPED,
+        ),
+        (
+            Event::ProxyRequest {
+                process: WEB,
+                method: "GET",
+                path: "/src/App.tsx?t=1",
+                status: 200,
+                duration_us: 1042,
+                bytes_in: 412,
+                bytes_out: 5120,
+                upgrade: false,
+                error: None,
+            },
+            GOLDEN_PROXY_REQUEST,
+        ),
+        (
+            Event::ProxyRequest {
+                process: WEB,
+                method: "GET",
+                path: "/",
+                status: 502,
+                duration_us: 90,
+                bytes_in: 80,
+                bytes_out: 900,
+                upgrade: false,
+                error: Some("connection refused"),
+            },
+            GOLDEN_PROXY_REQUEST_FAILED,
+        ),
+        (Event::Finding { process: WEB, plugin: "proxy", finding: &proxy_error }, GOLDEN_PROXY_ERROR),
+        (
+            Event::ProxyInjectSkipped {
+                process: WEB,
+                path: "/admin",
+                reason: "the page's Content-Security-Policy does not allow a same-origin script",
+            },
+            GOLDEN_PROXY_INJECT_SKIPPED,
+        ),
+        (
+            Event::BrowserError {
+                process: WEB,
+                kind: "exception",
+                page: "http://127.0.0.1:20888/",
+                message: "Uncaught TypeError: x is undefined",
+                stack: "TypeError: x is undefined\n    at boom (http://127.0.0.1:20888/src/App.tsx?t=1:12:5)",
+                file: Some("src/App.tsx"),
+                line: Some(12),
+                col: Some(5),
+            },
+            GOLDEN_BROWSER_ERROR,
+        ),
+        (
+            Event::BrowserError {
+                process: WEB,
+                kind: "fetch",
+                page: "http://127.0.0.1:20888/",
+                message: "fetch GET /api failed: TypeError: Failed to fetch",
+                stack: "",
+                file: None,
+                line: None,
+                col: None,
+            },
+            GOLDEN_BROWSER_ERROR_UNLOCATED,
+        ),
+        (
+            Event::BrowserConsole { process: WEB, level: "warn", message: "careful", page: "http://127.0.0.1:20888/" },
+            GOLDEN_BROWSER_CONSOLE,
+        ),
+        (
+            Event::BrowserPage {
+                process: WEB,
+                url: "http://127.0.0.1:20888/",
+                title: Some("Demo"),
+                load_ms: Some(312),
+            },
+            GOLDEN_BROWSER_PAGE,
+        ),
+        (Event::Finding { process: WEB, plugin: "browser", finding: &browser }, GOLDEN_BROWSER_FINDING),
     ];
     for (ev, want) in &cases {
         assert_eq!(enc(ev), format!("{want}\n"), "{}", ev.type_name());

@@ -195,6 +195,26 @@ pub enum Event<'a> {
         plugin: &'a str,
         text: &'a str,
     },
+    /// A plugin loaded while processes ran caught up on what it missed,
+    /// but not on all of it: `count` lines it will never see (pushed out of
+    /// the rings before it was ready, beyond the catch-up bound, or after it
+    /// failed), `given` it was given.
+    PluginSkipped {
+        plugin: &'a str,
+        count: u64,
+        given: u64,
+        reason: &'a str,
+    },
+    /// A configuration mistake found once the session runs (a settings
+    /// table naming no plugin: known only when every plugin has said its
+    /// name).
+    ConfigError {
+        file: &'a str,
+        line: Option<usize>,
+        column: Option<usize>,
+        key: Option<&'a str>,
+        message: &'a str,
+    },
     /// brum's event output failed (disk full, file too large): the reason.
     OutputFailed {
         error: &'a str,
@@ -203,6 +223,74 @@ pub enum Event<'a> {
     ClientDropped {
         queued_bytes: u64,
         reason: &'a str,
+    },
+    /// A proxy listens for a dev server's URL (again, when a new run of
+    /// the process announces it, or a new port it follows).
+    ProxyStarted {
+        process: ProcRef<'a>,
+        url: &'a str,
+        proxy_url: &'a str,
+    },
+    /// An HTML page brum would add its telemetry script to but may not
+    /// (its Content-Security-Policy would block it, it is compressed):
+    /// said once per proxy and reason.
+    ProxyInjectSkipped {
+        process: ProcRef<'a>,
+        path: &'a str,
+        reason: &'a str,
+    },
+    /// An announced URL gets no proxy, and why.
+    ProxySkipped {
+        process: ProcRef<'a>,
+        url: &'a str,
+        reason: &'a str,
+    },
+    /// One request through a proxy, when its response ended (an upgrade:
+    /// when the connection switched protocols).
+    ProxyRequest {
+        process: ProcRef<'a>,
+        method: &'a str,
+        path: &'a str,
+        status: u16,
+        duration_us: u64,
+        /// Bytes from the browser (head and body).
+        bytes_in: u64,
+        /// Bytes to the browser (head and body).
+        bytes_out: u64,
+        upgrade: bool,
+        /// What went wrong, when brum answered itself or cut the response.
+        error: Option<&'a str>,
+    },
+    /// An error in a page the proxy served: an uncaught exception, an
+    /// unhandled rejection, a failed `fetch`/XHR or resource (`kind`).
+    /// Always followed by its `error.detected` (`source: "browser"`).
+    BrowserError {
+        process: ProcRef<'a>,
+        /// exception, rejection, fetch, xhr or resource.
+        kind: &'a str,
+        page: &'a str,
+        message: &'a str,
+        /// The browser's stack, brum's own frames removed ("" if none).
+        stack: &'a str,
+        /// The project file (else the served script's URL), 1-based.
+        file: Option<&'a str>,
+        line: Option<u32>,
+        col: Option<u32>,
+    },
+    /// A page called `console.error` or `console.warn`.
+    BrowserConsole {
+        process: ProcRef<'a>,
+        /// error or warn.
+        level: &'a str,
+        message: &'a str,
+        page: &'a str,
+    },
+    /// A page the proxy served finished loading.
+    BrowserPage {
+        process: ProcRef<'a>,
+        url: &'a str,
+        title: Option<&'a str>,
+        load_ms: Option<u64>,
     },
     /// At the end of a run: per process how it went.
     RunSummary {
@@ -251,6 +339,8 @@ pub struct SummaryRow<'a> {
     pub restarts: u32,
     pub errors: u32,
     pub warnings: u32,
+    /// Of `errors`, those its pages reported through the proxy.
+    pub browser_errors: u32,
     /// Time from its (last) start to ready, when it has a probe and passed.
     pub ready_ms: Option<u64>,
     /// Errors and warnings still open at the end.
@@ -286,6 +376,21 @@ impl FindingView<'_> {
     /// A free field by key.
     pub fn field(&self, key: &str) -> Option<&str> {
         self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Whether it is a problem that counts — in the run summary, `ps`,
+    /// `brum errors` and `--fail-on` — and as what: `"error"` or
+    /// `"warning"`. Errors and warnings by kind; a plugin's own kind by its
+    /// severity (critical and error count as errors, warning as a warning,
+    /// info not at all); URLs, builds and tests never.
+    pub fn counts_as(&self) -> Option<&'static str> {
+        match (self.kind, self.severity) {
+            ("error", _) => Some("error"),
+            ("warning", _) => Some("warning"),
+            ("custom", "critical" | "error") => Some("error"),
+            ("custom", "warning") => Some("warning"),
+            _ => None,
+        }
     }
 
     /// The event type this finding is published as.
@@ -327,9 +432,18 @@ impl Event<'_> {
             Event::PluginLoaded { .. } => "plugin.loaded",
             Event::PluginFailed { .. } => "plugin.failed",
             Event::PluginLog { .. } => "plugin.log",
+            Event::PluginSkipped { .. } => "plugin.skipped",
+            Event::ConfigError { .. } => "config.error",
             Event::RunSummary { .. } => "run.summary",
             Event::ClientDropped { .. } => "client.dropped",
             Event::OutputFailed { .. } => "output.failed",
+            Event::ProxyStarted { .. } => "proxy.started",
+            Event::ProxySkipped { .. } => "proxy.skipped",
+            Event::ProxyInjectSkipped { .. } => "proxy.inject_skipped",
+            Event::ProxyRequest { .. } => "proxy.request",
+            Event::BrowserError { .. } => "browser.error",
+            Event::BrowserConsole { .. } => "browser.console",
+            Event::BrowserPage { .. } => "browser.page",
         }
     }
 }

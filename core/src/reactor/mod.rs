@@ -17,10 +17,13 @@
 //! reap, restart), [`findings`] (the plugins' batch and what they found),
 //! [`socket`] (the control socket: transport, answers, tails).
 
+mod catchup;
+mod compiles;
 mod findings;
 mod lifecycle;
 mod pipes;
 mod probes;
+mod proxy;
 mod reload;
 mod search;
 mod socket;
@@ -49,8 +52,11 @@ use timers::{TimerKind, Timers};
 
 const SIGNALS: Token = Token(0);
 const STDOUT: Token = Token(1);
-// Token(2) is the control socket's listener (socket::LISTENER); pipes
-// start at pipes::FIRST_PIPE, clients at socket::CLIENT_BASE.
+// Token(2) is the control socket's listener (socket::LISTENER); then the
+// compiling plugins' pipes (compiles::FIRST_COMPILE); pipes start at
+// pipes::FIRST_PIPE, probes at probes::PROBE_BASE, clients at
+// socket::CLIENT_BASE, proxy listeners at proxy::LISTEN_BASE and proxied
+// connections at proxy::CONN_BASE.
 
 /// Fatal reactor failures (per-process trouble becomes events instead).
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +124,8 @@ struct Stats {
     tests_failed: u64,
     /// URLs announced by the current run (a restart clears them).
     urls: Vec<String>,
+    /// Errors reported from its pages through the proxy (of `errors`).
+    browser_errors: u32,
     /// Seq of the last line of its previous full report (a watcher's).
     last_full_report: u64,
 }
@@ -149,7 +157,7 @@ const SAME_SIGNAL_WINDOW: Duration = Duration::from_secs(1);
 /// exit code.
 pub fn run(config: &Config, opts: &RunOptions, out: Output, host: Option<PluginHost>) -> Result<i32, ReactorError> {
     let mut r = Reactor::new(config, opts, out)?;
-    r.host = host.filter(|h| !h.is_empty());
+    r.host = host.filter(|h| h.has_plugins());
     r.start();
     r.event_loop()?;
     Ok(r.finish())
@@ -183,6 +191,8 @@ struct Reactor {
     evict_report_armed: bool,
     out_registered: bool,
     host: Option<PluginHost>,
+    /// Plugins being compiled or catching up.
+    loading: compiles::Loading,
     found: Vec<Found>,
     verdicts: Vec<(u64, Verdict)>,
     plugin_tick_armed: Option<Instant>,
@@ -197,6 +207,8 @@ struct Reactor {
     turn_read: usize,
     /// The output failed with an error other than its reader going away.
     output_failed: bool,
+    /// The reverse proxies (`--proxy`, `[proxy]`).
+    proxy: Option<proxy::ProxyServer>,
 }
 
 impl Reactor {
@@ -267,6 +279,7 @@ impl Reactor {
             evict_report_armed: false,
             out_registered,
             host: None,
+            loading: compiles::Loading::default(),
             found: Vec::new(),
             verdicts: Vec::new(),
             plugin_tick_armed: None,
@@ -278,6 +291,7 @@ impl Reactor {
             daemon: opts.daemon,
             turn_read: 0,
             output_failed: false,
+            proxy: config.proxy.enabled.then(|| proxy::ProxyServer::new(config.proxy)),
         })
     }
 
@@ -288,6 +302,8 @@ impl Reactor {
         self.end_orphans();
         self.to_spawn = self.selection.iter().copied().collect();
         self.spawn_some();
+        // plugins not in the cache compile meanwhile, in child processes
+        self.start_compiles();
     }
 
     /// Ends the process groups that sessions of this directory killed with
@@ -350,11 +366,12 @@ impl Reactor {
         let mut events = Events::with_capacity(256);
         while !self.all_done() {
             let busy = !self.ready.is_empty() && !self.em.output().is_full();
-            let timeout = if busy || self.requests_waiting() || self.spawnable_now() {
-                Some(Duration::ZERO)
-            } else {
-                self.timers.next_deadline().map(|d| d.saturating_duration_since(Instant::now()))
-            };
+            let timeout =
+                if busy || self.requests_waiting() || self.spawnable_now() || self.catching_up() || self.proxy_busy() {
+                    Some(Duration::ZERO)
+                } else {
+                    self.timers.next_deadline().map(|d| d.saturating_duration_since(Instant::now()))
+                };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -367,6 +384,14 @@ impl Reactor {
                     SIGNALS => signalled = true,
                     STDOUT => {}
                     socket::LISTENER => self.accept_clients(),
+                    Token(t) if Self::is_compile_token(t) => self.compile_ready(t),
+                    Token(t) if t >= proxy::CONN_BASE => {
+                        let closed = ev.is_read_closed() || ev.is_error();
+                        let readable = ev.is_readable() || closed;
+                        let writable = ev.is_writable() || ev.is_write_closed() || ev.is_error();
+                        self.proxy_ready(t - proxy::CONN_BASE, readable, writable, closed)
+                    }
+                    Token(t) if t >= proxy::LISTEN_BASE => self.proxy_accept(t - proxy::LISTEN_BASE),
                     Token(t) if t >= socket::CLIENT_BASE => self.client_ready(t - socket::CLIENT_BASE),
                     Token(t) if t >= probes::PROBE_BASE => self.probe_ready(t),
                     Token(t) if t < pipes::FIRST_PIPE => {}
@@ -374,12 +399,14 @@ impl Reactor {
                 }
             }
             self.read_pipes();
+            self.catch_up_step();
             if signalled {
                 self.handle_signals();
             }
             self.fire_timers();
             self.spawn_some();
             self.serve_requests();
+            self.proxy_turn();
             self.pump_control();
             self.flush_output();
         }
@@ -420,6 +447,7 @@ impl Reactor {
                 | TimerKind::Restart { .. }
                 | TimerKind::Healthy { .. } => self.lifecycle_timer(kind),
                 TimerKind::ClientSweep => self.sweep_clients(),
+                TimerKind::ProxySweep => self.proxy_sweep(),
                 TimerKind::Probe { proc, generation, attempt, what } => {
                     self.probe_timer_fired(proc, generation, attempt, what)
                 }
@@ -441,8 +469,12 @@ impl Reactor {
 
     fn all_done(&self) -> bool {
         let ended = self.to_spawn.is_empty() && self.procs.iter().all(|p| !p.child.is_active());
+        // a run whose processes ended before a plugin was ready still gets
+        // that plugin's findings (unless it is being stopped)
+        let stopped = matches!(self.shutdown, Some(Shutdown::Signal(_) | Shutdown::Requested | Shutdown::OutputClosed));
+        let plugins_ready = stopped || !self.plugins_loading();
         // a daemon waits for `brum down` (or a signal) even when idle
-        ended && (!self.daemon || self.shutdown.is_some())
+        ended && plugins_ready && (!self.daemon || self.shutdown.is_some())
     }
 
     /// After the last process: stop stragglers, report, and compute the exit
@@ -471,6 +503,10 @@ impl Reactor {
         };
         if self.output_failed && code == 0 {
             code = 1;
+        }
+        // a settings table that named no plugin (found once all were ready)
+        if self.loading.config_errors > 0 && code == 0 {
+            code = 2;
         }
         // what is still broken at the end (errors fixed during the run, as
         // by a watcher's clean re-check, do not fail it)

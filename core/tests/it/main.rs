@@ -2,6 +2,7 @@
 //! real pipes and signals. Shared helpers live here; one module per area.
 
 mod attack;
+mod browser;
 mod config_errors;
 mod control;
 mod detect;
@@ -9,8 +10,13 @@ mod faults;
 mod lifecycle;
 mod mcp;
 mod plugins;
+mod proxy;
+mod proxy_attack;
+mod proxy_browser;
 mod ready;
 mod run;
+mod settings;
+mod startup;
 mod view;
 
 use std::io::{BufRead, BufReader, Read};
