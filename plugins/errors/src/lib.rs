@@ -2,17 +2,20 @@
 //!
 //! Lines arrive in order per (process, stream) and pass through layers,
 //! each a module with one job:
-//! - **fast reject** (`reject::cannot_start`): on the raw bytes, a stream
-//!   with nothing open skips a line that cannot start a record — most lines
-//!   of healthy output; no allocation, no copy;
+//! - **fast reject** (`reject`): on the raw bytes, before any stream
+//!   lookup, a stream with nothing open skips a line that cannot start a
+//!   record — most lines of healthy output; no allocation, no copy;
 //! - **normalize**: ANSI (CSI incl. 8-bit, OSC, string escapes), `\r` and
 //!   erase-line redraws, timestamps, `[name]` / `name |` / `(client)`
-//!   prefixes and a logger's level word (kept apart as [`normalize::Level`]);
-//!   borrows the line, or writes once into a reused buffer;
-//! - **blocks** (`blocks`, `dispatch`, `indented`): a record is open or not;
-//!   an open one is continued or closed by its mode's `cont_*` rule, a line
-//!   with nothing open may start one (anchored on its first byte; lines
-//!   without ':' leave after one `memchr`);
+//!   prefixes and a logger's level word (kept apart as [`normalize::Level`]),
+//!   TAP comments; borrows the line, or writes once into a reused buffer;
+//!   rows a terminal UI scrolled above its live status on one physical
+//!   line are cut back into rows (`terminal`);
+//! - **blocks** (`blocks`, `dispatch`, `indented`, `lookahead`): a record
+//!   is open or not; an open one is continued or closed by its mode's
+//!   `cont_*` rule (or holds lines until a later one says whose they are),
+//!   a line with nothing open may start one (anchored on its first byte;
+//!   lines without ':' leave after one `memchr`);
 //! - **locations** (`locations`): every syntax a tool writes one in
 //!   (`path:l:c`, `path(l,c)`, `path (l:c)`, `File "p", line N`, `at f
 //!   (p:l:c)`, `╭─[ p:l:c ]`, `File: p:l:c`, `--> p:l:c`, `in p on line N`,
