@@ -768,9 +768,10 @@ def report(bench: Bench, env: Env, tools, args, started):
     L = []
     present = [t for t in tools if t not in env.skipped]
     peers_present = [t for t in present if t in PEERS]
-    tp_wls = [w for w in ("throughput-2x", "throughput-8x") if any(r["workload"] == w for r in rows)]
+    tp_wls = [w for w in ("throughput-1x", "throughput-2x", "throughput-8x") if any(r["workload"] == w for r in rows)]
     for wl in tp_wls:
-        lab = {"throughput-2x": f"2 × {args.lines2:,} lines", "throughput-8x": f"8 × {args.lines8:,} lines"}[wl]
+        lab = {"throughput-1x": f"1 × {args.lines2:,} lines", "throughput-2x": f"2 × {args.lines2:,} lines",
+               "throughput-8x": f"8 × {args.lines8:,} lines"}[wl]
         L.append(f"**Throughput and framing, {lab}** (~70-byte lines, output to a file; median (min–max) of {args.reps} reps)\n")
         L.append("| tool | lines/s | wall s | CPU s (supervisor) | peak RSS MB | broken | lost | dup/gaps | × best peer | cat ÷ tool |")
         L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -908,7 +909,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="short windows (20 s dev load, 10 s idle, 5 s latency)")
     ap.add_argument("--reps", type=int, default=None, help="repetitions per workload (default 5, quick 3)")
     ap.add_argument("--only", default="", help="comma-separated tools, from: " + ",".join(ALL_TOOLS))
-    ap.add_argument("--workloads", default="throughput,latency,devload,idle,shutdown,exitcode")
+    ap.add_argument("--workloads", default="throughput,latency,devload,idle,shutdown,exitcode",
+                    help="comma-separated; also throughput-1x (one process, the 2x line count), not in the default")
     ap.add_argument("--timeout", type=float, default=60, help="cap per throughput run, seconds")
     ap.add_argument("--scale", type=float, default=None, help="scale the throughput line counts (default 1, quick 0.25)")
     ap.add_argument("--dev-secs", type=float, help="dev-load window (default 60, quick 20)")
@@ -943,6 +945,9 @@ def main():
         return ts[k:] + ts[:k]
 
     plan = []
+    if "throughput-1x" in wls:
+        # one process printing 2x's line count (1,000,000 at scale 1)
+        plan.append(("throughput-1x", run_tools, lambda t, r: bench.throughput("throughput-1x", t, r, 1, args.lines2)))
     if "throughput" in wls:
         plan.append(("throughput-2x", run_tools, lambda t, r: bench.throughput("throughput-2x", t, r, 2, args.lines2)))
         plan.append(("throughput-8x", run_tools, lambda t, r: bench.throughput("throughput-8x", t, r, 8, args.lines8)))
