@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGINS: [&str; 6] = ["errors", "urls", "filter", "misbehave", "snoop", "oldabi"];
+const PLUGINS: [&str; 7] = ["errors", "urls", "filter", "misbehave", "snoop", "oldabi", "intruder"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
@@ -14,8 +14,19 @@ fn main() {
     let plugins = root.join("plugins");
     let out_dir = PathBuf::from(env("OUT_DIR"));
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
-    for sub in ["Cargo.toml", "Cargo.lock", ".cargo", "sdk", "errors", "urls", "filter", "misbehave", "snoop", "oldabi"]
-    {
+    for sub in [
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo",
+        "sdk",
+        "errors",
+        "urls",
+        "filter",
+        "misbehave",
+        "snoop",
+        "oldabi",
+        "intruder",
+    ] {
         println!("cargo:rerun-if-changed={}", plugins.join(sub).display());
     }
     println!("cargo:rerun-if-env-changed=BRUM_PLUGINS_TARGET_DIR");

@@ -22,6 +22,7 @@ mod calls;
 pub mod discover;
 mod engine;
 mod host;
+mod link;
 mod sandbox;
 
 pub use batch::{BatchLine, FLAG_STDERR, FLAG_TRUNCATED};

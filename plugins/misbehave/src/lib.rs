@@ -8,8 +8,9 @@
 //! - `garbage`: returns a finding with a seq brum never gave it on "boom";
 //! - `huge`: returns 20,000 findings on "boom" (brum accepts 10,000);
 //! - `sleep`: sleeps 1 ms on "boom" (waiting on a clock is not allowed);
-//! - `fail-configure`: rejects its settings;
+//! - `fail-configure`: says why on stderr, then rejects its settings;
 //! - `stderr`: prints each line to stderr;
+//! - `flood`: prints 100,000 lines to stderr on "boom";
 //! - `every`: traps on every `n`-th batch (setting `n`);
 //! - `probe`: reports what the sandbox lets it see (env, args, clocks) as
 //!   a finding on the first line (files cannot even be imported: see the
@@ -41,6 +42,7 @@ impl Plugin for Misbehave {
             }
         }
         if self.mode == "fail-configure" {
+            eprintln!("misbehave: mode fail-configure, so no settings will do");
             return Err("this plugin refuses every configuration".into());
         }
         Ok(())
@@ -108,6 +110,11 @@ impl Plugin for Misbehave {
                 f.first_seq = u64::MAX - 1;
                 f.last_seq = u64::MAX;
                 out.findings.push(f);
+            }
+            "flood" => {
+                for i in 1..=100_000 {
+                    eprintln!("flood line {i}");
+                }
             }
             "huge" => {
                 for _ in 0..20_000 {
