@@ -86,6 +86,25 @@ fn a_plugin_that_sleeps_is_stopped_not_waited_for() {
     assert!(reason.contains("may not wait"), "{reason}");
 }
 
+/// wasi:http is linked (componentize-js imports it) but sends nothing: a
+/// request gets `HTTP-request-denied` at once, and a body write that would
+/// wait forever (nothing reads it) stops the plugin instead of the reactor.
+#[test]
+fn http_is_refused_and_a_write_that_would_wait_stops_the_plugin() {
+    let (events, out) = misbehaving("http", "");
+    assert_session_survived(&events, &out);
+    assert!(of_type(&events, "plugin.failed").is_empty(), "{events:#?}");
+    let found: Vec<&Value> = of_type(&events, "finding").into_iter().filter(|f| f["kind"] == "http").collect();
+    assert_eq!(found.len(), 1, "{events:#?}");
+    assert_eq!(found[0]["message"], "http: refused (ErrorCode::HttpRequestDenied)");
+
+    let (events, out) = misbehaving("http-wait", "");
+    assert_session_survived(&events, &out);
+    let reason = failure_reason(&events);
+    assert!(reason.contains("plugins may not wait"), "{reason}");
+    assert!(of_type(&events, "finding").iter().all(|f| f["kind"] != "http"), "the write never returned");
+}
+
 #[test]
 fn garbage_results_are_rejected() {
     let (events, out) = misbehaving("garbage", "");
