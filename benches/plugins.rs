@@ -8,8 +8,8 @@ use brum::plugins::{BUILTINS, Budgets, Origin, Pipe, PluginHost, PluginSpec};
 
 fn host_with(origin: Origin) -> PluginHost {
     let mut host = PluginHost::new(Budgets::default(), vec!["web".into()]).expect("engine");
-    let cache = std::env::temp_dir().join("brum-bench-cache");
-    host.load(&PluginSpec { origin, settings: Vec::new() }, Some(&cache)).expect("plugin loads");
+    host.set_cache(Some(&std::env::temp_dir().join("brum-bench-cache")));
+    host.load(&PluginSpec::new(origin)).expect("plugin loads");
     host
 }
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGINS: [&str; 7] = ["errors", "urls", "filter", "misbehave", "snoop", "oldabi", "intruder"];
+const PLUGINS: [&str; 8] = ["errors", "urls", "filter", "misbehave", "snoop", "oldabi", "intruder", "impostor"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
@@ -26,6 +26,7 @@ fn main() {
         "snoop",
         "oldabi",
         "intruder",
+        "impostor",
     ] {
         println!("cargo:rerun-if-changed={}", plugins.join(sub).display());
     }

@@ -82,6 +82,23 @@ brum completions zsh > ~/.zfunc/_brum\n  brum completions fish > ~/.config/fish/
     Completions { shell: clap_complete::Shell },
     /// Print brum's man page (roff), e.g. `brum man > brum.1 && man ./brum.1`.
     Man,
+    /// Compile one plugin into the cache and answer `ok` or `rejected` and
+    /// why (brum runs this itself, so that no start-up waits on a compile).
+    #[command(name = "__compile", hide = true)]
+    Compile(CompileArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CompileArgs {
+    /// The cache folder to fill.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cache: PathBuf,
+    /// A built-in plugin, by name.
+    #[arg(long, value_name = "NAME", conflicts_with = "file", required_unless_present = "file")]
+    pub(crate) builtin: Option<String>,
+    /// A plugin file.
+    #[arg(long, value_name = "FILE.wasm")]
+    pub(crate) file: Option<PathBuf>,
 }
 
 /// How a client command finds the running brum.
@@ -202,7 +219,8 @@ pub(crate) struct PluginsArgs {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum PluginsAction {
-    /// Validate one .wasm file: a component of the brum:plugin@0.1.0 world that loads and describes itself.
+    /// Validate one .wasm file: a component of the brum:plugin@0.2.0 world that loads and describes itself
+    /// (compiled once: the compiled code, or the refusal, is cached like a session's).
     Check {
         #[arg(value_name = "FILE.wasm")]
         file: PathBuf,
@@ -218,7 +236,9 @@ pub(crate) struct PluginOpts {
     /// Load no plugins at all (not even the built-in ones).
     #[arg(long)]
     pub(crate) no_plugins: bool,
-    /// Exit 2 if a plugin cannot be loaded, instead of going on without it.
+    /// Exit 2 if a plugin cannot be loaded, instead of going on without it. Plugins not compiled yet
+    /// are then compiled before anything starts (without it, processes start at once and such a
+    /// plugin catches up on their output when it is ready).
     #[arg(long)]
     pub(crate) strict_plugins: bool,
 }

@@ -11,17 +11,15 @@ use brum::config::{self, Config, ConfigErrors, Source};
 use brum::events::human::HumanStyle;
 use brum::files;
 use brum::output::{Format, Output};
-use brum::plugins::{self, Notice, PluginHost, discover};
 use brum::reactor::{self, FailOn, RunOptions};
 
 mod args;
 mod cli;
 mod mcp;
+mod plugin_cmds;
 
-use args::{
-    Cli, ClientArgs, Cmd, ColorChoice, FailOnChoice, FormatChoice, PluginOpts, PluginsAction, PluginsArgs, RunArgs,
-    ScriptsArgs, UpArgs,
-};
+use args::{Cli, ClientArgs, Cmd, ColorChoice, FailOnChoice, FormatChoice, RunArgs, ScriptsArgs, UpArgs};
+use plugin_cmds::{load_plugins, plugins_cmd};
 // the client commands in cli.rs name these as crate::…
 use args::{ErrorsArgs, LogsArgs, TailArgs};
 
@@ -34,6 +32,7 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run(args),
         Cmd::Scripts(args) => scripts(args),
         Cmd::Plugins(args) => plugins_cmd(args),
+        Cmd::Compile(args) => plugin_cmds::compile_cmd(args),
         Cmd::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             // into a buffer first: clap_complete panics when its writer fails
@@ -99,7 +98,13 @@ fn run(args: RunArgs) -> ExitCode {
         if !args.names.is_empty() {
             return fail("give either process names or a command after `--`, not both");
         }
-        config::ad_hoc(args.command.clone(), args.name.clone())
+        let mut cfg = config::ad_hoc(args.command.clone(), args.name.clone());
+        // plugin settings from the brum.toml here (or --config), if any
+        match plugin_cmds::ad_hoc_plugin_settings(args.config.as_deref()) {
+            Ok(p) => cfg.plugins = p,
+            Err(e) => return fail(e),
+        }
+        cfg
     } else {
         if args.name.is_some() {
             return fail("--name names the command given after `--`; no command was given");
@@ -289,112 +294,6 @@ fn project_dir(cfg: &Config) -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| std::env::current_dir().ok())
         .unwrap_or_else(|| PathBuf::from("."))
-}
-
-fn new_host(cfg: &Config) -> Result<PluginHost, ExitCode> {
-    let budgets = discover::budgets(&cfg.plugins);
-    let names = cfg.processes.iter().map(|p| p.name.clone()).collect();
-    PluginHost::new(budgets, names).map_err(|e| {
-        eprintln!("brum: {e}");
-        ExitCode::from(1)
-    })
-}
-
-fn load_plugins(cfg: &Config, opts: &PluginOpts) -> Result<Option<PluginHost>, ExitCode> {
-    let specs = discover::specs(&cfg.plugins, &project_dir(cfg), &opts.plugins, opts.no_plugins);
-    if specs.is_empty() {
-        return Ok(None);
-    }
-    let mut host = new_host(cfg)?;
-    let cache = plugins::cache_dir();
-    for spec in &specs {
-        if let Err(reason) = host.load(spec, cache.as_deref())
-            && opts.strict_plugins
-        {
-            eprintln!("brum: plugin {}: {reason}", spec.origin.describe());
-            return Err(ExitCode::from(EXIT_USAGE));
-        }
-    }
-    Ok(Some(host))
-}
-
-fn plugins_cmd(args: PluginsArgs) -> ExitCode {
-    if let Some(PluginsAction::Check { file }) = &args.action {
-        return match plugins::check_file(file) {
-            Ok((info, imports)) => {
-                println!("{}: ok", file.display());
-                println!("  name:        {}", info.name);
-                println!("  version:     {}", info.version);
-                println!("  description: {}", info.description);
-                println!("  filter:      {}", info.filter);
-                println!("  imports:     {}", if imports.is_empty() { "none".to_string() } else { imports.join(", ") });
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(e),
-        };
-    }
-    let cfg = match load(args.config.as_deref()) {
-        Ok(c) => c,
-        Err(ConfigErrors(errs)) if errs.iter().all(|e| e.message.starts_with("no brum.toml")) => {
-            config::ad_hoc(vec!["true".into()], None)
-        }
-        Err(e) => return fail(e),
-    };
-    let opts = PluginOpts { plugins: args.plugins.clone(), ..PluginOpts::default() };
-    let mut rows: Vec<serde_json::Value> = Vec::new();
-    for b in &plugins::BUILTINS {
-        if !discover::builtin_enabled(&cfg.plugins, b) {
-            rows.push(serde_json::json!({
-                "name": b.name, "version": null, "source": format!("builtin:{}", b.name), "state": "off",
-                "note": format!("enable with [plugin.{}]", b.name),
-            }));
-        }
-    }
-    let specs = discover::specs(&cfg.plugins, &project_dir(&cfg), &opts.plugins, opts.no_plugins);
-    let mut host = match new_host(&cfg) {
-        Ok(h) => h,
-        Err(code) => return code,
-    };
-    let cache = plugins::cache_dir();
-    let mut bad = false;
-    for spec in &specs {
-        let _ = host.load(spec, cache.as_deref());
-        for n in host.take_notices() {
-            match n {
-                Notice::Loaded { plugin, version, source, filter, cached, load_ms } => {
-                    let kind = if filter { "filter" } else { "detector" };
-                    let how = if cached { "cached" } else { "compiled" };
-                    rows.push(serde_json::json!({
-                        "name": plugin, "version": version, "source": source, "state": "loaded",
-                        "filter": filter, "cached": cached, "load_ms": load_ms,
-                        "note": format!("loaded ({kind}, {how} in {load_ms} ms)"),
-                    }));
-                }
-                Notice::Rejected { plugin, source, reason } => {
-                    bad = true;
-                    rows.push(serde_json::json!({
-                        "name": plugin, "version": null, "source": source, "state": "rejected",
-                        "reason": reason, "note": format!("REJECTED: {reason}"),
-                    }));
-                }
-                Notice::Failed { .. } | Notice::Log { .. } => {}
-            }
-        }
-    }
-    if args.json {
-        for r in &rows {
-            println!("{r}");
-        }
-    } else {
-        let width =
-            |k: &str, min: usize| rows.iter().filter_map(|r| r[k].as_str()).map(str::len).max().unwrap_or(0).max(min);
-        let (wn, wv, ws) = (width("name", 6), width("version", 7), width("source", 6));
-        for r in &rows {
-            let s = |k: &str| r[k].as_str().unwrap_or("-").to_string();
-            println!("{:<wn$} {:<wv$} {:<ws$} {}", s("name"), s("version"), s("source"), s("note"));
-        }
-    }
-    if bad { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS }
 }
 
 /// The socket a client command talks to.

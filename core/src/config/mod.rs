@@ -133,17 +133,23 @@ impl Default for Settings {
 }
 
 /// A `[plugin.NAME]` table: `enabled` for brum, the rest for the plugin,
-/// flattened to dotted keys (`rule.0.pattern`) with string values.
+/// flattened to dotted keys (`rule.0.pattern`) with string values. NAME is
+/// the name the plugin declares (`describe`), or its file's stem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginTable {
     pub name: String,
     pub enabled: bool,
     pub settings: Vec<(String, String)>,
+    /// Where the table starts in the file (1-based; 0 when not from a file).
+    pub line: usize,
+    pub column: usize,
 }
 
 /// Plugin settings of the session.
 #[derive(Debug, Clone, Default)]
 pub struct PluginConfig {
+    /// The brum.toml they come from (none: no file, only defaults).
+    pub file: Option<PathBuf>,
     pub dir: Option<PathBuf>,
     pub fuel: Option<u64>,
     pub memory: Option<usize>,
@@ -153,6 +159,17 @@ pub struct PluginConfig {
 impl PluginConfig {
     pub fn table(&self, name: &str) -> Option<&PluginTable> {
         self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// A mistake in table `name`, located at the table in the file.
+    pub fn table_error(&self, t: &PluginTable, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.clone().unwrap_or_else(|| PathBuf::from("brum.toml")),
+            line: (t.line > 0).then_some(t.line),
+            column: (t.column > 0).then_some(t.column),
+            key: Some(format!("plugin.{}", t.name)),
+            message: message.into(),
+        }
     }
 }
 
@@ -274,8 +291,33 @@ pub fn load_toml(path: &Path) -> Result<Config, ConfigErrors> {
     parse_toml(path, &text)
 }
 
+/// The plugin settings for a command run ad hoc (`brum run -- CMD`): those
+/// of `--config PATH` when it is a brum.toml, else of `dir/brum.toml` when
+/// there is one, else none. The file is checked as a whole, but it need not
+/// define processes.
+pub fn plugin_settings(dir: &Path, explicit: Option<&Path>) -> Result<PluginConfig, ConfigErrors> {
+    let path = match explicit {
+        Some(p) if p.file_name().is_some_and(|n| n == "package.json") => return Ok(PluginConfig::default()),
+        Some(p) => p.to_path_buf(),
+        None if dir.join("brum.toml").exists() => dir.join("brum.toml"),
+        None => return Ok(PluginConfig::default()),
+    };
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| ConfigErrors::one(&path, format!("cannot read the file: {e}")))?;
+    match parse_toml_with(&path, &text, false) {
+        Ok(cfg) => Ok(cfg.plugins),
+        Err(e) => Err(e),
+    }
+}
+
 /// Parses `brum.toml` text; `path` is used for messages and relative paths.
 pub fn parse_toml(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    parse_toml_with(path, text, true)
+}
+
+/// [`parse_toml`]; `need_processes`: a file without `[process.*]` tables is
+/// a mistake.
+fn parse_toml_with(path: &Path, text: &str, need_processes: bool) -> Result<Config, ConfigErrors> {
     let lines = LineIndex::new(text);
     // the shape first: every unknown key and wrong type at once
     if let Ok(doc) = toml::de::DeTable::parse(text) {
@@ -311,7 +353,7 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         }
         ConfigErrors(vec![ConfigError { file: path.to_path_buf(), line, column, key: None, message }])
     })?;
-    Validator { path, lines, errors: Vec::new() }.run(raw)
+    Validator { path, lines, errors: Vec::new(), need_processes }.run(raw)
 }
 
 /// Byte offset → (line, column), both 1-based.

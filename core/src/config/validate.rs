@@ -15,6 +15,9 @@ pub(super) struct Validator<'a> {
     pub(super) path: &'a Path,
     pub(super) lines: LineIndex,
     pub(super) errors: Vec<ConfigError>,
+    /// Whether a file without processes is a mistake (not when only its
+    /// plugin settings are read).
+    pub(super) need_processes: bool,
 }
 
 impl Validator<'_> {
@@ -55,7 +58,7 @@ impl Validator<'_> {
                 ),
             );
         }
-        if raw.process.is_empty() {
+        if raw.process.is_empty() && self.need_processes {
             self.errors.push(ConfigError {
                 file: self.path.to_path_buf(),
                 line: None,
@@ -370,7 +373,7 @@ impl Validator<'_> {
     }
 
     fn plugins(&mut self, raw: &raw::RawFile, base: &Path) -> PluginConfig {
-        let mut pc = PluginConfig::default();
+        let mut pc = PluginConfig { file: Some(self.path.to_path_buf()), ..PluginConfig::default() };
         if let Some(d) = &raw.plugins_dir {
             let dir = base.join(d.get_ref());
             if !dir.is_dir() {
@@ -408,7 +411,8 @@ impl Validator<'_> {
                 }
                 flatten(k, v, &mut settings);
             }
-            pc.tables.push(PluginTable { name: name.clone(), enabled, settings });
+            let (line, column) = self.lines.locate(table.span().start);
+            pc.tables.push(PluginTable { name: name.clone(), enabled, settings, line, column });
         }
         pc
     }

@@ -124,6 +124,19 @@ pub fn render(
             retry_ms: n(v, "retry_ms"),
         },
         "plugin.log" => Event::PluginLog { plugin: s(v, "plugin"), text: s(v, "text") },
+        "plugin.skipped" => Event::PluginSkipped {
+            plugin: s(v, "plugin"),
+            count: n(v, "count"),
+            given: n(v, "given"),
+            reason: s(v, "reason"),
+        },
+        "config.error" => Event::ConfigError {
+            file: s(v, "file"),
+            line: v["line"].as_u64().map(|x| x as usize),
+            column: v["column"].as_u64().map(|x| x as usize),
+            key: v["key"].as_str(),
+            message: s(v, "message"),
+        },
         "output.failed" => Event::OutputFailed { error: s(v, "error") },
         "client.dropped" => Event::ClientDropped { queued_bytes: n(v, "queued_bytes"), reason: s(v, "reason") },
         "process.orphans_killed" => Event::OrphansKilled {
@@ -333,6 +346,14 @@ mod tests {
             Event::ErrorResolved { process: WEB, id: 3, fingerprint: 7, reason: "rebuilt clean" },
             Event::RunSummary { rows: &rows, exit_code: 1 },
             Event::DaemonStopping { reason: "SIGTERM" },
+            Event::PluginSkipped { plugin: "slow", count: 12, given: 4096, reason: "ring_evicted" },
+            Event::ConfigError {
+                file: "brum.toml",
+                line: Some(7),
+                column: Some(1),
+                key: Some("plugin.x"),
+                message: "no plugin is named `x`",
+            },
         ];
         for color in [false, true] {
             let style = HumanStyle { color, width: 5 };

@@ -87,7 +87,7 @@ fn property(out: &mut Vec<u8>, s: &str) {
 }
 
 fn annotation(out: &mut Vec<u8>, g: &GroupState, process: super::ProcRef<'_>, f: &FindingView<'_>) {
-    let cmd: &[u8] = if f.kind == "warning" { b"::warning" } else { b"::error" };
+    let cmd: &[u8] = if f.counts_as() == Some("warning") { b"::warning" } else { b"::error" };
     out.extend_from_slice(cmd);
     let mut sep = b' ';
     if let Some(file) = f.file {
@@ -108,7 +108,7 @@ fn annotation(out: &mut Vec<u8>, g: &GroupState, process: super::ProcRef<'_>, f:
     out.extend_from_slice(b"title=");
     let title = match f.code {
         Some(code) => format!("{}: {code}", process.name),
-        None => format!("{}: {}", process.name, f.kind),
+        None => format!("{}: {}", process.name, f.custom_kind.unwrap_or(f.kind)),
     };
     property(out, &title);
     out.extend_from_slice(b"::");
@@ -129,7 +129,7 @@ pub fn encode(out: &mut Vec<u8>, style: HumanStyle, g: &mut GroupState, ev: &Eve
             }
             human::encode(out, style, ev);
         }
-        Event::Finding { process, finding, .. } if finding.event_type() == "error.detected" => {
+        Event::Finding { process, finding, .. } if finding.counts_as().is_some() => {
             close(out, g);
             annotation(out, g, process, finding);
             human::encode(out, style, ev);
@@ -185,6 +185,48 @@ mod tests {
             String::from_utf8(out).expect("utf-8"),
             "::error file=src/a%2Cb.ts,line=12,col=7,title=types%3A TS2322::Type 'number' is not assignable%0Ato 100%25\n"
         );
+    }
+
+    #[test]
+    fn a_custom_finding_is_annotated_by_its_severity() {
+        let f = |severity| FindingView {
+            kind: "custom",
+            custom_kind: Some("slow-request"),
+            severity,
+            message: "GET /api took 2300 ms",
+            first_seq: 1,
+            last_seq: 1,
+            file: None,
+            line: None,
+            column: None,
+            code: None,
+            url: None,
+            language: None,
+            fields: &[],
+            fingerprint: 0,
+            count: 1,
+            id: 1,
+        };
+        let style = HumanStyle { color: false, width: 3 };
+        let web = ProcRef { name: "web", index: 0 };
+        let text = |severity| {
+            let mut out = Vec::new();
+            let finding = f(severity);
+            encode(
+                &mut out,
+                style,
+                &mut GroupState::default(),
+                &Event::Finding { process: web, plugin: "p", finding: &finding },
+            );
+            String::from_utf8(out).expect("utf-8")
+        };
+        assert!(
+            text("warning").starts_with("::warning title=web%3A slow-request::GET /api took 2300 ms\n"),
+            "{}",
+            text("warning")
+        );
+        assert!(text("critical").starts_with("::error title=web%3A slow-request::"));
+        assert!(!text("info").contains("::warning") && !text("info").contains("::error"), "{}", text("info"));
     }
 
     #[test]

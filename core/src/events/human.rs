@@ -213,6 +213,34 @@ pub fn encode_opts(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>, raw_ter
             let _ = write!(out, "[{plugin}] {text}");
             end(out, style);
         }
+        Event::PluginSkipped { plugin, count, given, reason } => {
+            prefix(out, style, "brum", None, b'*');
+            let why = match reason {
+                "catch_up_limit" => "more than it may catch up on",
+                "failed" => "it failed while catching up",
+                _ => "pushed out of the process rings before it was ready",
+            };
+            let _ = write!(
+                out,
+                "plugin {plugin} was given {given} lines it missed while compiling; {count} more it will never see ({why})"
+            );
+            end(out, style);
+        }
+        Event::ConfigError { file, line, column, key, message } => {
+            prefix(out, style, "brum", None, b'*');
+            let _ = write!(out, "{file}");
+            if let Some(l) = line {
+                let _ = write!(out, ":{l}");
+                if let Some(c) = column {
+                    let _ = write!(out, ":{c}");
+                }
+            }
+            let _ = match key {
+                Some(k) => write!(out, ": {k}: {message}"),
+                None => write!(out, ": {message}"),
+            };
+            end(out, style);
+        }
         Event::PluginLoaded { .. } => {}
         Event::OutputFailed { error } => {
             prefix(out, style, "brum", None, b'*');

@@ -129,6 +129,17 @@ fn encode_finding(out: &mut Vec<u8>, f: &FindingView<'_>) {
             push_str(out, f.severity);
             key(out, "message");
             push_str(out, f.message);
+            // one that counts as a warning or error is tracked like them
+            if f.id > 0 {
+                key(out, "fingerprint");
+                out.push(b'"');
+                push_hex(out, f.fingerprint);
+                out.push(b'"');
+                key(out, "count");
+                push_u64(out, u64::from(f.count));
+                key(out, "id");
+                push_u64(out, f.id);
+            }
         }
     }
     opt_str(out, "file", f.file);

@@ -23,11 +23,14 @@ const GOLDEN_URL: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"url
 const GOLDEN_BUILD: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"build.event","process":"web","plugin":"errors","status":"failure","message":"Found 2 errors.","first_seq":3,"last_seq":4,"fields":{"status":"failure","report":"full"}}"#;
 const GOLDEN_TEST: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"test.failed","process":"web","plugin":"errors","passed":3,"failed":1,"skipped":0,"message":"Tests: 1 failed, 3 passed","first_seq":3,"last_seq":4,"fields":{"passed":"3","failed":"1"}}"#;
 const GOLDEN_FINDING: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"finding","process":"web","plugin":"todo","kind":"todo","severity":"info","message":"TODO: x","first_seq":3,"last_seq":4}"#;
+const GOLDEN_FINDING_COUNTED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"finding","process":"web","plugin":"slow","kind":"slow-request","severity":"warning","message":"GET /api took 2300 ms","fingerprint":"0000000000000012","count":3,"id":5,"first_seq":3,"last_seq":4}"#;
 const GOLDEN_RESOLVED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"error.resolved","process":"web","id":4,"fingerprint":"0000000000abcdef","reason":"rebuilt clean"}"#;
 const GOLDEN_PLUGIN_LOADED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"plugin.loaded","plugin":"errors","version":"0.2.0","source":"builtin:errors","filter":false,"cached":true,"load_ms":6}"#;
 const GOLDEN_PLUGIN_FAILED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"plugin.failed","plugin":"x","reason":"trap","action":"restarting","failures":2,"retry_ms":200}"#;
 const GOLDEN_PLUGIN_LOG: &str =
     r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"plugin.log","plugin":"x","text":"hello"}"#;
+const GOLDEN_PLUGIN_SKIPPED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"plugin.skipped","plugin":"slow","count":12,"given":4096,"reason":"ring_evicted"}"#;
+const GOLDEN_CONFIG_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"config.error","file":"brum.toml","line":7,"column":1,"key":"plugin.slow-requets","message":"no plugin is named `slow-requets`"}"#;
 const GOLDEN_OUTPUT_FAILED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"output.failed","error":"No space left on device (os error 28)"}"#;
 const GOLDEN_CLIENT_DROPPED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"client.dropped","reason":"outbox_full","queued_bytes":8388608}"#;
 const GOLDEN_SUMMARY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"run.summary","exit_code":1,"processes":[{"process":"web","state":"failed","code":1,"signal":null,"duration_ms":2500,"restarts":1,"errors":2,"warnings":0,"ready_ms":12,"errors_open":1,"warnings_open":0,"resolved":1,"tests_passed":3,"tests_failed":1,"urls":["http://localhost:5173/"]}]}"#;
@@ -189,6 +192,15 @@ fn golden_every_event_kind() {
         fields: &[],
         ..base
     };
+    let slow = FindingView {
+        custom_kind: Some("slow-request"),
+        severity: "warning",
+        message: "GET /api took 2300 ms",
+        fingerprint: 0x12,
+        count: 3,
+        id: 5,
+        ..todo
+    };
     let urls = vec!["http://localhost:5173/".to_string()];
     let rows = [SummaryRow {
         process: WEB,
@@ -219,6 +231,7 @@ fn golden_every_event_kind() {
         (Event::Finding { process: WEB, plugin: "errors", finding: &base }, GOLDEN_BUILD),
         (Event::Finding { process: WEB, plugin: "errors", finding: &test }, GOLDEN_TEST),
         (Event::Finding { process: WEB, plugin: "todo", finding: &todo }, GOLDEN_FINDING),
+        (Event::Finding { process: WEB, plugin: "slow", finding: &slow }, GOLDEN_FINDING_COUNTED),
         (Event::ErrorResolved { process: WEB, id: 4, fingerprint: 0xabcdef, reason: "rebuilt clean" }, GOLDEN_RESOLVED),
         (
             Event::PluginLoaded {
@@ -236,6 +249,20 @@ fn golden_every_event_kind() {
             GOLDEN_PLUGIN_FAILED,
         ),
         (Event::PluginLog { plugin: "x", text: "hello" }, GOLDEN_PLUGIN_LOG),
+        (
+            Event::PluginSkipped { plugin: "slow", count: 12, given: 4096, reason: "ring_evicted" },
+            GOLDEN_PLUGIN_SKIPPED,
+        ),
+        (
+            Event::ConfigError {
+                file: "brum.toml",
+                line: Some(7),
+                column: Some(1),
+                key: Some("plugin.slow-requets"),
+                message: "no plugin is named `slow-requets`",
+            },
+            GOLDEN_CONFIG_ERROR,
+        ),
         (Event::OutputFailed { error: "No space left on device (os error 28)" }, GOLDEN_OUTPUT_FAILED),
         (Event::ClientDropped { queued_bytes: 8388608, reason: "outbox_full" }, GOLDEN_CLIENT_DROPPED),
         (Event::RunSummary { rows: &rows, exit_code: 1 }, GOLDEN_SUMMARY),

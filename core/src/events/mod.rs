@@ -195,6 +195,26 @@ pub enum Event<'a> {
         plugin: &'a str,
         text: &'a str,
     },
+    /// A plugin loaded while processes ran caught up on what it missed,
+    /// but not on all of it: `count` lines it will never see (pushed out of
+    /// the rings before it was ready, beyond the catch-up bound, or after it
+    /// failed), `given` it was given.
+    PluginSkipped {
+        plugin: &'a str,
+        count: u64,
+        given: u64,
+        reason: &'a str,
+    },
+    /// A configuration mistake found once the session runs (a settings
+    /// table naming no plugin: known only when every plugin has said its
+    /// name).
+    ConfigError {
+        file: &'a str,
+        line: Option<usize>,
+        column: Option<usize>,
+        key: Option<&'a str>,
+        message: &'a str,
+    },
     /// brum's event output failed (disk full, file too large): the reason.
     OutputFailed {
         error: &'a str,
@@ -288,6 +308,21 @@ impl FindingView<'_> {
         self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
+    /// Whether it is a problem that counts — in the run summary, `ps`,
+    /// `brum errors` and `--fail-on` — and as what: `"error"` or
+    /// `"warning"`. Errors and warnings by kind; a plugin's own kind by its
+    /// severity (critical and error count as errors, warning as a warning,
+    /// info not at all); URLs, builds and tests never.
+    pub fn counts_as(&self) -> Option<&'static str> {
+        match (self.kind, self.severity) {
+            ("error", _) => Some("error"),
+            ("warning", _) => Some("warning"),
+            ("custom", "critical" | "error") => Some("error"),
+            ("custom", "warning") => Some("warning"),
+            _ => None,
+        }
+    }
+
     /// The event type this finding is published as.
     pub fn event_type(&self) -> &'static str {
         match self.kind {
@@ -327,6 +362,8 @@ impl Event<'_> {
             Event::PluginLoaded { .. } => "plugin.loaded",
             Event::PluginFailed { .. } => "plugin.failed",
             Event::PluginLog { .. } => "plugin.log",
+            Event::PluginSkipped { .. } => "plugin.skipped",
+            Event::ConfigError { .. } => "config.error",
             Event::RunSummary { .. } => "run.summary",
             Event::ClientDropped { .. } => "client.dropped",
             Event::OutputFailed { .. } => "output.failed",

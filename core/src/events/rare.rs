@@ -91,6 +91,12 @@ pub fn body(ev: &Event<'_>) -> Option<Map<String, Value>> {
             "plugin": plugin, "reason": reason, "action": action, "failures": failures, "retry_ms": retry_ms,
         }),
         Event::PluginLog { plugin, text } => json!({ "plugin": plugin, "text": text }),
+        Event::PluginSkipped { plugin, count, given, reason } => {
+            json!({ "plugin": plugin, "count": count, "given": given, "reason": reason })
+        }
+        Event::ConfigError { file, line, column, key, message } => {
+            json!({ "file": file, "line": line, "column": column, "key": key, "message": message })
+        }
         Event::OutputFailed { error } => json!({ "error": error }),
         Event::ClientDropped { queued_bytes, reason } => json!({ "reason": reason, "queued_bytes": queued_bytes }),
         Event::RunSummary { rows, exit_code } => {

@@ -150,7 +150,8 @@ impl PluginHost {
     fn ready(&mut self, i: usize, now_ms: i64) -> bool {
         match self.slots[i].status {
             Status::Active => self.slots[i].live.is_some(),
-            Status::Disabled => false,
+            // the reactor feeds it the lines it missed first (catchup.rs)
+            Status::Disabled | Status::CatchingUp => false,
             Status::Backoff { until_ms } if now_ms < until_ms => false,
             Status::Backoff { .. } => {
                 let mut slot = self.slots.remove(i);
@@ -170,7 +171,7 @@ impl PluginHost {
         }
     }
 
-    fn finish_call(
+    pub(super) fn finish_call(
         &mut self,
         i: usize,
         now_ms: i64,

@@ -2,8 +2,9 @@
 //! default or by their `[plugin.NAME]` table), the project's
 //! `.brum/plugins/*.wasm`, the configured `plugins_dir`, then the files
 //! named with `--plugin`. A `[plugin.NAME]` table with `enabled = false`
-//! turns off a built-in or a file whose stem is NAME; its other keys are the
-//! plugin's settings.
+//! turns off a built-in or a file whose stem is NAME here (one whose
+//! declared name is NAME when it is loaded); its other keys are the
+//! plugin's settings, found by the host once the plugin said its name.
 //!
 //! Reads `config` (the validated plugin settings) and directory listings;
 //! loads nothing — the host does, from the [`PluginSpec`]s returned here.
@@ -26,12 +27,11 @@ pub fn builtin_enabled(cfg: &PluginConfig, b: &Builtin) -> bool {
 /// The plugins to load. With `no_plugins` only the `extra` files (from
 /// `--plugin`) are loaded: no built-ins and no folders.
 pub fn specs(cfg: &PluginConfig, project_dir: &Path, extra: &[PathBuf], no_plugins: bool) -> Vec<PluginSpec> {
-    let settings = |name: &str| cfg.table(name).map(|t| t.settings.clone()).unwrap_or_default();
     let mut specs = Vec::new();
     let mut files = Vec::new();
     if !no_plugins {
         for b in BUILTINS.iter().filter(|b| builtin_enabled(cfg, b)) {
-            specs.push(PluginSpec { origin: Origin::Builtin(b), settings: settings(b.name) });
+            specs.push(PluginSpec { origin: Origin::Builtin(b), rank: specs.len() });
         }
         files.extend(wasm_files(&project_plugins_dir(project_dir)));
         if let Some(d) = &cfg.dir {
@@ -41,12 +41,21 @@ pub fn specs(cfg: &PluginConfig, project_dir: &Path, extra: &[PathBuf], no_plugi
     files.extend(extra.iter().cloned());
     for f in files {
         let stem = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        if cfg.table(&stem).is_some_and(|t| !t.enabled) {
+        // for a built-in's name, `enabled` switches the built-in (a file may replace it)
+        if cfg.table(&stem).is_some_and(|t| !t.enabled) && !BUILTINS.iter().any(|b| b.name == stem) {
             continue;
         }
-        specs.push(PluginSpec { settings: settings(&stem), origin: Origin::File(f) });
+        specs.push(PluginSpec { origin: Origin::File(f), rank: specs.len() });
     }
     specs
+}
+
+/// The built-ins on in this session (none with `no_plugins`).
+pub fn builtins_on(cfg: &PluginConfig, no_plugins: bool) -> Vec<&'static str> {
+    if no_plugins {
+        return Vec::new();
+    }
+    BUILTINS.iter().filter(|b| builtin_enabled(cfg, b)).map(|b| b.name).collect()
 }
 
 /// The budgets of every plugin: the configured ones, else the defaults.
@@ -70,7 +79,7 @@ mod tests {
     use crate::config::PluginTable;
 
     fn table(name: &str, enabled: bool) -> PluginTable {
-        PluginTable { name: name.into(), enabled, settings: vec![("k".into(), "v".into())] }
+        PluginTable { name: name.into(), enabled, settings: vec![("k".into(), "v".into())], line: 0, column: 0 }
     }
 
     fn describe(specs: &[PluginSpec]) -> Vec<String> {
@@ -102,8 +111,8 @@ mod tests {
             "/x/d.wasm".to_string(),
         ];
         assert_eq!(got, want);
-        let filter = specs(&cfg, project.path(), &[], false).into_iter().nth(1).expect("filter");
-        assert_eq!(filter.settings, [("k".to_string(), "v".to_string())]);
+        let ranks: Vec<usize> = specs(&cfg, project.path(), &[], false).iter().map(|s| s.rank).collect();
+        assert_eq!(ranks, [0, 1, 2, 3]);
     }
 
     #[test]

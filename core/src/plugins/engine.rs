@@ -1,22 +1,15 @@
-//! The wasmtime engine brum uses, and loading components: validate that a
-//! file is a component of the brum plugin world importing only what the
-//! sandbox offers, compile it once, and cache the compiled artifact on disk
-//! so a warm start only deserializes.
-//!
-//! Deserializing compiled code is `unsafe` (wasmtime runs it as native code
-//! and trusts it), so the cache is kept to what brum itself wrote: a 0700
-//! folder (tightened if wider, not used if another user owns it), files
-//! named by the SHA-256 of the engine's compatibility hash and the wasm
-//! bytes, and a file that another user owns or that others may write is
-//! compiled again instead of loaded.
+//! The wasmtime engine brum uses, and checking components: before anything
+//! is compiled, the component's own sections are read (milliseconds even for
+//! an 18 MB component) to check that it is a component of the brum plugin
+//! world importing only what the sandbox offers; then [`compile`] (seconds
+//! for a large one: brum does it in a child process, see `reactor/compiles`).
+//! The compiled code is cached by `cache.rs`.
 
-use std::hash::{Hash, Hasher};
-use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
-
+use wasmparser::{
+    BinaryReader, ComponentExportSectionReader, ComponentExternalKind, ComponentImportSectionReader, ComponentTypeRef,
+};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, OptLevel};
 
@@ -63,123 +56,90 @@ pub enum LoadError {
     WrongWorld { what: String, detail: String },
 }
 
-/// A compiled component and whether it came from the cache.
-pub struct Loaded {
-    pub component: Component,
-    pub cached: bool,
-    pub compile_ms: u64,
+/// The functions the `plugin` world exports (wit/plugin.wit).
+const WORLD_EXPORTS: [&str; 6] = ["describe", "configure", "process-started", "process-ended", "lines", "tick"];
+
+/// What a component's own sections say, read without compiling it.
+#[derive(Debug, Clone, Default)]
+pub struct Outline {
+    pub imports: Vec<String>,
+    /// Functions it exports.
+    pub exports: Vec<String>,
 }
 
-/// Where compiled components are cached: `$BRUM_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/brum`, else `~/.cache/brum`; `None` disables it.
-pub fn cache_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("BRUM_CACHE_DIR") {
-        return (!d.is_empty()).then(|| PathBuf::from(d));
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("brum"))
-}
-
-/// Feeds what `Hash` writes into SHA-256, to hash the engine's
-/// compatibility hash (only `impl Hash`) with the wasm bytes.
-struct Sha256Hasher(Sha256);
-
-impl Hasher for Sha256Hasher {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
-    }
-
-    /// Never called (`Hash` impls only write); the digest is read instead.
-    fn finish(&self) -> u64 {
-        0
-    }
-}
-
-/// The cache file name of `wasm` for `engine`: SHA-256 of the engine's
-/// precompile-compatibility hash (wasmtime version, target, settings),
-/// brum's version and the wasm, hex encoded.
-fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
-    let mut h = Sha256Hasher(Sha256::new());
-    engine.precompile_compatibility_hash().hash(&mut h);
-    env!("CARGO_PKG_VERSION").hash(&mut h);
-    (wasm.len() as u64).hash(&mut h);
-    h.0.update(wasm);
-    h.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The folder compiled components go in, `dir/components`: created 0700,
-/// tightened to 0700 if wider; `None` (no cache) if that fails or another
-/// user owns it.
-fn components_dir(dir: &Path) -> Option<PathBuf> {
-    let components = dir.join("components");
-    for d in [dir, components.as_path()] {
-        crate::files::private_dir(d).ok()?;
-        if std::fs::symlink_metadata(d).ok()?.uid() != rustix::process::geteuid().as_raw() {
-            return None;
-        }
-    }
-    Some(components)
-}
-
-/// The bytes of a cache file, if it may be trusted: a regular file (not a
-/// link) owned by this user that no one else may write. Read from the one
-/// open descriptor that was checked, so it cannot be swapped in between.
-fn read_trusted(file: &Path) -> Option<Vec<u8>> {
-    let mut f =
-        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(file).ok()?;
-    let meta = f.metadata().ok()?;
-    let ours = meta.uid() == rustix::process::geteuid().as_raw();
-    if !meta.is_file() || !ours || meta.mode() & 0o022 != 0 {
-        return None;
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    f.read_to_end(&mut bytes).ok()?;
-    Some(bytes)
-}
-
-/// Compiles `wasm` (or loads it from the cache) after checking it.
-pub fn load(engine: &Engine, what: &str, wasm: &[u8], cache: Option<&Path>) -> Result<Loaded, LoadError> {
+/// Reads the imports and exports of a component from its top-level
+/// sections (nested modules and components are skipped, not parsed), and
+/// checks them: a component (not a core module), importing only what the
+/// sandbox offers, exporting the world's functions. Cheap: no compiling.
+pub fn precheck(what: &str, wasm: &[u8]) -> Result<Outline, LoadError> {
     if !has_component_header(wasm) {
         if wasm.starts_with(b"\0asm") {
             return Err(LoadError::NotComponent(what.to_string()));
         }
         return Err(LoadError::Invalid(what.to_string(), "missing the \\0asm header".into()));
     }
-    let start = std::time::Instant::now();
-    let cached_file = cache.and_then(components_dir).map(|d| d.join(format!("{}.cwasm", cache_key(engine, wasm))));
-    if let Some(bytes) = cached_file.as_deref().and_then(read_trusted) {
-        // SAFETY: wasmtime runs deserialized code as trusted native code, so
-        // the bytes must be what `Component::serialize` produced for this
-        // engine. They come from a regular file owned by this user, not
-        // writable by others, in a 0700 folder of this user (checked above):
-        // only this user — brum itself, below — can have written it. Its name
-        // is the SHA-256 of this engine's compatibility hash and these exact
-        // wasm bytes, so it is this component's code for this engine; and
-        // wasmtime checks the header's engine and version again and refuses
-        // a mismatch (then we compile). The bytes are a private copy, so the
-        // file changing afterwards cannot affect the loaded code.
-        if let Ok(component) = unsafe { Component::deserialize(engine, &bytes) } {
-            check_imports(engine, &component, what)?;
-            return Ok(Loaded { component, cached: true, compile_ms: start.elapsed().as_millis() as u64 });
-        }
+    let outline = outline(wasm).map_err(|e| LoadError::Invalid(what.to_string(), e))?;
+    check_imports(what, outline.imports.iter().map(String::as_str))?;
+    let missing: Vec<&str> = WORLD_EXPORTS.into_iter().filter(|f| !outline.exports.iter().any(|e| e == f)).collect();
+    if !missing.is_empty() {
+        let detail = format!(
+            "it does not export {} (a brum plugin exports the functions {})",
+            missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
+            WORLD_EXPORTS.join(", ")
+        );
+        return Err(LoadError::WrongWorld { what: what.to_string(), detail });
     }
+    Ok(outline)
+}
+
+/// Walks the top-level sections (id, LEB128 size, contents) after the
+/// 8-byte header, reading the import (10) and export (11) sections.
+fn outline(wasm: &[u8]) -> Result<Outline, String> {
+    let mut out = Outline::default();
+    let mut at = 8;
+    while at < wasm.len() {
+        let id = wasm[at];
+        let mut r = BinaryReader::new(&wasm[at + 1..], at + 1);
+        let size = r.read_var_u32().map_err(|e| format!("section at byte {at}: {e}"))? as usize;
+        let start = at + 1 + r.current_position();
+        let end = start.checked_add(size).filter(|&e| e <= wasm.len()).ok_or_else(|| {
+            format!("section at byte {at} is {size} bytes long, past the end of the file ({} bytes)", wasm.len())
+        })?;
+        let body = BinaryReader::new(&wasm[start..end], start);
+        match id {
+            10 => {
+                let section = ComponentImportSectionReader::new(body).map_err(|e| e.to_string())?;
+                for import in section {
+                    let import = import.map_err(|e| e.to_string())?;
+                    // types a world `use`s are imported by name (`info`): not capabilities
+                    if !matches!(import.ty, ComponentTypeRef::Type(_)) {
+                        out.imports.push(import.name.name.to_string());
+                    }
+                }
+            }
+            11 => {
+                let section = ComponentExportSectionReader::new(body).map_err(|e| e.to_string())?;
+                for export in section {
+                    let export = export.map_err(|e| e.to_string())?;
+                    if export.kind == ComponentExternalKind::Func {
+                        out.exports.push(export.name.name.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+        at = end;
+    }
+    Ok(out)
+}
+
+/// Compiles a component (which [`precheck`] accepted). Seconds for a large
+/// one in an optimized build, several times that in a debug build.
+pub fn compile(engine: &Engine, what: &str, wasm: &[u8]) -> Result<Component, LoadError> {
     let component = Component::new(engine, wasm).map_err(|e| LoadError::Invalid(what.to_string(), format!("{e:#}")))?;
-    check_imports(engine, &component, what)?;
-    if let Some(file) = &cached_file
-        && let Ok(bytes) = component.serialize()
-    {
-        // written whole under a private name, then renamed into place, so
-        // a concurrent brum never reads half a file
-        let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-        let written = crate::files::private_file(&tmp, false)
-            .is_ok_and(|mut f| std::io::Write::write_all(&mut f, &bytes).is_ok());
-        if !written || std::fs::rename(&tmp, file).is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-    }
-    Ok(Loaded { component, cached: false, compile_ms: start.elapsed().as_millis() as u64 })
+    let imports: Vec<String> = component.component_type().imports(engine).map(|(n, _)| n.to_string()).collect();
+    check_imports(what, imports.iter().map(String::as_str))?;
+    Ok(component)
 }
 
 /// Reads the 8-byte header only (no parsing): a component starts with the wasm magic and a layer field of 1 (version
@@ -188,8 +148,9 @@ fn has_component_header(wasm: &[u8]) -> bool {
     wasm.len() >= 8 && &wasm[..4] == b"\0asm" && wasm[6..8] == [1, 0]
 }
 
-fn check_imports(engine: &Engine, component: &Component, what: &str) -> Result<(), LoadError> {
-    super::link::check_imports(what, component.component_type().imports(engine).map(|(name, _)| name))
+/// Checks import names against what the sandbox links (`link.rs`).
+fn check_imports<'a>(what: &str, names: impl IntoIterator<Item = &'a str>) -> Result<(), LoadError> {
+    super::link::check_imports(what, names)
 }
 
 /// `a`, `b` and `c`
@@ -201,94 +162,41 @@ fn quoted(names: &[String]) -> String {
     }
 }
 
-/// The names a component imports (for `brum plugins check`).
-pub fn imports(engine: &Engine, component: &Component) -> Vec<String> {
-    component.component_type().imports(engine).map(|(n, _)| n.to_string()).collect()
-}
-
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
 
     use super::*;
 
-    fn mode(p: &Path) -> u32 {
-        std::fs::symlink_metadata(p).expect("exists").permissions().mode() & 0o777
-    }
-
-    fn fixture() -> Vec<u8> {
-        std::fs::read(Path::new(crate::plugins::fixture_wasm_dir()).join("misbehave.wasm")).expect("fixture")
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(Path::new(crate::plugins::fixture_wasm_dir()).join(format!("{name}.wasm"))).expect("fixture")
     }
 
     #[test]
-    fn the_key_is_a_sha256_of_the_engine_and_the_exact_bytes() {
-        let engine = engine().expect("engine");
-        let a = cache_key(&engine, b"\0asm\x0d\0\x01\0one");
-        assert_eq!(a.len(), 64);
-        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_eq!(a, cache_key(&engine, b"\0asm\x0d\0\x01\0one"));
-        assert_ne!(a, cache_key(&engine, b"\0asm\x0d\0\x01\0onf"));
-    }
-
-    #[test]
-    fn the_cache_folder_is_made_private_and_tightened_when_wider() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let fresh = tmp.path().join("new/brum");
-        let components = components_dir(&fresh).expect("usable");
-        assert_eq!((mode(&fresh), mode(&components)), (0o700, 0o700));
-        let wide = tmp.path().join("wide");
-        std::fs::create_dir_all(wide.join("components")).expect("mkdir");
-        for d in [wide.clone(), wide.join("components")] {
-            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    fn the_outline_of_a_plugin_names_its_imports_and_the_world_functions() {
+        let o = precheck("misbehave.wasm", &fixture("misbehave")).expect("a plugin");
+        for f in WORLD_EXPORTS {
+            assert!(o.exports.iter().any(|e| e == f), "{f} in {:?}", o.exports);
         }
-        let components = components_dir(&wide).expect("usable");
-        assert_eq!((mode(&wide), mode(&components)), (0o700, 0o700));
+        assert!(o.imports.iter().any(|i| i.starts_with("brum:plugin/types@0.2.")), "{:?}", o.imports);
+        assert!(o.imports.iter().any(|i| i.starts_with("wasi:cli/")), "{:?}", o.imports);
     }
 
     #[test]
-    fn a_cache_file_others_may_write_or_a_link_is_not_trusted() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let file = tmp.path().join("x.cwasm");
-        std::fs::write(&file, b"code").expect("write");
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-        assert_eq!(read_trusted(&file).as_deref(), Some(&b"code"[..]));
-        for wide in [0o620, 0o602, 0o666] {
-            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(wide)).expect("chmod");
-            assert_eq!(read_trusted(&file), None, "mode {wide:o}");
-        }
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-        let link = tmp.path().join("link.cwasm");
-        std::os::unix::fs::symlink(&file, &link).expect("symlink");
-        assert_eq!(read_trusted(&link), None);
-    }
-
-    #[test]
-    #[ignore = "needs root"]
-    fn a_cache_file_another_user_owns_is_not_trusted_as_root() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let file = tmp.path().join("x.cwasm");
-        std::fs::write(&file, b"code").expect("write");
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        assert!(read_trusted(&file).is_some());
-        std::os::unix::fs::chown(&file, Some(65534), Some(65534)).expect("chown (needs root)");
-        assert_eq!(read_trusted(&file), None);
-    }
-
-    #[test]
-    fn a_tampered_cache_file_is_compiled_again_and_replaced() {
-        let engine = engine().expect("engine");
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let wasm = fixture();
-        let first = load(&engine, "misbehave", &wasm, Some(tmp.path())).expect("compiles");
-        assert!(!first.cached);
-        let file = tmp.path().join("components").join(format!("{}.cwasm", cache_key(&engine, &wasm)));
-        assert_eq!(mode(&file), 0o600);
-        assert!(load(&engine, "misbehave", &wasm, Some(tmp.path())).expect("loads").cached);
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).expect("chmod");
-        assert!(!load(&engine, "misbehave", &wasm, Some(tmp.path())).expect("compiles").cached);
-        assert_eq!(mode(&file), 0o600, "rewritten privately");
-        std::fs::write(&file, b"not code").expect("write");
-        assert!(!load(&engine, "misbehave", &wasm, Some(tmp.path())).expect("compiles").cached);
-        assert!(load(&engine, "misbehave", &wasm, Some(tmp.path())).expect("loads").cached);
+    fn refusals_before_compiling_name_the_file_and_the_reason() {
+        let msg = |wasm: &[u8]| precheck("x.wasm", wasm).expect_err("refused").to_string();
+        let intruder = msg(&fixture("intruder"));
+        assert!(intruder.contains("imports `fixture:intruder/shell` and `fixture:intruder/keychain`"), "{intruder}");
+        // files and sockets are linked (refused at run time), so this passes
+        assert!(precheck("snoop.wasm", &fixture("snoop")).is_ok());
+        assert!(msg(&fixture("oldabi")).contains("brum:plugin/types@0.1.0"));
+        assert!(msg(b"\0asm\x01\0\0\0").contains("not a WebAssembly component"));
+        assert!(msg(b"junk").contains("not valid WebAssembly"));
+        // a section that claims more bytes than the file has
+        assert!(msg(b"\0asm\x0d\0\x01\0\x0a\xff\x01").contains("past the end of the file"));
+        // a component exporting nothing of the world
+        let empty = b"\0asm\x0d\0\x01\0";
+        let m = msg(empty);
+        assert!(m.contains("does not implement the brum:plugin@0.2.0 world") && m.contains("`describe`"), "{m}");
     }
 }

@@ -3,24 +3,25 @@
 //! The calls into plugins and what is done with their answers are in
 //! `calls.rs`. No mio and no fds here.
 
-use std::path::Path;
-
 use wasmtime::component::Linker;
 use wasmtime::{Engine, Store};
 
 use super::batch::empty_batch;
 use super::calls::{log_stderr, reason};
-use super::engine::{self, LoadError};
+use super::engine;
 use super::link;
+use super::load::Loading;
 use super::sandbox::State;
 use super::{
-    Batch, Budgets, Info, MAX_BATCH_BYTES, MAX_BATCH_LINES, Notice, Origin, Pipe, PluginSpec, PluginUsage,
-    ProcessStart, bindings,
+    Batch, Budgets, Info, MAX_BATCH_BYTES, MAX_BATCH_LINES, Notice, Pipe, PluginUsage, ProcessStart, bindings,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Status {
     Active,
+    /// Loaded while processes ran: given the lines it missed (from the
+    /// rings, by the reactor) before it sees new ones.
+    CatchingUp,
     /// Failed; re-instantiated at the next call after this time.
     Backoff {
         until_ms: i64,
@@ -29,7 +30,12 @@ pub(super) enum Status {
 }
 
 pub(super) struct Slot {
+    /// The name it declares.
     pub(super) name: String,
+    /// `builtin:NAME` or its file.
+    pub(super) source: String,
+    /// Its place in the load order (slots are kept in it).
+    pub(super) rank: usize,
     pub(super) pre: bindings::PluginPre<State>,
     pub(super) live: Option<(Store<State>, bindings::Plugin)>,
     pub(super) info: Info,
@@ -67,6 +73,8 @@ pub struct PluginHost {
     /// Processes started (and not ended): replayed to a re-instantiated
     /// plugin.
     pub(super) running: Vec<bool>,
+    /// Settings, cache, plugins waiting for their compile.
+    pub(super) loading: Loading,
 }
 
 impl std::fmt::Debug for PluginHost {
@@ -101,6 +109,7 @@ impl PluginHost {
             notices: Vec::new(),
             running: vec![false; process_names.len()],
             process_names,
+            loading: Loading::default(),
         })
     }
 
@@ -125,105 +134,40 @@ impl PluginHost {
         &self.slots[i].name
     }
 
-    /// What each plugin has cost so far, for `brum ps`.
+    /// What each plugin has cost so far, for `brum ps` (those still
+    /// compiling last).
     pub fn usage(&self) -> Vec<PluginUsage<'_>> {
-        self.slots
-            .iter()
-            .map(|s| PluginUsage {
-                name: &s.name,
-                state: match s.status {
-                    Status::Active => "active",
-                    Status::Backoff { .. } => "restarting",
-                    Status::Disabled => "disabled",
-                },
-                calls: s.calls,
-                busy_ms: s.busy.as_secs_f64() * 1000.0,
-                failures: s.failures,
-            })
-            .collect()
+        let loaded = self.slots.iter().map(|s| PluginUsage {
+            name: &s.name,
+            state: match s.status {
+                Status::Active => "active",
+                Status::CatchingUp => "catching up",
+                Status::Backoff { .. } => "restarting",
+                Status::Disabled => "disabled",
+            },
+            calls: s.calls,
+            busy_ms: s.busy.as_secs_f64() * 1000.0,
+            failures: s.failures,
+        });
+        let compiling = self.pending().iter().map(|p| PluginUsage {
+            name: &p.name,
+            state: "compiling",
+            calls: 0,
+            busy_ms: 0.0,
+            failures: 0,
+        });
+        loaded.chain(compiling).collect()
+    }
+
+    /// Whether it has plugins, will have once they are compiled, or has
+    /// something to say about plugins it refused.
+    pub fn has_plugins(&self) -> bool {
+        !self.slots.is_empty() || !self.pending().is_empty() || !self.notices.is_empty()
     }
 
     /// Takes the notices produced since the last call.
     pub fn take_notices(&mut self) -> Vec<Notice> {
         std::mem::take(&mut self.notices)
-    }
-
-    /// Loads, instantiates, describes and configures one plugin. Problems
-    /// become a `Rejected` notice and the error is returned.
-    pub fn load(&mut self, spec: &PluginSpec, cache: Option<&Path>) -> Result<(), String> {
-        let source = spec.origin.describe();
-        let reject = |this: &mut Self, plugin: String, reason: String| {
-            this.notices.push(Notice::Rejected { plugin, source: source.clone(), reason: reason.clone() });
-            Err(reason)
-        };
-        let fallback_name = match &spec.origin {
-            Origin::Builtin(b) => b.name.to_string(),
-            Origin::File(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
-        };
-        let bytes: std::borrow::Cow<'_, [u8]> = match &spec.origin {
-            Origin::Builtin(b) => b.wasm.into(),
-            Origin::File(p) => match std::fs::read(p) {
-                Ok(b) => b.into(),
-                Err(e) => {
-                    return reject(self, fallback_name, format!("cannot read {}: {e}", p.display()));
-                }
-            },
-        };
-        let loaded = match engine::load(&self.engine, &source, &bytes, cache) {
-            Ok(l) => l,
-            Err(e) => return reject(self, fallback_name, e.to_string()),
-        };
-        let pre = match self.linker.instantiate_pre(&loaded.component) {
-            Ok(p) => p,
-            Err(e) => {
-                return reject(self, fallback_name, format!("{source}: cannot be linked: {e:#}"));
-            }
-        };
-        let pre = match bindings::PluginPre::new(pre) {
-            Ok(p) => p,
-            Err(e) => {
-                let detail = format!("{e:#}");
-                return reject(self, fallback_name, LoadError::WrongWorld { what: source.clone(), detail }.to_string());
-            }
-        };
-        let mut slot = Slot {
-            name: fallback_name.clone(),
-            pre,
-            live: None,
-            info: Info {
-                name: fallback_name.clone(),
-                version: String::new(),
-                description: String::new(),
-                pipes: Vec::new(),
-                processes: Vec::new(),
-                filter: false,
-            },
-            settings: spec.settings.clone(),
-            status: Status::Active,
-            failures: 0,
-            failed_at: std::collections::VecDeque::new(),
-            calls: 0,
-            busy: std::time::Duration::ZERO,
-            want_procs: Vec::new(),
-            want_stdout: true,
-            want_stderr: true,
-            tick_at_ms: None,
-            max_seq: 0,
-        };
-        if let Err(reason) = self.instantiate(&mut slot) {
-            return reject(self, fallback_name, reason);
-        }
-        let info = slot.info.clone();
-        self.notices.push(Notice::Loaded {
-            plugin: slot.name.clone(),
-            version: info.version.clone(),
-            source: source.clone(),
-            filter: info.filter,
-            cached: loaded.cached,
-            load_ms: loaded.compile_ms,
-        });
-        self.slots.push(slot);
-        Ok(())
     }
 
     /// A fresh store and instance for `slot`: describe, configure, and
@@ -301,19 +245,5 @@ impl PluginHost {
     /// Empties the batch (keeping its buffers).
     pub fn clear_batch(&mut self) {
         self.batch.clear();
-    }
-}
-
-/// Checks one `.wasm` file as `brum plugins check` does: loads, links,
-/// instantiates and describes it. Returns its info and its imports.
-pub fn check_file(path: &Path) -> Result<(Info, Vec<String>), String> {
-    let mut host = PluginHost::new(Budgets::default(), Vec::new()).map_err(|e| e.to_string())?;
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let loaded = engine::load(&host.engine, &path.display().to_string(), &bytes, None).map_err(|e| e.to_string())?;
-    let imports = engine::imports(&host.engine, &loaded.component);
-    let spec = PluginSpec { origin: Origin::File(path.to_path_buf()), settings: Vec::new() };
-    match host.load(&spec, None) {
-        Ok(()) => Ok((host.slots[0].info.clone(), imports)),
-        Err(e) => Err(e),
     }
 }

@@ -18,17 +18,24 @@ use std::path::PathBuf;
 
 mod batch;
 mod builtin;
+mod cache;
 mod calls;
+mod catchup;
 pub mod discover;
 mod engine;
 mod host;
 mod link;
+mod load;
 mod sandbox;
 
 pub use batch::{BatchLine, FLAG_STDERR, FLAG_TRUNCATED};
 pub use builtin::{BUILTINS, Builtin, fixture_wasm_dir};
-pub use engine::{LoadError, cache_dir};
-pub use host::{HostError, PluginHost, check_file};
+pub use cache::{MAX_AGE as CACHE_MAX_AGE, MAX_BYTES as CACHE_MAX_BYTES, cache_dir};
+pub use catchup::Life;
+pub use engine::LoadError;
+pub use engine::precheck;
+pub use host::{HostError, PluginHost};
+pub use load::{Begun, Pending, Refusal, check_file, file_name};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -81,11 +88,21 @@ impl Origin {
     }
 }
 
-/// A plugin to load, with its settings from `[plugin.NAME]`.
+/// A plugin to load. Its settings come from the `[plugin.NAME]` table of
+/// the name it declares (or of its file stem), found when it is loaded.
 #[derive(Debug, Clone)]
 pub struct PluginSpec {
     pub origin: Origin,
-    pub settings: Vec<(String, String)>,
+    /// Its place in the load order (built-ins, project folder, plugins_dir,
+    /// --plugin): filters' verdicts apply in this order, however long each
+    /// took to compile.
+    pub rank: usize,
+}
+
+impl PluginSpec {
+    pub fn new(origin: Origin) -> PluginSpec {
+        PluginSpec { origin, rank: 0 }
+    }
 }
 
 /// Limits applied to every plugin.
@@ -142,7 +159,7 @@ pub struct Found {
 #[derive(Debug, Clone, Copy)]
 pub struct PluginUsage<'a> {
     pub name: &'a str,
-    /// active, restarting or disabled.
+    /// compiling, catching up, active, restarting or disabled.
     pub state: &'static str,
     pub calls: u64,
     /// Time spent in its calls (the reactor's one thread, so CPU time but

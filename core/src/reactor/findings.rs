@@ -141,19 +141,22 @@ impl Reactor {
             let pi = g.process as usize;
             let Some(p) = self.procs.get_mut(pi) else { continue };
             view.fingerprint = view.compute_fingerprint(&p.spec.name);
-            let is_error = matches!(view.kind, "error" | "warning");
-            if is_error {
-                let (id, count) =
-                    self.book.seen(pi, view.fingerprint, view.kind == "warning", p.child.run, view.last_seq);
+            let counts_as = view.counts_as();
+            let is_error = counts_as.is_some();
+            if let Some(level) = counts_as {
+                let (id, count) = self.book.seen(pi, view.fingerprint, level == "warning", p.child.run, view.last_seq);
                 view.id = id;
                 view.count = count;
             }
             let num = |k: &str| view.field(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
             // what this finding says about the errors still open
             let mut check = Check::None;
+            match counts_as {
+                Some("error") => p.stats.errors += 1,
+                Some(_) => p.stats.warnings += 1,
+                None => {}
+            }
             match view.kind {
-                "error" => p.stats.errors += 1,
-                "warning" => p.stats.warnings += 1,
                 "test" => {
                     p.stats.tests_passed = p.stats.tests_passed.saturating_add(num("passed"));
                     p.stats.tests_failed = p.stats.tests_failed.saturating_add(num("failed"));

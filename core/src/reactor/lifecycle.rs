@@ -15,6 +15,7 @@ use super::{Reactor, SAME_SIGNAL_WINDOW, Shutdown, TimerKind};
 /// before it.
 const HEALTHY_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 use crate::events::{EndState, Event, SummaryRow, now_ms};
+use crate::plugins::Life;
 use crate::supervise::child::{Effect, Next, Refusal, StopKind};
 use crate::supervise::{self, Exit};
 
@@ -57,6 +58,7 @@ impl Reactor {
                 if let Some(host) = self.host.as_mut() {
                     let p = &self.procs[i];
                     host.process_started(i as u32, &p.spec.name, &p.spec.display, now_ms(), &mut self.found);
+                    self.journal(seq, Life::Started { process: i as u32 });
                     self.after_plugins();
                 }
             }
@@ -191,7 +193,11 @@ impl Reactor {
         };
         self.flush_batch();
         if let Some(host) = self.host.as_mut() {
-            host.process_ended(i as u32, code, signal, now_ms(), &mut self.found);
+            let now = now_ms();
+            host.process_ended(i as u32, code, signal, now, &mut self.found);
+            // after its lines (all read), before its process.exited
+            let seq = self.em.seq();
+            self.journal(seq, Life::Ended { process: i as u32, code, signal, now_ms: now });
             self.after_plugins();
         }
         let p = &self.procs[i];

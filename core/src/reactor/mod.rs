@@ -17,6 +17,8 @@
 //! reap, restart), [`findings`] (the plugins' batch and what they found),
 //! [`socket`] (the control socket: transport, answers, tails).
 
+mod catchup;
+mod compiles;
 mod findings;
 mod lifecycle;
 mod pipes;
@@ -49,8 +51,9 @@ use timers::{TimerKind, Timers};
 
 const SIGNALS: Token = Token(0);
 const STDOUT: Token = Token(1);
-// Token(2) is the control socket's listener (socket::LISTENER); pipes
-// start at pipes::FIRST_PIPE, clients at socket::CLIENT_BASE.
+// Token(2) is the control socket's listener (socket::LISTENER); then the
+// compiling plugins' pipes (compiles::FIRST_COMPILE); pipes start at
+// pipes::FIRST_PIPE, clients at socket::CLIENT_BASE.
 
 /// Fatal reactor failures (per-process trouble becomes events instead).
 #[derive(Debug, thiserror::Error)]
@@ -149,7 +152,7 @@ const SAME_SIGNAL_WINDOW: Duration = Duration::from_secs(1);
 /// exit code.
 pub fn run(config: &Config, opts: &RunOptions, out: Output, host: Option<PluginHost>) -> Result<i32, ReactorError> {
     let mut r = Reactor::new(config, opts, out)?;
-    r.host = host.filter(|h| !h.is_empty());
+    r.host = host.filter(|h| h.has_plugins());
     r.start();
     r.event_loop()?;
     Ok(r.finish())
@@ -183,6 +186,8 @@ struct Reactor {
     evict_report_armed: bool,
     out_registered: bool,
     host: Option<PluginHost>,
+    /// Plugins being compiled or catching up.
+    loading: compiles::Loading,
     found: Vec<Found>,
     verdicts: Vec<(u64, Verdict)>,
     plugin_tick_armed: Option<Instant>,
@@ -267,6 +272,7 @@ impl Reactor {
             evict_report_armed: false,
             out_registered,
             host: None,
+            loading: compiles::Loading::default(),
             found: Vec::new(),
             verdicts: Vec::new(),
             plugin_tick_armed: None,
@@ -288,6 +294,8 @@ impl Reactor {
         self.end_orphans();
         self.to_spawn = self.selection.iter().copied().collect();
         self.spawn_some();
+        // plugins not in the cache compile meanwhile, in child processes
+        self.start_compiles();
     }
 
     /// Ends the process groups that sessions of this directory killed with
@@ -350,7 +358,7 @@ impl Reactor {
         let mut events = Events::with_capacity(256);
         while !self.all_done() {
             let busy = !self.ready.is_empty() && !self.em.output().is_full();
-            let timeout = if busy || self.requests_waiting() || self.spawnable_now() {
+            let timeout = if busy || self.requests_waiting() || self.spawnable_now() || self.catching_up() {
                 Some(Duration::ZERO)
             } else {
                 self.timers.next_deadline().map(|d| d.saturating_duration_since(Instant::now()))
@@ -367,6 +375,7 @@ impl Reactor {
                     SIGNALS => signalled = true,
                     STDOUT => {}
                     socket::LISTENER => self.accept_clients(),
+                    Token(t) if Self::is_compile_token(t) => self.compile_ready(t),
                     Token(t) if t >= socket::CLIENT_BASE => self.client_ready(t - socket::CLIENT_BASE),
                     Token(t) if t >= probes::PROBE_BASE => self.probe_ready(t),
                     Token(t) if t < pipes::FIRST_PIPE => {}
@@ -374,6 +383,7 @@ impl Reactor {
                 }
             }
             self.read_pipes();
+            self.catch_up_step();
             if signalled {
                 self.handle_signals();
             }
@@ -441,8 +451,12 @@ impl Reactor {
 
     fn all_done(&self) -> bool {
         let ended = self.to_spawn.is_empty() && self.procs.iter().all(|p| !p.child.is_active());
+        // a run whose processes ended before a plugin was ready still gets
+        // that plugin's findings (unless it is being stopped)
+        let stopped = matches!(self.shutdown, Some(Shutdown::Signal(_) | Shutdown::Requested | Shutdown::OutputClosed));
+        let plugins_ready = stopped || !self.plugins_loading();
         // a daemon waits for `brum down` (or a signal) even when idle
-        ended && (!self.daemon || self.shutdown.is_some())
+        ended && plugins_ready && (!self.daemon || self.shutdown.is_some())
     }
 
     /// After the last process: stop stragglers, report, and compute the exit
@@ -471,6 +485,10 @@ impl Reactor {
         };
         if self.output_failed && code == 0 {
             code = 1;
+        }
+        // a settings table that named no plugin (found once all were ready)
+        if self.loading.config_errors > 0 && code == 0 {
+            code = 2;
         }
         // what is still broken at the end (errors fixed during the run, as
         // by a watcher's clean re-check, do not fail it)

@@ -535,16 +535,18 @@ mode = "every"
 n = "3"
 "#,
     );
-    // a file that is not wasm, and a copy of the fixture whose settings
-    // table (named after the file) makes it refuse to configure
+    // a file that is not wasm, and the filter built-in with a rule it
+    // refuses at configure
     p.add_plugin("misbehave", &plugin_wasm("misbehave"));
     let plugins = p.path().join(".brum/plugins");
     std::fs::write(plugins.join("junk.wasm"), b"\0asm but not really").expect("write");
-    let picky = p.path().join("picky");
-    std::fs::create_dir(&picky).expect("mkdir");
-    std::fs::copy(plugin_wasm("misbehave"), picky.join("picky.wasm")).expect("copy");
     let toml = std::fs::read_to_string(p.path().join("brum.toml")).expect("read");
-    p.write("brum.toml", &format!("plugins_dir = \"picky\"\n{toml}\n[plugin.picky]\nmode = \"fail-configure\"\n"));
+    p.write(
+        "brum.toml",
+        &format!(
+            "{toml}\n[plugin.filter]\nrule = [ {{ match = \"contains\", pattern = \"x\", action = \"hide\" }} ]\n"
+        ),
+    );
     let mark = new_mark();
     let child = marked_cmd(&p, &mark, &["run", "--json"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
     let out = finish(child.expect("spawn"), LIMIT);
@@ -555,9 +557,9 @@ n = "3"
     assert_eq!(lines.len(), 61, "every line is delivered");
     let failed = of_type(&events, "plugin.failed");
     let rejected: Vec<&&Value> = failed.iter().filter(|f| f["action"] == "rejected").collect();
-    assert_eq!(rejected.len(), 2, "junk.wasm and picky: {failed:#?}");
+    assert_eq!(rejected.len(), 2, "junk.wasm and the filter: {failed:#?}");
     assert!(rejected.iter().any(|f| f["reason"].as_str().unwrap_or("").contains("junk.wasm")), "{rejected:#?}");
-    assert!(rejected.iter().any(|f| f["reason"].as_str().unwrap_or("").contains("refuses every configuration")));
+    assert!(rejected.iter().any(|f| f["plugin"] == "filter" && f["reason"].as_str().unwrap_or("").contains("hide")));
     let restarting: Vec<&&Value> = failed.iter().filter(|f| f["action"] == "restarting").collect();
     assert!(restarting.len() >= 3, "the every-3rd-call plugin fails repeatedly: {failed:#?}");
     // failures count within a minute and a success in between does not

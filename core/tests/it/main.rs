@@ -12,6 +12,8 @@ mod mcp;
 mod plugins;
 mod ready;
 mod run;
+mod settings;
+mod startup;
 mod view;
 
 use std::io::{BufRead, BufReader, Read};

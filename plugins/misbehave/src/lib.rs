@@ -19,7 +19,9 @@
 //! - `probe`: reports what the sandbox lets it see (env, args, clocks) as
 //!   a finding on the first line (files cannot even be imported: see the
 //!   `snoop` fixture);
-//! - anything else (or none): echoes "boom" lines as custom findings.
+//! - anything else (or none): echoes "boom" lines as custom findings of
+//!   kind `boom`, with the severity of setting `severity` (`info` unless
+//!   set to `critical`, `error` or `warning`).
 
 use brum_plugin_sdk::*;
 use wasip2::http::types::{Fields, OutgoingRequest, Scheme};
@@ -46,6 +48,7 @@ fn http_request(body: bool) -> Result<(), String> {
 #[derive(Default)]
 struct Misbehave {
     mode: String,
+    severity: Option<Severity>,
     n: u64,
     batches: u64,
     hoard: Vec<Vec<u8>>,
@@ -62,6 +65,19 @@ impl Plugin for Misbehave {
             match k.as_str() {
                 "mode" => self.mode = v.clone(),
                 "n" => self.n = v.parse().map_err(|_| format!("n: expected a number, found {v:?}"))?,
+                "severity" => {
+                    self.severity = Some(match v.as_str() {
+                        "critical" => Severity::Critical,
+                        "error" => Severity::Error,
+                        "warning" => Severity::Warning,
+                        "info" => Severity::Info,
+                        other => {
+                            return Err(format!(
+                                "severity: expected critical, error, warning or info, found {other:?}"
+                            ));
+                        }
+                    })
+                }
                 other => return Err(format!("unknown setting {other:?}")),
             }
         }
@@ -156,7 +172,10 @@ impl Plugin for Misbehave {
                     out.findings.push(finding(&line, Kind::Custom, Severity::Info, "spam").custom("spam"));
                 }
             }
-            _ => out.findings.push(finding(&line, Kind::Custom, Severity::Info, text).custom("boom")),
+            _ => {
+                let severity = self.severity.unwrap_or(Severity::Info);
+                out.findings.push(finding(&line, Kind::Custom, severity, text).custom("boom"));
+            }
         }
     }
 }
