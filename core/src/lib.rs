@@ -9,6 +9,8 @@
 //! - [`output`], [`capture`], [`emit`]: the output buffer, the per-process
 //!   capture path (pipe bytes → lines → ring → events), and the emitter that
 //!   owns sequence numbers (the only way to publish an event).
+//! - [`proxy`]: the dev servers' reverse proxy — script injection and the
+//!   browser's telemetry (pure parts; the sockets are the reactor's).
 //! - [`reactor`]: the one thread that owns `mio::Poll` and drives the rest.
 
 pub mod capture;
@@ -21,6 +23,7 @@ pub mod lines;
 pub mod open_errors;
 pub mod output;
 pub mod plugins;
+pub mod proxy;
 pub mod reactor;
 pub mod signals;
 pub mod store;

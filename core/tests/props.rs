@@ -1,6 +1,7 @@
 //! Property tests (the fuzz targets of docs/reliability.md, on stable Rust):
-//! the `brum.toml` loader, the line splitter with the NDJSON encoder, and
-//! the control request parser, fed arbitrary and mutated input.
+//! the `brum.toml` loader, the line splitter with the NDJSON encoder, the
+//! control request parser, the proxy's script injector and its telemetry
+//! endpoint, fed arbitrary and mutated input.
 //!
 //! CI runs a bounded number of cases per target; a longer run by hand:
 //!
@@ -613,5 +614,161 @@ proptest! {
         let line = serde_json::to_vec(&v).expect("encode");
         let cut = cut % (line.len() + 1);
         check_request(&line[..cut])?;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// (d) the proxy's script injector
+// ---------------------------------------------------------------------------
+
+use brum::proxy::inject::{ADDED_LEN, Injector, PREFIX_LIMIT, SCRIPT_TAG, inject_whole};
+
+/// Pages made of the pieces that matter to finding `<head>`: tags, quotes,
+/// comments, doctypes, a BOM, and filler.
+fn html_soup() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        Just(&b"<head>"[..]),
+        Just(&b"<HEAD lang=en"[..]),
+        Just(&b"<html>"[..]),
+        Just(&b"<header>"[..]),
+        Just(&b"<body>"[..]),
+        Just(&b"<!doctype html>"[..]),
+        Just(&b"<!--"[..]),
+        Just(&b"-->"[..]),
+        Just(&b"<"[..]),
+        Just(&b">"[..]),
+        Just(&b"\""[..]),
+        Just(&b"'"[..]),
+        Just(&b"="[..]),
+        Just(&b" "[..]),
+        Just(&b"/"[..]),
+        Just(&b"!"[..]),
+        Just("\u{feff}".as_bytes()),
+        Just(&b"lorem ipsum "[..]),
+    ];
+    (prop::collection::vec(piece, 0..40), 0..6000usize).prop_map(|(pieces, pad)| {
+        let mut page: Vec<u8> = pieces.concat();
+        // sometimes long enough to cross the prefix limit
+        if pad > 4000 {
+            page.extend(std::iter::repeat_n(b'x', pad));
+            page.extend_from_slice(b"<head>");
+        }
+        page
+    })
+}
+
+proptest! {
+    #![proptest_config(cases(256))]
+
+    #[test]
+    fn injection_adds_exactly_the_tag_once_whatever_the_chunking(
+        page in html_soup(),
+        chunks in prop::collection::vec(1..700usize, 1..10),
+    ) {
+        let whole = inject_whole(&page);
+        prop_assert_eq!(whole.len(), page.len() + ADDED_LEN);
+        let at = whole.windows(ADDED_LEN).position(|w| w == SCRIPT_TAG);
+        prop_assert!(at.is_some());
+        let at = at.unwrap_or(0);
+        prop_assert_eq!(&[&whole[..at], &whole[at + ADDED_LEN..]].concat(), &page);
+        prop_assert!(at <= PREFIX_LIMIT);
+        let mut inj = Injector::new();
+        let mut out = Vec::new();
+        let mut rest = &page[..];
+        for c in chunks.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let n = (*c).min(rest.len());
+            inj.push(&rest[..n], &mut out);
+            prop_assert!(inj.held() <= PREFIX_LIMIT);
+            rest = &rest[n..];
+        }
+        inj.finish(&mut out);
+        prop_assert_eq!(out, whole);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// (e) the telemetry endpoint
+// ---------------------------------------------------------------------------
+
+use brum::proxy::telemetry::{MAX_MESSAGE, MAX_REPORTS_PER_BODY, MAX_STACK, MAX_URL, Report, Telemetry};
+
+fn check_reports(reports: &[Report]) -> Result<(), TestCaseError> {
+    prop_assert!(reports.len() <= MAX_REPORTS_PER_BODY);
+    for r in reports {
+        match r {
+            Report::Error { message, stack, url, page, .. } => {
+                prop_assert!(message.len() <= MAX_MESSAGE && stack.len() <= MAX_STACK && page.len() <= MAX_URL);
+                prop_assert!(url.as_ref().is_none_or(|u| u.len() <= MAX_URL));
+            }
+            Report::Console { message, page, .. } => {
+                prop_assert!(message.len() <= MAX_MESSAGE && page.len() <= MAX_URL)
+            }
+            Report::Page { url, title, .. } => {
+                prop_assert!(url.len() <= MAX_URL && title.as_ref().is_none_or(|t| t.len() <= MAX_MESSAGE));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Batches shaped like the script's, with arbitrary strings and numbers.
+fn batch_value() -> impl Strategy<Value = Value> {
+    let text = prop_oneof![
+        any::<String>(),
+        "\\PC{0,600}",
+        Just("    at f (http://h/__brum__/t.js:1:2)\n    at g (http://h/a.js:3:4)".to_string())
+    ];
+    let event = (
+        prop_oneof![
+            30 => prop::sample::select(vec!["error", "rejection", "fetch", "xhr", "resource", "console", "page"]),
+            1 => Just("other"),
+        ],
+        text.clone(),
+        text,
+        prop_oneof![10 => (0..100_000i64).prop_map(Some), 1 => Just(None), 1 => any::<i64>().prop_map(Some)],
+        prop_oneof![20 => prop::sample::select(vec!["error", "warn"]), 1 => Just("log")],
+    )
+        .prop_map(|(kind, a, b, n, level)| match kind {
+            "console" => serde_json::json!({"kind": kind, "page": a, "level": level, "message": b}),
+            "page" => serde_json::json!({"kind": kind, "page": a, "title": b, "load_ms": n}),
+            _ => serde_json::json!({"kind": kind, "page": a, "message": b, "stack": b, "url": a, "line": n, "col": n}),
+        });
+    (prop::collection::vec(event, 0..40), any::<u64>())
+        .prop_map(|(events, dropped)| serde_json::json!({"v": 1, "dropped": dropped, "events": events}))
+}
+
+/// The generator is not vacuous: many of its batches pass.
+#[test]
+fn telemetry_generated_batches_are_often_valid() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut ok = 0;
+    for _ in 0..64 {
+        let v = batch_value().new_tree(&mut runner).expect("value").current();
+        ok += usize::from(Telemetry::new().accept(v.to_string().as_bytes(), std::time::Instant::now()).is_ok());
+    }
+    assert!(ok >= 8, "only {ok} of 64 generated batches were valid");
+}
+
+proptest! {
+    #![proptest_config(cases(256))]
+
+    #[test]
+    fn telemetry_arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..2048)) {
+        let _ = Telemetry::new().accept(&body, std::time::Instant::now());
+    }
+
+    #[test]
+    fn telemetry_batches_are_capped_and_truncations_never_panic(v in batch_value(), cut in any::<usize>()) {
+        let mut t = Telemetry::new();
+        let body = v.to_string().into_bytes();
+        if let Ok(reports) = t.accept(&body, std::time::Instant::now()) {
+            check_reports(&reports)?;
+        }
+        let cut = cut % (body.len() + 1);
+        prop_assert!(t.accept(&body[..cut], std::time::Instant::now()).is_err() || cut == body.len());
     }
 }

@@ -165,6 +165,25 @@ pub fn render(
         "process.blocked" => {
             Event::ProcessBlocked { process: pr, dependency: s(v, "dependency"), reason: s(v, "reason") }
         }
+        "browser.error" => Event::BrowserError {
+            process: pr,
+            kind: s(v, "kind"),
+            page: s(v, "page"),
+            message: s(v, "message"),
+            stack: s(v, "stack"),
+            file: v["file"].as_str(),
+            line: v["line"].as_u64().map(|x| x as u32),
+            col: v["col"].as_u64().map(|x| x as u32),
+        },
+        "browser.console" => {
+            Event::BrowserConsole { process: pr, level: s(v, "level"), message: s(v, "message"), page: s(v, "page") }
+        }
+        "browser.page" => Event::BrowserPage {
+            process: pr,
+            url: s(v, "url"),
+            title: v["title"].as_str(),
+            load_ms: v["load_ms"].as_u64(),
+        },
         "error.detected" | "url.detected" | "build.event" | "test.passed" | "test.failed" | "finding" => {
             return finding(v, ty, pr, style, scratch, out);
         }
@@ -302,6 +321,8 @@ mod tests {
             id: 3,
             ..build
         };
+        let browser_fields = vec![("source".to_string(), "browser".to_string())];
+        let browser = FindingView { fields: &browser_fields, language: Some("javascript"), ..err };
         let urls = vec!["http://localhost:5173/".to_string()];
         let rows = [SummaryRow {
             process: WEB,
@@ -346,6 +367,21 @@ mod tests {
             Event::ErrorResolved { process: WEB, id: 3, fingerprint: 7, reason: "rebuilt clean" },
             Event::RunSummary { rows: &rows, exit_code: 1 },
             Event::DaemonStopping { reason: "SIGTERM" },
+            Event::Finding { process: WEB, plugin: "browser", finding: &browser },
+            Event::BrowserError {
+                process: WEB,
+                kind: "exception",
+                page: "http://h/",
+                message: "Uncaught TypeError: x",
+                stack: "TypeError: x\n    at f (http://h/a.js:1:2)",
+                file: Some("a.js"),
+                line: Some(1),
+                col: Some(2),
+            },
+            Event::BrowserConsole { process: WEB, level: "error", message: "bad\nsecond line", page: "http://h/" },
+            Event::BrowserConsole { process: WEB, level: "warn", message: "careful", page: "http://h/" },
+            Event::BrowserPage { process: WEB, url: "http://h/", title: Some("Demo"), load_ms: Some(312) },
+            Event::BrowserPage { process: WEB, url: "http://h/", title: None, load_ms: None },
             Event::PluginSkipped { plugin: "slow", count: 12, given: 4096, reason: "ring_evicted" },
             Event::ConfigError {
                 file: "brum.toml",

@@ -367,7 +367,43 @@ pub fn encode_opts(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>, raw_ter
             let _ = write!(out, "stopping everything ({reason})");
             end(out, style);
         }
+        // its error.detected, which follows, is the readable line
+        Event::BrowserError { .. } => {}
+        Event::BrowserConsole { process, level, message, .. } => {
+            lifecycle(out, style, process);
+            if style.color {
+                out.extend_from_slice(if level == "error" { RED } else { YELLOW });
+            }
+            let _ = write!(out, "console.{level}: ");
+            first_line(out, message);
+            end(out, style);
+        }
+        Event::BrowserPage { process, url, title, load_ms } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "page loaded: {url}");
+            if let Some(t) = title.filter(|t| !t.is_empty()) {
+                out.extend_from_slice(b" \"");
+                first_line(out, t);
+                out.push(b'"');
+            }
+            if let Some(ms) = load_ms {
+                out.extend_from_slice(b" in ");
+                push_duration(out, ms);
+            }
+            end(out, style);
+        }
         Event::DaemonStarted { .. } | Event::DaemonStopped { .. } => {}
+    }
+}
+
+/// The first line of `text` (a page's message can be a whole stack), with
+/// how many more there were.
+fn first_line(out: &mut Vec<u8>, text: &str) {
+    let mut lines = text.lines();
+    out.extend_from_slice(lines.next().unwrap_or("").as_bytes());
+    let more = lines.count();
+    if more > 0 {
+        let _ = write!(out, " (+{more} lines)");
     }
 }
 
@@ -554,5 +590,30 @@ mod tests {
             },
         );
         assert!(a.starts_with(PALETTE[1]));
+    }
+
+    #[test]
+    fn the_browser_says_console_messages_and_page_loads_and_leaves_errors_to_their_finding() {
+        let console = |level, message| Event::BrowserConsole { process: API, level, message, page: "http://h/" };
+        assert_eq!(plain(&console("warn", "careful")), "api   * console.warn: careful\n");
+        assert_eq!(
+            plain(&console("error", "TypeError: x\n    at f (a.js:1:2)\n    at g (a.js:3:4)")),
+            "api   * console.error: TypeError: x (+2 lines)\n"
+        );
+        let page = Event::BrowserPage { process: API, url: "http://h/", title: Some("Demo"), load_ms: Some(312) };
+        assert_eq!(plain(&page), "api   * page loaded: http://h/ \"Demo\" in 312ms\n");
+        let bare = Event::BrowserPage { process: API, url: "http://h/", title: Some(""), load_ms: None };
+        assert_eq!(plain(&bare), "api   * page loaded: http://h/\n");
+        let err = Event::BrowserError {
+            process: API,
+            kind: "exception",
+            page: "http://h/",
+            message: "boom",
+            stack: "",
+            file: None,
+            line: None,
+            col: None,
+        };
+        assert_eq!(plain(&err), "", "its error.detected is the readable line");
     }
 }

@@ -98,6 +98,8 @@ fn encode_finding(out: &mut Vec<u8>, f: &FindingView<'_>) {
                 key(out, "id");
                 push_u64(out, f.id);
             }
+            // where it was seen when not in a process's output ("browser")
+            opt_str(out, "source", f.field("source"));
         }
         "url.detected" => {
             key(out, "url");

@@ -39,6 +39,11 @@ const GOLDEN_READY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"p
 const GOLDEN_UNREADY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.unready","process":"web","probe":"http","reason":"not ready after 60.0s","waited_ms":60000}"#;
 const GOLDEN_UNHEALTHY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.unhealthy","process":"web","probe":"http","failures":3}"#;
 const GOLDEN_BLOCKED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.blocked","process":"web","dependency":"db","reason":"ended without being ready"}"#;
+const GOLDEN_BROWSER_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.error","process":"web","kind":"exception","page":"http://127.0.0.1:20888/","message":"Uncaught TypeError: x is undefined","stack":"TypeError: x is undefined\n    at boom (http://127.0.0.1:20888/src/App.tsx?t=1:12:5)","file":"src/App.tsx","line":12,"col":5}"#;
+const GOLDEN_BROWSER_ERROR_UNLOCATED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.error","process":"web","kind":"fetch","page":"http://127.0.0.1:20888/","message":"fetch GET /api failed: TypeError: Failed to fetch","stack":"","file":null,"line":null,"col":null}"#;
+const GOLDEN_BROWSER_CONSOLE: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.console","process":"web","level":"warn","message":"careful","page":"http://127.0.0.1:20888/"}"#;
+const GOLDEN_BROWSER_PAGE: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.page","process":"web","url":"http://127.0.0.1:20888/","title":"Demo","load_ms":312}"#;
+const GOLDEN_BROWSER_FINDING: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"error.detected","process":"web","plugin":"browser","kind":"error","severity":"error","message":"Uncaught TypeError: x is undefined","fingerprint":"0000000000abcdef","count":1,"id":5,"source":"browser","file":"src/App.tsx","line":12,"column":5,"language":"javascript","first_seq":6,"last_seq":6,"fields":{"source":"browser","page":"http://127.0.0.1:20888/","cause":"exception"}}"#;
 const GOLDEN_GAVE_UP: &str =
     r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.gave_up","process":"web","restarts":5}"#;
 
@@ -192,6 +197,26 @@ fn golden_every_event_kind() {
         fields: &[],
         ..base
     };
+    let browser_fields = vec![
+        ("source".to_string(), "browser".to_string()),
+        ("page".to_string(), "http://127.0.0.1:20888/".to_string()),
+        ("cause".to_string(), "exception".to_string()),
+    ];
+    let browser = FindingView {
+        kind: "error",
+        message: "Uncaught TypeError: x is undefined",
+        first_seq: 6,
+        last_seq: 6,
+        file: Some("src/App.tsx"),
+        line: Some(12),
+        column: Some(5),
+        language: Some("javascript"),
+        fields: &browser_fields,
+        fingerprint: 0xabcdef,
+        count: 1,
+        id: 5,
+        ..base
+    };
     let slow = FindingView {
         custom_kind: Some("slow-request"),
         severity: "warning",
@@ -275,6 +300,46 @@ fn golden_every_event_kind() {
         (Event::ProcessUnhealthy { process: WEB, probe: "http", failures: 3 }, GOLDEN_UNHEALTHY),
         (Event::ProcessBlocked { process: WEB, dependency: "db", reason: "ended without being ready" }, GOLDEN_BLOCKED),
         (Event::ProcessGaveUp { process: WEB, restarts: 5 }, GOLDEN_GAVE_UP),
+        (
+            Event::BrowserError {
+                process: WEB,
+                kind: "exception",
+                page: "http://127.0.0.1:20888/",
+                message: "Uncaught TypeError: x is undefined",
+                stack: "TypeError: x is undefined\n    at boom (http://127.0.0.1:20888/src/App.tsx?t=1:12:5)",
+                file: Some("src/App.tsx"),
+                line: Some(12),
+                col: Some(5),
+            },
+            GOLDEN_BROWSER_ERROR,
+        ),
+        (
+            Event::BrowserError {
+                process: WEB,
+                kind: "fetch",
+                page: "http://127.0.0.1:20888/",
+                message: "fetch GET /api failed: TypeError: Failed to fetch",
+                stack: "",
+                file: None,
+                line: None,
+                col: None,
+            },
+            GOLDEN_BROWSER_ERROR_UNLOCATED,
+        ),
+        (
+            Event::BrowserConsole { process: WEB, level: "warn", message: "careful", page: "http://127.0.0.1:20888/" },
+            GOLDEN_BROWSER_CONSOLE,
+        ),
+        (
+            Event::BrowserPage {
+                process: WEB,
+                url: "http://127.0.0.1:20888/",
+                title: Some("Demo"),
+                load_ms: Some(312),
+            },
+            GOLDEN_BROWSER_PAGE,
+        ),
+        (Event::Finding { process: WEB, plugin: "browser", finding: &browser }, GOLDEN_BROWSER_FINDING),
     ];
     for (ev, want) in &cases {
         assert_eq!(enc(ev), format!("{want}\n"), "{}", ev.type_name());

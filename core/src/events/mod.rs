@@ -224,6 +224,37 @@ pub enum Event<'a> {
         queued_bytes: u64,
         reason: &'a str,
     },
+    /// An error in a page the proxy served: an uncaught exception, an
+    /// unhandled rejection, a failed `fetch`/XHR or resource (`kind`).
+    /// Always followed by its `error.detected` (`source: "browser"`).
+    BrowserError {
+        process: ProcRef<'a>,
+        /// exception, rejection, fetch, xhr or resource.
+        kind: &'a str,
+        page: &'a str,
+        message: &'a str,
+        /// The browser's stack, brum's own frames removed ("" if none).
+        stack: &'a str,
+        /// The project file (else the served script's URL), 1-based.
+        file: Option<&'a str>,
+        line: Option<u32>,
+        col: Option<u32>,
+    },
+    /// A page called `console.error` or `console.warn`.
+    BrowserConsole {
+        process: ProcRef<'a>,
+        /// error or warn.
+        level: &'a str,
+        message: &'a str,
+        page: &'a str,
+    },
+    /// A page the proxy served finished loading.
+    BrowserPage {
+        process: ProcRef<'a>,
+        url: &'a str,
+        title: Option<&'a str>,
+        load_ms: Option<u64>,
+    },
     /// At the end of a run: per process how it went.
     RunSummary {
         rows: &'a [SummaryRow<'a>],
@@ -367,6 +398,9 @@ impl Event<'_> {
             Event::RunSummary { .. } => "run.summary",
             Event::ClientDropped { .. } => "client.dropped",
             Event::OutputFailed { .. } => "output.failed",
+            Event::BrowserError { .. } => "browser.error",
+            Event::BrowserConsole { .. } => "browser.console",
+            Event::BrowserPage { .. } => "browser.page",
         }
     }
 }

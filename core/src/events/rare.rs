@@ -99,6 +99,16 @@ pub fn body(ev: &Event<'_>) -> Option<Map<String, Value>> {
         }
         Event::OutputFailed { error } => json!({ "error": error }),
         Event::ClientDropped { queued_bytes, reason } => json!({ "reason": reason, "queued_bytes": queued_bytes }),
+        Event::BrowserError { process, kind, page, message, stack, file, line, col } => json!({
+            "process": process.name, "kind": kind, "page": page, "message": message, "stack": stack,
+            "file": file, "line": line, "col": col,
+        }),
+        Event::BrowserConsole { process, level, message, page } => {
+            json!({ "process": process.name, "level": level, "message": message, "page": page })
+        }
+        Event::BrowserPage { process, url, title, load_ms } => {
+            json!({ "process": process.name, "url": url, "title": title, "load_ms": load_ms })
+        }
         Event::RunSummary { rows, exit_code } => {
             let processes: Vec<Value> = rows
                 .iter()

@@ -2,6 +2,7 @@
 //! real pipes and signals. Shared helpers live here; one module per area.
 
 mod attack;
+mod browser;
 mod config_errors;
 mod control;
 mod detect;
