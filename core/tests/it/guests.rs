@@ -191,7 +191,13 @@ fn exercise(g: &Guest, probe_line: &str) {
 
     // a bad setting: rejected with the plugin's own message, the session
     // goes on without it
-    let (events, _) = session(g, &wasm, "severity = \"loud\"", r"TODO: x\n", |e| e["type"] == "plugin.failed");
+    // (the refusal may come before or after the process's line: wait for both)
+    let (mut refused, mut printed) = (false, false);
+    let (events, _) = session(g, &wasm, "severity = \"loud\"", r"TODO: x\n", |e| {
+        refused |= e["type"] == "plugin.failed";
+        printed |= e["type"] == "log.line" && e["text"] == "TODO: x";
+        refused && printed
+    });
     let failed = of_type(&events, "plugin.failed");
     assert_eq!(failed[0]["action"], "rejected");
     let reason = failed[0]["reason"].as_str().expect("reason");
