@@ -31,14 +31,15 @@ pub(crate) enum Cmd {
 brum run                         autostart processes of ./brum.toml (else the `dev` script)\n  \
 brum run web api                 these processes and what they depend on\n  \
 brum run --json | jq .           NDJSON events (schema: docs/events.md)\n  \
-brum run -- cargo watch -x test  one ad-hoc command\n\n\
+brum run -- cargo watch -x test  one ad-hoc command\n  \
+brum run --proxy                 a proxy on 127.0.0.1:20888.. per announced URL (brum requests)\n\n\
 Output markers: `NAME | line` stdout, `NAME ! line` stderr, `NAME * ...` brum's own notes.\n\
 Exit code: 0 when every process succeeded or was stopped by brum; otherwise the exit code of the \
 first process that failed (128+N for signal N); 1 when a dependency never became ready; \
 130/143 after Ctrl-C/SIGTERM; 2 for configuration errors.\n\n\
 brum.toml: [process.NAME] tables with cmd/argv, cwd, env, env_file, autostart, restart, \
 restart_delay, restart_max_delay, max_restarts, stop_signal, stop_timeout, depends_on, ready.*, \
-health.*, color, raw_terminal; every key in docs/config.md.")]
+health.*, color, raw_terminal; [proxy] enabled, port, inject; every key in docs/config.md.")]
     Run(RunArgs),
     /// List the processes brum would run here, with their resolved command lines.
     Scripts(ScriptsArgs),
@@ -50,8 +51,13 @@ health.*, color, raw_terminal; every key in docs/config.md.")]
     Logs(LogsArgs),
     /// Errors and warnings open right now in the brum running here (--all: with the resolved ones).
     Errors(ErrorsArgs),
-    /// URLs the processes announced, found by the brum running here.
+    /// URLs the processes announced, found by the brum running here (with their proxy URLs).
     Urls(ClientArgs),
+    /// Recent requests through the proxies of the brum running here (`brum run --proxy`).
+    #[command(after_help = "Examples:\n  brum requests                 the last 50 requests\n  \
+brum requests web --status 5xx  the failed ones of web\n  \
+brum requests --status 404,500-599 -n 200 --json")]
+    Requests(RequestsArgs),
     /// Start a process of the brum running here.
     Start(NameArgs),
     /// Stop a process of the brum running here (stop signal to its group, SIGKILL after stop_timeout).
@@ -185,6 +191,20 @@ pub(crate) struct ErrorsArgs {
 }
 
 #[derive(Args, Debug)]
+pub(crate) struct RequestsArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+    /// Only this process.
+    pub(crate) name: Option<String>,
+    /// Only these statuses: codes (404), classes (5xx), ranges (400-499), comma-separated.
+    #[arg(long, value_name = "STATUS")]
+    pub(crate) status: Option<String>,
+    /// At most this many (the newest).
+    #[arg(short = 'n', long, default_value_t = 50)]
+    pub(crate) limit: usize,
+}
+
+#[derive(Args, Debug)]
 pub(crate) struct NameArgs {
     #[command(flatten)]
     pub(crate) client: ClientArgs,
@@ -199,6 +219,9 @@ pub(crate) struct UpArgs {
     /// Processes to run (default: every autostart process).
     #[arg(value_name = "NAME")]
     pub(crate) names: Vec<String>,
+    /// Put a reverse proxy in front of every http:// URL a process announces (see `brum run --proxy`).
+    #[arg(long)]
+    pub(crate) proxy: bool,
 }
 
 #[derive(Args, Debug)]
@@ -298,6 +321,15 @@ pub(crate) struct RunArgs {
     /// Do not serve the control socket.
     #[arg(long, conflicts_with = "socket")]
     pub(crate) no_socket: bool,
+
+    /// Put a reverse proxy on 127.0.0.1 in front of every http:// URL a process announces (as
+    /// `[proxy]` in brum.toml does): requests become `proxy.request` events, failures errors.
+    #[arg(long)]
+    pub(crate) proxy: bool,
+
+    /// No proxy, even if brum.toml's `[proxy]` asks for one.
+    #[arg(long, conflicts_with = "proxy")]
+    pub(crate) no_proxy: bool,
 
     /// Keep running when every process has ended, until `brum down` (used by `brum up`).
     #[arg(long, hide = true)]

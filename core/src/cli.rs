@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use brum::control::client::{self, ClientError};
 
-use crate::{ErrorsArgs, LogsArgs, TailArgs};
+use crate::{ErrorsArgs, LogsArgs, RequestsArgs, TailArgs};
 
 type Res = Result<ExitCode, ClientError>;
 
@@ -124,8 +124,19 @@ pub fn ps(sock: &Path, json: bool) -> Res {
             (_, Value::String(s)) => s.clone(),
             _ => "-".into(),
         };
-        let urls: Vec<&str> =
-            r["urls"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let proxies = r["proxies"].as_array().cloned().unwrap_or_default();
+        let urls: Vec<String> = r["urls"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(|u| match proxies.iter().find(|p| p["url"] == u).and_then(|p| p["proxy_url"].as_str()) {
+                        Some(proxy) => format!("{u} (proxy {proxy})"),
+                        None => u.to_string(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let ready = match r["ready"].as_str() {
             Some("waiting") => format!("waiting {}", ms(&r["ready_ms"])),
             Some("ready") => format!("ready {}", ms(&r["ready_ms"])),
@@ -249,7 +260,57 @@ pub fn urls(sock: &Path, json: bool) -> Res {
         return Ok(ExitCode::SUCCESS);
     }
     for u in v["urls"].as_array().cloned().unwrap_or_default() {
-        println!("{}  {}", text(&u["process"]), text(&u["url"]));
+        match u["proxy_url"].as_str() {
+            Some(proxy) => println!("{}  {}  (proxy {proxy})", text(&u["process"]), text(&u["url"])),
+            None => println!("{}  {}", text(&u["process"]), text(&u["url"])),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `brum requests`: the recent requests through the proxies.
+pub fn requests(sock: &Path, a: &RequestsArgs) -> Res {
+    let req = json!({"cmd": "requests", "process": a.name, "status": a.status, "limit": a.limit});
+    let v = client::call(sock, &req)?;
+    if v["proxy"] == false {
+        eprintln!("brum: the proxy is off in this session; start brum with --proxy, or add [proxy] to brum.toml");
+        return Ok(ExitCode::from(1));
+    }
+    if a.client.json {
+        print_json(&v);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows = v["requests"].as_array().cloned().unwrap_or_default();
+    if rows.is_empty() {
+        println!("no requests{}", if a.status.is_some() { " with that status" } else { " yet" });
+    }
+    let w = rows.iter().filter_map(|r| r["process"].as_str()).map(str::len).max().unwrap_or(4).max(4);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for r in &rows {
+        let time = r["ts"].as_str().and_then(|t| t.get(11..23)).unwrap_or("-");
+        let ms = r["duration_ms"].as_f64().unwrap_or(0.0);
+        let note = match (r["error"].as_str(), r["upgrade"] == true) {
+            (Some(e), _) => format!("  ({e})"),
+            (None, true) => "  (upgraded)".into(),
+            _ => String::new(),
+        };
+        let line = writeln!(
+            out,
+            "{time}  {:w$}  {:<7} {:>3} {:>9.1}ms {:>10}  {}{note}",
+            text(&r["process"]),
+            text(&r["method"]),
+            text(&r["status"]),
+            ms,
+            text(&r["bytes_out"]),
+            text(&r["path"]),
+        );
+        if line.is_err() {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    if v["more"].as_u64().unwrap_or(0) > 0 {
+        eprintln!("brum: {} more (use -n)", v["more"]);
     }
     Ok(ExitCode::SUCCESS)
 }

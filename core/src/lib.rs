@@ -9,8 +9,9 @@
 //! - [`output`], [`capture`], [`emit`]: the output buffer, the per-process
 //!   capture path (pipe bytes → lines → ring → events), and the emitter that
 //!   owns sequence numbers (the only way to publish an event).
-//! - [`proxy`]: the dev servers' reverse proxy — script injection and the
-//!   browser's telemetry (pure parts; the sockets are the reactor's).
+//! - [`proxy`]: the dev servers' reverse proxy without sockets (HTTP heads,
+//!   framing, targets, pages, the request history, script injection and the
+//!   browser's telemetry; the sockets are the reactor's).
 //! - [`reactor`]: the one thread that owns `mio::Poll` and drives the rest.
 
 pub mod capture;

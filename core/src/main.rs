@@ -21,7 +21,7 @@ mod plugin_cmds;
 use args::{Cli, ClientArgs, Cmd, ColorChoice, FailOnChoice, FormatChoice, RunArgs, ScriptsArgs, UpArgs};
 use plugin_cmds::{load_plugins, plugins_cmd};
 // the client commands in cli.rs name these as crate::…
-use args::{ErrorsArgs, LogsArgs, TailArgs};
+use args::{ErrorsArgs, LogsArgs, RequestsArgs, TailArgs};
 
 /// Exit code for bad usage or configuration.
 const EXIT_USAGE: u8 = 2;
@@ -58,6 +58,7 @@ fn main() -> ExitCode {
         Cmd::Logs(a) => client_cmd(&a.client.clone(), |sock| cli::logs(sock, &a)),
         Cmd::Errors(a) => client_cmd(&a.client.clone(), |sock| cli::errors(sock, &a)),
         Cmd::Urls(a) => client_cmd(&a, |sock| cli::urls(sock, a.json)),
+        Cmd::Requests(a) => client_cmd(&a.client.clone(), |sock| cli::requests(sock, &a)),
         Cmd::Start(a) => client_cmd(&a.client.clone(), |sock| cli::lifecycle(sock, "start", &a.name, a.client.json)),
         Cmd::Stop(a) => client_cmd(&a.client.clone(), |sock| cli::lifecycle(sock, "stop", &a.name, a.client.json)),
         Cmd::Restart(a) => {
@@ -119,6 +120,11 @@ fn run(args: RunArgs) -> ExitCode {
     }
     if let Some(n) = args.ring_bytes {
         cfg.settings.ring_bytes = n;
+    }
+    if args.proxy {
+        cfg.proxy.enabled = true;
+    } else if args.no_proxy {
+        cfg.proxy.enabled = false;
     }
     if let Err(msg) = cfg.settings.check_limits() {
         return fail(msg);
@@ -348,6 +354,9 @@ fn up(a: UpArgs) -> ExitCode {
     };
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("run").arg("--daemon").arg("--log-file").arg(&log).arg("--socket").arg(&sock);
+    if a.proxy {
+        cmd.arg("--proxy");
+    }
     if let Some(c) = &a.client.config {
         cmd.arg("--config").arg(c);
     }

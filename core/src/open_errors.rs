@@ -9,7 +9,9 @@
 //!   that no longer contains it: the errors not reported again since the
 //!   previous full report;
 //! - has a later run that is healthy (exits 0, or stays up for a grace
-//!   period, or passes its readiness probe): the errors of earlier runs.
+//!   period, or passes its readiness probe): the errors of earlier runs;
+//! - answers again through brum's proxy the request that failed (see
+//!   `reactor/proxy`): that error ([`OpenErrors::resolve`]).
 //!
 //! Leaf-level logic: no I/O, no clock; the reactor feeds it what the
 //! plugins found and publishes the `error.resolved` events it returns.
@@ -117,6 +119,11 @@ impl OpenErrors {
             }
         }
         done
+    }
+
+    /// Open error `id` is fixed (brum saw it work again), if it is open.
+    pub fn resolve(&mut self, id: u64, reason: &'static str) -> Option<Resolved> {
+        self.resolve_where(reason, |e| e.id == id).pop()
     }
 
     /// `process` reported a clean re-check: every open error of it is fixed.

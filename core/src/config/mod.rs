@@ -173,12 +173,33 @@ impl PluginConfig {
     }
 }
 
+/// The first port a proxy listens on (`[proxy] port`).
+pub const DEFAULT_PROXY_PORT: u16 = 20888;
+
+/// `[proxy]`: a reverse proxy per dev-server URL (off unless asked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyConfig {
+    pub enabled: bool,
+    /// First port tried; each proxied URL takes the next free one (0:
+    /// any free port the system picks).
+    pub port: u16,
+    /// Add the telemetry script to HTML responses.
+    pub inject: bool,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig { enabled: false, port: DEFAULT_PROXY_PORT, inject: true }
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub source: Source,
     pub settings: Settings,
     pub plugins: PluginConfig,
+    pub proxy: ProxyConfig,
     pub processes: Vec<ProcessSpec>,
     /// For package.json: the script text behind each process, by index.
     pub scripts: Vec<Option<String>>,
@@ -281,6 +302,7 @@ pub fn ad_hoc(argv: Vec<String>, name: Option<String>) -> Config {
         processes: vec![ProcessSpec::new(name, argv, display)],
         scripts: vec![None],
         plugins: PluginConfig::default(),
+        proxy: ProxyConfig::default(),
     }
 }
 

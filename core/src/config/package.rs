@@ -140,6 +140,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         processes,
         scripts,
         plugins: super::PluginConfig::default(),
+        proxy: super::ProxyConfig::default(),
     })
 }
 

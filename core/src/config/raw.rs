@@ -24,6 +24,18 @@ pub struct RawFile {
     /// Settings of plugins, by plugin name.
     #[serde(default)]
     pub plugin: IndexMap<String, Spanned<toml::Table>>,
+    /// `[proxy]`: a reverse proxy per announced dev-server URL.
+    pub proxy: Option<RawProxy>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProxy {
+    pub enabled: Option<bool>,
+    /// First port tried for a proxy.
+    pub port: Option<Spanned<Value>>,
+    /// Add the telemetry script to HTML pages.
+    pub inject: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

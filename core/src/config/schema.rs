@@ -40,7 +40,10 @@ const TOP: &[(&str, Shape)] = &[
     ("plugin_memory", Shape::NumOrStr),
     ("process", Shape::Table),
     ("plugin", Shape::Table),
+    ("proxy", Shape::Table),
 ];
+
+const PROXY: &[(&str, Shape)] = &[("enabled", Shape::Bool), ("port", Shape::NumOrStr), ("inject", Shape::Bool)];
 
 const PROCESS: &[(&str, Shape)] = &[
     ("cmd", Shape::Str),
@@ -206,6 +209,9 @@ pub fn check(doc: &Spanned<DeTable<'_>>) -> Vec<ShapeError> {
                 }),
             }
         }
+    }
+    if let Some(DeValue::Table(proxy)) = top.get("proxy").map(Spanned::get_ref) {
+        check_table(proxy, "proxy", PROXY, &mut errors);
     }
     if let Some(DeValue::Table(plugins)) = top.get("plugin").map(Spanned::get_ref) {
         for (name, t) in plugins.iter() {

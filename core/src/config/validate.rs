@@ -79,11 +79,12 @@ impl Validator<'_> {
         self.check_cycles(&processes, &dep_spans);
         self.check_ready_exit(&processes, &raw);
         let plugins = self.plugins(&raw, &base);
+        let proxy = self.proxy(raw.proxy.as_ref());
         if !self.errors.is_empty() {
             return Err(ConfigErrors(self.errors));
         }
         let scripts = vec![None; processes.len()];
-        Ok(Config { source: Source::Toml(self.path.to_path_buf()), settings, processes, scripts, plugins })
+        Ok(Config { source: Source::Toml(self.path.to_path_buf()), settings, processes, scripts, plugins, proxy })
     }
 
     fn process(
@@ -413,6 +414,34 @@ impl Validator<'_> {
             }
             let (line, column) = self.lines.locate(table.span().start);
             pc.tables.push(PluginTable { name: name.clone(), enabled, settings, line, column });
+        }
+        pc
+    }
+
+    /// `[proxy]`: on or off, the first port, the script injection.
+    fn proxy(&mut self, raw: Option<&raw::RawProxy>) -> ProxyConfig {
+        let mut pc = ProxyConfig::default();
+        let Some(raw) = raw else { return pc };
+        pc.enabled = raw.enabled.unwrap_or(true);
+        pc.inject = raw.inject.unwrap_or(true);
+        if let Some(p) = &raw.port {
+            let port = match p.get_ref() {
+                Value::Integer(n) => u16::try_from(*n).ok(),
+                Value::String(s) => s.trim().parse::<u16>().ok(),
+                _ => None,
+            };
+            match port {
+                Some(n) => pc.port = n,
+                None => self.err(
+                    p.span(),
+                    "proxy.port".into(),
+                    format!(
+                        "expected a TCP port from 1 to 65535 (the first one tried; each proxied URL takes \
+                         the next free one) or 0 (any free port), found {}",
+                        describe(p.get_ref())
+                    ),
+                ),
+            }
         }
         pc
     }

@@ -77,6 +77,18 @@ pub struct Findings {
     pub all: Option<bool>,
 }
 
+/// `requests`: the recent requests through brum's proxies.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requests {
+    pub process: Option<String>,
+    /// Statuses to show: codes (404), classes (5xx), ranges (400-499),
+    /// comma-separated.
+    pub status: Option<String>,
+    /// At most this many (the newest), default 50.
+    pub limit: Option<usize>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Named {
@@ -96,6 +108,7 @@ pub enum Command {
     Logs(Logs),
     Errors(Findings),
     Urls(Findings),
+    Requests(Requests),
     Start(Named),
     Stop(Named),
     Restart(Named),
@@ -192,7 +205,7 @@ pub fn parse(line: &[u8]) -> Result<Request, RequestError> {
         return Err(err(Value::Null, "a request is a JSON object like {\"cmd\":\"ps\"}".into()));
     };
     let id = map.remove("id").unwrap_or(Value::Null);
-    const CMDS: &str = "hello, ps, tail, logs, errors, urls, start, stop, restart, reload, shutdown";
+    const CMDS: &str = "hello, ps, tail, logs, errors, urls, requests, start, stop, restart, reload, shutdown";
     let cmd = match map.remove("cmd") {
         Some(Value::String(cmd)) => cmd,
         None => return Err(err(id, format!("missing \"cmd\" (a string: {CMDS})"))),
@@ -206,6 +219,7 @@ pub fn parse(line: &[u8]) -> Result<Request, RequestError> {
         "logs" => args(rest, &cmd).map(Command::Logs),
         "errors" => args(rest, &cmd).map(Command::Errors),
         "urls" => args(rest, &cmd).map(Command::Urls),
+        "requests" => args(rest, &cmd).map(Command::Requests),
         "start" => args(rest, &cmd).map(Command::Start),
         "stop" => args(rest, &cmd).map(Command::Stop),
         "restart" => args(rest, &cmd).map(Command::Restart),
@@ -274,6 +288,8 @@ mod tests {
         let e = parse(br#"{"cmd":"ps","bogus":1}"#).expect_err("unknown field");
         assert!(e.message.contains("unknown field `bogus`"), "{}", e.message);
         assert!(parse(b"[1,2]").is_err());
+        let r = parse(br#"{"cmd":"requests","process":"web","status":"5xx","limit":3}"#).expect("valid");
+        assert!(matches!(r.cmd, Command::Requests(Requests { status: Some(ref s), limit: Some(3), .. }) if s == "5xx"));
     }
 
     #[test]

@@ -188,6 +188,20 @@ pub fn render(
             return finding(v, ty, pr, style, scratch, out);
         }
         "run.summary" => return summary(v, style, index_of, scratch, out),
+        "proxy.started" => Event::ProxyStarted { process: pr, url: s(v, "url"), proxy_url: s(v, "proxy_url") },
+        "proxy.skipped" => Event::ProxySkipped { process: pr, url: s(v, "url"), reason: s(v, "reason") },
+        "proxy.inject_skipped" => Event::ProxyInjectSkipped { process: pr, path: s(v, "path"), reason: s(v, "reason") },
+        "proxy.request" => Event::ProxyRequest {
+            process: pr,
+            method: s(v, "method"),
+            path: s(v, "path"),
+            status: n(v, "status") as u16,
+            duration_us: (v["duration_ms"].as_f64().unwrap_or(0.0) * 1000.0).round() as u64,
+            bytes_in: n(v, "bytes_in"),
+            bytes_out: n(v, "bytes_out"),
+            upgrade: v["upgrade"] == true,
+            error: v["error"].as_str(),
+        },
         _ => {
             // a type this version does not know: its name and its fields
             let _ = write!(out, "{} * {ty} {v}", if name.is_empty() { "brum" } else { name });
@@ -265,6 +279,7 @@ fn summary(v: &Value, style: HumanStyle, index_of: &dyn Fn(&str) -> usize, scrat
                 restarts: n(r, "restarts") as u32,
                 errors: n(r, "errors") as u32,
                 warnings: n(r, "warnings") as u32,
+                browser_errors: n(r, "browser_errors") as u32,
                 ready_ms: r["ready_ms"].as_u64(),
                 errors_open: n(r, "errors_open") as u32,
                 warnings_open: n(r, "warnings_open") as u32,
@@ -333,6 +348,7 @@ mod tests {
             restarts: 1,
             errors: 2,
             warnings: 0,
+            browser_errors: 1,
             ready_ms: Some(12),
             errors_open: 1,
             warnings_open: 0,
@@ -389,6 +405,20 @@ mod tests {
                 column: Some(1),
                 key: Some("plugin.x"),
                 message: "no plugin is named `x`",
+            },
+            Event::ProxyStarted { process: WEB, url: "http://localhost:5173/", proxy_url: "http://127.0.0.1:20888/" },
+            Event::ProxySkipped { process: WEB, url: "https://localhost/", reason: "https" },
+            Event::ProxyInjectSkipped { process: WEB, path: "/", reason: "script-src 'none'" },
+            Event::ProxyRequest {
+                process: WEB,
+                method: "POST",
+                path: "/api",
+                status: 502,
+                duration_us: 12_345,
+                bytes_in: 1,
+                bytes_out: 2,
+                upgrade: false,
+                error: Some("connection refused"),
             },
         ];
         for color in [false, true] {

@@ -367,6 +367,39 @@ pub fn encode_opts(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>, raw_ter
             let _ = write!(out, "stopping everything ({reason})");
             end(out, style);
         }
+        Event::ProxyStarted { process, url, proxy_url } => {
+            lifecycle(out, style, process);
+            if style.color {
+                out.extend_from_slice(CYAN);
+            }
+            let _ = write!(out, "proxy: {proxy_url} → {url}");
+            end(out, style);
+        }
+        Event::ProxySkipped { process, url, reason } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "no proxy for {url}: {reason}");
+            end(out, style);
+        }
+        Event::ProxyInjectSkipped { process, path, reason } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "no browser telemetry in {path}: {reason}");
+            end(out, style);
+        }
+        // what the dev server answered is for `brum requests` (a 404 for a
+        // favicon is no news); its failures show
+        Event::ProxyRequest { status, error: None, .. } if status < 500 => {}
+        Event::ProxyRequest { process, method, path, status, duration_us, error, .. } => {
+            lifecycle(out, style, process);
+            if style.color {
+                out.extend_from_slice(RED);
+            }
+            let _ = write!(out, "{method} {path} → {status} in ");
+            push_duration(out, duration_us / 1000);
+            if let Some(e) = error {
+                let _ = write!(out, ": {e}");
+            }
+            end(out, style);
+        }
         // its error.detected, which follows, is the readable line
         Event::BrowserError { .. } => {}
         Event::BrowserConsole { process, level, message, .. } => {
@@ -427,6 +460,9 @@ fn summary(out: &mut Vec<u8>, style: HumanStyle, rows: &[SummaryRow<'_>], exit_c
         let _ = write!(out, "  {:<9} {:<11}", plural(r.errors_open, "error"), plural(r.warnings_open, "warning"));
         if r.resolved > 0 {
             let _ = write!(out, " ({} fixed)", r.resolved);
+        }
+        if r.browser_errors > 0 {
+            let _ = write!(out, " ({} in the browser)", r.browser_errors);
         }
         if r.restarts > 0 {
             let _ = write!(out, " {}", plural(r.restarts, "restart"));

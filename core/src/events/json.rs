@@ -51,6 +51,24 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             push_str(out, plugin);
             encode_finding(out, f);
         }
+        Event::ProxyRequest { process, method, path, status, duration_us, bytes_in, bytes_out, upgrade, error } => {
+            proc_key(out, process);
+            key(out, "method");
+            push_str(out, method);
+            key(out, "path");
+            push_str(out, path);
+            key(out, "status");
+            push_u64(out, u64::from(status));
+            key(out, "duration_ms");
+            push_millis(out, duration_us);
+            key(out, "bytes_in");
+            push_u64(out, bytes_in);
+            key(out, "bytes_out");
+            push_u64(out, bytes_out);
+            key(out, "upgrade");
+            out.extend_from_slice(if upgrade { b"true" } else { b"false" });
+            opt_str(out, "error", error);
+        }
         _ => {}
     }
     out.extend_from_slice(b"}\n");
@@ -211,6 +229,13 @@ pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
         buf[i] = b'0' + v as u8;
     }
     out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends microseconds as milliseconds with three decimals (`0.412`).
+pub fn push_millis(out: &mut Vec<u8>, us: u64) {
+    push_u64(out, us / 1000);
+    let frac = us % 1000;
+    out.extend_from_slice(&[b'.', b'0' + (frac / 100) as u8, b'0' + (frac / 10 % 10) as u8, b'0' + (frac % 10) as u8]);
 }
 
 /// Appends 16 lowercase hex digits.

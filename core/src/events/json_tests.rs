@@ -33,12 +33,18 @@ const GOLDEN_PLUGIN_SKIPPED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z",
 const GOLDEN_CONFIG_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"config.error","file":"brum.toml","line":7,"column":1,"key":"plugin.slow-requets","message":"no plugin is named `slow-requets`"}"#;
 const GOLDEN_OUTPUT_FAILED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"output.failed","error":"No space left on device (os error 28)"}"#;
 const GOLDEN_CLIENT_DROPPED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"client.dropped","reason":"outbox_full","queued_bytes":8388608}"#;
-const GOLDEN_SUMMARY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"run.summary","exit_code":1,"processes":[{"process":"web","state":"failed","code":1,"signal":null,"duration_ms":2500,"restarts":1,"errors":2,"warnings":0,"ready_ms":12,"errors_open":1,"warnings_open":0,"resolved":1,"tests_passed":3,"tests_failed":1,"urls":["http://localhost:5173/"]}]}"#;
+const GOLDEN_SUMMARY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"run.summary","exit_code":1,"processes":[{"process":"web","state":"failed","code":1,"signal":null,"duration_ms":2500,"restarts":1,"errors":2,"warnings":0,"browser_errors":1,"ready_ms":12,"errors_open":1,"warnings_open":0,"resolved":1,"tests_passed":3,"tests_failed":1,"urls":["http://localhost:5173/"]}]}"#;
 const GOLDEN_ORPHANS: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.orphans_killed","process":"web","pgid":4242,"signal":"SIGKILL"}"#;
 const GOLDEN_READY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.ready","process":"web","probe":"tcp","after_ms":1200,"run":1}"#;
 const GOLDEN_UNREADY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.unready","process":"web","probe":"http","reason":"not ready after 60.0s","waited_ms":60000}"#;
 const GOLDEN_UNHEALTHY: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.unhealthy","process":"web","probe":"http","failures":3}"#;
 const GOLDEN_BLOCKED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"process.blocked","process":"web","dependency":"db","reason":"ended without being ready"}"#;
+const GOLDEN_PROXY_STARTED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.started","process":"web","url":"http://localhost:5173/","proxy_url":"http://127.0.0.1:20888/"}"#;
+const GOLDEN_PROXY_SKIPPED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.skipped","process":"web","url":"https://localhost:5173/","reason":"https: no certificate"}"#;
+const GOLDEN_PROXY_INJECT_SKIPPED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.inject_skipped","process":"web","path":"/admin","reason":"the page's Content-Security-Policy does not allow a same-origin script"}"#;
+const GOLDEN_PROXY_REQUEST: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.request","process":"web","method":"GET","path":"/src/App.tsx?t=1","status":200,"duration_ms":1.042,"bytes_in":412,"bytes_out":5120,"upgrade":false}"#;
+const GOLDEN_PROXY_REQUEST_FAILED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.request","process":"web","method":"GET","path":"/","status":502,"duration_ms":0.090,"bytes_in":80,"bytes_out":900,"upgrade":false,"error":"connection refused"}"#;
+const GOLDEN_PROXY_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"error.detected","process":"web","plugin":"proxy","kind":"error","severity":"error","message":"GET / → 502: connection refused","fingerprint":"0000000000abcdef","count":1,"id":5,"source":"proxy","code":"502","first_seq":6,"last_seq":6,"fields":{"source":"proxy","method":"GET","path":"/","status":"502"}}"#;
 const GOLDEN_BROWSER_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.error","process":"web","kind":"exception","page":"http://127.0.0.1:20888/","message":"Uncaught TypeError: x is undefined","stack":"TypeError: x is undefined\n    at boom (http://127.0.0.1:20888/src/App.tsx?t=1:12:5)","file":"src/App.tsx","line":12,"col":5}"#;
 const GOLDEN_BROWSER_ERROR_UNLOCATED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.error","process":"web","kind":"fetch","page":"http://127.0.0.1:20888/","message":"fetch GET /api failed: TypeError: Failed to fetch","stack":"","file":null,"line":null,"col":null}"#;
 const GOLDEN_BROWSER_CONSOLE: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.console","process":"web","level":"warn","message":"careful","page":"http://127.0.0.1:20888/"}"#;
@@ -226,6 +232,24 @@ fn golden_every_event_kind() {
         id: 5,
         ..todo
     };
+    let proxy_fields = vec![
+        ("source".to_string(), "proxy".to_string()),
+        ("method".into(), "GET".into()),
+        ("path".into(), "/".into()),
+        ("status".into(), "502".into()),
+    ];
+    let proxy_error = FindingView {
+        kind: "error",
+        message: "GET / → 502: connection refused",
+        code: Some("502"),
+        first_seq: 6,
+        last_seq: 6,
+        fields: &proxy_fields,
+        fingerprint: 0xabcdef,
+        count: 1,
+        id: 5,
+        ..base
+    };
     let urls = vec!["http://localhost:5173/".to_string()];
     let rows = [SummaryRow {
         process: WEB,
@@ -236,6 +260,7 @@ fn golden_every_event_kind() {
         restarts: 1,
         errors: 2,
         warnings: 0,
+        browser_errors: 1,
         ready_ms: Some(12),
         errors_open: 1,
         warnings_open: 0,
@@ -300,6 +325,51 @@ fn golden_every_event_kind() {
         (Event::ProcessUnhealthy { process: WEB, probe: "http", failures: 3 }, GOLDEN_UNHEALTHY),
         (Event::ProcessBlocked { process: WEB, dependency: "db", reason: "ended without being ready" }, GOLDEN_BLOCKED),
         (Event::ProcessGaveUp { process: WEB, restarts: 5 }, GOLDEN_GAVE_UP),
+        (
+            Event::ProxyStarted { process: WEB, url: "http://localhost:5173/", proxy_url: "http://127.0.0.1:20888/" },
+            GOLDEN_PROXY_STARTED,
+        ),
+        (
+            Event::ProxySkipped { process: WEB, url: "https://localhost:5173/", reason: "https: no certificate" },
+            GOLDEN_PROXY_SKIPPED,
+        ),
+        (
+            Event::ProxyRequest {
+                process: WEB,
+                method: "GET",
+                path: "/src/App.tsx?t=1",
+                status: 200,
+                duration_us: 1042,
+                bytes_in: 412,
+                bytes_out: 5120,
+                upgrade: false,
+                error: None,
+            },
+            GOLDEN_PROXY_REQUEST,
+        ),
+        (
+            Event::ProxyRequest {
+                process: WEB,
+                method: "GET",
+                path: "/",
+                status: 502,
+                duration_us: 90,
+                bytes_in: 80,
+                bytes_out: 900,
+                upgrade: false,
+                error: Some("connection refused"),
+            },
+            GOLDEN_PROXY_REQUEST_FAILED,
+        ),
+        (Event::Finding { process: WEB, plugin: "proxy", finding: &proxy_error }, GOLDEN_PROXY_ERROR),
+        (
+            Event::ProxyInjectSkipped {
+                process: WEB,
+                path: "/admin",
+                reason: "the page's Content-Security-Policy does not allow a same-origin script",
+            },
+            GOLDEN_PROXY_INJECT_SKIPPED,
+        ),
         (
             Event::BrowserError {
                 process: WEB,

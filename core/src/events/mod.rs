@@ -224,6 +224,43 @@ pub enum Event<'a> {
         queued_bytes: u64,
         reason: &'a str,
     },
+    /// A proxy listens for a dev server's URL (again, when a new run of
+    /// the process announces it, or a new port it follows).
+    ProxyStarted {
+        process: ProcRef<'a>,
+        url: &'a str,
+        proxy_url: &'a str,
+    },
+    /// An HTML page brum would add its telemetry script to but may not
+    /// (its Content-Security-Policy would block it, it is compressed):
+    /// said once per proxy and reason.
+    ProxyInjectSkipped {
+        process: ProcRef<'a>,
+        path: &'a str,
+        reason: &'a str,
+    },
+    /// An announced URL gets no proxy, and why.
+    ProxySkipped {
+        process: ProcRef<'a>,
+        url: &'a str,
+        reason: &'a str,
+    },
+    /// One request through a proxy, when its response ended (an upgrade:
+    /// when the connection switched protocols).
+    ProxyRequest {
+        process: ProcRef<'a>,
+        method: &'a str,
+        path: &'a str,
+        status: u16,
+        duration_us: u64,
+        /// Bytes from the browser (head and body).
+        bytes_in: u64,
+        /// Bytes to the browser (head and body).
+        bytes_out: u64,
+        upgrade: bool,
+        /// What went wrong, when brum answered itself or cut the response.
+        error: Option<&'a str>,
+    },
     /// An error in a page the proxy served: an uncaught exception, an
     /// unhandled rejection, a failed `fetch`/XHR or resource (`kind`).
     /// Always followed by its `error.detected` (`source: "browser"`).
@@ -302,6 +339,8 @@ pub struct SummaryRow<'a> {
     pub restarts: u32,
     pub errors: u32,
     pub warnings: u32,
+    /// Of `errors`, those its pages reported through the proxy.
+    pub browser_errors: u32,
     /// Time from its (last) start to ready, when it has a probe and passed.
     pub ready_ms: Option<u64>,
     /// Errors and warnings still open at the end.
@@ -398,6 +437,10 @@ impl Event<'_> {
             Event::RunSummary { .. } => "run.summary",
             Event::ClientDropped { .. } => "client.dropped",
             Event::OutputFailed { .. } => "output.failed",
+            Event::ProxyStarted { .. } => "proxy.started",
+            Event::ProxySkipped { .. } => "proxy.skipped",
+            Event::ProxyInjectSkipped { .. } => "proxy.inject_skipped",
+            Event::ProxyRequest { .. } => "proxy.request",
             Event::BrowserError { .. } => "browser.error",
             Event::BrowserConsole { .. } => "browser.console",
             Event::BrowserPage { .. } => "browser.page",

@@ -1,5 +1,6 @@
-//! The JSON bodies of the rare event kinds (everything but `log.line` and
-//! the findings, whose hand-written encoders are on the measured hot path),
+//! The JSON bodies of the rare event kinds (everything but `log.line`, the
+//! findings and `proxy.request`, whose hand-written encoders are on the
+//! measured hot path),
 //! built with serde: each is the ordered list of its fields as
 //! `serde_json::Value`s. [`super::json::encode`] writes the common header
 //! (`seq`, `ts`, `type`) and then these fields; the goldens in `json.rs` pin
@@ -21,7 +22,7 @@ fn obj(v: Value) -> Map<String, Value> {
 pub fn body(ev: &Event<'_>) -> Option<Map<String, Value>> {
     let sig = |s: Option<i32>| s.map(signal_name);
     let m = match *ev {
-        Event::LogLine { .. } | Event::Finding { .. } => return None,
+        Event::LogLine { .. } | Event::Finding { .. } | Event::ProxyRequest { .. } => return None,
         Event::DaemonStarted { pid, cwd, processes } => json!({
             "pid": pid,
             "version": env!("CARGO_PKG_VERSION"),
@@ -99,6 +100,15 @@ pub fn body(ev: &Event<'_>) -> Option<Map<String, Value>> {
         }
         Event::OutputFailed { error } => json!({ "error": error }),
         Event::ClientDropped { queued_bytes, reason } => json!({ "reason": reason, "queued_bytes": queued_bytes }),
+        Event::ProxyStarted { process, url, proxy_url } => {
+            json!({ "process": process.name, "url": url, "proxy_url": proxy_url })
+        }
+        Event::ProxySkipped { process, url, reason } => {
+            json!({ "process": process.name, "url": url, "reason": reason })
+        }
+        Event::ProxyInjectSkipped { process, path, reason } => {
+            json!({ "process": process.name, "path": path, "reason": reason })
+        }
         Event::BrowserError { process, kind, page, message, stack, file, line, col } => json!({
             "process": process.name, "kind": kind, "page": page, "message": message, "stack": stack,
             "file": file, "line": line, "col": col,
@@ -123,6 +133,9 @@ pub fn body(ev: &Event<'_>) -> Option<Map<String, Value>> {
                         "errors": r.errors,
                         "warnings": r.warnings,
                     }));
+                    if r.browser_errors > 0 {
+                        m.insert("browser_errors".into(), r.browser_errors.into());
+                    }
                     if let Some(ms) = r.ready_ms {
                         m.insert("ready_ms".into(), ms.into());
                     }

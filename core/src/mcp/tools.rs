@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 
 use super::daemon::{DaemonError, line_text};
 use super::types::{
-    Action, ErrorOut, ErrorsOut, GetLogsArgs, LifecycleOut, ListErrorsArgs, ListUrlsArgs, LogLine, LogsOut, Match,
-    NameArgs, ProcessRow, ProcessesOut, Script, ScriptsOut, SearchLogsArgs, SearchOut, UrlOut, UrlsOut,
+    Action, ErrorOut, ErrorsOut, GetLogsArgs, LifecycleOut, ListErrorsArgs, ListRequestsArgs, ListUrlsArgs, LogLine,
+    LogsOut, Match, NameArgs, ProcessRow, ProcessesOut, RequestOut, RequestsOut, Script, ScriptsOut, SearchLogsArgs,
+    SearchOut, UrlOut, UrlsOut,
 };
 use super::wait::{WaitForArgs, WaitOut};
 use super::{Server, ToolFail};
@@ -220,6 +221,7 @@ impl Server {
                 count: e["count"].as_u64().unwrap_or(1),
                 open: e["open"] != false,
                 resolved: s(&e["resolved"]),
+                source: s(&e["source"]),
                 raw_lines: raw,
             };
             let loc = match (&err.file, err.line) {
@@ -262,16 +264,72 @@ impl Server {
                 process: u["process"].as_str().unwrap_or("").to_string(),
                 url: u["url"].as_str().unwrap_or("").to_string(),
                 label: s(&u["label"]),
+                proxy_url: s(&u["proxy_url"]),
             })
             .collect();
         let mut text = self.daemon.started_note().to_string();
         for u in &urls {
-            text.push_str(&format!("{}: {}\n", u.process, u.url));
+            match &u.proxy_url {
+                Some(p) => text.push_str(&format!("{}: {} (brum's proxy: {p})\n", u.process, u.url)),
+                None => text.push_str(&format!("{}: {}\n", u.process, u.url)),
+            }
         }
         if urls.is_empty() {
             text.push_str("no URLs announced yet\n");
         }
         reply(text, &UrlsOut { urls, more: v["more"].as_u64().unwrap_or(0) })
+    }
+
+    /// Recent requests through brum's proxies (brum run --proxy): method, path, status, duration, bytes, and what went wrong when brum answered (502) or a response was cut. Filter by process and status (404, 5xx, 400-499).
+    #[tool(annotations(read_only_hint = true), output_schema = schema_for_output::<RequestsOut>())]
+    async fn list_requests(&self, Parameters(a): Parameters<ListRequestsArgs>) -> Result<CallToolResult, ErrorData> {
+        let req = json!({"cmd": "requests", "process": a.process, "status": a.status, "limit": a.limit.unwrap_or(50)});
+        let v = match self.daemon.call(req).await {
+            Ok(v) => v,
+            Err(e) => return failed(self.daemon.started_note(), e.into()),
+        };
+        let requests: Vec<RequestOut> = v["requests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| RequestOut {
+                seq: r["seq"].as_u64().unwrap_or(0),
+                ts: r["ts"].as_str().unwrap_or("").to_string(),
+                process: r["process"].as_str().unwrap_or("").to_string(),
+                method: r["method"].as_str().unwrap_or("").to_string(),
+                path: r["path"].as_str().unwrap_or("").to_string(),
+                status: r["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(0),
+                duration_ms: r["duration_ms"].as_f64().unwrap_or(0.0),
+                bytes_in: r["bytes_in"].as_u64().unwrap_or(0),
+                bytes_out: r["bytes_out"].as_u64().unwrap_or(0),
+                upgrade: r["upgrade"] == true,
+                error: s(&r["error"]),
+            })
+            .collect();
+        let out = RequestsOut {
+            total: v["total"].as_u64().unwrap_or(0),
+            more: v["more"].as_u64().unwrap_or(0),
+            proxy: v["proxy"] == true,
+            requests,
+        };
+        let mut text = self.daemon.started_note().to_string();
+        if !out.proxy {
+            text.push_str("brum's proxy is off in this session (brum run --proxy, or [proxy] in brum.toml)\n");
+        }
+        for r in &out.requests {
+            let err = r.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+            text.push_str(&format!(
+                "[{}] {} {} {} → {} in {:.1} ms{err}\n",
+                r.seq, r.process, r.method, r.path, r.status, r.duration_ms
+            ));
+        }
+        if out.proxy && out.requests.is_empty() {
+            text.push_str("no requests\n");
+        }
+        if out.more > 0 {
+            text.push_str(&format!("({} older requests not shown)\n", out.more));
+        }
+        reply(text, &out)
     }
 
     /// Wait (instead of sleeping) until, in the current run of the process: `ready` (with `pattern`: it printed a matching line; else its readiness probe passed, or without a probe it announced a URL), `url` (a URL was announced, by `process` or any), `pattern` (a line matching `pattern` was printed, by `process` or any), or `exit` (the process ended). What already happened in the current run counts: a condition that already holds returns at once. Returns what happened, or met:false after the timeout.

@@ -77,6 +77,28 @@ pub struct ListUrlsArgs {
     pub process: Option<String>,
 }
 
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListRequestsArgs {
+    /// only this process
+    #[schemars(length(min = 1))]
+    pub process: Option<String>,
+    /// only these statuses: codes (404), classes (5xx), ranges (400-499), comma-separated
+    #[schemars(length(min = 1))]
+    pub status: Option<String>,
+    /// the newest N (default 50)
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<u32>,
+}
+
+/// A URL's proxy: the dev server's URL and brum's in front of it.
+#[derive(Deserialize, Serialize, JsonSchema, Default)]
+#[serde(default)]
+pub struct ProxyRow {
+    pub url: String,
+    pub proxy_url: String,
+}
+
 #[derive(Deserialize, Serialize, JsonSchema, Default)]
 #[serde(default)]
 pub struct ProcessRow {
@@ -96,6 +118,8 @@ pub struct ProcessRow {
     pub warnings: u64,
     /// URLs of the current run
     pub urls: Vec<String>,
+    /// brum's proxies for its URLs (`brum run --proxy`); they outlive a run
+    pub proxies: Vec<ProxyRow>,
     /// ready, waiting or unready; null when the process has no readiness probe
     pub ready: Option<String>,
     pub ready_ms: Option<u64>,
@@ -211,6 +235,8 @@ pub struct ErrorOut {
     pub open: bool,
     /// why it was resolved
     pub resolved: Option<String>,
+    /// where it was seen when not in the process's output: proxy (a request through brum's proxy failed)
+    pub source: Option<String>,
     /// the lines of output it covers
     pub raw_lines: Vec<String>,
 }
@@ -230,10 +256,45 @@ pub struct UrlOut {
     pub process: String,
     pub url: String,
     pub label: Option<String>,
+    /// brum's proxy in front of it (`brum run --proxy`)
+    pub proxy_url: Option<String>,
 }
 
 #[derive(Serialize, JsonSchema)]
 pub struct UrlsOut {
     pub urls: Vec<UrlOut>,
     pub more: u64,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct RequestOut {
+    /// seq of its proxy.request event
+    pub seq: u64,
+    pub ts: String,
+    pub process: String,
+    pub method: String,
+    /// the path and query (cut at 200 bytes)
+    pub path: String,
+    pub status: u16,
+    pub duration_ms: f64,
+    /// bytes from the browser (head and body)
+    pub bytes_in: u64,
+    /// bytes to the browser (head and body)
+    pub bytes_out: u64,
+    /// the connection switched protocols (a WebSocket)
+    pub upgrade: bool,
+    /// what went wrong when brum answered (502) or the response was cut
+    pub error: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct RequestsOut {
+    /// oldest first
+    pub requests: Vec<RequestOut>,
+    /// matching requests remembered
+    pub total: u64,
+    /// not shown
+    pub more: u64,
+    /// the proxy is on in this session
+    pub proxy: bool,
 }

@@ -197,6 +197,7 @@ impl Reactor {
             self.publish_resolved(&resolved);
             if view.kind == "url" {
                 self.url_announced(pi);
+                self.proxy_url_announced(pi, g.url.as_deref().unwrap_or(&g.message));
             }
         }
         self.found = found;

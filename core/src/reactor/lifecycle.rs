@@ -160,7 +160,11 @@ impl Reactor {
                 }
                 return;
             }
-            TimerKind::EvictReport | TimerKind::PluginTick | TimerKind::ClientSweep | TimerKind::Probe { .. } => {
+            TimerKind::EvictReport
+            | TimerKind::PluginTick
+            | TimerKind::ClientSweep
+            | TimerKind::ProxySweep
+            | TimerKind::Probe { .. } => {
                 return;
             }
         };
@@ -323,6 +327,7 @@ impl Reactor {
                     restarts: p.child.restarts,
                     errors: p.stats.errors,
                     warnings: p.stats.warnings,
+                    browser_errors: p.stats.browser_errors,
                     errors_open,
                     warnings_open,
                     resolved: self.book.resolved_count(p.index),

@@ -23,6 +23,7 @@ mod findings;
 mod lifecycle;
 mod pipes;
 mod probes;
+mod proxy;
 mod reload;
 mod search;
 mod socket;
@@ -53,7 +54,9 @@ const SIGNALS: Token = Token(0);
 const STDOUT: Token = Token(1);
 // Token(2) is the control socket's listener (socket::LISTENER); then the
 // compiling plugins' pipes (compiles::FIRST_COMPILE); pipes start at
-// pipes::FIRST_PIPE, clients at socket::CLIENT_BASE.
+// pipes::FIRST_PIPE, probes at probes::PROBE_BASE, clients at
+// socket::CLIENT_BASE, proxy listeners at proxy::LISTEN_BASE and proxied
+// connections at proxy::CONN_BASE.
 
 /// Fatal reactor failures (per-process trouble becomes events instead).
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +124,8 @@ struct Stats {
     tests_failed: u64,
     /// URLs announced by the current run (a restart clears them).
     urls: Vec<String>,
+    /// Errors reported from its pages through the proxy (of `errors`).
+    browser_errors: u32,
     /// Seq of the last line of its previous full report (a watcher's).
     last_full_report: u64,
 }
@@ -202,6 +207,8 @@ struct Reactor {
     turn_read: usize,
     /// The output failed with an error other than its reader going away.
     output_failed: bool,
+    /// The reverse proxies (`--proxy`, `[proxy]`).
+    proxy: Option<proxy::ProxyServer>,
 }
 
 impl Reactor {
@@ -284,6 +291,7 @@ impl Reactor {
             daemon: opts.daemon,
             turn_read: 0,
             output_failed: false,
+            proxy: config.proxy.enabled.then(|| proxy::ProxyServer::new(config.proxy)),
         })
     }
 
@@ -358,11 +366,12 @@ impl Reactor {
         let mut events = Events::with_capacity(256);
         while !self.all_done() {
             let busy = !self.ready.is_empty() && !self.em.output().is_full();
-            let timeout = if busy || self.requests_waiting() || self.spawnable_now() || self.catching_up() {
-                Some(Duration::ZERO)
-            } else {
-                self.timers.next_deadline().map(|d| d.saturating_duration_since(Instant::now()))
-            };
+            let timeout =
+                if busy || self.requests_waiting() || self.spawnable_now() || self.catching_up() || self.proxy_busy() {
+                    Some(Duration::ZERO)
+                } else {
+                    self.timers.next_deadline().map(|d| d.saturating_duration_since(Instant::now()))
+                };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -376,6 +385,13 @@ impl Reactor {
                     STDOUT => {}
                     socket::LISTENER => self.accept_clients(),
                     Token(t) if Self::is_compile_token(t) => self.compile_ready(t),
+                    Token(t) if t >= proxy::CONN_BASE => {
+                        let closed = ev.is_read_closed() || ev.is_error();
+                        let readable = ev.is_readable() || closed;
+                        let writable = ev.is_writable() || ev.is_write_closed() || ev.is_error();
+                        self.proxy_ready(t - proxy::CONN_BASE, readable, writable, closed)
+                    }
+                    Token(t) if t >= proxy::LISTEN_BASE => self.proxy_accept(t - proxy::LISTEN_BASE),
                     Token(t) if t >= socket::CLIENT_BASE => self.client_ready(t - socket::CLIENT_BASE),
                     Token(t) if t >= probes::PROBE_BASE => self.probe_ready(t),
                     Token(t) if t < pipes::FIRST_PIPE => {}
@@ -390,6 +406,7 @@ impl Reactor {
             self.fire_timers();
             self.spawn_some();
             self.serve_requests();
+            self.proxy_turn();
             self.pump_control();
             self.flush_output();
         }
@@ -430,6 +447,7 @@ impl Reactor {
                 | TimerKind::Restart { .. }
                 | TimerKind::Healthy { .. } => self.lifecycle_timer(kind),
                 TimerKind::ClientSweep => self.sweep_clients(),
+                TimerKind::ProxySweep => self.proxy_sweep(),
                 TimerKind::Probe { proc, generation, attempt, what } => {
                     self.probe_timer_fired(proc, generation, attempt, what)
                 }

@@ -22,6 +22,8 @@ pub enum TimerKind {
     PluginTick,
     /// Look for idle and unread control clients.
     ClientSweep,
+    /// Time out the proxies' idle and slow connections.
+    ProxySweep,
     /// A restarted run has been up for the grace period.
     Healthy { proc: usize, generation: u64 },
     /// A readiness or health probe's try, deadline or timeout.

@@ -313,8 +313,10 @@ impl Child {
     pub fn label(&self) -> &'static str {
         match &self.state {
             ChildState::Idle => "not started",
-            ChildState::Running { stop: Some(_), .. } => "stopping",
-            ChildState::Running { .. } | ChildState::Exiting { .. } => "running",
+            // an ended leader whose output is still being read is past its
+            // run: nothing it said (ready, its URLs) is current any more
+            ChildState::Running { stop: Some(_), .. } | ChildState::Exiting { .. } => "stopping",
+            ChildState::Running { .. } => "running",
             ChildState::Backoff { .. } => "restarting",
             ChildState::Done { last } => last.state.as_str(),
         }
@@ -410,6 +412,7 @@ mod tests {
         assert_eq!(c.stop(StopKind::Stop, &s), Ok(vec![]), "a second stop adds nothing");
         assert_eq!(c.kill_timer(c.generation), [Effect::Signal(libc::SIGKILL)]);
         c.reaped(Exit::Signal(libc::SIGTERM), false, &s);
+        assert_eq!(c.label(), "stopping", "reaped, its pipes still drained: not running");
         let (ended, next) = c.finish(&s, false, t0).expect("exiting");
         assert_eq!((ended.state, next), (EndState::Stopped, Next::Done { failed: false, gave_up: false }));
         assert_eq!(c.stop(StopKind::Stop, &s), Err(Refusal::NotRunning));

@@ -307,7 +307,7 @@ fn dump_dom_shows_the_injected_script_first_in_the_head() {
 
 /// The pinned Vite of `core/tests/browser-tools` (installed by `.ci/run`;
 /// on first use here when missing).
-fn vite_bin() -> PathBuf {
+pub fn vite_bin() -> PathBuf {
     static ONCE: std::sync::Once = std::sync::Once::new();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser-tools");
     let bin = dir.join("node_modules/.bin/vite");
@@ -391,7 +391,7 @@ fn http_get(url: &str) -> Vec<u8> {
 
 /// TypeScript that Vite transforms (types stripped, lines moved): the throw
 /// is on line 7 of the source, `first!.name` reading `name` of undefined.
-const MAIN_TS: &str = r#"interface Item {
+pub const MAIN_TS: &str = r#"interface Item {
   name: string;
 }
 

@@ -65,6 +65,7 @@ cmd = "sleep 876040"
         "search_logs",
         "list_errors",
         "list_urls",
+        "list_requests",
         "wait_for",
     ] {
         assert!(tools.contains(&t), "missing tool {t}");
@@ -432,7 +433,7 @@ fn docs_list_the_derived_schemas() {
     let mut m = initialized(&p);
     let list = m.call(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
     let tools = list["result"]["tools"].as_array().expect("tools");
-    assert_eq!(tools.len(), 10);
+    assert_eq!(tools.len(), 11);
     for t in tools {
         let name = t["name"].as_str().expect("name");
         assert!(docs.contains(&format!("### `{name}`")), "docs/mcp.md has no section for {name}");

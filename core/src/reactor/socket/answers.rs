@@ -1,5 +1,6 @@
 //! What a control request means for the session: the answers to `hello`,
-//! `ps`, `errors`, `urls`, and the lifecycle requests (`start`, `stop`,
+//! `ps`, `errors`, `urls`, `requests` (its answer is the proxy's), and the
+//! lifecycle requests (`start`, `stop`,
 //! `restart`, `shutdown`), as functions over the reactor's state; the
 //! socket, the queues and the fairness between clients are the transport's
 //! (`super`).
@@ -50,6 +51,10 @@ impl Reactor {
             }
             Command::Errors(f) => self.errors(&f),
             Command::Urls(f) => self.urls(&f),
+            Command::Requests(r) => match r.process.as_deref().map(|n| self.proc_index(n)).transpose() {
+                Ok(only) => self.requests(only, r.status.as_deref(), r.limit),
+                Err(e) => Err(e),
+            },
             Command::Start(n) => self.proc_index(&n.process).and_then(|i| self.user_start(i)),
             Command::Stop(n) => self.proc_index(&n.process).and_then(|i| self.user_stop(i)),
             Command::Restart(n) => self.proc_index(&n.process).and_then(|i| self.user_restart(i)),
@@ -164,6 +169,8 @@ impl Reactor {
                     "warnings_total": p.stats.warnings,
                     // what a run announced holds while it runs
                     "urls": if c.is_active() { p.stats.urls.clone() } else { Vec::new() },
+                    // a proxy outlives the run that announced its URL
+                    "proxies": self.proxies_of(p.index),
                     "command": p.spec.display,
                 })
             })
@@ -218,8 +225,11 @@ impl Reactor {
             if only.is_some_and(|i| i != pi) {
                 continue;
             }
-            let Ok(v) = serde_json::from_slice::<Value>(b) else { continue };
+            let Ok(mut v) = serde_json::from_slice::<Value>(b) else { continue };
             let url = v["url"].as_str().unwrap_or_default().to_string();
+            if let Some(proxy) = self.proxy_url_for(pi, &url) {
+                v["proxy_url"] = proxy.into();
+            }
             // only what the current run announced, once, while it runs
             if !self.procs[pi].child.is_active()
                 || !self.procs[pi].stats.urls.contains(&url)
