@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGINS: [&str; 7] = ["errors", "urls", "filter", "misbehave", "snoop", "oldabi", "impostor"];
+const PLUGINS: [&str; 8] = ["errors", "urls", "filter", "misbehave", "snoop", "oldabi", "intruder", "impostor"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
@@ -25,6 +25,7 @@ fn main() {
         "misbehave",
         "snoop",
         "oldabi",
+        "intruder",
         "impostor",
     ] {
         println!("cargo:rerun-if-changed={}", plugins.join(sub).display());

@@ -6,7 +6,7 @@
 use wasmtime::{Store, Trap};
 
 use super::host::{PluginHost, Slot, Status};
-use super::sandbox::State;
+use super::sandbox::{Sink, State};
 use super::{
     Batch, FAILURE_WINDOW_MS, FLAG_STDERR, Found, MAX_FAILURES, MAX_FINDINGS_PER_CALL, MAX_STRING, Notice, Output,
     ProcessEnd, ProcessStart, Verdict, bindings,
@@ -277,23 +277,37 @@ impl PluginHost {
 
     fn drain_stderr(&mut self, i: usize) {
         let slot = &self.slots[i];
-        let Some((store, _)) = slot.live.as_ref() else {
-            return;
-        };
-        let Some((bytes, dropped)) = store.data().stderr.drain() else {
-            return;
-        };
-        let text = String::from_utf8_lossy(&bytes);
-        for line in text.lines().filter(|l| !l.is_empty()).take(20) {
-            self.notices.push(Notice::Log { plugin: slot.name.clone(), text: truncate(line, 1000).to_string() });
+        if let Some((store, _)) = slot.live.as_ref() {
+            let name = slot.name.clone();
+            log_stderr(&store.data().stderr, &name, &mut self.notices);
         }
-        let lines = text.lines().count();
-        if lines > 20 || dropped > 0 {
-            self.notices.push(Notice::Log {
-                plugin: slot.name.clone(),
-                text: format!("(stderr rate limit: {} more lines, {dropped} bytes dropped)", lines.saturating_sub(20)),
-            });
-        }
+    }
+}
+
+/// Lines of a plugin's stderr shown per call; the rest are counted.
+const STDERR_LINES: usize = 20;
+
+/// What a plugin wrote to stderr since the last drain, as `Log` notices:
+/// the first lines, then one note counting every line not shown (those
+/// kept but over the line limit, and those the byte cap dropped).
+pub(super) fn log_stderr(sink: &Sink, plugin: &str, notices: &mut Vec<Notice>) {
+    let Some(drained) = sink.drain() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&drained.data);
+    let mut kept = text.lines().filter(|l| !l.is_empty());
+    for line in kept.by_ref().take(STDERR_LINES) {
+        notices.push(Notice::Log { plugin: plugin.to_string(), text: truncate(line, 1000).to_string() });
+    }
+    let hidden = kept.count() as u64 + drained.dropped_lines;
+    if hidden > 0 {
+        notices.push(Notice::Log {
+            plugin: plugin.to_string(),
+            text: format!(
+                "(stderr rate limit: {hidden} more lines not shown, {} bytes dropped)",
+                drained.dropped_bytes
+            ),
+        });
     }
 }
 
@@ -308,7 +322,9 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// A failure described for people: fuel, memory, trap or other.
+/// A failure described for people, on one line: fuel, memory, trap or
+/// other. wasmtime attaches a wasm backtrace (many lines) to errors raised
+/// in a call; it is left out.
 pub(super) fn reason(e: &wasmtime::Error) -> String {
     if let Some(trap) = e.downcast_ref::<Trap>() {
         return match trap {
@@ -319,12 +335,33 @@ pub(super) fn reason(e: &wasmtime::Error) -> String {
             other => format!("trap: {other}"),
         };
     }
-    let text = format!("{e:#}");
-    // the cap (StoreLimits with trap_on_grow_failure) is the innermost
-    // cause; the outer context is a wasm backtrace
-    let root = e.root_cause().to_string();
-    if root.contains("growing memory") || (root.contains("memory") && root.contains("limit")) {
-        return format!("memory limit exceeded: {}", truncate(&root, 300));
+    let causes: Vec<String> = e
+        .chain()
+        .map(|c| c.to_string())
+        .filter(|c| !c.contains("wasm backtrace:"))
+        .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|c| !c.is_empty())
+        .collect();
+    // the cap (StoreLimits with trap_on_grow_failure) is the innermost cause
+    if let Some(cap) = causes.iter().find(|c| c.contains("growing memory")) {
+        return format!("memory limit exceeded: {}", truncate(cap, 300));
     }
-    truncate(&text, 500).to_string()
+    truncate(&causes.join(": "), 500).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_is_one_line_without_the_wasm_backtrace() {
+        let inner = wasmtime::format_err!("forcing trap when growing memory to 17039360 bytes");
+        let e = inner.context(
+            "error while executing at wasm backtrace:\n    0: 0x1234 - guest!alloc\n    1: 0x5678 - guest!lines",
+        );
+        let r = reason(&e);
+        assert_eq!(r, "memory limit exceeded: forcing trap when growing memory to 17039360 bytes");
+        let e = wasmtime::format_err!("first line\n  second line").context("outer");
+        assert_eq!(reason(&e), "outer: first line second line");
+    }
 }

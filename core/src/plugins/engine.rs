@@ -34,12 +34,6 @@ pub fn engine() -> wasmtime::Result<Engine> {
     Engine::new(&c)
 }
 
-/// Interfaces a plugin may import: the contract's types and the WASI parts
-/// Rust's std needs, linked to a context that grants nothing (see
-/// `sandbox`). Anything else — files, sockets, HTTP, an interface brum does
-/// not know — is refused when the plugin is loaded.
-const ALLOWED_IMPORTS: [&str; 5] = ["brum:plugin/types@0.2.", "wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/"];
-
 /// Why a plugin file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -50,9 +44,10 @@ pub enum LoadError {
     #[error("{0} is not valid WebAssembly: {1}")]
     Invalid(String, String),
     #[error(
-        "{what} imports `{import}`, which brum plugins may not use (a plugin may import only wasi:cli, wasi:io, wasi:clocks and wasi:random, which brum links to a context granting nothing; files and sockets are refused)"
+        "{what} imports {}, which brum plugins may not use: a plugin may import brum:plugin/types and WASI 0.2 (cli, io, clocks, random, filesystem, sockets, http types and outgoing-handler), which brum links to a sandbox that grants nothing",
+        quoted(imports)
     )]
-    ForbiddenImport { what: String, import: String },
+    ForbiddenImport { what: String, imports: Vec<String> },
     #[error(
         "{what} was built for another version of the plugin contract (it imports `{import}`; this brum implements brum:plugin@0.2.0): rebuild it against the current brum-plugin-sdk or wit/plugin.wit"
     )]
@@ -153,16 +148,18 @@ fn has_component_header(wasm: &[u8]) -> bool {
     wasm.len() >= 8 && &wasm[..4] == b"\0asm" && wasm[6..8] == [1, 0]
 }
 
+/// Checks import names against what the sandbox links (`link.rs`).
 fn check_imports<'a>(what: &str, names: impl IntoIterator<Item = &'a str>) -> Result<(), LoadError> {
-    for name in names {
-        if !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p)) {
-            if name.starts_with("brum:plugin/") {
-                return Err(LoadError::OtherContract { what: what.to_string(), import: name.to_string() });
-            }
-            return Err(LoadError::ForbiddenImport { what: what.to_string(), import: name.to_string() });
-        }
+    super::link::check_imports(what, names)
+}
+
+/// `a`, `b` and `c`
+fn quoted(names: &[String]) -> String {
+    let q: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match q.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => q.concat(),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -188,7 +185,10 @@ mod tests {
     #[test]
     fn refusals_before_compiling_name_the_file_and_the_reason() {
         let msg = |wasm: &[u8]| precheck("x.wasm", wasm).expect_err("refused").to_string();
-        assert!(msg(&fixture("snoop")).contains("imports `wasi:filesystem/"), "{}", msg(&fixture("snoop")));
+        let intruder = msg(&fixture("intruder"));
+        assert!(intruder.contains("imports `fixture:intruder/shell` and `fixture:intruder/keychain`"), "{intruder}");
+        // files and sockets are linked (refused at run time), so this passes
+        assert!(precheck("snoop.wasm", &fixture("snoop")).is_ok());
         assert!(msg(&fixture("oldabi")).contains("brum:plugin/types@0.1.0"));
         assert!(msg(b"\0asm\x01\0\0\0").contains("not a WebAssembly component"));
         assert!(msg(b"junk").contains("not valid WebAssembly"));

@@ -7,10 +7,11 @@ use wasmtime::component::Linker;
 use wasmtime::{Engine, Store};
 
 use super::batch::empty_batch;
-use super::calls::reason;
+use super::calls::{log_stderr, reason};
 use super::engine;
+use super::link;
 use super::load::Loading;
-use super::sandbox::{self, State};
+use super::sandbox::State;
 use super::{
     Batch, Budgets, Info, MAX_BATCH_BYTES, MAX_BATCH_LINES, Notice, Pipe, PluginUsage, ProcessStart, bindings,
 };
@@ -92,9 +93,7 @@ impl PluginHost {
     /// process ids the reactor will use.
     pub fn new(budgets: Budgets, process_names: Vec<String>) -> Result<PluginHost, HostError> {
         let engine = engine::engine().map_err(|e| HostError(format!("{e:#}")))?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| HostError(format!("{e:#}")))?;
-        sandbox::deny_waiting(&mut linker).map_err(|e| HostError(format!("{e:#}")))?;
+        let linker = link::linker(&engine).map_err(|e| HostError(format!("{e:#}")))?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| HostError(format!("tokio runtime: {e}")))?;
@@ -172,20 +171,38 @@ impl PluginHost {
     }
 
     /// A fresh store and instance for `slot`: describe, configure, and
-    /// replay the processes it should know about.
+    /// replay the processes it should know about. What the plugin wrote to
+    /// stderr on the way is logged even when this fails (a rejected
+    /// `configure` often says why there).
     pub(super) fn instantiate(&mut self, slot: &mut Slot) -> Result<(), String> {
         let _rt = self.rt.enter();
         let mut store = Store::new(&self.engine, State::new(self.budgets.memory));
         store.limiter(|s| &mut s.limits);
+        let mut name = slot.name.clone();
+        match self.start(slot, &mut store, &mut name) {
+            Ok(inst) => {
+                slot.live = Some((store, inst));
+                Ok(())
+            }
+            Err(e) => {
+                log_stderr(&store.data().stderr, &name, &mut self.notices);
+                Err(e)
+            }
+        }
+    }
+
+    /// `instantiate`'s calls; `name` becomes the described name.
+    fn start(&self, slot: &mut Slot, store: &mut Store<State>, name: &mut String) -> Result<bindings::Plugin, String> {
         store.set_fuel(self.budgets.fuel).map_err(|e| e.to_string())?;
-        let inst = slot.pre.instantiate(&mut store).map_err(|e| format!("cannot be instantiated: {}", reason(&e)))?;
+        let inst = slot.pre.instantiate(&mut *store).map_err(|e| format!("cannot be instantiated: {}", reason(&e)))?;
         store.set_fuel(self.budgets.fuel).map_err(|e| e.to_string())?;
-        let info = inst.call_describe(&mut store).map_err(|e| format!("describe failed: {}", reason(&e)))?;
+        let info = inst.call_describe(&mut *store).map_err(|e| format!("describe failed: {}", reason(&e)))?;
         if info.name.is_empty() || info.name.len() > 64 {
             return Err("describe returned an empty or over-long name".into());
         }
+        name.clone_from(&info.name);
         store.set_fuel(self.budgets.fuel).map_err(|e| e.to_string())?;
-        match inst.call_configure(&mut store, &slot.settings) {
+        match inst.call_configure(&mut *store, &slot.settings) {
             Ok(Ok(())) => {}
             Ok(Err(msg)) => return Err(format!("rejected its settings: {msg}")),
             Err(e) => return Err(format!("configure failed: {}", reason(&e))),
@@ -207,12 +224,11 @@ impl PluginHost {
             }
             let ps = ProcessStart { process: i as u32, name: name.clone(), command: String::new() };
             store.set_fuel(self.budgets.fuel).map_err(|e| e.to_string())?;
-            if let Err(e) = inst.call_process_started(&mut store, &ps) {
+            if let Err(e) = inst.call_process_started(&mut *store, &ps) {
                 return Err(format!("process-started failed: {}", reason(&e)));
             }
         }
-        slot.live = Some((store, inst));
-        Ok(())
+        Ok(inst)
     }
 
     /// True when the batch should be handed over now.

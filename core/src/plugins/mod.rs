@@ -24,6 +24,7 @@ mod catchup;
 pub mod discover;
 mod engine;
 mod host;
+mod link;
 mod load;
 mod sandbox;
 

@@ -1,7 +1,9 @@
 //! The sandbox a plugin runs in: a WASI context that grants nothing — no
 //! environment, no arguments, no preopened directories, no network, clocks
-//! frozen at zero, empty stdin, stdout discarded — and a stderr that is
-//! captured (bounded) so the host can show it as `plugin.log` events.
+//! frozen at zero, empty stdin, stdout discarded — an HTTP context whose
+//! every outgoing request is refused, and a stderr that is captured
+//! (bounded) so the host can show it as `plugin.log` events. What is linked
+//! to it, and what a plugin may import, is in `link.rs`.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -13,13 +15,23 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 /// Per-store host state.
 pub struct State {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: NoRequests,
     table: ResourceTable,
     pub limits: StoreLimits,
     pub stderr: Sink,
+}
+
+impl State {
+    /// The store's resources (what `link.rs`'s replacements work on).
+    pub(super) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
 }
 
 impl WasiView for State {
@@ -27,6 +39,35 @@ impl WasiView for State {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}
+
+/// Bytes of headers a plugin may build up in wasi:http `fields` (they are
+/// host memory, outside the plugin's cap).
+const HTTP_FIELDS_CAP: usize = 64 * 1024;
+
+/// wasi:http hooks that send nothing. `link.rs` answers `handle` itself
+/// (refused at once); this is what the HTTP implementation would call
+/// otherwise, and it refuses too.
+struct NoRequests;
+
+impl WasiHttpHooks for NoRequests {
+    fn send_request(
+        &mut self,
+        _request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> Box<dyn Future<Output = wasmtime_wasi_http::Result<SentRequest>> + Send> {
+        Box::new(std::future::ready(Err(wasmtime_wasi_http::Error::HttpRequestDenied)))
+    }
+}
+
+type SentRequest =
+    (http::Response<wasmtime_wasi_http::WasiBody>, Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>);
 
 /// Bytes a plugin may write to stderr between two drains; the rest is
 /// counted and dropped.
@@ -52,29 +93,10 @@ impl State {
             .memories(16)
             .trap_on_grow_failure(true)
             .build();
-        State { wasi: b.build(), table: ResourceTable::new(), limits, stderr }
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(HTTP_FIELDS_CAP);
+        State { wasi: b.build(), http, hooks: NoRequests, table: ResourceTable::new(), limits, stderr }
     }
-}
-
-/// Replaces the monotonic clock's `subscribe-*` functions: waiting would
-/// need a timer driver (and block the reactor), so a plugin that tries to
-/// sleep or poll with a timeout traps and is reported as failed instead.
-pub fn deny_waiting(linker: &mut wasmtime::component::Linker<State>) -> wasmtime::Result<()> {
-    use wasmtime::component::Resource;
-    use wasmtime_wasi::p2::DynPollable;
-    fn denied() -> wasmtime::Error {
-        wasmtime::format_err!("plugins may not wait on a clock (sleep, timeouts): brum passes time as arguments")
-    }
-    linker.allow_shadowing(true);
-    let mut clocks = linker.instance("wasi:clocks/monotonic-clock@0.2.12")?;
-    clocks.func_wrap("subscribe-duration", |_, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
-        Err(denied())
-    })?;
-    clocks.func_wrap("subscribe-instant", |_, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
-        Err(denied())
-    })?;
-    linker.allow_shadowing(false);
-    Ok(())
 }
 
 /// Clocks that always read zero: time reaches a plugin only as arguments.
@@ -98,10 +120,28 @@ impl HostMonotonicClock for Frozen {
     }
 }
 
-#[derive(Default)]
 struct SinkBuf {
     data: Vec<u8>,
-    dropped: u64,
+    dropped_bytes: u64,
+    /// Lines that begin in the dropped bytes.
+    dropped_lines: u64,
+    /// Whether the last byte written (kept or dropped) ended a line.
+    at_line_start: bool,
+}
+
+impl Default for SinkBuf {
+    fn default() -> Self {
+        SinkBuf { data: Vec::new(), dropped_bytes: 0, dropped_lines: 0, at_line_start: true }
+    }
+}
+
+/// What a plugin wrote since the last drain.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Drained {
+    pub data: Vec<u8>,
+    /// Bytes dropped for lack of room, and the lines that began in them.
+    pub dropped_bytes: u64,
+    pub dropped_lines: u64,
 }
 
 /// Captured plugin stderr. The mutex is never contended: there is one
@@ -111,23 +151,33 @@ pub struct Sink(Arc<Mutex<SinkBuf>>);
 
 impl Sink {
     fn push(&self, bytes: &[u8]) {
-        if let Ok(mut b) = self.0.lock() {
-            let room = STDERR_CAP.saturating_sub(b.data.len());
-            let take = room.min(bytes.len());
-            b.data.extend_from_slice(&bytes[..take]);
-            b.dropped += (bytes.len() - take) as u64;
+        let Ok(mut b) = self.0.lock() else { return };
+        let Some(&last) = bytes.last() else { return };
+        let room = STDERR_CAP.saturating_sub(b.data.len());
+        let (kept, dropped) = bytes.split_at(room.min(bytes.len()));
+        b.data.extend_from_slice(kept);
+        if !dropped.is_empty() {
+            let starts_line = if kept.is_empty() { b.at_line_start } else { kept.ends_with(b"\n") };
+            // a line begins at the start of the dropped bytes (if the byte
+            // before ended one) and after each newline but a final one
+            let inner = memchr::memchr_iter(b'\n', &dropped[..dropped.len() - 1]).count();
+            b.dropped_lines += u64::from(starts_line) + inner as u64;
+            b.dropped_bytes += dropped.len() as u64;
         }
+        b.at_line_start = last == b'\n';
     }
 
-    /// Takes what was written since the last drain, and the count of bytes
-    /// dropped for lack of room.
-    pub fn drain(&self) -> Option<(Vec<u8>, u64)> {
+    /// Takes what was written since the last drain, if anything was.
+    pub fn drain(&self) -> Option<Drained> {
         let mut b = self.0.lock().ok()?;
-        if b.data.is_empty() && b.dropped == 0 {
+        if b.data.is_empty() && b.dropped_bytes == 0 {
             return None;
         }
-        let dropped = std::mem::take(&mut b.dropped);
-        Some((std::mem::take(&mut b.data), dropped))
+        Some(Drained {
+            data: std::mem::take(&mut b.data),
+            dropped_bytes: std::mem::take(&mut b.dropped_bytes),
+            dropped_lines: std::mem::take(&mut b.dropped_lines),
+        })
     }
 }
 
@@ -175,5 +225,64 @@ impl tokio::io::AsyncWrite for Sink {
     }
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines not kept whole, counted the slow way: the line numbers (from
+    /// 0) of the bytes past the cap, deduplicated, minus a line that began
+    /// in the kept bytes.
+    fn model(writes: &[&[u8]]) -> (usize, u64, u64) {
+        let all: Vec<u8> = writes.concat();
+        let cap = STDERR_CAP.min(all.len());
+        let line_of = |i: usize| all[..i].iter().filter(|&&c| c == b'\n').count();
+        let first_dropped_line = if cap < all.len() { Some(line_of(cap)) } else { None };
+        let lines_dropped = match first_dropped_line {
+            None => 0,
+            Some(first) => {
+                let last = line_of(all.len() - 1);
+                let began_before = cap > 0 && all[cap - 1] != b'\n';
+                (last - first + 1) as u64 - u64::from(began_before)
+            }
+        };
+        (cap, (all.len() - cap) as u64, lines_dropped)
+    }
+
+    #[test]
+    fn dropped_lines_are_counted_however_the_writes_fall() {
+        let line = b"0123456789abcde\n"; // 16 bytes
+        let flood: Vec<u8> = line.repeat(100_000);
+        let cases: Vec<Vec<&[u8]>> = vec![
+            vec![&flood],
+            flood.chunks(7).collect(),
+            flood.chunks(16).collect(),
+            flood.chunks(4096 + 3).collect(),
+            vec![&flood[..STDERR_CAP - 1], &flood[STDERR_CAP - 1..]],
+            vec![&flood[..STDERR_CAP], b"\n", b"tail without newline"],
+            vec![b"no newline at all, and then a lot ", &flood],
+        ];
+        for writes in cases {
+            let sink = Sink::default();
+            for w in &writes {
+                sink.push(w);
+            }
+            let d = sink.drain().expect("something written");
+            let (kept, bytes, lines) = model(&writes);
+            assert_eq!(
+                (d.data.len(), d.dropped_bytes, d.dropped_lines),
+                (kept, bytes, lines),
+                "{} writes",
+                writes.len()
+            );
+        }
+        // 100,000 lines, 1,024 kept whole: the rest are counted
+        let sink = Sink::default();
+        sink.push(&flood);
+        let d = sink.drain().expect("written");
+        assert_eq!(d.data.len() / 16 + d.dropped_lines as usize, 100_000);
+        assert_eq!(sink.drain(), None);
     }
 }

@@ -7,6 +7,7 @@ mod config_errors;
 mod control;
 mod detect;
 mod faults;
+mod guests;
 mod lifecycle;
 mod mcp;
 mod plugins;

@@ -1,6 +1,7 @@
 //! Plugins for real: the built-in components, a fixture plugin that
-//! misbehaves on command, files that are not plugins, and the example
-//! custom plugin built from source.
+//! misbehaves on command, files that are not plugins, the sandbox, and the
+//! example custom plugin built from source (guests in other languages:
+//! `guests.rs`).
 
 use std::time::Duration;
 
@@ -73,6 +74,7 @@ fn a_memory_bomb_hits_the_cap() {
     // there) and not a refused allocation the plugin lived through
     assert!(reason.starts_with("memory limit exceeded"), "{reason}");
     assert!(reason.contains("growing memory"), "{reason}");
+    assert!(!reason.contains('\n') && !reason.contains("backtrace"), "one readable line: {reason}");
     assert!(of_type(&events, "finding").iter().all(|f| f["kind"] != "alloc"), "the plugin lived through the cap");
 }
 
@@ -82,6 +84,25 @@ fn a_plugin_that_sleeps_is_stopped_not_waited_for() {
     assert_session_survived(&events, &out);
     let reason = failure_reason(&events);
     assert!(reason.contains("may not wait"), "{reason}");
+}
+
+/// wasi:http is linked (componentize-js imports it) but sends nothing: a
+/// request gets `HTTP-request-denied` at once, and a body write that would
+/// wait forever (nothing reads it) stops the plugin instead of the reactor.
+#[test]
+fn http_is_refused_and_a_write_that_would_wait_stops_the_plugin() {
+    let (events, out) = misbehaving("http", "");
+    assert_session_survived(&events, &out);
+    assert!(of_type(&events, "plugin.failed").is_empty(), "{events:#?}");
+    let found: Vec<&Value> = of_type(&events, "finding").into_iter().filter(|f| f["kind"] == "http").collect();
+    assert_eq!(found.len(), 1, "{events:#?}");
+    assert_eq!(found[0]["message"], "http: refused (ErrorCode::HttpRequestDenied)");
+
+    let (events, out) = misbehaving("http-wait", "");
+    assert_session_survived(&events, &out);
+    let reason = failure_reason(&events);
+    assert!(reason.contains("plugins may not wait"), "{reason}");
+    assert!(of_type(&events, "finding").iter().all(|f| f["kind"] != "http"), "the write never returned");
 }
 
 #[test]
@@ -156,6 +177,16 @@ fn a_plugin_that_rejects_its_settings_is_not_used() {
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["action"], "rejected");
     assert!(failed[0]["reason"].as_str().expect("reason").contains("refuses every configuration"));
+    // what it said on stderr while refusing is not lost, and comes first
+    let said = events
+        .iter()
+        .position(|e| {
+            e["type"] == "plugin.log" && e["text"] == "misbehave: mode fail-configure, so no settings will do"
+        })
+        .unwrap_or_else(|| panic!("its stderr is logged: {events:#?}"));
+    let rejected = events.iter().position(|e| e["type"] == "plugin.failed").expect("failed");
+    assert!(said < rejected, "plugin.log before plugin.failed");
+    assert_eq!(events[said]["plugin"], "misbehave");
     let strict = p.run(&["run", "--strict-plugins"], LIMIT);
     assert_eq!(strict.code, Some(2));
     assert!(strict.stderr.contains("misbehave.wasm: rejected its settings"), "{}", strict.stderr);
@@ -168,12 +199,13 @@ fn files_that_are_not_plugins_are_rejected_clearly() {
     // a core module (not a component): magic + version 1
     let core = p.path().join("core.wasm");
     std::fs::write(&core, b"\0asm\x01\0\0\0").expect("write");
-    let snoop = plugin_wasm("snoop");
+    let intruder = plugin_wasm("intruder");
     let old = plugin_wasm("oldabi");
     for (file, want) in [
         (&junk, "is not valid WebAssembly"),
         (&core, "is not a WebAssembly component"),
-        (&snoop, "imports `wasi:filesystem/"),
+        // every import beyond WASI named at once, in one message
+        (&intruder, "imports `fixture:intruder/shell` and `fixture:intruder/keychain`, which brum plugins may not use"),
         (&old, "was built for another version of the plugin contract (it imports `brum:plugin/types@0.1.0`"),
     ] {
         let out = p.run(&["plugins", "check", file.to_str().expect("path")], LIMIT);
@@ -183,7 +215,7 @@ fn files_that_are_not_plugins_are_rejected_clearly() {
     }
     // in a session they are skipped with an event, and the rest works
     let (events, out) =
-        p.run_json(&["--plugin", junk.to_str().expect("path"), "--plugin", snoop.to_str().expect("path")], LIMIT);
+        p.run_json(&["--plugin", junk.to_str().expect("path"), "--plugin", intruder.to_str().expect("path")], LIMIT);
     assert_eq!(out.code, Some(0));
     let rejected: Vec<&Value> = of_type(&events, "plugin.failed");
     assert_eq!(rejected.len(), 2);
@@ -209,6 +241,40 @@ fn the_sandbox_gives_no_environment_and_no_clock() {
     assert_eq!(probe.len(), 1, "{events:#?}");
     assert_eq!(probe[0]["kind"], "probe");
     assert_eq!(probe[0]["message"], "env=0 args=0 wall=0 mono=0");
+}
+
+/// Files, sockets and name lookups are linked (so standard toolchains'
+/// components load) but grant nothing: each attempt is an error the plugin
+/// sees, not a trap, and the plugin goes on.
+#[test]
+fn the_sandbox_refuses_files_sockets_and_names_at_run_time() {
+    let p = Project::with_toml("[process.a]\ncmd = \"echo one; echo two\"\n");
+    p.add_plugin("snoop", &plugin_wasm("snoop"));
+    let (events, out) = p.run_json(&[], LIMIT);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(of_type(&events, "plugin.failed").is_empty(), "{events:#?}");
+    let found = of_type(&events, "finding");
+    assert_eq!(found.len(), 1, "{events:#?}");
+    let msg = found[0]["message"].as_str().expect("message");
+    for what in ["file: refused", "dir: refused", "tcp: refused", "udp: refused", "dns: refused"] {
+        assert!(msg.contains(what), "{what}: {msg}");
+    }
+    assert!(!msg.contains("ALLOWED"), "{msg}");
+}
+
+/// 100,000 lines to stderr in one call: 20 are shown and the note counts
+/// every other one, those cut by the byte cap included.
+#[test]
+fn a_stderr_flood_is_cut_and_every_line_counted() {
+    let p = Project::with_toml("[process.a]\ncmd = \"echo boom\"\n[plugin.misbehave]\nmode = \"flood\"\n");
+    p.add_plugin("misbehave", &plugin_wasm("misbehave"));
+    let (events, out) = p.run_json(&[], LIMIT);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let logs: Vec<&str> = of_type(&events, "plugin.log").iter().map(|e| e["text"].as_str().expect("text")).collect();
+    assert_eq!(logs.len(), 21, "{logs:#?}");
+    assert_eq!(logs[0], "flood line 1");
+    assert_eq!(logs[19], "flood line 20");
+    assert!(logs[20].starts_with("(stderr rate limit: 99980 more lines not shown, "), "{}", logs[20]);
 }
 
 #[test]

@@ -8,8 +8,13 @@
 //! - `garbage`: returns a finding with a seq brum never gave it on "boom";
 //! - `huge`: returns 20,000 findings on "boom" (brum accepts 10,000);
 //! - `sleep`: sleeps 1 ms on "boom" (waiting on a clock is not allowed);
-//! - `fail-configure`: rejects its settings;
+//! - `fail-configure`: says why on stderr, then rejects its settings;
 //! - `stderr`: prints each line to stderr;
+//! - `flood`: prints 100,000 lines to stderr on "boom";
+//! - `http`: sends an HTTP request on "boom" (brum refuses it: the error it
+//!   got becomes a finding);
+//! - `http-wait`: writes a request body on "boom" until the write would
+//!   wait (no one ever reads it: brum traps instead of hanging);
 //! - `every`: traps on every `n`-th batch (setting `n`);
 //! - `probe`: reports what the sandbox lets it see (env, args, clocks) as
 //!   a finding on the first line (files cannot even be imported: see the
@@ -19,6 +24,26 @@
 //!   set to `critical`, `error` or `warning`).
 
 use brum_plugin_sdk::*;
+use wasip2::http::types::{Fields, OutgoingRequest, Scheme};
+
+/// An HTTP GET to 127.0.0.1:9; with `body`, first writes 64 KiB of body
+/// in 4 KiB blocking writes (before the request is sent, nothing reads it).
+fn http_request(body: bool) -> Result<(), String> {
+    let req = OutgoingRequest::new(Fields::new());
+    req.set_scheme(Some(&Scheme::Http)).map_err(|()| "scheme")?;
+    req.set_authority(Some("127.0.0.1:9")).map_err(|()| "authority")?;
+    if body {
+        let b = req.body().map_err(|()| "body")?;
+        let stream = b.write().map_err(|()| "body stream")?;
+        for _ in 0..16 {
+            stream.blocking_write_and_flush(&[b'x'; 4096]).map_err(|e| format!("write: {e:?}"))?;
+        }
+    }
+    match wasip2::http::outgoing_handler::handle(req, None) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("{e:?}")),
+    }
+}
 
 #[derive(Default)]
 struct Misbehave {
@@ -57,6 +82,7 @@ impl Plugin for Misbehave {
             }
         }
         if self.mode == "fail-configure" {
+            eprintln!("misbehave: mode fail-configure, so no settings will do");
             return Err("this plugin refuses every configuration".into());
         }
         Ok(())
@@ -124,6 +150,22 @@ impl Plugin for Misbehave {
                 f.first_seq = u64::MAX - 1;
                 f.last_seq = u64::MAX;
                 out.findings.push(f);
+            }
+            "http" => {
+                let msg = match http_request(false) {
+                    Ok(()) => "http: ALLOWED".to_string(),
+                    Err(e) => format!("http: refused ({e})"),
+                };
+                out.findings.push(finding(&line, Kind::Custom, Severity::Info, &msg).custom("http"));
+            }
+            "http-wait" => {
+                let msg = format!("http-wait: {:?}", http_request(true));
+                out.findings.push(finding(&line, Kind::Custom, Severity::Info, &msg).custom("http"));
+            }
+            "flood" => {
+                for i in 1..=100_000 {
+                    eprintln!("flood line {i}");
+                }
             }
             "huge" => {
                 for _ in 0..20_000 {

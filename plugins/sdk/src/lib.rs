@@ -116,7 +116,7 @@ pub mod text {
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
-        path: "../../wit",
+        path: "wit",
         pub_export_macro: true,
         default_bindings_module: "brum_plugin_sdk::bindings",
         export_macro_name: "export_world",
