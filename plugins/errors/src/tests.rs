@@ -453,3 +453,49 @@ fn full_reports_and_jvm_builds() {
     assert!(f[0].fields.contains(&("report".into(), "full".into())));
     assert!(f[3].fields.contains(&("report".into(), "full".into())));
 }
+
+/// Regression: `/usr/bin/ld: net.cpp:(.text+0x26): undefined reference`
+/// named the file `/usr/bin/ld: net.cpp`.
+#[test]
+fn the_linker_names_itself_before_the_file() {
+    let f = run(&["/usr/bin/ld: net.cpp:(.text+0x26): undefined reference to `net::close(int)'"]);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].file.as_deref(), Some("net.cpp"));
+}
+
+/// A make line after a note without source is not the note's: the held
+/// lines are replayed when no caret line comes.
+#[test]
+fn lines_held_for_a_caret_are_replayed_without_one() {
+    let f = run(&[
+        "src/main.c:2:38: error: 'undefined_var' undeclared (first use in this function)",
+        "    2 | int main(void) { return undefined_var; }",
+        "      |                         ^~~~~~~~~~~~~",
+        "src/main.c:2:38: note: each undeclared identifier is reported only once",
+        "make: *** [Makefile:6: src/main.o] Error 1",
+        "cc -Wall -c src/parse.c -o src/parse.o",
+    ]);
+    assert_eq!(f.len(), 2, "{f:#?}");
+    assert_eq!((f[0].first_seq, f[0].last_seq), (1, 4));
+    assert_eq!((f[1].kind, f[1].first_seq), (Kind::Build, 5));
+}
+
+/// esbuild --watch: `build finished` is a failure after errors, a success
+/// when the rebuild reported none.
+#[test]
+fn a_watchers_build_verdict_counts_the_errors_since_the_build_started() {
+    let f = run(&[
+        "✘ [ERROR] Unexpected \"}\"",
+        "",
+        "    src/greet.ts:3:1:",
+        "      3 │ }}",
+        "        ╵  ^",
+        "",
+        "1 error",
+        "[watch] build finished, watching for changes...",
+        "[watch] build started (change: \"src/greet.ts\")",
+        "[watch] build finished",
+    ]);
+    let builds: Vec<_> = f.iter().filter(|x| x.kind == Kind::Build).map(|x| x.fields[0].1.as_str()).collect();
+    assert_eq!(builds, ["failure", "success"], "{f:#?}");
+}

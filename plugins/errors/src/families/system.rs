@@ -18,8 +18,10 @@ impl StreamState {
             // linker: `main.c:(.text+0xa): undefined reference to `helper'`
             let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(&t[p..])), seq, ts);
             if let Some(q) = find(&t[..p], b":(") {
-                r.file = Some(lossy(&t[..q]));
-                r.language = language_of(&t[..q]);
+                // (`/usr/bin/ld: net.cpp:(.text+0x26): ...`: the linker names itself first)
+                let at = find(&t[..q], b": ").map_or(0, |c| c + 2);
+                r.file = Some(lossy(&t[at..q]));
+                r.language = language_of(&t[at..q]);
             }
             if let Some(c) = ctx {
                 r.first_seq = c.0;
