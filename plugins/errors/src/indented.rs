@@ -1,7 +1,7 @@
 //! Which record an indented line starts when none is open: test runners'
 //! per-test lines (jest `●`, vitest ` FAIL `, mocha `1)`, node --test `✖`,
 //! nextest `FAIL [`), ESLint-style problem lines, cargo's `Finished`, go
-//! test logs, Python warnings. Unindented lines are `dispatch`'s.
+//! test logs, Python warnings. Unindented lines are `dispatch`'s and `general`'s.
 
 use crate::blocks::*;
 use crate::families::{builds::*, bundlers::*, runners::*};

@@ -11,7 +11,7 @@
 //!   TAP comments; borrows the line, or writes once into a reused buffer;
 //!   rows a terminal UI scrolled above its live status on one physical
 //!   line are cut back into rows (`terminal`);
-//! - **blocks** (`blocks`, `dispatch`, `indented`, `lookahead`): a record
+//! - **blocks** (`blocks`, `dispatch`, `general`, `indented`, `lookahead`): a record
 //!   is open or not; an open one is continued or closed by its mode's
 //!   `cont_*` rule (or holds lines until a later one says whose they are),
 //!   a line with nothing open may start one (anchored on its first byte;
@@ -20,7 +20,7 @@
 //!   (`path:l:c`, `path(l,c)`, `path (l:c)`, `File "p", line N`, `at f
 //!   (p:l:c)`, `╭─[ p:l:c ]`, `File: p:l:c`, `--> p:l:c`, `in p on line N`,
 //!   Babel's `p: msg (l:c)`, `file://` URLs);
-//! - **frames** (`frames`): stack traces and the choice of the frame in the
+//! - **frames** (`frames`, `details`): stack traces and the choice of the frame in the
 //!   user's project (not `node_modules`, `site-packages`, the standard
 //!   library, `<frozen …>`, `node:internal`); the raising frame is kept as the
 //!   `raised_at` field; detail lines of error headers (code frames, carets);
@@ -36,9 +36,11 @@
 mod blocks;
 #[cfg(target_arch = "wasm32")]
 mod component;
+mod details;
 mod dispatch;
 mod families;
 mod frames;
+mod general;
 mod indented;
 pub mod locations;
 mod lookahead;

@@ -7,7 +7,7 @@
 
 /// The fast reject, on the raw bytes before any normalization: true when
 /// the line cannot start a record, so a stream with nothing open can skip
-/// it. Every form `dispatch` starts a record from either has a ':' (or a
+/// it. Every form `dispatch` and `general` start a record from either has a ':' (or a
 /// `|` prefix, or a `\r` redraw), or begins — after escapes and
 /// indentation — with a byte other than a letter, or with one of the
 /// starter words or an exception-like word. Most lines of healthy output
@@ -300,7 +300,7 @@ fn is_count_word(w: &[u8]) -> bool {
 }
 
 /// First words of the forms that start a record without a ':' in the line
-/// (kept in step with `dispatch`; the corpus test catches a missing one).
+/// (kept in step with `dispatch` and `general`; the corpus test catches a missing one).
 fn is_starter_word(w: &[u8]) -> bool {
     if let Some(&last) = w.last()
         && matches!(last, b'r' | b'n' | b'g')

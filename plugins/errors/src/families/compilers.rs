@@ -320,7 +320,7 @@ pub(crate) fn make_msg(msg: &[u8]) -> &[u8] {
 
 pub(crate) fn cont_rust_diag(r: &mut Rec, t: &[u8], tw: &[u8], ws: bool) -> Cont {
     use Cont::*;
-    if r.file.is_none() && r.code.is_none() && crate::frames::is_assertion_detail(t) {
+    if r.file.is_none() && r.code.is_none() && crate::details::is_assertion_detail(t) {
         // not a compiler's `error: msg`: a JS test runner's failed assertion
         // (bun `error: expect(received).toBe(expected)` + diff + frames)
         r.mode = Mode::Stack;
