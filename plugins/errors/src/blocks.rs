@@ -210,6 +210,11 @@ impl StreamState {
         } else if level != Level::None && unclaimed {
             // a logger's line at error / warn level that no form claimed
             self.start_level_line(t, level, seq, ts);
+        } else if unclaimed && !matches!(t[0], b' ' | b'\t') && crate::notices::is_notice(t) {
+            // a deprecation or a library's runtime notice, and its paragraph
+            let mut r = Rec::new(Mode::Single, Kind::Warning, Severity::Warning, lossy(trim(t)), seq, ts);
+            r.paragraph = true;
+            self.open(r);
         }
     }
 

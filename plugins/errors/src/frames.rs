@@ -372,6 +372,11 @@ pub(crate) fn cont_single(r: &mut Rec, t: &[u8], _tw: &[u8], ws: bool) -> Cont {
         r.confirmed = true;
         return Accept;
     }
+    if r.paragraph && !ws && r.lines < 8 && crate::notices::is_paragraph_line(t) {
+        // a notice's paragraph: what to do instead, up to a blank line
+        r.lines += 1;
+        return Accept;
+    }
     if r.cont_ws && ws && r.lines < 20 {
         r.lines += 1;
         Accept

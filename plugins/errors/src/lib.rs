@@ -45,6 +45,7 @@ mod indented;
 pub mod locations;
 mod lookahead;
 pub mod normalize;
+mod notices;
 mod record;
 pub mod reject;
 mod terminal;

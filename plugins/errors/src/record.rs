@@ -101,6 +101,8 @@ pub(crate) struct Rec {
     pub(crate) node_origin: bool,
     /// Single: accept indented continuation lines
     pub(crate) cont_ws: bool,
+    /// Single: accept the unindented lines of its paragraph (a notice's)
+    pub(crate) paragraph: bool,
     /// Single: a following `Traceback (most recent call last):` continues
     /// this record (log line `ERROR request failed` / `Exception in thread
     /// Thread-1 (worker):` + traceback)
@@ -154,6 +156,7 @@ impl Rec {
             loc_locked: false,
             node_origin: false,
             cont_ws: false,
+            paragraph: false,
             tb_merge: false,
             loose: false,
             detail: false,
