@@ -292,12 +292,20 @@ pub(crate) fn exc_line(t: &[u8]) -> Option<usize> {
 /// `...Error: ` or `...Exception: ` glued to a longer word (`TypeError: `,
 /// `IllegalStateException: `), found with one pass over the colons.
 pub(crate) fn error_word_colon(t: &[u8]) -> bool {
-    let first = |word: &[u8]| {
-        memchr::memchr_iter(b':', t)
-            .find(|&c| t.get(c + 1) == Some(&b' ') && t[..c].ends_with(word) && c > word.len())
-            .map(|c| c - word.len())
-    };
-    first(b"Error").or_else(|| first(b"Exception")).is_some_and(|p| t[p - 1].is_ascii_alphanumeric())
+    // the first `Error: ` wins over any `Exception: `
+    let mut exception = None;
+    for c in memchr::memchr_iter(b':', t) {
+        if t.get(c + 1) != Some(&b' ') {
+            continue;
+        }
+        if c > 5 && t[..c].ends_with(b"Error") {
+            return t[c - 6].is_ascii_alphanumeric();
+        }
+        if exception.is_none() && c > 9 && t[..c].ends_with(b"Exception") {
+            exception = Some(c - 9);
+        }
+    }
+    exception.is_some_and(|p| t[p - 1].is_ascii_alphanumeric())
 }
 
 /// A short phrase ending in "error" then `: `: `Internal server error: x`,

@@ -32,6 +32,9 @@ pub(crate) fn is_notice(t: &[u8]) -> bool {
 
 /// `X is deprecated` / `X has been deprecated` anywhere in the sentence.
 pub(crate) fn is_deprecation(t: &[u8]) -> bool {
+    if !has_deprecated(t) {
+        return false;
+    }
     let mut from = 0;
     while let Some(p) = find(&t[from..], b" deprecated") {
         let at = from + p;

@@ -262,7 +262,7 @@ fn has_special(s: &[u8]) -> bool {
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline]
 fn has_special(s: &[u8]) -> bool {
-    memchr::memchr3(b':', b'|', b'\r', s).is_some() || crate::text::find(s, DEPRECATED).is_some()
+    memchr::memchr3(b':', b'|', b'\r', s).is_some() || crate::text::has_deprecated(s)
 }
 
 /// Byte by byte, [`has_special`] for the positions `from..to` of `s`.

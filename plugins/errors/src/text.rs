@@ -72,6 +72,12 @@ pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     None
 }
 
+/// Whether `s` holds ` deprecated` (a deprecation notice's word, see
+/// `notices`), found by its 'p': rarer in text than a space, 'd' or 'e'.
+pub fn has_deprecated(s: &[u8]) -> bool {
+    memchr::memchr_iter(b'p', s).any(|p| p >= 3 && s[p - 3..].starts_with(b" deprecated"))
+}
+
 pub fn lossy(s: &[u8]) -> String {
     // (valid UTF-8 is checked faster than `from_utf8_lossy` walks it)
     match std::str::from_utf8(s) {
@@ -157,6 +163,14 @@ mod tests {
         assert_eq!(parse_duration_ms(b"1.23s"), Some(1230));
         assert_eq!(parse_duration_ms(b"59ms"), Some(59));
         assert_eq!(parse_duration_ms(b"112 ms"), Some(112));
+    }
+
+    #[test]
+    fn deprecated_found_by_its_p() {
+        assert!(has_deprecated(b" deprecated"));
+        assert!(has_deprecated(b"the API is deprecated and will be removed"));
+        assert!(!has_deprecated(b"deprecated option"));
+        assert!(!has_deprecated(b"ppp deprecate p"));
     }
 
     #[test]

@@ -288,15 +288,22 @@ pub(crate) fn ident_len(s: &[u8]) -> usize {
 }
 
 pub(crate) fn is_c_context(t: &[u8]) -> bool {
-    starts(t, b"In file included from ")
-        || (t.ends_with(b":")
-            && (contains(t, b": In function ")
-                || contains(t, b": In member function ")
-                || contains(t, b": In constructor ")
-                || contains(t, b": In destructor ")
-                || contains(t, b": In instantiation of ")
-                || contains(t, b": In lambda function")
-                || contains(t, b": At top level")))
+    if starts(t, b"In file included from ") {
+        return true;
+    }
+    if !t.ends_with(b":") {
+        return false;
+    }
+    // (one pass over the ": " of the line for every kind of context)
+    let scopes: [&[u8]; 6] =
+        [b"function ", b"member function ", b"constructor ", b"destructor ", b"instantiation of ", b"lambda function"];
+    memchr::memchr_iter(b':', t).any(|c| {
+        let after = &t[c + 1..];
+        match after.strip_prefix(b" In ") {
+            Some(rest) => scopes.iter().any(|s| starts(rest, s)),
+            None => starts(after, b" At top level"),
+        }
+    })
 }
 
 /// GNU make `Makefile:4: *** missing separator.  Stop.` (`colon` is the
