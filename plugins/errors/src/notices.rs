@@ -11,10 +11,16 @@
 //!   Hooks`, `Next.js detected ...`) — frameworks print these in
 //!   development without a `Warning:` prefix.
 //!
-//! Only an unclaimed, unindented line with nothing open is asked (the fast
-//! reject keeps such lines: `reject::may_be_notice`). The past tense of a
-//! deprecation (`were deprecated in JDK 13`) tells history, not the user's
-//! next step, and is no notice. Imports only `text`.
+//! Only an unclaimed, unindented line with nothing open is asked. The fast
+//! reject keeps a library's notice (it looks at the word after the first);
+//! a deprecation is looked for only in the lines the reject keeps anyway —
+//! with a ':' (`Use: ...`, a URL), a '|', a first byte that is no letter
+//! (`` `next lint` ``, `"legacy"`), or while a record or list is open. A
+//! search of every line for ` deprecated` in the reject, measured in the
+//! plugin, cost 4 ns a line of healthy output (12 %); a sentence like
+//! `Option x is deprecated` alone in healthy output is therefore skipped.
+//! The past tense (`were deprecated in JDK 13`) tells history, not the
+//! user's next step, and is no notice. Imports only `text`.
 
 use crate::text::*;
 
@@ -104,7 +110,7 @@ mod tests {
         // (the fast reject on: the notices come after lines it skips)
         let lines = [
             "GET / 200 in 5ms",
-            "Option --legacy is deprecated and will be removed in v3.",
+            "`--legacy` is deprecated and will be removed in v3.",
             "Use --modern instead.",
             "",
             "GET / 200 in 4ms",

@@ -47,10 +47,9 @@ pub fn cannot_start(raw: &[u8]) -> bool {
         // a library's runtime notice `React encountered ...` (`notices`)
         return false;
     }
-    // (a ':', '|' or '\r', or a deprecation notice's ` deprecated`)
     let special = match &block {
-        Some(m) => m.special != 0 || m.deprecated(raw) || has_special(&raw[15..]),
-        None => has_special(raw),
+        Some(m) => m.special != 0 || has_colon_bar_cr(&raw[16..]),
+        None => has_colon_bar_cr(raw),
     };
     if special {
         return false;
@@ -145,8 +144,6 @@ struct Classes {
     alpha: u32,
     /// ':', '|' or '\r'
     special: u32,
-    /// 'd'
-    d: u32,
 }
 
 impl Classes {
@@ -167,7 +164,6 @@ impl Classes {
                 v128_or(u8x16_eq(v, u8x16_splat(b':')), u8x16_eq(v, u8x16_splat(b'|'))),
                 u8x16_eq(v, u8x16_splat(b'\r')),
             )),
-            d: bits(u8x16_eq(v, u8x16_splat(b'd'))),
         }
     }
 
@@ -175,7 +171,7 @@ impl Classes {
     /// head is the byte loop's.
     #[cfg(all(test, not(all(target_arch = "wasm32", target_feature = "simd128"))))]
     fn of(c: &[u8]) -> Classes {
-        let mut m = Classes { blank: 0, space: 0, digit: 0, alpha: 0, special: 0, d: 0 };
+        let mut m = Classes { blank: 0, space: 0, digit: 0, alpha: 0, special: 0 };
         for (i, &b) in c.iter().take(16).enumerate() {
             let bit = 1u32 << i;
             m.blank |= if b == b' ' || b == b'\t' { bit } else { 0 };
@@ -183,28 +179,10 @@ impl Classes {
             m.digit |= if b.is_ascii_digit() { bit } else { 0 };
             m.alpha |= if b.is_ascii_alphabetic() { bit } else { 0 };
             m.special |= if matches!(b, b':' | b'|' | b'\r') { bit } else { 0 };
-            m.d |= if b == b'd' { bit } else { 0 };
         }
         m
     }
-
-    /// ` deprecated` starts at one of the block's first fifteen bytes
-    /// (`raw` is the whole line, the block its first sixteen bytes).
-    #[inline]
-    fn deprecated(&self, raw: &[u8]) -> bool {
-        let mut pairs = self.space & (self.d >> 1);
-        while pairs != 0 {
-            if raw[pairs.trailing_zeros() as usize..].starts_with(DEPRECATED) {
-                return true;
-            }
-            pairs &= pairs - 1;
-        }
-        false
-    }
 }
-
-/// What a deprecation notice says (`notices`), after a space.
-const DEPRECATED: &[u8] = b" deprecated";
 
 /// Sixteen bytes as one vector (without an unaligned-pointer read).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -222,53 +200,39 @@ fn count(s: &[u8], f: impl Fn(u8) -> bool) -> usize {
     s.iter().position(|&b| !f(b)).unwrap_or(s.len())
 }
 
-/// Whether `s` holds a ':', a '|' or a '\r', or ` deprecated`. In the
-/// plugin (wasm with SIMD) sixteen bytes at a time, the last sixteen
-/// overlapping (lines are short, and setting up a general vector search
-/// per line costs more than the search); a space followed by a 'd' (the
-/// block and the block one byte on) is looked at closer.
+/// Whether `s` holds a ':', a '|' or a '\r'. In the plugin (wasm with
+/// SIMD) sixteen bytes at a time, the last sixteen overlapping: lines are
+/// short, and setting up a general vector search per line costs more than
+/// the search.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline]
-fn has_special(s: &[u8]) -> bool {
-    use core::arch::wasm32::{u8x16_eq, u8x16_splat, v128, v128_and, v128_any_true, v128_or};
-    let hit = |v: v128, next: v128| {
+fn has_colon_bar_cr(s: &[u8]) -> bool {
+    use core::arch::wasm32::{u8x16_eq, u8x16_splat, v128, v128_any_true, v128_or};
+    let hit = |v: v128| {
         let any = v128_or(
             v128_or(u8x16_eq(v, u8x16_splat(b':')), u8x16_eq(v, u8x16_splat(b'|'))),
-            v128_or(
-                u8x16_eq(v, u8x16_splat(b'\r')),
-                v128_and(u8x16_eq(v, u8x16_splat(b' ')), u8x16_eq(next, u8x16_splat(b'd'))),
-            ),
+            u8x16_eq(v, u8x16_splat(b'\r')),
         );
         v128_any_true(any)
     };
-    if s.len() < 17 {
-        return special_at(s, 0, s.len());
+    if s.len() < 16 {
+        return s.iter().any(|b| matches!(b, b':' | b'|' | b'\r'));
     }
-    let last = s.len() - 17;
     let mut i = 0;
-    loop {
-        let at = i.min(last);
-        if hit(load16(&s[at..at + 16]), load16(&s[at + 1..at + 17])) && special_at(s, at, at + 16) {
+    while i + 16 < s.len() {
+        if hit(load16(&s[i..i + 16])) {
             return true;
-        }
-        if at == last {
-            return false;
         }
         i += 16;
     }
+    hit(load16(&s[s.len() - 16..]))
 }
 
 /// Natively (the plugin's tests): memchr's vector search.
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline]
-fn has_special(s: &[u8]) -> bool {
-    memchr::memchr3(b':', b'|', b'\r', s).is_some() || crate::text::has_deprecated(s)
-}
-
-/// Byte by byte, [`has_special`] for the positions `from..to` of `s`.
-#[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
-fn special_at(s: &[u8], from: usize, to: usize) -> bool {
-    (from..to).any(|i| matches!(s[i], b':' | b'|' | b'\r') || s[i..].starts_with(DEPRECATED))
+fn has_colon_bar_cr(s: &[u8]) -> bool {
+    memchr::memchr3(b':', b'|', b'\r', s).is_some()
 }
 
 /// A verb of a library's runtime notice after its name (`React
@@ -435,13 +399,6 @@ mod tests {
                 assert_eq!(h, head(l), "{:?}", String::from_utf8_lossy(l));
                 fast += 1;
             }
-            if let Some(b) = l.get(..16) {
-                // the block's special bytes, then the rest from its last byte on
-                let m = Classes::of(b);
-                let split = m.special != 0 || m.deprecated(l) || has_special(&l[15..]);
-                assert_eq!(split, has_special(l), "{:?}", String::from_utf8_lossy(l));
-                assert_eq!(special_at(l, 0, l.len()), has_special(l), "{:?}", String::from_utf8_lossy(l));
-            }
         }
         assert!(fast > 5_000, "{fast}");
     }
@@ -459,9 +416,7 @@ mod tests {
         assert!(cannot_start(b"   \t  \r"));
         assert!(cannot_start(b"\x1b[0m\x1b[2K  "));
         assert!(!cannot_start(b"\x1b[?2026h"));
-        // notices (`notices`): a deprecation anywhere, a library's verb after its name
-        assert!(!cannot_start(b"Option --legacy is deprecated and will be removed in v3"));
-        assert!(!cannot_start(b"  the old   API is deprecated"));
+        // a library's runtime notice (`notices`): its verb after its name
         assert!(!cannot_start(b"React encountered an empty buffer when writing"));
         assert!(!cannot_start(b"React has detected a change in the order of Hooks"));
         assert!(cannot_start(b"React Router ready in 12ms"));
@@ -470,10 +425,8 @@ mod tests {
             // the scan finds a ':' at any place, in the words and the remainder
             let mut l = vec![b'a'; n];
             l.insert(n / 2, b':');
-            assert!(has_special(&l), "{n}");
-            assert!(special_at(&l, 0, l.len()), "{n}");
-            assert!(!has_special(&vec![b'a'; n]));
-            assert!(!special_at(&vec![b'a'; n], 0, n));
+            assert!(has_colon_bar_cr(&l), "{n}");
+            assert!(!has_colon_bar_cr(&vec![b'a'; n]));
         }
     }
 }
