@@ -43,15 +43,19 @@ pub fn cannot_start(raw: &[u8]) -> bool {
     if is_starter_word(w) {
         return false;
     }
-    if raw.get(end) == Some(&b' ') && w[0].is_ascii_uppercase() && is_notice_verb(&raw[end + 1..]) {
-        // a library's runtime notice `React encountered ...` (`notices`)
-        return false;
-    }
     let special = match &block {
         Some(m) => m.special != 0 || has_colon_bar_cr(&raw[16..]),
         None => has_colon_bar_cr(raw),
     };
     if special {
+        return false;
+    }
+    if matches!(raw.get(end + 1), Some(b'e' | b'd' | b'h'))
+        && raw[end] == b' '
+        && raw[start].is_ascii_uppercase()
+        && is_notice_verb(&raw[end + 1..])
+    {
+        // a library's runtime notice `React encountered ...` (`notices`)
         return false;
     }
     // written after a spinner's last frame, on its line; Perl `bad port 80a
