@@ -36,7 +36,10 @@ pub fn cannot_start(raw: &[u8]) -> bool {
     if number && is_count_word(w) {
         return false;
     }
-    if w.is_empty() || matches!(raw.get(end), Some(b'/' | b'.' | b'_' | b'-' | b'0'..=b'9')) {
+    if w.is_empty()
+        || matches!(raw.get(end), Some(b'/' | b'.' | b'_' | b'-'))
+        || (matches!(raw.get(end), Some(b'0'..=b'9')) && !is_name_with_digits(w, &raw[end..]))
+    {
         // a path (`deploy/app.yaml`, a linter's file header) or a code (`F401`)
         return false;
     }
@@ -53,6 +56,17 @@ pub fn cannot_start(raw: &[u8]) -> bool {
     // written after a spinner's last frame, on its line; Perl `bad port 80a
     // at lib/Conf.pm line 9.`
     !(raw.last() == Some(&b'.') && (raw.ends_with(b"Failed to compile.") || crate::text::contains(raw, b" line ")))
+}
+
+/// Whether letters `w` and the digits in `after` that follow them are a
+/// name (`p0`, `web2`, `worker12`: a process or host name in front of its
+/// request log) rather than a lint code (`F401`, `SC2164`: capitals) or the
+/// start of a path (`src2/app.js`): lowercase somewhere, and the word ends
+/// at a space or the end of the line.
+#[inline]
+fn is_name_with_digits(w: &[u8], after: &[u8]) -> bool {
+    let alnum = count(after, |b| b.is_ascii_alphanumeric());
+    w.iter().any(u8::is_ascii_lowercase) && matches!(after.get(alnum), None | Some(b' '))
 }
 
 /// What starts a line, after its indentation and escape sequences.
@@ -391,6 +405,14 @@ mod tests {
     fn rejects_ordinary_lines_only() {
         assert!(cannot_start(b"000123 GET /api/items?page=3 200 in 4ms"));
         assert!(cannot_start(b"   Compiling serde v1.0.200"));
+        // a name with digits in front of a request log is a word; a lint
+        // code or a path that starts the same way is not
+        assert!(cannot_start(b"p0 0000000001 GET /api/items?page=1 200 in 3ms - lorem"));
+        assert!(cannot_start(b"worker12 GET /health 200"));
+        assert!(!cannot_start(b"F401 [*] `os` imported but unused"));
+        assert!(!cannot_start(b"SC2164 (warning) Use cd ... || exit"));
+        assert!(!cannot_start(b"src2/app.js"));
+        assert!(!cannot_start(b"app1.py line 3 failed"));
         assert!(!cannot_start(b"2 failed, 3 passed in 0.02s"));
         assert!(!cannot_start(b"33% tests passed, 2 tests failed out of 3"));
         assert!(!cannot_start(b"thread 'main' panicked at src/main.rs:2:5:"));
