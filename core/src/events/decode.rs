@@ -191,6 +191,13 @@ pub fn render(
         "proxy.started" => Event::ProxyStarted { process: pr, url: s(v, "url"), proxy_url: s(v, "proxy_url") },
         "proxy.skipped" => Event::ProxySkipped { process: pr, url: s(v, "url"), reason: s(v, "reason") },
         "proxy.inject_skipped" => Event::ProxyInjectSkipped { process: pr, path: s(v, "path"), reason: s(v, "reason") },
+        "proxy.source_map" => Event::ProxySourceMap {
+            process: pr,
+            script: s(v, "script"),
+            map: s(v, "map"),
+            bytes: n(v, "bytes"),
+            error: v["error"].as_str(),
+        },
         "proxy.request" => Event::ProxyRequest {
             process: pr,
             method: s(v, "method"),
@@ -409,6 +416,14 @@ mod tests {
             Event::ProxyStarted { process: WEB, url: "http://localhost:5173/", proxy_url: "http://127.0.0.1:20888/" },
             Event::ProxySkipped { process: WEB, url: "https://localhost/", reason: "https" },
             Event::ProxyInjectSkipped { process: WEB, path: "/", reason: "script-src 'none'" },
+            Event::ProxySourceMap { process: WEB, script: "/app.js", map: "/app.js.map", bytes: 812, error: None },
+            Event::ProxySourceMap {
+                process: WEB,
+                script: "/app.js",
+                map: "/app.js.map",
+                bytes: 0,
+                error: Some("the dev server answered 404"),
+            },
             Event::ProxyRequest {
                 process: WEB,
                 method: "POST",

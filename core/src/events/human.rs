@@ -385,6 +385,14 @@ pub fn encode_opts(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>, raw_ter
             let _ = write!(out, "no browser telemetry in {path}: {reason}");
             end(out, style);
         }
+        // a map that arrived is no news; one that did not explains why
+        // errors in its script point at the bundle
+        Event::ProxySourceMap { error: None, .. } => {}
+        Event::ProxySourceMap { process, script, map, error: Some(e), .. } => {
+            lifecycle(out, style, process);
+            let _ = write!(out, "no source map for {script} ({map}: {e}): its errors are placed in the served file");
+            end(out, style);
+        }
         // what the dev server answered is for `brum requests` (a 404 for a
         // favicon is no news); its failures show
         Event::ProxyRequest { status, error: None, .. } if status < 500 => {}

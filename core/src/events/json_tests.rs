@@ -42,6 +42,8 @@ const GOLDEN_BLOCKED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":
 const GOLDEN_PROXY_STARTED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.started","process":"web","url":"http://localhost:5173/","proxy_url":"http://127.0.0.1:20888/"}"#;
 const GOLDEN_PROXY_SKIPPED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.skipped","process":"web","url":"https://localhost:5173/","reason":"https: no certificate"}"#;
 const GOLDEN_PROXY_INJECT_SKIPPED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.inject_skipped","process":"web","path":"/admin","reason":"the page's Content-Security-Policy does not allow a same-origin script"}"#;
+const GOLDEN_PROXY_SOURCE_MAP: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.source_map","process":"web","script":"/assets/app.js","map":"/assets/app.js.map","bytes":4096}"#;
+const GOLDEN_PROXY_SOURCE_MAP_FAILED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.source_map","process":"web","script":"/assets/app.js","map":"/assets/app.js.map","bytes":0,"error":"the dev server answered 404"}"#;
 const GOLDEN_PROXY_REQUEST: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.request","process":"web","method":"GET","path":"/src/App.tsx?t=1","status":200,"duration_ms":1.042,"bytes_in":412,"bytes_out":5120,"upgrade":false}"#;
 const GOLDEN_PROXY_REQUEST_FAILED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.request","process":"web","method":"GET","path":"/","status":502,"duration_ms":0.090,"bytes_in":80,"bytes_out":900,"upgrade":false,"error":"connection refused"}"#;
 const GOLDEN_PROXY_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"error.detected","process":"web","plugin":"proxy","kind":"error","severity":"error","message":"GET / → 502: connection refused","fingerprint":"0000000000abcdef","count":1,"id":5,"source":"proxy","code":"502","first_seq":6,"last_seq":6,"fields":{"source":"proxy","method":"GET","path":"/","status":"502"}}"#;
@@ -369,6 +371,26 @@ fn golden_every_event_kind() {
                 reason: "the page's Content-Security-Policy does not allow a same-origin script",
             },
             GOLDEN_PROXY_INJECT_SKIPPED,
+        ),
+        (
+            Event::ProxySourceMap {
+                process: WEB,
+                script: "/assets/app.js",
+                map: "/assets/app.js.map",
+                bytes: 4096,
+                error: None,
+            },
+            GOLDEN_PROXY_SOURCE_MAP,
+        ),
+        (
+            Event::ProxySourceMap {
+                process: WEB,
+                script: "/assets/app.js",
+                map: "/assets/app.js.map",
+                bytes: 0,
+                error: Some("the dev server answered 404"),
+            },
+            GOLDEN_PROXY_SOURCE_MAP_FAILED,
         ),
         (
             Event::BrowserError {

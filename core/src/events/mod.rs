@@ -239,6 +239,18 @@ pub enum Event<'a> {
         path: &'a str,
         reason: &'a str,
     },
+    /// brum fetched a script's separate source map from the dev server (an
+    /// error in that script needed it): how many bytes, or why it could
+    /// not (then errors in the script are placed by path).
+    ProxySourceMap {
+        process: ProcRef<'a>,
+        /// The script's path.
+        script: &'a str,
+        /// The map's path on the dev server.
+        map: &'a str,
+        bytes: u64,
+        error: Option<&'a str>,
+    },
     /// An announced URL gets no proxy, and why.
     ProxySkipped {
         process: ProcRef<'a>,
@@ -440,6 +452,7 @@ impl Event<'_> {
             Event::ProxyStarted { .. } => "proxy.started",
             Event::ProxySkipped { .. } => "proxy.skipped",
             Event::ProxyInjectSkipped { .. } => "proxy.inject_skipped",
+            Event::ProxySourceMap { .. } => "proxy.source_map",
             Event::ProxyRequest { .. } => "proxy.request",
             Event::BrowserError { .. } => "browser.error",
             Event::BrowserConsole { .. } => "browser.console",

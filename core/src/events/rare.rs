@@ -109,6 +109,13 @@ pub fn body(ev: &Event<'_>) -> Option<Map<String, Value>> {
         Event::ProxyInjectSkipped { process, path, reason } => {
             json!({ "process": process.name, "path": path, "reason": reason })
         }
+        Event::ProxySourceMap { process, script, map, bytes, error } => {
+            let mut m = obj(json!({ "process": process.name, "script": script, "map": map, "bytes": bytes }));
+            if let Some(e) = error {
+                m.insert("error".into(), e.into());
+            }
+            return Some(m);
+        }
         Event::BrowserError { process, kind, page, message, stack, file, line, col } => json!({
             "process": process.name, "kind": kind, "page": page, "message": message, "stack": stack,
             "file": file, "line": line, "col": col,

@@ -81,11 +81,13 @@ pub fn plan(status: u16, headers: &[httparse::Header<'_>]) -> Plan {
 /// Whether a request is a page navigation, whose `Accept-Encoding` the
 /// engine rewrites to `identity` so the page comes back injectable:
 /// `Sec-Fetch-Dest: document` (or `iframe`), `Sec-Fetch-Mode: navigate`,
-/// or an `Accept` that asks for `text/html`.
+/// or an `Accept` that asks for `text/html` — or a script
+/// (`Sec-Fetch-Dest: script`), whose source map comment brum reads as it
+/// goes by (a production server such as `vite preview` compresses).
 pub fn wants_identity(headers: &[httparse::Header<'_>]) -> bool {
     header(headers, "sec-fetch-dest").any(|v| {
         let v = trim(v);
-        v.eq_ignore_ascii_case(b"document") || v.eq_ignore_ascii_case(b"iframe")
+        v.eq_ignore_ascii_case(b"document") || v.eq_ignore_ascii_case(b"iframe") || v.eq_ignore_ascii_case(b"script")
     }) || header(headers, "sec-fetch-mode").any(|v| trim(v).eq_ignore_ascii_case(b"navigate"))
         || header(headers, "accept").any(|v| v.windows(9).any(|w| w.eq_ignore_ascii_case(b"text/html")))
 }

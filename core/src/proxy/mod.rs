@@ -9,14 +9,17 @@
 //!   gets the telemetry script and inserts it while the body streams
 //!   through ([`rewrite`] runs a body through it, chunked or not);
 //!   [`telemetry`] serves that script and turns the beacons it sends back
-//!   into reports and events; [`scripts`] keeps the inline source maps of
-//!   the scripts served, to place browser errors in the sources;
+//!   into reports and events; [`scripts`] keeps the source maps of the
+//!   scripts served (inline ones whole, separate ones by URL), to place
+//!   browser errors in the sources, and [`fetch`] is the GET brum makes to
+//!   the dev server for a separate map;
 //! - the seams the engine calls: [`local`] (brum's own paths) and [`body`]
 //!   (what happens to a response body).
 //!
 //! Leaf-level: no mio, no fds; the clock is passed in.
 
 pub mod chunked;
+pub mod fetch;
 pub mod history;
 pub mod http;
 pub mod inject;

@@ -18,7 +18,7 @@ pub mod browser;
 pub mod locate;
 
 pub use browser::{Translated, translate};
-pub use locate::{inline_source_map, locate, map_location, map_with_sourcemap};
+pub use locate::{inline_source_map, locate, locate_with_map, map_location, map_with_sourcemap};
 
 use std::time::Instant;
 

@@ -164,6 +164,7 @@ impl Reactor {
             | TimerKind::PluginTick
             | TimerKind::ClientSweep
             | TimerKind::ProxySweep
+            | TimerKind::ProxyMaps
             | TimerKind::Probe { .. } => {
                 return;
             }

@@ -55,8 +55,9 @@ const STDOUT: Token = Token(1);
 // Token(2) is the control socket's listener (socket::LISTENER); then the
 // compiling plugins' pipes (compiles::FIRST_COMPILE); pipes start at
 // pipes::FIRST_PIPE, probes at probes::PROBE_BASE, clients at
-// socket::CLIENT_BASE, proxy listeners at proxy::LISTEN_BASE and proxied
-// connections at proxy::CONN_BASE.
+// socket::CLIENT_BASE, proxy listeners at proxy::LISTEN_BASE, proxied
+// connections at proxy::CONN_BASE and source map fetches at
+// proxy::FETCH_BASE.
 
 /// Fatal reactor failures (per-process trouble becomes events instead).
 #[derive(Debug, thiserror::Error)]
@@ -385,6 +386,7 @@ impl Reactor {
                     STDOUT => {}
                     socket::LISTENER => self.accept_clients(),
                     Token(t) if Self::is_compile_token(t) => self.compile_ready(t),
+                    Token(t) if t >= proxy::FETCH_BASE => self.map_fetch_ready(t - proxy::FETCH_BASE),
                     Token(t) if t >= proxy::CONN_BASE => {
                         let closed = ev.is_read_closed() || ev.is_error();
                         let readable = ev.is_readable() || closed;
@@ -448,6 +450,7 @@ impl Reactor {
                 | TimerKind::Healthy { .. } => self.lifecycle_timer(kind),
                 TimerKind::ClientSweep => self.sweep_clients(),
                 TimerKind::ProxySweep => self.proxy_sweep(),
+                TimerKind::ProxyMaps => self.maps_timer(),
                 TimerKind::Probe { proc, generation, attempt, what } => {
                     self.probe_timer_fired(proc, generation, attempt, what)
                 }
@@ -497,6 +500,8 @@ impl Reactor {
             while supervise::reap_one().is_some() {}
         }
         self.report_evictions();
+        // browser errors still waiting for a source map are not lost
+        self.maps_flush();
         let mut code = match self.shutdown {
             Some(Shutdown::Signal(sig)) => 128 + sig,
             _ => self.first_failure.unwrap_or(0),

@@ -24,6 +24,8 @@ pub enum TimerKind {
     ClientSweep,
     /// Time out the proxies' idle and slow connections.
     ProxySweep,
+    /// A source map fetch, or an error waiting for its map, is due.
+    ProxyMaps,
     /// A restarted run has been up for the grace period.
     Healthy { proc: usize, generation: u64 },
     /// A readiness or health probe's try, deadline or timeout.

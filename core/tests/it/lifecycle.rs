@@ -18,7 +18,7 @@ fn tools_dir() -> PathBuf {
 }
 
 /// Installs the pinned test tools (typescript, vite) from package-lock.json once.
-fn ensure_tools() -> PathBuf {
+pub fn ensure_tools() -> PathBuf {
     static ONCE: std::sync::Once = std::sync::Once::new();
     let dir = tools_dir();
     ONCE.call_once(|| {

@@ -14,6 +14,7 @@ mod plugins;
 mod proxy;
 mod proxy_attack;
 mod proxy_browser;
+mod proxy_maps;
 mod ready;
 mod run;
 mod settings;

@@ -50,6 +50,19 @@ const srv = http.createServer((req, res) => {
       res.writeHead(200, headers);
       res.end(data);
     });
+  } else if (p === '/maps/huge.js.map') {
+    // a source map that never ends
+    res.on('error', () => {});
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    const chunk = Buffer.alloc(65536, ' ');
+    let open = true;
+    res.on('close', () => { open = false; });
+    const pump = () => { while (open) { if (!res.write(chunk)) { res.once('drain', pump); return; } } };
+    pump();
+  } else if (p === '/maps/slow.js.map') {
+    // a source map that starts and never finishes
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 100 });
+    res.write('{"version":3,');
   } else if (p === '/flaky') {
     srv.flaky = (srv.flaky || 0) + 1;
     res.writeHead(srv.flaky === 1 ? 500 : 200, { 'Content-Type': 'text/plain' });

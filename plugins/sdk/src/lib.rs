@@ -156,22 +156,30 @@ impl<'a> Line<'a> {
 /// The lines of a batch, in order (read from its columns; a line whose
 /// range falls outside `data` reads as empty).
 pub fn lines(batch: &Batch) -> impl Iterator<Item = Line<'_>> {
-    let n = [batch.process.len(), batch.ts_ms.len(), batch.start.len(), batch.len.len(), batch.flags.len()]
+    (0..line_count(batch)).map(move |i| line_at(batch, i))
+}
+
+/// How many lines the batch holds (its shortest column).
+pub fn line_count(batch: &Batch) -> usize {
+    [batch.process.len(), batch.ts_ms.len(), batch.start.len(), batch.len.len(), batch.flags.len()]
         .into_iter()
-        .fold(batch.seq.len(), usize::min);
-    (0..n).map(move |i| {
-        let start = batch.start[i] as usize;
-        let end = start.saturating_add(batch.len[i] as usize).min(batch.data.len());
-        let flags = batch.flags[i];
-        Line {
-            process: batch.process[i],
-            pipe: if flags & FLAG_STDERR != 0 { Pipe::Stderr } else { Pipe::Stdout },
-            seq: batch.seq[i],
-            ts_ms: batch.ts_ms[i],
-            truncated: flags & FLAG_TRUNCATED != 0,
-            bytes: batch.data.get(start..end).unwrap_or(&[]),
-        }
-    })
+        .fold(batch.seq.len(), usize::min)
+}
+
+/// Line `i` of the batch (`i` below [`line_count`]; a line whose range
+/// falls outside `data` reads as empty).
+pub fn line_at(batch: &Batch, i: usize) -> Line<'_> {
+    let start = batch.start[i] as usize;
+    let end = start.saturating_add(batch.len[i] as usize).min(batch.data.len());
+    let flags = batch.flags[i];
+    Line {
+        process: batch.process[i],
+        pipe: if flags & FLAG_STDERR != 0 { Pipe::Stderr } else { Pipe::Stdout },
+        seq: batch.seq[i],
+        ts_ms: batch.ts_ms[i],
+        truncated: flags & FLAG_TRUNCATED != 0,
+        bytes: batch.data.get(start..end).unwrap_or(&[]),
+    }
 }
 
 /// An empty output.

@@ -8,6 +8,8 @@ use crate::{UrlDetector, UrlFound};
 struct Urls {
     det: UrlDetector,
     found: Vec<UrlFound>,
+    /// indices of a batch's lines that hold `://` (reused)
+    hits: Vec<usize>,
 }
 
 impl Plugin for Urls {
@@ -17,6 +19,19 @@ impl Plugin for Urls {
 
     fn process_ended(&mut self, p: &ProcessEnd, _out: &mut Output) {
         self.det.on_process_end(p.process);
+    }
+
+    /// Only the lines that hold `://` are looked at, found with one search
+    /// over the whole batch (most lines of a session hold none).
+    fn batch(&mut self, batch: &Batch, out: &mut Output) {
+        let mut hits = std::mem::take(&mut self.hits);
+        hits.clear();
+        self.det.lines_with_urls(&batch.data, &batch.start, &batch.len, |i| hits.push(i));
+        let n = line_count(batch);
+        for &i in hits.iter().filter(|&&i| i < n) {
+            self.line(line_at(batch, i), out);
+        }
+        self.hits = hits;
     }
 
     fn line(&mut self, l: Line<'_>, out: &mut Output) {

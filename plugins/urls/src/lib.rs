@@ -143,6 +143,42 @@ impl UrlDetector {
         }
     }
 
+    /// Calls `f` with the index of every line that holds `://`, in order,
+    /// found by one search over the batch's whole byte buffer rather than
+    /// one per line: `data` holds the lines back to back, line `i` at
+    /// `start[i]` for `len[i]` bytes. A hit that spans two lines is no
+    /// line's. Columns out of order (not how brum builds a batch) are
+    /// searched line by line.
+    pub fn lines_with_urls(&self, data: &[u8], start: &[u32], len: &[u32], mut f: impl FnMut(usize)) {
+        let n = start.len().min(len.len());
+        let end_of = |i: usize| (start[i] as usize).saturating_add(len[i] as usize);
+        let in_order = (0..n).all(|i| end_of(i) <= data.len() && (i + 1 == n || end_of(i) <= start[i + 1] as usize));
+        if !in_order {
+            let line = |i: usize| data.get(start[i] as usize..end_of(i).min(data.len())).unwrap_or(&[]);
+            (0..n).filter(|&i| self.finder.find(line(i)).is_some()).for_each(f);
+            return;
+        }
+        let (mut i, mut from) = (0, 0);
+        while i < n {
+            let Some(rel) = self.finder.find(&data[from..]) else {
+                return;
+            };
+            let at = from + rel;
+            // the first line that ends after the hit's start
+            i += (i..n).take_while(|&j| end_of(j) <= at).count();
+            if i == n {
+                return;
+            }
+            if start[i] as usize <= at && at + 3 <= end_of(i) {
+                f(i);
+                from = end_of(i);
+                i += 1;
+            } else {
+                from = at + 1;
+            }
+        }
+    }
+
     /// Forgets the process's dedup set, so a restarted server's URL is reported again.
     pub fn on_process_end(&mut self, process: u32) {
         self.seen.remove(&process);

@@ -502,3 +502,51 @@ fn allocation_counter_counts() {
     });
     assert!(n >= 1);
 }
+
+// ---- the whole-batch search ----
+
+/// The lines `lines_with_urls` picks from lines laid back to back.
+fn picked(lines: &[&[u8]]) -> Vec<usize> {
+    let (mut data, mut start, mut len) = (Vec::new(), Vec::new(), Vec::new());
+    for l in lines {
+        start.push(data.len() as u32);
+        len.push(l.len() as u32);
+        data.extend_from_slice(l);
+    }
+    let mut got = Vec::new();
+    UrlDetector::new().lines_with_urls(&data, &start, &len, |i| got.push(i));
+    got
+}
+
+#[test]
+fn the_batch_search_picks_exactly_the_lines_with_a_separator() {
+    let lines: [&[u8]; 7] = [
+        b"GET /api 200",
+        b"  Local: http://localhost:5173/",
+        b"no url here:/",
+        b"/ and this one starts with a slash",
+        b"two: ws://a:1 and http://b:2",
+        b"",
+        b"://",
+    ];
+    // "here:/" + "/ and" meet across two lines: neither line holds a URL
+    assert_eq!(picked(&lines), vec![1, 4, 6]);
+    // the same answer as asking each line
+    let d = UrlDetector::new();
+    let each: Vec<usize> = (0..lines.len()).filter(|&i| d.finder.find(lines[i]).is_some()).collect();
+    assert_eq!(picked(&lines), each);
+    assert_eq!(picked(&[]), Vec::<usize>::new());
+}
+
+#[test]
+fn columns_out_of_order_are_searched_line_by_line() {
+    let data = b"http://localhost:1/ plain text";
+    // line 0 is the text after the URL, line 1 the URL: starts not in order
+    let mut got = Vec::new();
+    UrlDetector::new().lines_with_urls(data, &[20, 0], &[10, 19], |i| got.push(i));
+    assert_eq!(got, vec![1]);
+    // a range past the end reads as empty
+    got.clear();
+    UrlDetector::new().lines_with_urls(data, &[0, 25], &[19, 50], |i| got.push(i));
+    assert_eq!(got, vec![0]);
+}

@@ -2,8 +2,9 @@
 //! URL, line and column to a file of the project. Dev servers that serve
 //! sources by path map directly (Vite's `/src/App.tsx?t=…` is
 //! `src/App.tsx`, `/@fs/abs/path` is that file); a served script with a
-//! source map (Vite inlines one in dev, `//# sourceMappingURL=data:…`) is
-//! mapped through it with the `sourcemap` crate to the original source.
+//! source map — inline (Vite in dev, `//# sourceMappingURL=data:…`) or a
+//! separate file the engine fetched (`app.js.map`, [`locate_with_map`]) —
+//! is mapped through it with the `sourcemap` crate to the original source.
 //!
 //! Also the stack parsing the telemetry endpoint needs: a stack's first
 //! frame (V8's `at f (url:l:c)`, Firefox/Safari's `f@url:l:c`) and the
@@ -192,7 +193,9 @@ pub fn map_with_sourcemap(map_bytes: &[u8], line: u32, col: u32) -> Option<(Stri
 
 /// The project file a source map's `source` names: `webpack://app/./src/x`,
 /// `file:///abs`, an absolute path in the project, or a path relative to
-/// the served script's URL.
+/// the map's URL (`served_url`: the script's, for an inline map) — else,
+/// as a build writes them relative to the map's place on disk, that path
+/// without its leading `../` under the project.
 pub fn map_source(source: &str, served_url: &str, root: &Path) -> Option<String> {
     if let Some(rest) = source.strip_prefix("webpack://") {
         let rest = rest.find('/').map_or(rest, |i| &rest[i + 1..]);
@@ -211,16 +214,27 @@ pub fn map_source(source: &str, served_url: &str, root: &Path) -> Option<String>
     let base = url_path(served_url)?;
     let mut parts: Vec<&str> = base.split('/').filter(|s| !s.is_empty()).collect();
     parts.pop();
+    let mut above = false;
     for seg in source.split('/') {
         match seg {
             "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
+            ".." => above |= parts.pop().is_none(),
             s => parts.push(s),
         }
     }
-    served_file(&format!("/{}", parts.join("/")), root)
+    if !above && let Some(file) = served_file(&format!("/{}", parts.join("/")), root) {
+        return Some(file);
+    }
+    // a build's map names its sources from where it lies on disk
+    // (`dist/assets/x.js.map` → `../../src/main.ts`), which the URL
+    // (`/assets/x.js.map`) does not show: the source without its leading
+    // `../` and `./`, under the project
+    let rest = source.trim_start_matches("./");
+    let mut rest = rest;
+    while let Some(r) = rest.strip_prefix("../") {
+        rest = r.trim_start_matches("./");
+    }
+    served_file(&format!("/{rest}"), root)
 }
 
 /// Everything at once: the project file, line and column of `line:col` in
@@ -239,6 +253,25 @@ pub fn locate(
         served_body.and_then(inline_source_map).and_then(|map| map_with_sourcemap(&map, line, col))
     {
         let file = map_source(&source, served_url, project_root).unwrap_or(source);
+        return Some((file, l, c));
+    }
+    map_location(served_url, line, col, project_root)
+}
+
+/// [`locate`] through a separate map fetched from `map_path` (its path on
+/// the dev server; the map's relative sources are relative to it): the
+/// original source, else (no mapping there, or the map does not parse) the
+/// script's place by path.
+pub fn locate_with_map(
+    served_url: &str,
+    line: u32,
+    col: u32,
+    project_root: &Path,
+    map_path: &str,
+    map: &[u8],
+) -> Option<(String, u32, u32)> {
+    if let Some((source, l, c)) = map_with_sourcemap(map, line, col) {
+        let file = map_source(&source, map_path, project_root).unwrap_or(source);
         return Some((file, l, c));
     }
     map_location(served_url, line, col, project_root)

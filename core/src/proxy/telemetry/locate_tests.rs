@@ -124,5 +124,23 @@ fn source_map_urls_and_sources() {
     assert_eq!(map_source(&format!("file://{}", abs.display()), served, root).as_deref(), Some("src/App.tsx"));
     assert_eq!(map_source("/src/App.tsx", served, root).as_deref(), Some("src/App.tsx"));
     assert_eq!(map_source("../src/App.tsx", served, root).as_deref(), Some("src/App.tsx"));
-    assert_eq!(map_source("../../../src/App.tsx", served, root), None, "above the root");
+    // relative to a build's map on disk (dist/assets/): found under the project
+    assert_eq!(map_source("../../../src/App.tsx", served, root).as_deref(), Some("src/App.tsx"));
+    assert_eq!(map_source("../../src/Missing.tsx", served, root), None);
+    assert_eq!(map_source("../../../etc/passwd", served, root), None);
+}
+
+#[test]
+fn a_separate_maps_sources_are_relative_to_the_map() {
+    let map = inline_source_map(TSC_OUT.as_bytes()).expect("the map");
+    let dir = project();
+    let root = dir.path();
+    // the script deep in /js/deep/, its map in /maps/: `../src/App.ts` is
+    // /src/App.ts from the map (from the script it would be /js/src/App.ts)
+    let served = "http://127.0.0.1:20888/js/deep/App.js?v=1";
+    assert_eq!(locate_with_map(served, 3, 29, root, "/maps/App.js.map", &map), Some(("src/App.ts".into(), 7, 27)));
+    // a line the map does not cover, or a map that does not parse: by path
+    let by_path = "http://h/src/App.ts";
+    assert_eq!(locate_with_map(by_path, 99, 1, root, "/src/App.ts.map", &map), Some(("src/App.ts".into(), 99, 1)));
+    assert_eq!(locate_with_map(by_path, 3, 29, root, "/src/App.ts.map", b"{nope"), Some(("src/App.ts".into(), 3, 29)));
 }

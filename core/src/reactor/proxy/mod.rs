@@ -11,12 +11,17 @@
 //! deadline); [`publish`] turns finished exchanges into `proxy.request`
 //! events, the error lifecycle and the request history, and answers the
 //! views; [`browser`] answers brum's own paths (the telemetry script, the
-//! pages' beacons). The HTTP itself is [`crate::proxy`]'s (no sockets there).
+//! pages' beacons); [`maps`] fetches the separate source maps browser
+//! errors need from the dev servers. The HTTP itself is [`crate::proxy`]'s
+//! (no sockets there).
 
 mod browser;
 mod conn;
 mod flow;
+mod maps;
 mod publish;
+
+pub(super) use maps::FETCH_BASE;
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -75,9 +80,11 @@ pub(super) struct ProxyServer {
     /// Connections whose drive ran out of budget: driven again next turn.
     again: Vec<usize>,
     pub history: History,
-    /// The inline source maps of the scripts served (browser errors are
-    /// placed in the project's sources through them).
+    /// The source maps of the scripts served (browser errors are placed
+    /// in the project's sources through them).
     pub scripts: crate::proxy::scripts::Scripts,
+    /// Separate maps being fetched, and the errors that wait for them.
+    maps: maps::MapFetches,
     /// The beacons' endpoint: its limits and what they dropped.
     telemetry: crate::proxy::telemetry::Telemetry,
     skipped: Vec<String>,
@@ -96,6 +103,7 @@ impl ProxyServer {
             again: Vec::new(),
             history: History::default(),
             scripts: Default::default(),
+            maps: Default::default(),
             telemetry: Default::default(),
             skipped: Vec::new(),
             sweep_armed: false,

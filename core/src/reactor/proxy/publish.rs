@@ -9,8 +9,10 @@ use serde_json::{Value, json};
 
 use super::super::Reactor;
 use crate::events::{Event, FindingView, Timestamps, now_ms};
+use crate::proxy::fetch;
 use crate::proxy::history::{Record, StatusFilter};
 use crate::proxy::page::{self, LastError};
+use crate::proxy::scripts::{Entry, Found};
 use crate::supervise::Exit;
 use crate::supervise::child::ChildState;
 
@@ -43,8 +45,20 @@ impl Reactor {
     pub(super) fn publish_exchange(&mut self, slot: usize) {
         let Some(px) = self.proxy.as_mut() else { return };
         let Some(conn) = px.conns.get_mut(slot).and_then(Option::as_mut) else { return };
-        if let Some((key, map)) = conn.script_map.take() {
-            px.scripts.insert(key, map);
+        if let Some((key, found)) = conn.script_map.take() {
+            match found {
+                Found::Inline(tail) => px.scripts.insert(key, Entry::Inline(tail)),
+                Found::External(url) => {
+                    // the dev server's own origin, or the proxy's as the
+                    // browser saw it; never another host
+                    let p = &px.proxies[conn.proxy];
+                    let own = format!("127.0.0.1:{}", p.port);
+                    match fetch::map_path(&key, &url, &[&p.target.authority, &own]) {
+                        Some(map) => px.scripts.insert_external(key, map),
+                        None => px.scripts.remove(&key),
+                    }
+                }
+            }
         }
         let pidx = conn.proxy;
         let pi = px.proxies[pidx].process;

@@ -176,10 +176,10 @@ pub(super) struct Conn {
     pub ex: Exchange,
     /// The response body under way goes through this filter.
     rewrite: Option<crate::proxy::rewrite::Rewrite>,
-    /// The script under way, looked at for its inline source map.
+    /// The script under way, looked at for its source map comment.
     script: Option<crate::proxy::scripts::Capture>,
-    /// The last script's path and map, for the proxy to keep.
-    pub script_map: Option<(String, Vec<u8>)>,
+    /// The last script's path and the map it names, for the proxy to keep.
+    pub script_map: Option<(String, crate::proxy::scripts::Found)>,
     pub ready: Ready,
     client_eof: bool,
     /// Close the browser's connection once what it is owed is written.
