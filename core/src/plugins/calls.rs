@@ -72,6 +72,9 @@ impl PluginHost {
         if let Some(r) = self.running.get_mut(id as usize) {
             *r = true;
         }
+        if let Some(c) = self.commands.get_mut(id as usize) {
+            command.clone_into(c);
+        }
         let ps = ProcessStart { process: id, name: name.to_string(), command: command.to_string() };
         self.call_wanting(id, now_ms, found, |inst, store| inst.call_process_started(store, &ps));
     }

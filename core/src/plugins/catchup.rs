@@ -96,6 +96,7 @@ impl PluginHost {
             return;
         }
         let name = self.process_names.get(process as usize).cloned().unwrap_or_default();
+        let command = self.commands.get(process as usize).cloned().unwrap_or_default();
         let _rt = self.rt.enter();
         let Some((store, inst)) = self.slots[i].live.as_mut() else {
             return;
@@ -104,7 +105,7 @@ impl PluginHost {
         self.call_started = std::time::Instant::now();
         let result = match *life {
             Life::Started { process } => {
-                inst.call_process_started(&mut *store, &ProcessStart { process, name, command: String::new() })
+                inst.call_process_started(&mut *store, &ProcessStart { process, name, command })
             }
             Life::Ended { process, code, signal, now_ms } => {
                 inst.call_process_ended(&mut *store, ProcessEnd { process, code, signal, now_ms })

@@ -71,8 +71,9 @@ pub struct PluginHost {
     pub(super) notices: Vec<Notice>,
     pub(super) process_names: Vec<String>,
     /// Processes started (and not ended): replayed to a re-instantiated
-    /// plugin.
+    /// plugin, with the command line of their current run.
     pub(super) running: Vec<bool>,
+    pub(super) commands: Vec<String>,
     /// Settings, cache, plugins waiting for their compile.
     pub(super) loading: Loading,
 }
@@ -108,6 +109,7 @@ impl PluginHost {
             sub: empty_batch(),
             notices: Vec::new(),
             running: vec![false; process_names.len()],
+            commands: vec![String::new(); process_names.len()],
             process_names,
             loading: Loading::default(),
         })
@@ -118,6 +120,7 @@ impl PluginHost {
     pub fn add_process(&mut self, name: &str) {
         self.process_names.push(name.to_string());
         self.running.push(false);
+        self.commands.push(String::new());
     }
 
     /// Number of plugins loaded (active or not).
@@ -222,7 +225,8 @@ impl PluginHost {
             if !wanted || !self.running.get(i).copied().unwrap_or(false) {
                 continue;
             }
-            let ps = ProcessStart { process: i as u32, name: name.clone(), command: String::new() };
+            let command = self.commands.get(i).cloned().unwrap_or_default();
+            let ps = ProcessStart { process: i as u32, name: name.clone(), command };
             store.set_fuel(self.budgets.fuel).map_err(|e| e.to_string())?;
             if let Err(e) = inst.call_process_started(&mut *store, &ps) {
                 return Err(format!("process-started failed: {}", reason(&e)));

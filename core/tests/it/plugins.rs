@@ -262,6 +262,26 @@ fn the_sandbox_refuses_files_sockets_and_names_at_run_time() {
     assert!(!msg.contains("ALLOWED"), "{msg}");
 }
 
+/// A plugin restarted after a trap is told again which processes run,
+/// with the command lines they were started with. The process waits for
+/// the plugin to be loaded (a cold compile takes a while), then crashes it
+/// and, well after its 100 ms backoff, asks what it knows.
+#[test]
+fn a_restarted_plugin_learns_the_running_processes_and_their_commands() {
+    let cmd = "for i in $(seq 600); do [ -e go ] && break; sleep 0.05; done; echo crash; sleep 0.5; echo boom";
+    let p = Project::with_toml(&format!("[process.a]\ncmd = \"{cmd}\"\n[plugin.misbehave]\nmode = \"starts\"\n"));
+    p.add_plugin("misbehave", &plugin_wasm("misbehave"));
+    let mut live = Live::spawn(p.cmd(&["run", "--json"]));
+    live.until(|e| e["type"] == "plugin.loaded" && e["plugin"] == "misbehave");
+    p.write("go", "");
+    let seen = live.until(|e| e["type"] == "finding" && e["plugin"] == "misbehave");
+    let (_, code) = live.rest(LIMIT);
+    assert_eq!(code, Some(0));
+    assert_eq!(of_type(&seen, "plugin.failed").len(), 1, "the crash: {seen:#?}");
+    let knows = of_type(&seen, "finding");
+    assert_eq!(knows[0]["message"], format!("knows a={cmd}"), "{seen:#?}");
+}
+
 /// 100,000 lines to stderr in one call: 20 are shown and the note counts
 /// every other one, those cut by the byte cap included.
 #[test]

@@ -16,6 +16,9 @@
 //! - `http-wait`: writes a request body on "boom" until the write would
 //!   wait (no one ever reads it: brum traps instead of hanging);
 //! - `every`: traps on every `n`-th batch (setting `n`);
+//! - `starts`: traps on a line containing "crash"; on a "boom" line reports
+//!   the processes it knows as started, with their commands (what a
+//!   re-instantiated plugin was told again);
 //! - `probe`: reports what the sandbox lets it see (env, args, clocks) as
 //!   a finding on the first line (files cannot even be imported: see the
 //!   `snoop` fixture);
@@ -53,6 +56,8 @@ struct Misbehave {
     batches: u64,
     hoard: Vec<Vec<u8>>,
     probed: bool,
+    /// `starts`: "name=command" per process-started, in order
+    started: Vec<String>,
 }
 
 impl Plugin for Misbehave {
@@ -88,6 +93,12 @@ impl Plugin for Misbehave {
         Ok(())
     }
 
+    fn process_started(&mut self, p: &ProcessStart, _out: &mut Output) {
+        if self.mode == "starts" {
+            self.started.push(format!("{}={}", p.name, p.command));
+        }
+    }
+
     fn batch(&mut self, batch: &Batch, out: &mut Output) {
         self.batches += 1;
         if self.mode == "every" && self.n > 0 && self.batches.is_multiple_of(self.n) {
@@ -114,6 +125,9 @@ impl Plugin for Misbehave {
             let msg = format!("env={env} args={args} wall={wall} mono={mono}");
             out.findings.push(finding(&line, Kind::Custom, Severity::Info, &msg).custom("probe"));
             return;
+        }
+        if self.mode == "starts" && text.contains("crash") {
+            panic!("crash as configured");
         }
         if !text.contains("boom") {
             return;
@@ -166,6 +180,10 @@ impl Plugin for Misbehave {
                 for i in 1..=100_000 {
                     eprintln!("flood line {i}");
                 }
+            }
+            "starts" => {
+                let msg = format!("knows {}", self.started.join(", "));
+                out.findings.push(finding(&line, Kind::Custom, Severity::Info, &msg).custom("starts"));
             }
             "huge" => {
                 for _ in 0..20_000 {
