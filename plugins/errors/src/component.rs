@@ -2,11 +2,9 @@
 //! Settings: `quiet_ms` (how long a multi-line record may stay open without
 //! a following line before it is flushed; default 200).
 
-use brum_plugin_sdk::{
-    Batch, FLAG_STDERR, FLAG_TRUNCATED, Info, Kind as K, Output, Pipe, Plugin, ProcessEnd, Severity as S, export, info,
-};
+use brum_plugin_sdk::{Batch, Info, Kind as K, Output, Plugin, ProcessEnd, Severity as S, export, info};
 
-use crate::{Detector, Finding, Kind, LineIn, Settings, Severity};
+use crate::{Detector, Finding, Kind, Settings, Severity};
 
 struct Errors {
     det: Detector,
@@ -86,22 +84,7 @@ impl Plugin for Errors {
     }
 
     fn batch(&mut self, batch: &Batch, out: &mut Output) {
-        // the columns zipped (as the SDK's `lines` reads them, without a
-        // bounds check per column and line: most lines cost little else)
-        let cols = batch.process.iter().zip(&batch.seq).zip(&batch.ts_ms).zip(&batch.start).zip(&batch.len);
-        for ((((&process, &seq), &ts_ms), &start), (&len, &flags)) in
-            cols.zip(&batch.flags).map(|(a, f)| (a.0, (a.1, f)))
-        {
-            let start = start as usize;
-            let end = start.saturating_add(len as usize).min(batch.data.len());
-            let bytes = batch.data.get(start..end).unwrap_or(&[]);
-            let pipe = if flags & FLAG_STDERR != 0 { Pipe::Stderr } else { Pipe::Stdout };
-            // (the whole line is put together only for a line not skipped)
-            if !self.det.skips(process, pipe, bytes) {
-                let line = LineIn { process, pipe, seq, ts_ms, truncated: flags & FLAG_TRUNCATED != 0, bytes };
-                self.det.read_line(&line, &mut self.found);
-            }
-        }
+        self.det.on_batch(batch, &mut self.found);
         self.flush(out);
     }
 

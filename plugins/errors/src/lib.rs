@@ -58,6 +58,11 @@ pub use brum_plugin_sdk::Pipe as Stream;
 /// own type, no copy of it here).
 pub use brum_plugin_sdk::Line as LineIn;
 
+/// A batch of lines, as the component receives it (`Detector::on_batch`).
+pub use brum_plugin_sdk::Batch;
+
+use brum_plugin_sdk::{FLAG_STDERR, FLAG_TRUNCATED};
+
 use text::is_blank;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +128,8 @@ pub struct Detector {
     idle: Option<(u32, u8)>,
     /// the fast reject already looked at the line `read_line` reads
     checked: bool,
+    /// the fast reject of lines without ':', '|' or '\r' (`on_batch`)
+    memo: reject::Memo,
     buf: Vec<u8>,
     rows: terminal::Scratch,
 }
@@ -136,6 +143,7 @@ impl Detector {
             last: 0,
             idle: None,
             checked: false,
+            memo: reject::Memo::default(),
             buf: Vec::with_capacity(256),
             rows: terminal::Scratch::default(),
         }
@@ -157,6 +165,38 @@ impl Detector {
     pub fn skips(&mut self, process: u32, pipe: Stream, bytes: &[u8]) -> bool {
         self.checked = self.idle == Some((process, pipe as u8));
         self.checked && reject::cannot_start(bytes)
+    }
+
+    /// [`Detector::skips`] when the caller can tell more cheaply whether
+    /// the line holds a ':', '|' or '\r' (`special`, asked only when the
+    /// stream has nothing open): then only its first word is looked at.
+    #[inline]
+    pub fn skips_plain(&mut self, process: u32, pipe: Stream, bytes: &[u8], special: impl FnOnce() -> bool) -> bool {
+        self.checked = self.idle == Some((process, pipe as u8));
+        self.checked && !special() && self.memo.cannot_start_plain(bytes)
+    }
+
+    /// Every line of a batch, in order: what the component does with one.
+    /// Whether a line holds a ':', '|' or '\r' comes from one search over
+    /// the batch's bytes ([`reject::Specials`]), and a whole line is put
+    /// together only for a line not skipped.
+    pub fn on_batch(&mut self, batch: &Batch, out: &mut Vec<Finding>) {
+        let mut specials = reject::Specials::new(&batch.data);
+        // the columns zipped (as the SDK's `lines` reads them, without a
+        // bounds check per column and line: most lines cost little else)
+        let cols = batch.process.iter().zip(&batch.seq).zip(&batch.ts_ms).zip(&batch.start).zip(&batch.len);
+        for ((((&process, &seq), &ts_ms), &start), (&len, &flags)) in
+            cols.zip(&batch.flags).map(|(a, f)| (a.0, (a.1, f)))
+        {
+            let start = start as usize;
+            let end = start.saturating_add(len as usize).min(batch.data.len());
+            let bytes = batch.data.get(start..end).unwrap_or(&[]);
+            let pipe = if flags & FLAG_STDERR != 0 { Stream::Stderr } else { Stream::Stdout };
+            if !self.skips_plain(process, pipe, bytes, || specials.within(start, end)) {
+                let line = LineIn { process, pipe, seq, ts_ms, truncated: flags & FLAG_TRUNCATED != 0, bytes };
+                self.read_line(&line, out);
+            }
+        }
     }
 
     /// A line [`Detector::skips`] did not skip.

@@ -5,6 +5,12 @@
 //! (the forms that start records); the corpus test checks that skipping
 //! changes no finding. Imports only `text`.
 
+mod batch;
+mod words;
+
+pub use batch::{Memo, Specials};
+use words::{is_count_word, is_notice_verb, is_starter_word};
+
 /// The fast reject, on the raw bytes before any normalization: true when
 /// the line cannot start a record, so a stream with nothing open can skip
 /// it. Every form `dispatch` and `general` start a record from either has a ':' (or a
@@ -17,15 +23,42 @@
 /// finding.
 #[inline]
 pub fn cannot_start(raw: &[u8]) -> bool {
-    // the first word first: lines that cannot be rejected mostly say so in
-    // their first bytes, which spares them the scan for ':'
-    // (in the plugin the classes of a block cost a few vector operations;
-    // natively, in the plugin's tests, the byte loops are cheaper)
+    let block = classes16(raw);
+    // (the scan for ':' last: lines that cannot be rejected mostly say so
+    // in their first word, which spares them the scan)
+    rejects(raw, block.as_ref(), |m| match m {
+        Some(m) => m.special != 0 || has_colon_bar_cr(&raw[16..]),
+        None => has_colon_bar_cr(raw),
+    })
+}
+
+/// The last step of [`rejects`], on the whole line: written after a
+/// spinner's last frame, on its line; Perl `bad port 80a at lib/Conf.pm
+/// line 9.`
+#[inline(always)]
+fn tail_rejects(raw: &[u8]) -> bool {
+    !(raw.last() == Some(&b'.') && (raw.ends_with(b"Failed to compile.") || crate::text::contains(raw, b" line ")))
+}
+
+/// The classes of the first sixteen bytes at once, in the plugin (wasm
+/// with SIMD: a few vector operations); natively, in the plugin's tests,
+/// the byte loops are cheaper (None).
+#[inline(always)]
+fn classes16(raw: &[u8]) -> Option<Classes> {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    let block = raw.get(..16).map(Classes::of);
+    return raw.get(..16).map(Classes::of);
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    let block: Option<Classes> = None;
-    let (number, start, end) = match block.as_ref().and_then(|m| head16(raw, m)).unwrap_or_else(|| head(raw)) {
+    {
+        let _ = raw;
+        None
+    }
+}
+
+/// The body of [`cannot_start`]: the first word first, `special` (whether
+/// the line holds a ':', '|' or '\r') when that did not decide.
+#[inline(always)]
+fn rejects(raw: &[u8], block: Option<&Classes>, special: impl FnOnce(Option<&Classes>) -> bool) -> bool {
+    let (number, start, end) = match block.and_then(|m| head16(raw, m)).unwrap_or_else(|| head(raw)) {
         Head::Keep => return false,
         // nothing but blanks and escape sequences: a stream with nothing
         // open ignores a blank line
@@ -43,14 +76,7 @@ pub fn cannot_start(raw: &[u8]) -> bool {
         // a path (`deploy/app.yaml`, a linter's file header) or a code (`F401`)
         return false;
     }
-    if is_starter_word(w) {
-        return false;
-    }
-    let special = match &block {
-        Some(m) => m.special != 0 || has_colon_bar_cr(&raw[16..]),
-        None => has_colon_bar_cr(raw),
-    };
-    if special {
+    if is_starter_word(w) || special(block) {
         return false;
     }
     if matches!(raw.get(end + 1), Some(b'e' | b'd' | b'h'))
@@ -61,9 +87,7 @@ pub fn cannot_start(raw: &[u8]) -> bool {
         // a library's runtime notice `React encountered ...` (`notices`)
         return false;
     }
-    // written after a spinner's last frame, on its line; Perl `bad port 80a
-    // at lib/Conf.pm line 9.`
-    !(raw.last() == Some(&b'.') && (raw.ends_with(b"Failed to compile.") || crate::text::contains(raw, b" line ")))
+    tail_rejects(raw)
 }
 
 /// Whether letters `w` and the digits in `after` that follow them are a
@@ -71,7 +95,7 @@ pub fn cannot_start(raw: &[u8]) -> bool {
 /// request log) rather than a lint code (`F401`, `SC2164`: capitals) or the
 /// start of a path (`src2/app.js`): lowercase somewhere, and the word ends
 /// at a space or the end of the line.
-#[inline]
+#[inline(always)]
 fn is_name_with_digits(w: &[u8], after: &[u8]) -> bool {
     let alnum = count(after, |b| b.is_ascii_alphanumeric());
     w.iter().any(u8::is_ascii_lowercase) && matches!(after.get(alnum), None | Some(b' '))
@@ -127,7 +151,7 @@ fn head(raw: &[u8]) -> Head {
 /// [`Head`] from the classes `m` of the first sixteen bytes at once, when
 /// it lies within them and no escape sequence comes first (None: ask
 /// [`head`]).
-#[inline]
+#[inline(always)]
 fn head16(raw: &[u8], m: &Classes) -> Option<Head> {
     // how many bytes from `from` on are in the class (`from` <= 16)
     let run = |class: u32, from: usize| ((!class) >> from).trailing_zeros() as usize;
@@ -160,6 +184,8 @@ struct Classes {
     space: u32,
     digit: u32,
     alpha: u32,
+    /// lowercase ASCII letters
+    lower: u32,
     /// ':', '|' or '\r'
     special: u32,
 }
@@ -167,17 +193,20 @@ struct Classes {
 impl Classes {
     /// In the plugin (wasm with SIMD): four compares of the whole block.
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    #[inline]
+    #[inline(always)]
     fn of(c: &[u8]) -> Classes {
-        use core::arch::wasm32::{u8x16_bitmask, u8x16_eq, u8x16_lt, u8x16_splat, u8x16_sub, v128, v128_or};
+        use core::arch::wasm32::{u8x16_bitmask, u8x16_eq, u8x16_lt, u8x16_shl, u8x16_splat, u8x16_sub, v128, v128_or};
         let v = load16(c);
         let bits = |x: v128| u32::from(u8x16_bitmask(x));
         let space = u8x16_eq(v, u8x16_splat(b' '));
+        let alpha = bits(u8x16_lt(u8x16_sub(v128_or(v, u8x16_splat(0x20)), u8x16_splat(b'a')), u8x16_splat(26)));
         Classes {
+            // (bit 5 of a letter: lowercase)
+            lower: alpha & bits(u8x16_shl(v, 2)),
             blank: bits(v128_or(space, u8x16_eq(v, u8x16_splat(b'\t')))),
             space: bits(space),
             digit: bits(u8x16_lt(u8x16_sub(v, u8x16_splat(b'0')), u8x16_splat(10))),
-            alpha: bits(u8x16_lt(u8x16_sub(v128_or(v, u8x16_splat(0x20)), u8x16_splat(b'a')), u8x16_splat(26))),
+            alpha,
             special: bits(v128_or(
                 v128_or(u8x16_eq(v, u8x16_splat(b':')), u8x16_eq(v, u8x16_splat(b'|'))),
                 u8x16_eq(v, u8x16_splat(b'\r')),
@@ -185,26 +214,40 @@ impl Classes {
         }
     }
 
-    /// Natively, byte by byte: for the tests, which check that the block's
-    /// head is the byte loop's.
-    #[cfg(all(test, not(all(target_arch = "wasm32", target_feature = "simd128"))))]
+    /// The digits only.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline(always)]
+    fn digits_of(c: &[u8; 16]) -> u32 {
+        use core::arch::wasm32::{u8x16_bitmask, u8x16_lt, u8x16_splat, u8x16_sub};
+        u32::from(u8x16_bitmask(u8x16_lt(u8x16_sub(load16(c), u8x16_splat(b'0')), u8x16_splat(10))))
+    }
+
+    /// Natively, byte by byte (the plugin's tests, which check that the
+    /// block's head is the byte loop's).
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     fn of(c: &[u8]) -> Classes {
-        let mut m = Classes { blank: 0, space: 0, digit: 0, alpha: 0, special: 0 };
+        let mut m = Classes { blank: 0, space: 0, digit: 0, alpha: 0, lower: 0, special: 0 };
         for (i, &b) in c.iter().take(16).enumerate() {
             let bit = 1u32 << i;
             m.blank |= if b == b' ' || b == b'\t' { bit } else { 0 };
             m.space |= if b == b' ' { bit } else { 0 };
             m.digit |= if b.is_ascii_digit() { bit } else { 0 };
             m.alpha |= if b.is_ascii_alphabetic() { bit } else { 0 };
+            m.lower |= if b.is_ascii_lowercase() { bit } else { 0 };
             m.special |= if matches!(b, b':' | b'|' | b'\r') { bit } else { 0 };
         }
         m
+    }
+
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    fn digits_of(c: &[u8; 16]) -> u32 {
+        Classes::of(c).digit
     }
 }
 
 /// Sixteen bytes as one vector (without an unaligned-pointer read).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-#[inline]
+#[inline(always)]
 fn load16(c: &[u8]) -> core::arch::wasm32::v128 {
     let (mut lo, mut hi) = ([0u8; 8], [0u8; 8]);
     lo.copy_from_slice(&c[..8]);
@@ -251,134 +294,6 @@ fn has_colon_bar_cr(s: &[u8]) -> bool {
 #[inline]
 fn has_colon_bar_cr(s: &[u8]) -> bool {
     memchr::memchr3(b':', b'|', b'\r', s).is_some()
-}
-
-/// A verb of a library's runtime notice after its name (`React
-/// encountered ...`, `React has detected ...`; see `notices`).
-#[inline]
-fn is_notice_verb(s: &[u8]) -> bool {
-    match s.first() {
-        Some(b'e') => s.starts_with(b"encountered "),
-        Some(b'd') => s.starts_with(b"detected "),
-        Some(b'h') => s.starts_with(b"has detected "),
-        _ => false,
-    }
-}
-
-/// A word of up to eight bytes as one integer (zero-padded), so that a set
-/// of words is a few integer compares (`matches!` on byte strings compares
-/// them one by one, in wasm with a call each).
-const fn key(w: &[u8]) -> u64 {
-    let mut k = 0u64;
-    let mut j = 0;
-    while j < w.len() && j < 8 {
-        k |= (w[j] as u64) << (8 * j);
-        j += 1;
-    }
-    k
-}
-
-/// The first letters of `words` as bits (`A` is bit 0 ... `z` bit 57).
-const fn first_letters(words: &[&[u8]]) -> u64 {
-    let mut m = 0u64;
-    let mut i = 0;
-    while i < words.len() {
-        if !words[i].is_empty() {
-            m |= 1 << (words[i][0] - b'A');
-        }
-        i += 1;
-    }
-    m
-}
-
-/// `w` (letters only) is one of the words (each of up to eight bytes): a
-/// look at its first letter rules most words out, then integer compares.
-macro_rules! one_of {
-    ($w:expr, $($word:literal)|+) => {{
-        let w: &[u8] = $w;
-        const FIRST: u64 = first_letters(&[$($word),+]);
-        w.len() <= 8 && (w.is_empty() || (FIRST >> (w[0] - b'A')) & 1 != 0) && {
-            let k = key(w);
-            $(k == const { key($word) })||+
-        }
-    }};
-}
-
-/// Words after a leading count in the summaries that have no ':'
-/// (`2 failed, 3 passed in 0.02s`, `4 tests, 2 failures`, `3 examples`).
-fn is_count_word(w: &[u8]) -> bool {
-    one_of!(
-        w,
-        b"passed"
-            | b"pass"
-            | b"fail"
-            | b"failed"
-            | b"failing"
-            | b"passing"
-            | b"pending"
-            | b"skipped"
-            | b"test"
-            | b"tests"
-            | b"example"
-            | b"examples"
-            | b"error"
-            | b"errors"
-            | b"warning"
-            | b"warnings"
-            | b"problem"
-            | b"problems"
-            | b"xfailed"
-            | b"xpassed"
-            | b""
-    ) || w == b"deselected"
-}
-
-/// First words of the forms that start a record without a ':' in the line
-/// (kept in step with `dispatch` and `general`; the corpus test catches a missing one).
-fn is_starter_word(w: &[u8]) -> bool {
-    if let Some(&last) = w.last()
-        && matches!(last, b'r' | b'n' | b'g')
-        && (w.ends_with(b"Error") || w.ends_with(b"Exception") || w.ends_with(b"Rejection") || w.ends_with(b"Warning"))
-    {
-        return true;
-    }
-    one_of!(
-        w,
-        b"BUILD"
-            | b"CRITICAL"
-            | b"Compiled"
-            | b"E"
-            | b"ERRORS"
-            | b"FAILURES"
-            | b"ERROR"
-            | b"FAIL"
-            | b"FAILED"
-            | b"FATAL"
-            | b"Failed"
-            | b"Failures"
-            | b"File"
-            | b"Files"
-            | b"Finished"
-            | b"Found"
-            | b"OK"
-            | b"PANIC"
-            | b"Ran"
-            | b"Summary"
-            | b"Tests"
-            | b"There"
-            | b"Uncaught"
-            | b"WARNING"
-            | b"hmr"
-            | b"ld"
-            | b"not"
-            | b"npm"
-            | b"ok"
-            | b"page"
-            | b"running"
-            | b"webpack"
-            | b"x"
-    ) || w == b"Exception"
-        || w == b"Traceback"
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 #[path = "common/expected.rs"]
 mod expected;
 
-use brum_plugin_errors::{Detector, Finding, Kind, LineIn, Settings, Severity, Stream};
+use brum_plugin_errors::{Batch, Detector, Finding, Kind, LineIn, Settings, Severity, Stream};
 use expected::{Expect, Scenario, Variant, split_lines};
 use std::path::Path;
 
@@ -260,6 +260,71 @@ fn fast_reject_changes_nothing() {
             let data = std::fs::read(&c.log).unwrap();
             let exact = detect_with(&data, Settings { fast_reject: false, ..Settings::default() });
             assert_eq!(detect(&data), exact, "{} [{}]", s.name, c.variant.name());
+            n += 1;
+        }
+    }
+    assert!(n > 0);
+}
+
+/// The lines of `data` as the component reads them: in batches of `chunk`
+/// lines (their bytes back to back in order, or in reverse order when
+/// `reversed`), through `Detector::on_batch`.
+fn detect_batches(lines: &[&[u8]], chunk: usize, reversed: bool) -> Vec<Finding> {
+    let mut d = Detector::new(Settings::default());
+    let mut out = Vec::new();
+    for (c, part) in lines.chunks(chunk).enumerate() {
+        let mut b = Batch {
+            data: Vec::new(),
+            process: vec![1; part.len()],
+            seq: Vec::new(),
+            ts_ms: Vec::new(),
+            start: vec![0; part.len()],
+            len: Vec::new(),
+            flags: vec![0; part.len()],
+            now_ms: 0,
+        };
+        for (i, l) in part.iter().enumerate() {
+            let seq = (c * chunk + i) as u64 + 1;
+            b.seq.push(seq);
+            b.ts_ms.push(seq as i64);
+            b.len.push(l.len() as u32);
+        }
+        let order: Vec<usize> = if reversed { (0..part.len()).rev().collect() } else { (0..part.len()).collect() };
+        for i in order {
+            b.start[i] = b.data.len() as u32;
+            b.data.extend_from_slice(part[i]);
+        }
+        d.on_batch(&b, &mut out);
+    }
+    d.on_process_end(1, &mut out);
+    out
+}
+
+/// The component's way through a batch (one search for ':' '|' '\r' over
+/// the batch, the first words of lines without them remembered) must find
+/// what the line-by-line way finds, with the lines' bytes in order or not,
+/// on every case alone and with request-log lines between its lines.
+#[test]
+fn batches_change_nothing() {
+    let noise: [&[u8]; 3] = [
+        b"p0 0000000041 GET /api/items?page=1 200 in 3ms - lorem ipsum",
+        b"000123 GET /api/items?page=3 200 in 4ms",
+        b"x",
+    ];
+    let mut n = 0;
+    for s in corpus() {
+        for c in &s.cases {
+            let data = std::fs::read(&c.log).unwrap();
+            let lines = split_lines(&data);
+            let mixed: Vec<&[u8]> = lines.iter().flat_map(|l| [*l, noise[n % 3], noise[(n + 1) % 3]]).collect();
+            for input in [&lines[..], &mixed[..]] {
+                let joined = input.join(&b'\n');
+                let exact = detect(&joined);
+                for (chunk, reversed) in [(4096, false), (7, false), (1, false), (5, true)] {
+                    let found = detect_batches(input, chunk, reversed);
+                    assert_eq!(found, exact, "{} [{}] chunk {chunk} reversed {reversed}", s.name, c.variant.name());
+                }
+            }
             n += 1;
         }
     }
