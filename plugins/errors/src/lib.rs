@@ -181,20 +181,20 @@ impl Detector {
     /// the batch's bytes ([`reject::Specials`]), and a whole line is put
     /// together only for a line not skipped.
     pub fn on_batch(&mut self, batch: &Batch, out: &mut Vec<Finding>) {
-        let mut specials = reject::Specials::new(&batch.data);
-        // the columns zipped (as the SDK's `lines` reads them, without a
-        // bounds check per column and line: most lines cost little else)
-        let cols = batch.process.iter().zip(&batch.seq).zip(&batch.ts_ms).zip(&batch.start).zip(&batch.len);
-        for ((((&process, &seq), &ts_ms), &start), (&len, &flags)) in
-            cols.zip(&batch.flags).map(|(a, f)| (a.0, (a.1, f)))
-        {
-            let start = start as usize;
-            let end = start.saturating_add(len as usize).min(batch.data.len());
-            let bytes = batch.data.get(start..end).unwrap_or(&[]);
-            let pipe = if flags & FLAG_STDERR != 0 { Stream::Stderr } else { Stream::Stdout };
-            if !self.skips_plain(process, pipe, bytes, || specials.within(start, end)) {
-                let line = LineIn { process, pipe, seq, ts_ms, truncated: flags & FLAG_TRUNCATED != 0, bytes };
-                self.read_line(&line, out);
+        let n = brum_plugin_sdk::line_count(batch);
+        let (data, mut specials) = (&batch.data[..], reject::Specials::new(&batch.data));
+        // (the columns cut to the line count: no bounds check per column
+        // and line; the sequence number and time are read only for a line
+        // not skipped, and the whole line put together only then)
+        let (process, start, len, flags) = (&batch.process[..n], &batch.start[..n], &batch.len[..n], &batch.flags[..n]);
+        for i in 0..n {
+            let start = start[i] as usize;
+            let end = start.saturating_add(len[i] as usize).min(data.len());
+            let bytes = data.get(start..end).unwrap_or(&[]);
+            let pipe = if flags[i] & FLAG_STDERR != 0 { Stream::Stderr } else { Stream::Stdout };
+            if !self.skips_plain(process[i], pipe, bytes, || specials.within(start, end)) {
+                let (seq, ts_ms, truncated) = (batch.seq[i], batch.ts_ms[i], flags[i] & FLAG_TRUNCATED != 0);
+                self.read_line(&LineIn { process: process[i], pipe, seq, ts_ms, truncated, bytes }, out);
             }
         }
     }
