@@ -4,7 +4,7 @@
 //! Only allocations of the test's own thread are counted: the test harness
 //! allocates on its main thread concurrently (which made the count flaky).
 
-use brum_plugin_errors::{Detector, LineIn, Settings, Stream};
+use brum_plugin_errors::{Batch, Detector, LineIn, Settings, Stream};
 
 // brum's one counting allocator (per thread: the harness's threads are never
 // counted)
@@ -62,4 +62,44 @@ fn no_allocation(settings: Settings) {
     let allocs = alloc_count::allocs_during(|| feed(&mut d, &mut out, 1000));
     assert!(out.is_empty(), "noise produced findings: {out:#?}");
     assert_eq!(allocs, 0, "allocations while feeding {} noise lines", 1000 * NOISE.len());
+}
+
+/// The same through `Detector::on_batch` (the component's way: one search
+/// over the batch, remembered first words): the batches are made before
+/// counting.
+#[test]
+fn non_candidate_lines_of_a_batch_do_not_allocate() {
+    let mut batch = Batch {
+        data: Vec::new(),
+        process: Vec::new(),
+        seq: Vec::new(),
+        ts_ms: Vec::new(),
+        start: Vec::new(),
+        len: Vec::new(),
+        flags: Vec::new(),
+        now_ms: 0,
+    };
+    for (i, l) in NOISE.iter().enumerate() {
+        let (process, flags) = if i % 3 == 0 { (2, 1) } else { (1, 0) };
+        batch.process.push(process);
+        batch.flags.push(flags);
+        batch.start.push(batch.data.len() as u32);
+        batch.len.push(l.len() as u32);
+        batch.data.extend_from_slice(l.as_bytes());
+    }
+    let batches: Vec<Batch> = (0..1002u64)
+        .map(|r| Batch {
+            seq: (0..NOISE.len() as u64).map(|i| r * 100 + i + 1).collect(),
+            ts_ms: (0..NOISE.len() as i64).map(|i| r as i64 * 100 + i + 1).collect(),
+            ..batch.clone()
+        })
+        .collect();
+    let mut d = Detector::new(Settings::default());
+    let mut out = Vec::with_capacity(16);
+    for b in &batches[..2] {
+        d.on_batch(b, &mut out);
+    }
+    let allocs = alloc_count::allocs_during(|| batches[2..].iter().for_each(|b| d.on_batch(b, &mut out)));
+    assert!(out.is_empty(), "noise produced findings: {out:#?}");
+    assert_eq!(allocs, 0, "allocations while feeding {} noise lines in batches", 1000 * NOISE.len());
 }
