@@ -103,3 +103,37 @@ fn non_candidate_lines_of_a_batch_do_not_allocate() {
     assert!(out.is_empty(), "noise produced findings: {out:#?}");
     assert_eq!(allocs, 0, "allocations while feeding {} noise lines in batches", 1000 * NOISE.len());
 }
+
+/// How many allocations the findings of the corpus cost (a figure, not a
+/// check): `cargo test --release -p brum-plugin-errors --test alloc
+/// allocations_per_finding -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn allocations_per_finding() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut dirs: Vec<_> = std::fs::read_dir(root).expect("fixtures").flatten().map(|d| d.path()).collect();
+    dirs.sort();
+    let logs: Vec<Vec<u8>> = dirs.iter().filter_map(|d| std::fs::read(d.join("output.log")).ok()).collect();
+    let (mut lines, mut findings) = (0, 0);
+    let allocs = alloc_count::allocs_during(|| {
+        for log in &logs {
+            let mut d = Detector::new(Settings::default());
+            let mut out = Vec::new();
+            for (i, l) in log.split(|&b| b == b'\n').enumerate() {
+                let seq = i as u64 + 1;
+                d.on_line(
+                    &LineIn { process: 1, pipe: Stream::Stdout, truncated: false, seq, ts_ms: seq as i64, bytes: l },
+                    &mut out,
+                );
+                lines += 1;
+            }
+            d.on_process_end(1, &mut out);
+            findings += out.len();
+        }
+    });
+    println!(
+        "{allocs} allocations, {lines} lines, {findings} findings: {:.2} a line, {:.1} a finding",
+        allocs as f64 / lines as f64,
+        allocs as f64 / findings as f64
+    );
+}
