@@ -153,6 +153,7 @@ fn the_browser_says_console_messages_and_page_loads_and_leaves_errors_to_their_f
         file: None,
         line: None,
         col: None,
+        frames: &[],
     };
     assert_eq!(plain(&err), "", "its error.detected is the readable line");
 }

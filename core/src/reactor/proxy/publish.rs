@@ -46,16 +46,17 @@ impl Reactor {
         let Some(px) = self.proxy.as_mut() else { return };
         let Some(conn) = px.conns.get_mut(slot).and_then(Option::as_mut) else { return };
         if let Some((key, found)) = conn.script_map.take() {
+            let pidx = conn.proxy;
             match found {
-                Found::Inline(tail) => px.scripts.insert(key, Entry::Inline(tail)),
+                Found::Inline(tail) => px.scripts.insert(pidx, key, Entry::Inline(tail)),
                 Found::External(url) => {
                     // the dev server's own origin, or the proxy's as the
                     // browser saw it; never another host
-                    let p = &px.proxies[conn.proxy];
+                    let p = &px.proxies[pidx];
                     let own = format!("127.0.0.1:{}", p.port);
                     match fetch::map_path(&key, &url, &[&p.target.authority, &own]) {
-                        Some(map) => px.scripts.insert_external(key, map),
-                        None => px.scripts.remove(&key),
+                        Some(map) => px.scripts.insert_external(pidx, key, map),
+                        None => px.scripts.remove(pidx, &key),
                     }
                 }
             }
