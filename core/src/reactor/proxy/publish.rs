@@ -51,10 +51,11 @@ impl Reactor {
                 Found::Inline(tail) => px.scripts.insert(pidx, key, Entry::Inline(tail)),
                 Found::External(url) => {
                     // the dev server's own origin, or the proxy's as the
-                    // browser saw it; never another host
+                    // browser saw it (any loopback spelling); never another host
                     let p = &px.proxies[pidx];
-                    let own = format!("127.0.0.1:{}", p.port);
-                    match fetch::map_path(&key, &url, &[&p.target.authority, &own]) {
+                    let own = fetch::proxy_origins(p.port);
+                    let origins = [p.target.authority.as_str(), &own[0], &own[1], &own[2]];
+                    match fetch::map_path(&key, &url, &origins) {
                         Some(map) => px.scripts.insert_external(pidx, key, map),
                         None => px.scripts.remove(pidx, &key),
                     }
