@@ -154,24 +154,7 @@ fn golden_exited() {
 fn golden_every_event_kind() {
     let procs = ["web", "api"];
     let fields = vec![("status".to_string(), "failure".to_string()), ("report".to_string(), "full".to_string())];
-    let base = FindingView {
-        kind: "build",
-        custom_kind: None,
-        severity: "error",
-        message: "Found 2 errors.",
-        first_seq: 3,
-        last_seq: 4,
-        file: None,
-        line: None,
-        column: None,
-        code: None,
-        url: None,
-        language: None,
-        fields: &fields,
-        fingerprint: 0,
-        count: 1,
-        id: 0,
-    };
+    let base = FindingView::new("build", "error", "Found 2 errors.", (3, 4), &fields);
     let error = FindingView {
         kind: "error",
         message: "Type 'number' is not assignable to type 'string'.",
