@@ -64,6 +64,10 @@ fn integers_are_written_in_decimal() {
         let mut out = Vec::new();
         push_u64(&mut out, v);
         assert_eq!(out, v.to_string().as_bytes());
+        // after what is already there, which stays
+        let mut out = b"{\"seq\":".to_vec();
+        push_u64(&mut out, v);
+        assert_eq!(out, format!("{{\"seq\":{v}").as_bytes());
     }
     let mut out = Vec::new();
     push_i64(&mut out, i64::MIN);
