@@ -65,6 +65,10 @@ fn integers_are_written_in_decimal() {
         let mut out = Vec::new();
         push_u64(&mut out, v);
         assert_eq!(out, v.to_string().as_bytes());
+        // after what is already there, which stays
+        let mut out = b"{\"seq\":".to_vec();
+        push_u64(&mut out, v);
+        assert_eq!(out, format!("{{\"seq\":{v}").as_bytes());
     }
     let mut out = Vec::new();
     push_i64(&mut out, i64::MIN);
@@ -155,24 +159,7 @@ fn golden_exited() {
 fn golden_every_event_kind() {
     let procs = ["web", "api"];
     let fields = vec![("status".to_string(), "failure".to_string()), ("report".to_string(), "full".to_string())];
-    let base = FindingView {
-        kind: "build",
-        custom_kind: None,
-        severity: "error",
-        message: "Found 2 errors.",
-        first_seq: 3,
-        last_seq: 4,
-        file: None,
-        line: None,
-        column: None,
-        code: None,
-        url: None,
-        language: None,
-        fields: &fields,
-        fingerprint: 0,
-        count: 1,
-        id: 0,
-    };
+    let base = FindingView::new("build", "error", "Found 2 errors.", (3, 4), &fields);
     let error = FindingView {
         kind: "error",
         message: "Type 'number' is not assignable to type 'string'.",

@@ -342,6 +342,38 @@ pub struct FindingView<'a> {
     pub id: u64,
 }
 
+impl<'a> FindingView<'a> {
+    /// A finding with what every finding has, over lines `seqs`; no file,
+    /// code, url or language; seen once and not yet in the lifecycle
+    /// (`fingerprint` and `id` 0). The rest by struct update syntax.
+    pub fn new(
+        kind: &'a str,
+        severity: &'a str,
+        message: &'a str,
+        seqs: (u64, u64),
+        fields: &'a [(String, String)],
+    ) -> FindingView<'a> {
+        FindingView {
+            kind,
+            custom_kind: None,
+            severity,
+            message,
+            first_seq: seqs.0,
+            last_seq: seqs.1,
+            file: None,
+            line: None,
+            column: None,
+            code: None,
+            url: None,
+            language: None,
+            fields,
+            fingerprint: 0,
+            count: 1,
+            id: 0,
+        }
+    }
+}
+
 /// One frame of a browser error's stack, placed: the project file (else
 /// the source its map names, else the served script's URL without its
 /// query), 1-based line and column; and where the browser said it was.

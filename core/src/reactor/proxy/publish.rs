@@ -123,24 +123,8 @@ impl Reactor {
     fn proxy_error(&mut self, pidx: usize, seq: u64, message: &str, fields: Vec<(String, String)>, key: u64) {
         let Some(pi) = self.proxy.as_ref().map(|px| px.proxies[pidx].process) else { return };
         let code = fields[3].1.clone();
-        let mut view = FindingView {
-            kind: "error",
-            custom_kind: None,
-            severity: "error",
-            message,
-            first_seq: seq,
-            last_seq: seq,
-            file: None,
-            line: None,
-            column: None,
-            code: Some(&code),
-            url: None,
-            language: None,
-            fields: &fields,
-            fingerprint: 0,
-            count: 1,
-            id: 0,
-        };
+        let mut view =
+            FindingView { code: Some(&code), ..FindingView::new("error", "error", message, (seq, seq), &fields) };
         let p = &mut self.procs[pi];
         view.fingerprint = view.compute_fingerprint(&p.spec.name);
         let (id, count) = self.book.seen(pi, view.fingerprint, false, p.child.run, seq);
