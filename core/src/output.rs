@@ -432,24 +432,7 @@ mod tests {
         let mut out = Output::discard(Format::Human(human::HumanStyle { color: false, width: 4 }), 1 << 20);
         out.enable_history(8 << 10);
         let fields = Vec::new();
-        let finding = FindingView {
-            kind: "error",
-            custom_kind: None,
-            severity: "error",
-            message: "boom",
-            first_seq: 1,
-            last_seq: 1,
-            file: None,
-            line: None,
-            column: None,
-            code: None,
-            url: None,
-            language: None,
-            fields: &fields,
-            fingerprint: 7,
-            count: 1,
-            id: 0,
-        };
+        let finding = FindingView { fingerprint: 7, ..FindingView::new("error", "error", "boom", (1, 1), &fields) };
         line(&mut out, 1, b"boom");
         out.emit(
             2,

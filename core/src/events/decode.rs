@@ -1,7 +1,8 @@
 //! From an NDJSON event back to an [`Event`], so that `brum tail` renders
 //! exactly what `brum run` prints: one renderer ([`super::human`]) for both.
 //! Strings are borrowed from the parsed JSON; what needs owning (base64
-//! line bytes, a finding's fields, summary rows) lives in a [`Scratch`].
+//! line bytes, a finding's fields, summary rows, a browser error's frames)
+//! lives in a [`Scratch`].
 //! Events of a type this version does not know are rendered generically.
 
 use std::io::Write;
@@ -9,7 +10,7 @@ use std::io::Write;
 use serde_json::Value;
 
 use super::human::{self, HumanStyle};
-use super::{EndState, Event, FindingView, ProcRef, SummaryRow, parse_signal};
+use super::{BrowserFrame, EndState, Event, FindingView, ProcRef, SummaryRow, parse_signal};
 use crate::store::Stream;
 
 /// Owned parts of one decoded event.
@@ -18,6 +19,7 @@ pub struct Scratch {
     bytes: Vec<u8>,
     fields: Vec<(String, String)>,
     urls: Vec<Vec<String>>,
+    frames: Vec<BrowserFrame>,
 }
 
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
@@ -174,6 +176,18 @@ pub fn render(
             file: v["file"].as_str(),
             line: v["line"].as_u64().map(|x| x as u32),
             col: v["col"].as_u64().map(|x| x as u32),
+            frames: {
+                scratch.frames.clear();
+                for f in v["frames"].as_array().map_or(&[][..], Vec::as_slice) {
+                    scratch.frames.push(BrowserFrame {
+                        file: s(f, "file").to_string(),
+                        line: n(f, "line") as u32,
+                        col: n(f, "col") as u32,
+                        served: s(f, "served").to_string(),
+                    });
+                }
+                &scratch.frames
+            },
         },
         "browser.console" => {
             Event::BrowserConsole { process: pr, level: s(v, "level"), message: s(v, "message"), page: s(v, "page") }
@@ -400,6 +414,7 @@ mod tests {
                 file: Some("a.js"),
                 line: Some(1),
                 col: Some(2),
+                frames: &[],
             },
             Event::BrowserConsole { process: WEB, level: "error", message: "bad\nsecond line", page: "http://h/" },
             Event::BrowserConsole { process: WEB, level: "warn", message: "careful", page: "http://h/" },

@@ -68,24 +68,7 @@ fn screen_clearing_is_left_out_and_colours_kept() {
 #[test]
 fn build_notes_are_coloured_by_meaning() {
     let fields = [("status".to_string(), "failure".to_string())];
-    let f = FindingView {
-        kind: "build",
-        custom_kind: None,
-        severity: "error",
-        message: "Found 2 errors.",
-        first_seq: 1,
-        last_seq: 1,
-        file: None,
-        line: None,
-        column: None,
-        code: None,
-        url: None,
-        language: None,
-        fields: &fields,
-        fingerprint: 0,
-        count: 1,
-        id: 0,
-    };
+    let f = FindingView::new("build", "error", "Found 2 errors.", (1, 1), &fields);
     let show = |f: &FindingView<'_>| {
         let mut out = Vec::new();
         encode(
@@ -153,6 +136,7 @@ fn the_browser_says_console_messages_and_page_loads_and_leaves_errors_to_their_f
         file: None,
         line: None,
         col: None,
+        frames: &[],
     };
     assert_eq!(plain(&err), "", "its error.detected is the readable line");
 }

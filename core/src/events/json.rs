@@ -213,8 +213,12 @@ pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
         }
         t
     };
+    // the digits go to the front of a fixed-size buffer that is appended
+    // whole and then cut back: a copy of a constant size is a couple of
+    // moves, a copy of a variable one a call into memcpy (per event)
+    let n = v.checked_ilog10().map_or(1, |l| l as usize + 1);
     let mut buf = [0u8; 20];
-    let mut i = buf.len();
+    let mut i = n;
     while v >= 100 {
         let pair = (v % 100) as usize * 2;
         v /= 100;
@@ -228,7 +232,9 @@ pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
         i -= 1;
         buf[i] = b'0' + v as u8;
     }
-    out.extend_from_slice(&buf[i..]);
+    let len = out.len();
+    out.extend_from_slice(&buf);
+    out.truncate(len + n);
 }
 
 /// Appends microseconds as milliseconds with three decimals (`0.412`).

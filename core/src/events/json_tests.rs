@@ -1,5 +1,6 @@
 //! Goldens and unit tests of the NDJSON encoder (`json.rs`).
 use super::*;
+use crate::events::BrowserFrame;
 use crate::events::EndState;
 use crate::events::SummaryRow;
 use crate::store::Stream;
@@ -47,8 +48,8 @@ const GOLDEN_PROXY_SOURCE_MAP_FAILED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:
 const GOLDEN_PROXY_REQUEST: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.request","process":"web","method":"GET","path":"/src/App.tsx?t=1","status":200,"duration_ms":1.042,"bytes_in":412,"bytes_out":5120,"upgrade":false}"#;
 const GOLDEN_PROXY_REQUEST_FAILED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"proxy.request","process":"web","method":"GET","path":"/","status":502,"duration_ms":0.090,"bytes_in":80,"bytes_out":900,"upgrade":false,"error":"connection refused"}"#;
 const GOLDEN_PROXY_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"error.detected","process":"web","plugin":"proxy","kind":"error","severity":"error","message":"GET / → 502: connection refused","fingerprint":"0000000000abcdef","count":1,"id":5,"source":"proxy","code":"502","first_seq":6,"last_seq":6,"fields":{"source":"proxy","method":"GET","path":"/","status":"502"}}"#;
-const GOLDEN_BROWSER_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.error","process":"web","kind":"exception","page":"http://127.0.0.1:20888/","message":"Uncaught TypeError: x is undefined","stack":"TypeError: x is undefined\n    at boom (http://127.0.0.1:20888/src/App.tsx?t=1:12:5)","file":"src/App.tsx","line":12,"col":5}"#;
-const GOLDEN_BROWSER_ERROR_UNLOCATED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.error","process":"web","kind":"fetch","page":"http://127.0.0.1:20888/","message":"fetch GET /api failed: TypeError: Failed to fetch","stack":"","file":null,"line":null,"col":null}"#;
+const GOLDEN_BROWSER_ERROR: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.error","process":"web","kind":"exception","page":"http://127.0.0.1:20888/","message":"Uncaught TypeError: x is undefined","stack":"TypeError: x is undefined\n    at boom (http://127.0.0.1:20888/src/App.tsx?t=1:12:5)","file":"src/App.tsx","line":12,"col":5,"frames":[{"file":"src/App.tsx","line":12,"col":5,"served":"http://127.0.0.1:20888/src/App.tsx?t=1:12:5"}]}"#;
+const GOLDEN_BROWSER_ERROR_UNLOCATED: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.error","process":"web","kind":"fetch","page":"http://127.0.0.1:20888/","message":"fetch GET /api failed: TypeError: Failed to fetch","stack":"","file":null,"line":null,"col":null,"frames":[]}"#;
 const GOLDEN_BROWSER_CONSOLE: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.console","process":"web","level":"warn","message":"careful","page":"http://127.0.0.1:20888/"}"#;
 const GOLDEN_BROWSER_PAGE: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"browser.page","process":"web","url":"http://127.0.0.1:20888/","title":"Demo","load_ms":312}"#;
 const GOLDEN_BROWSER_FINDING: &str = r#"{"seq":7,"ts":"2026-11-26T14:47:42.007Z","type":"error.detected","process":"web","plugin":"browser","kind":"error","severity":"error","message":"Uncaught TypeError: x is undefined","fingerprint":"0000000000abcdef","count":1,"id":5,"source":"browser","file":"src/App.tsx","line":12,"column":5,"language":"javascript","first_seq":6,"last_seq":6,"fields":{"source":"browser","page":"http://127.0.0.1:20888/","cause":"exception"}}"#;
@@ -64,6 +65,10 @@ fn integers_are_written_in_decimal() {
         let mut out = Vec::new();
         push_u64(&mut out, v);
         assert_eq!(out, v.to_string().as_bytes());
+        // after what is already there, which stays
+        let mut out = b"{\"seq\":".to_vec();
+        push_u64(&mut out, v);
+        assert_eq!(out, format!("{{\"seq\":{v}").as_bytes());
     }
     let mut out = Vec::new();
     push_i64(&mut out, i64::MIN);
@@ -154,24 +159,7 @@ fn golden_exited() {
 fn golden_every_event_kind() {
     let procs = ["web", "api"];
     let fields = vec![("status".to_string(), "failure".to_string()), ("report".to_string(), "full".to_string())];
-    let base = FindingView {
-        kind: "build",
-        custom_kind: None,
-        severity: "error",
-        message: "Found 2 errors.",
-        first_seq: 3,
-        last_seq: 4,
-        file: None,
-        line: None,
-        column: None,
-        code: None,
-        url: None,
-        language: None,
-        fields: &fields,
-        fingerprint: 0,
-        count: 1,
-        id: 0,
-    };
+    let base = FindingView::new("build", "error", "Found 2 errors.", (3, 4), &fields);
     let error = FindingView {
         kind: "error",
         message: "Type 'number' is not assignable to type 'string'.",
@@ -270,6 +258,12 @@ fn golden_every_event_kind() {
         tests_passed: 3,
         tests_failed: 1,
         urls: &urls,
+    }];
+    let frames = [BrowserFrame {
+        file: "src/App.tsx".into(),
+        line: 12,
+        col: 5,
+        served: "http://127.0.0.1:20888/src/App.tsx?t=1:12:5".into(),
     }];
     let cases: Vec<(Event<'_>, &str)> = vec![
         (Event::DaemonStarted { pid: 1, cwd: "/src/app", processes: &procs }, GOLDEN_DAEMON_STARTED),
@@ -402,6 +396,7 @@ fn golden_every_event_kind() {
                 file: Some("src/App.tsx"),
                 line: Some(12),
                 col: Some(5),
+                frames: &frames,
             },
             GOLDEN_BROWSER_ERROR,
         ),
@@ -415,6 +410,7 @@ fn golden_every_event_kind() {
                 file: None,
                 line: None,
                 col: None,
+                frames: &[],
             },
             GOLDEN_BROWSER_ERROR_UNLOCATED,
         ),

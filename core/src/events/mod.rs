@@ -284,10 +284,13 @@ pub enum Event<'a> {
         message: &'a str,
         /// The browser's stack, brum's own frames removed ("" if none).
         stack: &'a str,
-        /// The project file (else the served script's URL), 1-based.
+        /// The project file (else the served script's URL), 1-based: the
+        /// user's frame (the first not in a dependency).
         file: Option<&'a str>,
         line: Option<u32>,
         col: Option<u32>,
+        /// The stack's frames placed, top first (at most 32).
+        frames: &'a [BrowserFrame],
     },
     /// A page called `console.error` or `console.warn`.
     BrowserConsole {
@@ -337,6 +340,51 @@ pub struct FindingView<'a> {
     /// The open error this occurrence belongs to (errors and warnings;
     /// 0 for other kinds).
     pub id: u64,
+}
+
+impl<'a> FindingView<'a> {
+    /// A finding with what every finding has, over lines `seqs`; no file,
+    /// code, url or language; seen once and not yet in the lifecycle
+    /// (`fingerprint` and `id` 0). The rest by struct update syntax.
+    pub fn new(
+        kind: &'a str,
+        severity: &'a str,
+        message: &'a str,
+        seqs: (u64, u64),
+        fields: &'a [(String, String)],
+    ) -> FindingView<'a> {
+        FindingView {
+            kind,
+            custom_kind: None,
+            severity,
+            message,
+            first_seq: seqs.0,
+            last_seq: seqs.1,
+            file: None,
+            line: None,
+            column: None,
+            code: None,
+            url: None,
+            language: None,
+            fields,
+            fingerprint: 0,
+            count: 1,
+            id: 0,
+        }
+    }
+}
+
+/// One frame of a browser error's stack, placed: the project file (else
+/// the source its map names, else the served script's URL without its
+/// query), 1-based line and column; and where the browser said it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowserFrame {
+    pub file: String,
+    pub line: u32,
+    pub col: u32,
+    /// The served script's URL, line and column as the browser printed
+    /// them (`http://127.0.0.1:20888/assets/index-3f2a.js:1:2345`).
+    pub served: String,
 }
 
 /// One process's line in the end-of-run summary.

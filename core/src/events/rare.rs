@@ -116,9 +116,12 @@ pub fn body(ev: &Event<'_>) -> Option<Map<String, Value>> {
             }
             return Some(m);
         }
-        Event::BrowserError { process, kind, page, message, stack, file, line, col } => json!({
+        Event::BrowserError { process, kind, page, message, stack, file, line, col, frames } => json!({
             "process": process.name, "kind": kind, "page": page, "message": message, "stack": stack,
             "file": file, "line": line, "col": col,
+            "frames": frames.iter().map(|f| json!({
+                "file": f.file, "line": f.line, "col": f.col, "served": f.served,
+            })).collect::<Vec<_>>(),
         }),
         Event::BrowserConsole { process, level, message, page } => {
             json!({ "process": process.name, "level": level, "message": message, "page": page })

@@ -181,6 +181,13 @@ fn take_chunked(c: &mut Chunked, bytes: &[u8], out: &mut Vec<u8>) -> Result<bool
     Ok(done)
 }
 
+/// The proxy on `port` as a browser may name it in an absolute map URL:
+/// `127.0.0.1`, `localhost` or `[::1]` (the listener is on 127.0.0.1; the
+/// other spellings reach it or name it). Never another host.
+pub fn proxy_origins(port: u16) -> [String; 3] {
+    [format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")]
+}
+
 /// The path (and query) on the dev server of the map a script served at
 /// `script_path` names with `url`: relative to the script, an absolute
 /// path, or an `http://` URL of one of `origins` (the dev server's or the

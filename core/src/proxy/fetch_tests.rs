@@ -107,3 +107,29 @@ fn only_maps_on_the_scripts_own_origin_are_followed() {
         assert_eq!(m("/assets/app.js", not), None, "{not:?}");
     }
 }
+
+#[test]
+fn the_proxys_own_origin_counts_in_every_loopback_spelling_and_no_other_host() {
+    let own = proxy_origins(20888);
+    let o = ["localhost:5173", own[0].as_str(), own[1].as_str(), own[2].as_str()];
+    let m = |url: &str| map_path("/a/app.js", url, &o);
+    for url in [
+        "http://127.0.0.1:20888/a/app.js.map",
+        "http://localhost:20888/a/app.js.map",
+        "http://LOCALHOST:20888/a/app.js.map",
+        "http://[::1]:20888/a/app.js.map",
+        "//[::1]:20888/a/app.js.map",
+    ] {
+        assert_eq!(m(url).as_deref(), Some("/a/app.js.map"), "{url}");
+    }
+    for not in [
+        "http://[::1]:20889/a/app.js.map",
+        "http://localhost:20889/a/app.js.map",
+        "http://127.0.0.2:20888/a/app.js.map",
+        "http://[::2]:20888/a/app.js.map",
+        "http://localhost.evil.example:20888/a/app.js.map",
+        "http://0.0.0.0:20888/a/app.js.map",
+    ] {
+        assert_eq!(m(not), None, "{not}");
+    }
+}

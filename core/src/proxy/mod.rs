@@ -24,6 +24,7 @@ pub mod history;
 pub mod http;
 pub mod inject;
 pub mod page;
+pub mod parsed;
 pub mod rewrite;
 pub mod scripts;
 pub mod target;

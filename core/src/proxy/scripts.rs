@@ -5,13 +5,18 @@
 //! comment is at the end of the file; nothing else of the body is): an
 //! inline map (`data:`) whole, a separate one (`app.js.map`) by its URL,
 //! for the engine to fetch from the dev server when an error needs it. The
-//! newest map of each script path is remembered, within a byte budget.
+//! newest map of each script path of each proxy is remembered, within a
+//! byte budget; the few maps parsed last stay parsed ([`super::parsed`]).
 //!
 //! Leaf: no I/O. A chunked body is decoded before it is looked at.
 
 use std::collections::VecDeque;
 
+use sourcemap::DecodedMap;
+
 use super::chunked::Chunked;
+use super::parsed::Parsed;
+use super::telemetry::locate::inline_source_map;
 
 /// The comment that names a script's source map.
 pub const MARKER: &[u8] = b"//# sourceMappingURL=";
@@ -182,19 +187,39 @@ impl Entry {
     }
 }
 
-/// The newest map of each script, oldest forgotten first.
+/// The newest map of each script of each proxy (two dev servers may both
+/// serve `/assets/index.js`), oldest forgotten first; and the few maps
+/// parsed last ([`Parsed`]).
 #[derive(Debug, Default)]
 pub struct Scripts {
-    maps: VecDeque<(String, Entry)>,
+    maps: VecDeque<(usize, String, Entry)>,
     bytes: usize,
+    parsed: Parsed,
+}
+
+/// What a script's map is for placing an error in it.
+pub enum Lookup<'a> {
+    /// The map, parsed, and the URL path its relative sources are relative
+    /// to (`None`: the script's own, for an inline map).
+    Map(&'a DecodedMap, Option<&'a str>),
+    /// A separate map not asked for yet.
+    Unfetched,
+    /// A separate map being fetched.
+    Fetching,
+    /// No map, or none that can be used: placed by path.
+    None,
 }
 
 impl Scripts {
-    /// Keeps `entry` as the newest map of script `key`.
-    pub fn insert(&mut self, key: String, entry: Entry) {
-        self.remove(&key);
+    fn position(&self, proxy: usize, key: &str) -> Option<usize> {
+        self.maps.iter().rposition(|(p, k, _)| *p == proxy && k == key)
+    }
+
+    /// Keeps `entry` as the newest map of script `key` of proxy `proxy`.
+    pub fn insert(&mut self, proxy: usize, key: String, entry: Entry) {
+        self.remove(proxy, &key);
         self.bytes += entry.bytes();
-        self.maps.push_back((key, entry));
+        self.maps.push_back((proxy, key, entry));
         self.trim();
     }
 
@@ -202,19 +227,20 @@ impl Scripts {
     /// a fetch under way goes on (it reads the map as it is now); a map
     /// fetched before, or a failure, is forgotten (a rebuilt script comes
     /// with a rebuilt map).
-    pub fn insert_external(&mut self, key: String, map: String) {
-        if let Some(Entry::External { map: m, state: MapState::Fetching }) = self.get(&key)
+    pub fn insert_external(&mut self, proxy: usize, key: String, map: String) {
+        if let Some(Entry::External { map: m, state: MapState::Fetching }) = self.get(proxy, &key)
             && *m == map
         {
             return;
         }
-        self.insert(key, Entry::External { map, state: MapState::Unfetched });
+        self.insert(proxy, key, Entry::External { map, state: MapState::Unfetched });
     }
 
-    /// Forgets the map of script `key`.
-    pub fn remove(&mut self, key: &str) {
-        if let Some(i) = self.maps.iter().position(|(k, _)| k == key)
-            && let Some((_, old)) = self.maps.remove(i)
+    /// Forgets the map of script `key` (and its parsed map).
+    pub fn remove(&mut self, proxy: usize, key: &str) {
+        self.parsed.forget(proxy, key);
+        if let Some(i) = self.position(proxy, key)
+            && let Some((_, _, old)) = self.maps.remove(i)
         {
             self.bytes -= old.bytes();
         }
@@ -222,22 +248,69 @@ impl Scripts {
 
     fn trim(&mut self) {
         while self.bytes > MAX_TOTAL || self.maps.len() > MAX_SCRIPTS {
-            let Some((_, old)) = self.maps.pop_front() else { break };
+            let Some((proxy, key, old)) = self.maps.pop_front() else { break };
             self.bytes -= old.bytes();
+            self.parsed.forget(proxy, &key);
         }
     }
 
-    /// The map of the script at `url` (any query ignored).
-    pub fn get(&self, url: &str) -> Option<&Entry> {
+    /// The map of the script at `url` (any query ignored) of proxy `proxy`.
+    pub fn get(&self, proxy: usize, url: &str) -> Option<&Entry> {
+        self.position(proxy, key(url)).map(|i| &self.maps[i].2)
+    }
+
+    /// The map of the script at `url` as an error in it needs it: parsed
+    /// (at most once while it stays among the few parsed last), or why not.
+    pub fn lookup(&mut self, proxy: usize, url: &str) -> Lookup<'_> {
         let k = key(url);
-        self.maps.iter().rev().find(|(key, _)| key == k).map(|(_, e)| e)
+        let Some(i) = self.position(proxy, k) else { return Lookup::None };
+        let Scripts { maps, parsed, .. } = self;
+        let (_, key, entry) = &maps[i];
+        match entry {
+            Entry::Inline(tail) => match parsed.get_or_parse(proxy, key, || inline_source_map(tail)) {
+                Some(map) => Lookup::Map(map, None),
+                None => Lookup::None,
+            },
+            Entry::External { map: path, state: MapState::Fetched(json) } => {
+                match parsed.get_or_parse(proxy, key, || Some(json.clone())) {
+                    Some(map) => Lookup::Map(map, Some(path)),
+                    None => Lookup::None,
+                }
+            }
+            Entry::External { state: MapState::Unfetched, .. } => Lookup::Unfetched,
+            Entry::External { state: MapState::Fetching, .. } => Lookup::Fetching,
+            Entry::External { state: MapState::Failed, .. } => Lookup::None,
+        }
+    }
+
+    /// The state of the separate map of the script at `url`, if it has one.
+    pub fn map_state(&self, proxy: usize, url: &str) -> Option<&MapState> {
+        match self.get(proxy, url)? {
+            Entry::External { state, .. } => Some(state),
+            Entry::Inline(_) => None,
+        }
+    }
+
+    /// Parses a fetched map's JSON (counted among [`Scripts::parses`]).
+    pub fn parse(&mut self, json: &[u8]) -> Result<DecodedMap, sourcemap::Error> {
+        self.parsed.parse(json)
+    }
+
+    /// Maps parsed since the start.
+    pub fn parses(&self) -> u64 {
+        self.parsed.parses()
+    }
+
+    /// Whether the map of script `key` is kept parsed.
+    pub fn is_parsed(&self, proxy: usize, key: &str) -> bool {
+        self.parsed.contains(proxy, key)
     }
 
     /// An error needs the separate map of script `key`: its path, if it
     /// must be fetched (it is marked as being fetched).
-    pub fn start_fetch(&mut self, key: &str) -> Option<String> {
-        let (_, entry) = self.maps.iter_mut().rev().find(|(k, _)| k == key)?;
-        match entry {
+    pub fn start_fetch(&mut self, proxy: usize, key: &str) -> Option<String> {
+        let i = self.position(proxy, key)?;
+        match &mut self.maps[i].2 {
             Entry::External { map, state: state @ MapState::Unfetched } => {
                 *state = MapState::Fetching;
                 Some(map.clone())
@@ -246,163 +319,30 @@ impl Scripts {
         }
     }
 
-    /// The fetch of map `map` for script `key` ended (`None`: it failed);
+    /// The fetch of map `map` for script `key` ended (`None`: it failed;
+    /// else its JSON and the map parsed from it, which is kept parsed);
     /// kept if the script still names that map.
-    pub fn fetched(&mut self, key: &str, map: &str, got: Option<Vec<u8>>) {
-        let Some(i) = self.maps.iter().position(|(k, _)| k == key) else { return };
-        if !matches!(&self.maps[i].1, Entry::External { map: m, state: MapState::Fetching } if m == map) {
+    pub fn fetched(&mut self, proxy: usize, key: &str, map: &str, got: Option<(Vec<u8>, DecodedMap)>) {
+        let Some(i) = self.position(proxy, key) else { return };
+        if !matches!(&self.maps[i].2, Entry::External { map: m, state: MapState::Fetching } if m == map) {
             return;
         }
-        let Some((key, old)) = self.maps.remove(i) else { return };
+        let Some((_, key, old)) = self.maps.remove(i) else { return };
         self.bytes -= old.bytes();
-        let state = got.map_or(MapState::Failed, MapState::Fetched);
+        let state = match got {
+            Some((json, parsed)) => {
+                self.parsed.put(proxy, key.clone(), Some(parsed), json.len());
+                MapState::Fetched(json)
+            }
+            None => MapState::Failed,
+        };
         let entry = Entry::External { map: map.to_string(), state };
         self.bytes += entry.bytes();
-        self.maps.push_back((key, entry));
+        self.maps.push_back((proxy, key, entry));
         self.trim();
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const JS: &[u8] = b"export const x = 1;\n// a mention of //# sourceMappingURL=data: in code\n\
-console.log(x);\n//# sourceMappingURL=data:application/json;base64,eyJ2ZXJzaW9uIjozfQ==\n";
-
-    fn map_of(js: &[u8]) -> Found {
-        let i = memchr::memmem::rfind(js, MARKER).expect("marker");
-        Found::Inline(js[i..].to_vec())
-    }
-
-    #[test]
-    fn the_last_inline_map_is_kept_under_every_split() {
-        for a in 0..=JS.len() {
-            for b in a..=JS.len() {
-                let mut c = Capture::new("/src/main.ts?t=1", false);
-                c.push(&JS[..a]);
-                c.push(&JS[a..b]);
-                c.push(&JS[b..]);
-                let (k, map) = c.finish().expect("a map");
-                assert_eq!(k, "/src/main.ts");
-                assert_eq!(map, map_of(JS), "splits {a} {b}");
-            }
-        }
-    }
-
-    #[test]
-    fn a_chunked_script_is_decoded_first() {
-        let mut wire = Vec::new();
-        for part in JS.chunks(7) {
-            wire.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
-            wire.extend_from_slice(part);
-            wire.extend_from_slice(b"\r\n");
-        }
-        wire.extend_from_slice(b"0\r\n\r\n");
-        let mut c = Capture::new("/a.js", true);
-        for piece in wire.chunks(5) {
-            c.push(piece);
-        }
-        assert_eq!(c.finish().expect("a map").1, map_of(JS));
-    }
-
-    #[test]
-    fn no_map_or_a_huge_one_is_not_kept() {
-        let mut c = Capture::new("/a.js", false);
-        c.push(b"console.log(1)\n");
-        assert!(c.finish().is_none());
-        let mut c = Capture::new("/a.js", false);
-        c.push(MARKER);
-        c.push(b"data:");
-        c.push(&vec![b'A'; MAX_MAP + 1]);
-        assert!(c.finish().is_none());
-    }
-
-    fn found(js: &[u8]) -> Option<Found> {
-        let mut c = Capture::new("/assets/app.js?v=2", false);
-        c.push(js);
-        c.finish().map(|(k, f)| {
-            assert_eq!(k, "/assets/app.js");
-            f
-        })
-    }
-
-    #[test]
-    fn a_separate_map_is_kept_by_its_url_when_it_ends_the_script() {
-        assert_eq!(
-            found(b"console.log(1);\n//# sourceMappingURL=app.js.map\n"),
-            Some(Found::External("app.js.map".into()))
-        );
-        assert_eq!(
-            found(b"x()\n//# sourceMappingURL=/maps/app.js.map?v=1"),
-            Some(Found::External("/maps/app.js.map?v=1".into()))
-        );
-        // code that mentions the comment (a bundled source-map helper) is not a map
-        assert_eq!(found(b"const c = \"//# sourceMappingURL=\" + url;\nrun(c);\n"), None);
-        assert_eq!(found(b"x()\n//# sourceMappingURL=\n"), None);
-        // the last comment wins: a separate map named after an inline one
-        let both = b"//# sourceMappingURL=data:application/json,{}\nmore()\n//# sourceMappingURL=b.js.map\n";
-        assert_eq!(found(both), Some(Found::External("b.js.map".into())));
-    }
-
-    #[test]
-    fn the_newest_map_of_a_path_wins_and_the_budget_holds() {
-        let mut s = Scripts::default();
-        s.insert("/a.js".into(), Entry::Inline(b"old".to_vec()));
-        s.insert("/a.js".into(), Entry::Inline(b"new".to_vec()));
-        assert_eq!(s.get("http://127.0.0.1:20888/a.js?t=5"), Some(&Entry::Inline(b"new".to_vec())));
-        for i in 0..MAX_SCRIPTS + 10 {
-            s.insert(format!("/m{i}.js"), Entry::Inline(vec![0; 10]));
-        }
-        assert!(s.get("/a.js").is_none(), "the oldest is forgotten");
-        assert_eq!(s.maps.len(), MAX_SCRIPTS);
-        assert_eq!(key("http://h:1/x/y.js?v=2#f"), "/x/y.js");
-        assert_eq!(key("/x"), "/x");
-    }
-
-    fn state(s: &Scripts, key: &str) -> Option<MapState> {
-        match s.get(key) {
-            Some(Entry::External { state, .. }) => Some(state.clone()),
-            _ => None,
-        }
-    }
-
-    #[test]
-    fn a_separate_map_is_fetched_once_and_refetched_for_a_new_version_of_its_script() {
-        let mut s = Scripts::default();
-        s.insert_external("/app.js".into(), "/app.js.map".into());
-        assert_eq!(state(&s, "/app.js"), Some(MapState::Unfetched));
-        assert_eq!(s.start_fetch("/app.js").as_deref(), Some("/app.js.map"));
-        assert_eq!(s.start_fetch("/app.js"), None, "one fetch at a time");
-        // served again while the fetch is under way: that fetch counts
-        s.insert_external("/app.js".into(), "/app.js.map".into());
-        assert_eq!(state(&s, "/app.js"), Some(MapState::Fetching));
-        s.fetched("/app.js", "/app.js.map", Some(b"{}".to_vec()));
-        assert_eq!(state(&s, "/app.js"), Some(MapState::Fetched(b"{}".to_vec())));
-        // served again after: its map may have changed
-        s.insert_external("/app.js".into(), "/app.js.map".into());
-        assert_eq!(state(&s, "/app.js"), Some(MapState::Unfetched));
-        s.start_fetch("/app.js");
-        s.fetched("/app.js", "/app.js.map", None);
-        assert_eq!(state(&s, "/app.js"), Some(MapState::Failed));
-        assert_eq!(s.start_fetch("/app.js"), None, "a failure is not retried until the script is served again");
-        // a fetch that ends after the script named another map is not kept
-        s.insert_external("/app.js".into(), "/v2.js.map".into());
-        s.fetched("/app.js", "/app.js.map", Some(b"{}".to_vec()));
-        assert_eq!(state(&s, "/app.js"), Some(MapState::Unfetched));
-    }
-
-    #[test]
-    fn fetched_maps_count_in_the_budget() {
-        let mut s = Scripts::default();
-        let big = MAX_TOTAL / 4;
-        for i in 0..5 {
-            let k = format!("/s{i}.js");
-            s.insert_external(k.clone(), format!("{k}.map"));
-            s.start_fetch(&k);
-            s.fetched(&k, &format!("{k}.map"), Some(vec![b' '; big]));
-        }
-        assert!(s.bytes <= MAX_TOTAL, "{}", s.bytes);
-        assert!(s.get("/s0.js").is_none() && s.get("/s4.js").is_some());
-    }
-}
+#[path = "scripts_tests.rs"]
+mod tests;

@@ -16,6 +16,7 @@
 
 pub mod browser;
 pub mod locate;
+pub mod stack;
 
 pub use browser::{Translated, translate};
 pub use locate::{inline_source_map, locate, locate_with_map, map_location, map_with_sourcemap};

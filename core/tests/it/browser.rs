@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use brum::proxy::inject;
-use brum::proxy::telemetry::{self, BEACON_PATH, ErrorKind, Level, Report, Telemetry, locate};
+use brum::proxy::telemetry::{self, BEACON_PATH, ErrorKind, Level, Report, Telemetry, locate, stack};
+use brum::proxy::{inject, scripts};
 
 use super::LIMIT;
 
@@ -440,8 +440,18 @@ fn a_throw_in_typescript_served_by_vite_maps_to_its_source_line() {
     assert!(locate::inline_source_map(&served).is_some(), "Vite serves an inline map");
     let at = locate::locate(url, *line, *col, root, Some(&served));
     assert_eq!(at, Some(("src/main.ts".to_string(), 7, 17)), "served at {line}:{col}");
-    // and that is where its error.detected points
-    let t = telemetry::translate(thrown.clone(), at);
+    // and that is where its error.detected points: every frame of its
+    // stack through the map the proxy keeps as the script goes by
+    let mut capture = scripts::Capture::new(url, false);
+    capture.push(&served);
+    let Some((key, scripts::Found::Inline(tail))) = capture.finish() else { panic!("no inline map kept") };
+    let mut kept = scripts::Scripts::default();
+    kept.insert(0, key, scripts::Entry::Inline(tail));
+    let frames = stack::place_frames(&mut kept, 0, &stack::frames_of(&thrown), root);
+    assert!(!frames.is_empty(), "{thrown:?}");
+    let t = telemetry::translate(thrown.clone(), frames);
     let view = t.finding("web", 1).expect("a finding");
     assert_eq!((view.file, view.line, view.column), (Some("src/main.ts"), Some(7), Some(17)));
+    assert!(view.field("stack").is_some_and(|s| s.contains("src/main.ts:7:17")), "{:?}", view.field("stack"));
+    assert_eq!(kept.parses(), 1);
 }

@@ -254,3 +254,123 @@ fn a_throw_in_a_vite_production_bundle_is_placed_through_its_map() {
     let err = s.wait("its error", |e| e["type"] == "error.detected" && e["source"] == "browser");
     assert_eq!((err["file"].as_str(), err["line"].as_u64()), (Some("src/main.ts"), Some(7)), "{err}");
 }
+
+/// A stack that starts in a dependency and runs through tsc's output: one
+/// fetch of the map, every frame placed, the error at the first frame in
+/// the project (not the dependency's that the browser named).
+#[test]
+fn every_frame_of_a_stack_is_placed_and_the_error_is_at_the_users_frame() {
+    let mut s = Session::start(NODE_WEB, &[]);
+    let js = compile_with_tsc(&s);
+    std::fs::create_dir_all(s.p.path().join("static/node_modules/lib")).expect("mkdir");
+    s.p.write("static/node_modules/lib/index.js", "export function lib(f) { return f(); }\n");
+    let (proxy, _) = s.proxy();
+    serve(&proxy, "/static/out/app.js?v=1");
+    let (l, c) = position(&js, "first.name");
+    let thrown = (l, c + "first.".len() as u32);
+    let items = position(&js, "items[1]");
+    let lib = format!("http://{proxy}/static/node_modules/lib/index.js");
+    let app = format!("http://{proxy}/static/out/app.js?v=1");
+    let stack = format!(
+        "TypeError: Cannot read properties of undefined (reading 'name')\n    at lib ({lib}:1:33)\n    \
+         at first ({app}:{}:{})\n    at {app}:{}:{}\n    at window.fetch (http://{proxy}/__brum__/t.js:40:15)",
+        thrown.0, thrown.1, items.0, items.1
+    );
+    let body = json!({"v": 1, "events": [{
+        "kind": "error", "page": format!("http://{proxy}/"),
+        "message": "Uncaught TypeError: Cannot read properties of undefined (reading 'name') in /stack",
+        "stack": stack, "url": lib, "line": 1, "col": 33,
+    }]});
+    post_beacon(&proxy, &body.to_string());
+    let map = s.wait("the map's fetch", source_map_of("/static/out/app.js"));
+    assert!(map["error"].is_null(), "{map}");
+    let ev = s.wait("the error", browser_error_in("/stack"));
+    assert_eq!(at(&ev), (Some("static/src/app.ts"), Some(7), Some(17)), "the user's frame: {ev}");
+    let frames: Vec<_> = ev["frames"]
+        .as_array()
+        .expect("frames")
+        .iter()
+        .map(|f| {
+            (f["file"].as_str().expect("file"), f["line"].as_u64().expect("line"), f["col"].as_u64().expect("col"))
+        })
+        .collect();
+    assert_eq!(
+        frames,
+        [("static/node_modules/lib/index.js", 1, 33), ("static/src/app.ts", 7, 17), ("static/src/app.ts", 6, 35)],
+        "{ev}"
+    );
+    assert_eq!(ev["frames"][1]["served"], format!("{app}:{}:{}", thrown.0, thrown.1));
+    assert!(ev["stack"].as_str().is_some_and(|st| st.contains(&app)), "the raw stack is kept: {ev}");
+    let err = s.wait("its error.detected", |e| e["type"] == "error.detected" && e["first_seq"] == ev["seq"]);
+    assert_eq!(at(&err), (Some("static/src/app.ts"), Some(7), Some(17)), "{err}");
+    let placed = err["fields"]["stack"].as_str().expect("fields.stack");
+    for want in [
+        "at lib (static/node_modules/lib/index.js:1:33)",
+        "at first (static/src/app.ts:7:17)",
+        "at static/src/app.ts:6:35",
+    ] {
+        assert!(placed.contains(want), "{want:?} in {placed}");
+    }
+}
+
+/// Two dev servers that both serve `/static/app.js`, each with its own
+/// inline map: each proxy's errors are placed through its own server's map.
+#[test]
+fn two_dev_servers_serving_the_same_path_keep_their_own_maps() {
+    let toml = "[process.web]\ncmd = \"exec node server.js\"\n[process.two]\n\
+                cmd = \"mkdir -p two && cd two && exec node ../server.js\"\n[proxy]\nport = 0\n";
+    let mut s = Session::start(toml, &[]);
+    let map = |source: &str| {
+        format!(
+            "f();\n//# sourceMappingURL=data:application/json,{{\"version\":3,\"sources\":[\"{source}\"],\
+             \"names\":[],\"mappings\":\"AAAA\"}}\n"
+        )
+    };
+    std::fs::create_dir_all(s.p.path().join("static")).expect("mkdir");
+    std::fs::create_dir_all(s.p.path().join("two/static")).expect("mkdir");
+    s.p.write("static/app.js", &map("from-web.ts"));
+    s.p.write("two/static/app.js", &map("from-two.ts"));
+    let proxy_of = |s: &mut Session, name: &'static str| {
+        let ev = s.wait("a proxy", |e| e["type"] == "proxy.started" && e["process"] == name);
+        super::proxy::authority(&ev["proxy_url"])
+    };
+    let web = proxy_of(&mut s, "web");
+    let two = proxy_of(&mut s, "two");
+    serve(&web, "/static/app.js");
+    serve(&two, "/static/app.js");
+    report_error(&web, "/", "/static/app.js", (1, 1));
+    let ev = s.wait("web's error", |e| e["type"] == "browser.error" && e["process"] == "web");
+    assert_eq!(at(&ev), (Some("from-web.ts"), Some(1), Some(1)), "{ev}");
+    report_error(&two, "/", "/static/app.js", (1, 1));
+    let ev = s.wait("two's error", |e| e["type"] == "browser.error" && e["process"] == "two");
+    assert_eq!(at(&ev), (Some("from-two.ts"), Some(1), Some(1)), "{ev}");
+}
+
+/// A map named by an absolute URL of the proxy spelled `localhost` or
+/// `[::1]` is fetched from the dev server (never from another host).
+#[test]
+fn an_absolute_map_url_of_the_proxy_in_any_loopback_spelling_is_followed() {
+    let mut s = Session::start(NODE_WEB, &[]);
+    let (proxy, _) = s.proxy();
+    let port = proxy.rsplit(':').next().expect("port").to_string();
+    std::fs::create_dir_all(s.p.path().join("static")).expect("mkdir");
+    let map = r#"{"version":3,"sources":["orig.ts"],"names":[],"mappings":"AAAA"}"#;
+    for (name, host) in [("local", "localhost"), ("six", "[::1]")] {
+        s.p.write(
+            &format!("static/{name}.js"),
+            &format!("f();\n//# sourceMappingURL=http://{host}:{port}/static/{name}.js.map\n"),
+        );
+        s.p.write(&format!("static/{name}.js.map"), map);
+    }
+    for (name, script) in [("local", "/static/local.js"), ("six", "/static/six.js")] {
+        serve(&proxy, script);
+        report_error(&proxy, "/", script, (1, 1));
+        let fetched = s.wait("the map's fetch", |e| e["type"] == "proxy.source_map" && e["script"] == script);
+        assert_eq!(fetched["map"], format!("/static/{name}.js.map"));
+        assert!(fetched["error"].is_null(), "{fetched}");
+        let ev = s.wait("the error", |e| {
+            e["type"] == "browser.error" && e["message"].as_str().is_some_and(|m| m.ends_with(script))
+        });
+        assert_eq!(at(&ev), (Some("orig.ts"), Some(1), Some(1)), "{ev}");
+    }
+}

@@ -2,11 +2,11 @@
 //! `browser.page`, and for an error also the `error.detected` finding
 //! (`source: "browser"`) that enters the error lifecycle like a plugin's.
 //!
-//! Pure: the location is mapped before ([`super::locate`]); the engine
+//! Pure: the frames are placed before ([`super::stack`]); the engine
 //! publishes what this returns. In the reactor:
 //!
 //! ```ignore
-//! let t = browser::translate(report, location);
+//! let t = browser::translate(report, frames);
 //! let seq = self.em.publish(&t.event(p.pref()));
 //! if let Some(mut view) = t.finding(&p.spec.name, seq) {
 //!     let (id, count) = self.book.seen(pi, view.fingerprint, false, p.child.run, seq);
@@ -19,7 +19,8 @@
 //! ```
 
 use super::Report;
-use crate::events::{Event, FindingView, ProcRef};
+use super::stack::{placed_stack, users_frame};
+use crate::events::{BrowserFrame, Event, FindingView, ProcRef};
 
 /// The `plugin` of a browser error's `error.detected`.
 pub const PLUGIN: &str = "browser";
@@ -28,35 +29,37 @@ pub const PLUGIN: &str = "browser";
 #[derive(Debug, Clone)]
 pub struct Translated {
     report: Report,
-    /// The project file (else the served URL without its query), line, col.
+    /// The user's frame: the project file (else the source a map names,
+    /// else the served URL without its query), line, col.
     file: Option<String>,
     line: Option<u32>,
     col: Option<u32>,
-    /// `source`, `page` and `cause` of the finding.
+    /// Every frame placed (at most [`super::stack::MAX_FRAMES`]).
+    frames: Vec<BrowserFrame>,
+    /// `source`, `page`, `cause` and (when its stack had frames) `stack`
+    /// of the finding.
     fields: Vec<(String, String)>,
 }
 
-/// `report`, located at `location` (from [`super::locate::locate`]) when
-/// that found the project file.
-pub fn translate(report: Report, location: Option<(String, u32, u32)>) -> Translated {
+/// `report` with its frames placed ([`super::stack::place_frames`]): its
+/// place is the user's frame ([`super::stack::users_frame`]).
+pub fn translate(report: Report, frames: Vec<BrowserFrame>) -> Translated {
     let (mut file, mut line, mut col) = (None, None, None);
     let mut fields = Vec::new();
-    if let Report::Error { kind, url, line: l, col: c, page, .. } = &report {
-        match location {
-            Some((f, l, c)) => (file, line, col) = (Some(f), Some(l), Some(c)),
-            None => {
-                // the URL without `?t=…`, so a reload does not make it another error
-                file = url.as_deref().map(|u| u[..u.find(['?', '#']).unwrap_or(u.len())].to_string());
-                (line, col) = (*l, *c);
-            }
+    if let Report::Error { kind, page, stack, .. } = &report {
+        if let Some(f) = users_frame(&frames) {
+            (file, line, col) = (Some(f.file.clone()), Some(f.line), Some(f.col));
         }
         fields = vec![
             ("source".to_string(), "browser".to_string()),
             ("page".to_string(), page.clone()),
             ("cause".to_string(), kind.as_str().to_string()),
         ];
+        if let Some(placed) = placed_stack(stack, &frames) {
+            fields.push(("stack".to_string(), placed));
+        }
     }
-    Translated { report, file, line, col, fields }
+    Translated { report, file, line, col, frames, fields }
 }
 
 impl Translated {
@@ -77,6 +80,7 @@ impl Translated {
                 file: self.file.as_deref(),
                 line: self.line,
                 col: self.col,
+                frames: &self.frames,
             },
             Report::Console { level, message, page } => {
                 Event::BrowserConsole { process, level: level.as_str(), message, page }
@@ -143,7 +147,8 @@ mod tests {
 
     #[test]
     fn an_error_becomes_browser_error_and_error_detected_from_the_browser() {
-        let t = translate(error("http://h/src/App.tsx?t=1"), Some(("src/App.tsx".into(), 12, 5)));
+        let t =
+            translate(error("http://h/src/App.tsx?t=1"), vec![frame("src/App.tsx", 12, 5, "http://h/src/App.tsx?t=1")]);
         let ev = enc(&t.event(WEB));
         assert_eq!(ev["type"], "browser.error");
         assert_eq!((&ev["file"], &ev["line"], &ev["col"]), (&"src/App.tsx".into(), &12.into(), &5.into()));
@@ -157,13 +162,63 @@ mod tests {
         assert_eq!((&f["first_seq"], &f["last_seq"]), (&41.into(), &41.into()));
         assert_eq!(f["fields"]["page"], "http://h/");
         assert_eq!(f["fields"]["cause"], "exception");
+        assert_eq!(f["fields"]["stack"], "TypeError: x is undefined\n    at boom (src/App.tsx:12:5)");
+        assert_eq!(ev["frames"][0]["served"], "http://h/src/App.tsx?t=1:12:5");
         assert_eq!(view.fingerprint, view.compute_fingerprint("web"));
+    }
+
+    fn frame(file: &str, line: u32, col: u32, url: &str) -> BrowserFrame {
+        BrowserFrame { file: file.into(), line, col, served: format!("{url}:{line}:{col}") }
+    }
+
+    #[test]
+    fn the_place_is_the_first_frame_in_the_project_and_the_stack_shows_every_frame_placed() {
+        let mut r = error("http://h/node_modules/.vite/deps/react-dom.js?v=1");
+        if let Report::Error { stack, .. } = &mut r {
+            *stack = "Error: boom\n    at invariant (http://h/node_modules/.vite/deps/react-dom.js?v=1:10:3)\n    \
+                      at App (http://h/src/App.tsx?t=1:12:5)\n    at http://h/src/main.tsx:3:1"
+                .into();
+        }
+        let frames = vec![
+            BrowserFrame {
+                served: "http://h/node_modules/.vite/deps/react-dom.js?v=1:10:3".into(),
+                ..frame("node_modules/react-dom/cjs/react-dom.development.js", 99, 7, "")
+            },
+            frame("src/App.tsx", 12, 5, "http://h/src/App.tsx?t=1"),
+            frame("src/main.tsx", 3, 1, "http://h/src/main.tsx"),
+        ];
+        let t = translate(r, frames);
+        let view = t.finding("web", 1).expect("finding");
+        assert_eq!((view.file, view.line, view.column), (Some("src/App.tsx"), Some(12), Some(5)));
+        assert_eq!(
+            view.field("stack"),
+            Some(
+                "Error: boom\n    at invariant (node_modules/react-dom/cjs/react-dom.development.js:99:7)\n    \
+                 at App (src/App.tsx:12:5)\n    at src/main.tsx:3:1"
+            )
+        );
+        let ev = enc(&t.event(WEB));
+        assert_eq!(ev["frames"].as_array().map(Vec::len), Some(3));
+        assert_eq!(ev["frames"][1]["file"], "src/App.tsx");
+        assert_eq!(ev["stack"].as_str().map(|s| s.contains("react-dom.js?v=1:10:3")), Some(true), "raw stack kept");
+        // only dependencies: the first frame
+        let t = translate(
+            error("http://h/assets/vendor-1.js"),
+            vec![frame("http://h/assets/vendor-1.js", 1, 2, "http://h/assets/vendor-1.js")],
+        );
+        assert_eq!(t.finding("web", 1).expect("finding").file, Some("http://h/assets/vendor-1.js"));
     }
 
     #[test]
     fn an_unmapped_error_keeps_the_url_without_its_query_so_reloads_are_one_error() {
-        let a = translate(error("http://h/assets/x.js?t=1"), None);
-        let b = translate(error("http://h/assets/x.js?t=2"), None);
+        let a = translate(
+            error("http://h/assets/x.js?t=1"),
+            vec![frame("http://h/assets/x.js", 12, 5, "http://h/assets/x.js?t=1")],
+        );
+        let b = translate(
+            error("http://h/assets/x.js?t=2"),
+            vec![frame("http://h/assets/x.js", 12, 5, "http://h/assets/x.js?t=2")],
+        );
         let (fa, fb) = (a.finding("web", 1).expect("finding"), b.finding("web", 9).expect("finding"));
         assert_eq!(fa.file, Some("http://h/assets/x.js"));
         assert_eq!(fa.fingerprint, fb.fingerprint);
@@ -174,7 +229,7 @@ mod tests {
     fn console_and_page_reports_are_events_without_findings() {
         let c = translate(
             Report::Console { level: Level::Warn, message: "careful".into(), page: "http://h/".into() },
-            None,
+            Vec::new(),
         );
         assert!(c.finding("web", 1).is_none());
         let ev = enc(&c.event(WEB));
@@ -182,7 +237,7 @@ mod tests {
             (&ev["type"], &ev["level"], &ev["message"]),
             (&"browser.console".into(), &"warn".into(), &"careful".into())
         );
-        let p = translate(Report::Page { url: "http://h/".into(), title: None, load_ms: Some(80) }, None);
+        let p = translate(Report::Page { url: "http://h/".into(), title: None, load_ms: Some(80) }, Vec::new());
         let ev = enc(&p.event(WEB));
         assert_eq!(
             (&ev["type"], &ev["title"], &ev["load_ms"]),

@@ -16,6 +16,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use base64::Engine;
+use sourcemap::DecodedMap;
 
 use super::SCRIPT_PATH;
 
@@ -51,7 +52,8 @@ pub fn first_frame(stack: &str) -> Option<Frame<'_>> {
     stack.lines().filter_map(parse_frame).find(|f| !is_own(f.url))
 }
 
-fn is_own(url: &str) -> bool {
+/// Whether `url` is brum's own script.
+pub fn is_own(url: &str) -> bool {
     url_path(url).is_some_and(|p| p == SCRIPT_PATH)
 }
 
@@ -182,7 +184,12 @@ pub fn source_map_url(js: &[u8]) -> Option<&str> {
 /// 1-based line and column. `None` when the map does not parse or has no
 /// mapping on that line.
 pub fn map_with_sourcemap(map_bytes: &[u8], line: u32, col: u32) -> Option<(String, u32, u32)> {
-    let map = sourcemap::decode_slice(map_bytes).ok()?;
+    map_token(&sourcemap::decode_slice(map_bytes).ok()?, line, col)
+}
+
+/// [`map_with_sourcemap`] through a map parsed before (the engine keeps
+/// the few it parsed last).
+pub fn map_token(map: &DecodedMap, line: u32, col: u32) -> Option<(String, u32, u32)> {
     let (l0, c0) = (line.checked_sub(1)?, col.saturating_sub(1));
     let token = map.lookup_token(l0, c0)?;
     if token.get_dst_line() != l0 {
@@ -270,8 +277,25 @@ pub fn locate_with_map(
     map_path: &str,
     map: &[u8],
 ) -> Option<(String, u32, u32)> {
-    if let Some((source, l, c)) = map_with_sourcemap(map, line, col) {
-        let file = map_source(&source, map_path, project_root).unwrap_or(source);
+    match sourcemap::decode_slice(map) {
+        Ok(map) => locate_parsed(served_url, line, col, project_root, &map, map_path),
+        Err(_) => map_location(served_url, line, col, project_root),
+    }
+}
+
+/// [`locate_with_map`] through a map parsed before; `base` is the URL its
+/// relative sources are relative to (the map's, or the script's for an
+/// inline map).
+pub fn locate_parsed(
+    served_url: &str,
+    line: u32,
+    col: u32,
+    project_root: &Path,
+    map: &DecodedMap,
+    base: &str,
+) -> Option<(String, u32, u32)> {
+    if let Some((source, l, c)) = map_token(map, line, col) {
+        let file = map_source(&source, base, project_root).unwrap_or(source);
         return Some((file, l, c));
     }
     map_location(served_url, line, col, project_root)

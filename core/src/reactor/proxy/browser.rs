@@ -12,10 +12,10 @@ use std::time::Instant;
 
 use super::super::Reactor;
 use super::maps::Held;
-use crate::events::{Event, now_ms};
+use crate::events::{BrowserFrame, Event, now_ms};
 use crate::proxy::local::{self, Local};
-use crate::proxy::scripts::{self, Entry, MapState};
-use crate::proxy::telemetry::{self, Rejected, Report, browser};
+use crate::proxy::scripts;
+use crate::proxy::telemetry::{self, Rejected, Report, browser, stack};
 
 const TEXT: &str = "text/plain; charset=utf-8";
 
@@ -60,8 +60,8 @@ impl Reactor {
         let root = self.project_root(pi);
         for report in reports {
             let report = match self.place(pidx, &report, &root, true) {
-                Placed::At(location) => {
-                    self.publish_report(pi, report, location);
+                Placed::At(frames) => {
+                    self.publish_report(pi, report, frames);
                     continue;
                 }
                 Placed::Wait(key) => match self.proxy.as_mut().map(|px| px.maps.hold(pidx, key, report)) {
@@ -70,11 +70,11 @@ impl Reactor {
                     Some(Err(report)) => report,
                 },
             };
-            let location = match self.place(pidx, &report, &root, false) {
-                Placed::At(location) => location,
-                Placed::Wait(_) => None,
+            let frames = match self.place(pidx, &report, &root, false) {
+                Placed::At(frames) => frames,
+                Placed::Wait(_) => Vec::new(),
             };
-            self.publish_report(pi, report, location);
+            self.publish_report(pi, report, frames);
         }
         self.maps_start();
         let Some(px) = self.proxy.as_mut() else { return };
@@ -92,11 +92,11 @@ impl Reactor {
         for h in held {
             let Some(pi) = self.proxy.as_ref().map(|px| px.proxies[h.proxy].process) else { return };
             let root = self.project_root(pi);
-            let location = match self.place(h.proxy, &h.report, &root, false) {
-                Placed::At(location) => location,
-                Placed::Wait(_) => None,
+            let frames = match self.place(h.proxy, &h.report, &root, false) {
+                Placed::At(frames) => frames,
+                Placed::Wait(_) => Vec::new(),
             };
-            self.publish_report(pi, h.report, location);
+            self.publish_report(pi, h.report, frames);
         }
     }
 
@@ -105,42 +105,34 @@ impl Reactor {
         self.procs[pi].spec.cwd.clone().or_else(|| std::env::current_dir().ok()).unwrap_or_default()
     }
 
-    /// Where a report happened in the project: through its script's map
-    /// (inline, or separate and fetched), else by path. With `may_wait`, a
-    /// separate map not fetched yet is asked for (when the queue has room)
-    /// and the report is to wait for it.
+    /// Where a report happened in the project: each frame of its stack (at
+    /// most [`stack::MAX_FRAMES`]) through its script's map (inline, or
+    /// separate and fetched), else by path. With `may_wait`, the separate
+    /// map of the first frame not in a dependency that brum lacks is asked
+    /// for (when the queue has room) and the report is to wait for it — for
+    /// that one map only.
     fn place(&mut self, pidx: usize, report: &Report, root: &Path, may_wait: bool) -> Placed {
-        let Report::Error { url: Some(u), line: Some(l), col: Some(c), .. } = report else {
-            return Placed::At(None);
-        };
-        let (l, c) = (*l, *c);
-        let Some(px) = self.proxy.as_mut() else { return Placed::At(None) };
-        match px.scripts.get(u) {
-            Some(Entry::Inline(tail)) => Placed::At(telemetry::locate(u, l, c, root, Some(tail))),
-            Some(Entry::External { map, state: MapState::Fetched(bytes) }) => {
-                Placed::At(telemetry::locate_with_map(u, l, c, root, map, bytes))
+        let frames = stack::frames_of(report);
+        let Some(px) = self.proxy.as_mut() else { return Placed::At(Vec::new()) };
+        if may_wait && let Some((url, fetching)) = stack::map_to_wait_for(&px.scripts, pidx, &frames) {
+            let key = scripts::key(url).to_string();
+            if fetching {
+                return Placed::Wait(key);
             }
-            Some(Entry::External { state: MapState::Fetching, .. }) if may_wait => {
-                Placed::Wait(scripts::key(u).to_string())
+            if px.maps.can_queue()
+                && let Some(map) = px.scripts.start_fetch(pidx, &key)
+            {
+                px.maps.want(pidx, key.clone(), map);
+                return Placed::Wait(key);
             }
-            Some(Entry::External { state: MapState::Unfetched, .. }) if may_wait && px.maps.can_queue() => {
-                let key = scripts::key(u).to_string();
-                match px.scripts.start_fetch(&key) {
-                    Some(map) => {
-                        px.maps.want(pidx, key.clone(), map);
-                        Placed::Wait(key)
-                    }
-                    None => Placed::At(telemetry::locate(u, l, c, root, None)),
-                }
-            }
-            _ => Placed::At(telemetry::locate(u, l, c, root, None)),
         }
+        Placed::At(stack::place_frames(&mut px.scripts, pidx, &frames, root))
     }
 
-    /// Publishes one report of process `pi` at `location`: its
+    /// Publishes one report of process `pi` with its frames placed: its
     /// `browser.*` event and, for an error, its `error.detected`.
-    fn publish_report(&mut self, pi: usize, report: Report, location: Option<(String, u32, u32)>) {
-        let t = telemetry::translate(report, location);
+    fn publish_report(&mut self, pi: usize, report: Report, frames: Vec<BrowserFrame>) {
+        let t = telemetry::translate(report, frames);
         let p = &self.procs[pi];
         let seq = self.em.publish(&t.event(p.pref()));
         let Some(mut view) = t.finding(&p.spec.name, seq) else { return };
@@ -159,8 +151,8 @@ impl Reactor {
 
 /// Where a report goes.
 enum Placed {
-    /// Published at this place (or none known).
-    At(Option<(String, u32, u32)>),
+    /// Published with its frames placed (none known: empty).
+    At(Vec<BrowserFrame>),
     /// Held until the map of this script arrives.
     Wait(String),
 }

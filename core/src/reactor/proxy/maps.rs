@@ -110,13 +110,13 @@ impl MapFetches {
         Ok(())
     }
 
-    /// The errors waiting for script `key`'s map (all: `None`), or past
-    /// their time at `now`.
-    fn release(&mut self, key: Option<&str>, now: Option<Instant>) -> Vec<Held> {
+    /// The errors waiting for the map of script `key` of proxy `proxy`
+    /// (all: `None`), or past their time at `now`.
+    fn release(&mut self, key: Option<(usize, &str)>, now: Option<Instant>) -> Vec<Held> {
         let mut out = Vec::new();
         let mut keep = VecDeque::with_capacity(self.held.len());
         for h in self.held.drain(..) {
-            let due = key.is_none_or(|k| k == h.key) && now.is_none_or(|t| h.until <= t);
+            let due = key.is_none_or(|(p, k)| p == h.proxy && k == h.key) && now.is_none_or(|t| h.until <= t);
             if due { out.push(h) } else { keep.push_back(h) }
         }
         self.held = keep;
@@ -269,20 +269,21 @@ impl Reactor {
     /// A map arrived (checked to be one) or did not: said once, kept, and
     /// the errors that waited for it published.
     fn map_done(&mut self, want: Want, outcome: Outcome) {
-        let outcome = outcome.and_then(|body| match sourcemap::decode_slice(&body) {
-            Ok(_) => Ok(body),
+        let Some(px) = self.proxy.as_mut() else { return };
+        // the check is the map's one parse: the parsed map is kept
+        let outcome = outcome.and_then(|body| match px.scripts.parse(&body) {
+            Ok(parsed) => Ok((body, parsed)),
             Err(e) => Err(format!("not a source map: {e}")),
         });
-        let Some(px) = self.proxy.as_mut() else { return };
         let pi = px.proxies[want.proxy].process;
         let (bytes, error) = match &outcome {
-            Ok(body) => (body.len() as u64, None),
+            Ok((body, _)) => (body.len() as u64, None),
             Err(e) => (0, Some(e.as_str())),
         };
         let process = self.procs[pi].pref();
         self.em.publish(&Event::ProxySourceMap { process, script: &want.key, map: &want.map, bytes, error });
-        px.scripts.fetched(&want.key, &want.map, outcome.ok());
-        let held = px.maps.release(Some(&want.key), None);
+        px.scripts.fetched(want.proxy, &want.key, &want.map, outcome.ok());
+        let held = px.maps.release(Some((want.proxy, &want.key)), None);
         self.publish_held(held);
     }
 

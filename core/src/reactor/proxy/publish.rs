@@ -46,16 +46,18 @@ impl Reactor {
         let Some(px) = self.proxy.as_mut() else { return };
         let Some(conn) = px.conns.get_mut(slot).and_then(Option::as_mut) else { return };
         if let Some((key, found)) = conn.script_map.take() {
+            let pidx = conn.proxy;
             match found {
-                Found::Inline(tail) => px.scripts.insert(key, Entry::Inline(tail)),
+                Found::Inline(tail) => px.scripts.insert(pidx, key, Entry::Inline(tail)),
                 Found::External(url) => {
                     // the dev server's own origin, or the proxy's as the
-                    // browser saw it; never another host
-                    let p = &px.proxies[conn.proxy];
-                    let own = format!("127.0.0.1:{}", p.port);
-                    match fetch::map_path(&key, &url, &[&p.target.authority, &own]) {
-                        Some(map) => px.scripts.insert_external(key, map),
-                        None => px.scripts.remove(&key),
+                    // browser saw it (any loopback spelling); never another host
+                    let p = &px.proxies[pidx];
+                    let own = fetch::proxy_origins(p.port);
+                    let origins = [p.target.authority.as_str(), &own[0], &own[1], &own[2]];
+                    match fetch::map_path(&key, &url, &origins) {
+                        Some(map) => px.scripts.insert_external(pidx, key, map),
+                        None => px.scripts.remove(pidx, &key),
                     }
                 }
             }
@@ -121,24 +123,8 @@ impl Reactor {
     fn proxy_error(&mut self, pidx: usize, seq: u64, message: &str, fields: Vec<(String, String)>, key: u64) {
         let Some(pi) = self.proxy.as_ref().map(|px| px.proxies[pidx].process) else { return };
         let code = fields[3].1.clone();
-        let mut view = FindingView {
-            kind: "error",
-            custom_kind: None,
-            severity: "error",
-            message,
-            first_seq: seq,
-            last_seq: seq,
-            file: None,
-            line: None,
-            column: None,
-            code: Some(&code),
-            url: None,
-            language: None,
-            fields: &fields,
-            fingerprint: 0,
-            count: 1,
-            id: 0,
-        };
+        let mut view =
+            FindingView { code: Some(&code), ..FindingView::new("error", "error", message, (seq, seq), &fields) };
         let p = &mut self.procs[pi];
         view.fingerprint = view.compute_fingerprint(&p.spec.name);
         let (id, count) = self.book.seen(pi, view.fingerprint, false, p.child.run, seq);
