@@ -105,20 +105,7 @@ impl StreamState {
             self.open(r);
             return;
         }
-        if starts(t, b"ERROR ") && is_pytest_summary_error(t) {
-            // with sections printed, pytest's short summary only repeats them
-            // (and names their tests)
-            if !self.pytest_sections {
-                self.start_pytest_error(t, seq, ts);
-            } else {
-                self.pytest_summary_names(&t[6..]);
-            }
-            return;
-        }
-        if is_level_error(t) {
-            let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
-            r.tb_merge = true;
-            self.open(r);
+        if self.start_error_word(t, seq, ts) {
             return;
         }
         if starts(t, b"Exception in thread ") {
@@ -169,25 +156,33 @@ impl StreamState {
         self.start_ld(t, ctx, seq, ts);
     }
 
+    /// A line that starts with ERROR: pytest's short-summary `ERROR id` (with
+    /// sections printed, it only repeats them and names their tests) or a
+    /// logger's `ERROR ...` line. True when it was one.
+    fn start_error_word(&mut self, t: &[u8], seq: u64, ts: i64) -> bool {
+        if starts(t, b"ERROR ") && is_pytest_summary_error(t) {
+            if !self.pytest_sections {
+                self.start_pytest_error(t, seq, ts);
+            } else {
+                self.pytest_summary_names(&t[6..]);
+            }
+            return true;
+        }
+        if is_level_error(t) {
+            let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
+            r.tb_merge = true;
+            self.open(r);
+            return true;
+        }
+        false
+    }
+
     /// The fast reject: most lines of healthy output have no ':' and no
     /// anchored form; these are the only ones that can still start a record.
     fn start_without_colon(&mut self, t: &[u8], ctx: Option<(u64, u64)>, seq: u64, ts: i64) {
         let b0 = t[0];
-        if b0.is_ascii_uppercase() {
-            if starts(t, b"ERROR ") && is_pytest_summary_error(t) {
-                if !self.pytest_sections {
-                    self.start_pytest_error(t, seq, ts);
-                } else {
-                    self.pytest_summary_names(&t[6..]);
-                }
-                return;
-            }
-            if is_level_error(t) {
-                let mut r = Rec::new(Mode::Single, Kind::Error, Severity::Error, lossy(trim(t)), seq, ts);
-                r.tb_merge = true;
-                self.open(r);
-                return;
-            }
+        if b0.is_ascii_uppercase() && self.start_error_word(t, seq, ts) {
+            return;
         }
         if (t.ends_with(b"Error") || t.ends_with(b"Exception") || t.ends_with(b"]"))
             && let Some(name_end) = exc_line(t)
