@@ -403,6 +403,19 @@ function render(items: Item[]): string {
 document.getElementById("app")!.textContent = render([{ name: "a" }]);
 "#;
 
+/// The page of the Vite tests (`<title>` = `title`) loading `src/main.ts`
+/// ([`MAIN_TS`]), written into `root`, with the page passed through
+/// `page` first (the brum-less test injects the script itself).
+pub fn write_vite_app(root: &std::path::Path, title: &str, page: impl Fn(&str) -> Vec<u8>) {
+    let html = format!(
+        "<!doctype html>\n<html><head><title>{title}</title></head>\n<body><div id=\"app\"></div>\
+         <script type=\"module\" src=\"/src/main.ts\"></script></body></html>\n"
+    );
+    std::fs::write(root.join("index.html"), page(&html)).expect("write page");
+    std::fs::create_dir_all(root.join("src")).expect("mkdir src");
+    std::fs::write(root.join("src/main.ts"), MAIN_TS).expect("write main.ts");
+}
+
 #[test]
 fn a_throw_in_typescript_served_by_vite_maps_to_its_source_line() {
     let Some(chromium) = require_chromium() else { return };
@@ -410,10 +423,7 @@ fn a_throw_in_typescript_served_by_vite_maps_to_its_source_line() {
     let recorder = StaticServer::start(recorder_dir.path());
     let dir = tempfile::Builder::new().prefix("brum-vite-").tempdir().expect("tempdir");
     let root = dir.path();
-    let page = "<!doctype html>\n<html><head><title>Vite demo</title></head>\n<body><div id=\"app\"></div><script type=\"module\" src=\"/src/main.ts\"></script></body></html>\n";
-    std::fs::write(root.join("index.html"), inject::inject_whole(page.as_bytes())).expect("write page");
-    std::fs::create_dir_all(root.join("src")).expect("mkdir src");
-    std::fs::write(root.join("src/main.ts"), MAIN_TS).expect("write main.ts");
+    write_vite_app(root, "Vite demo", |page| inject::inject_whole(page.as_bytes()));
     std::fs::create_dir_all(root.join("public/__brum__")).expect("mkdir public");
     std::fs::write(root.join("public/__brum__/t.js"), telemetry::script()).expect("write t.js");
     // Vite stands in for brum's proxy: it forwards the beacons to the recorder

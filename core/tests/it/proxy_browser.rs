@@ -8,7 +8,7 @@
 
 use serde_json::json;
 
-use super::browser::{Browser, MAIN_TS, require_chromium, vite_bin};
+use super::browser::{Browser, require_chromium, vite_bin, write_vite_app};
 use super::proxy::{NODE_WEB, Session, get};
 
 const PAGE: &str = "<!doctype html><html><head><title>Demo</title></head>\n\
@@ -90,11 +90,7 @@ fn a_throw_in_typescript_served_by_vite_through_brum_is_placed_in_its_source() {
         vite.display()
     );
     let mut s = Session::start(&toml, &[]);
-    let page = "<!doctype html>\n<html><head><title>Vite demo</title></head>\n<body><div id=\"app\"></div>\
-                <script type=\"module\" src=\"/src/main.ts\"></script></body></html>\n";
-    s.p.write("index.html", page);
-    std::fs::create_dir_all(s.p.path().join("src")).expect("mkdir src");
-    s.p.write("src/main.ts", MAIN_TS);
+    write_vite_app(s.p.path(), "Vite demo", |page| page.as_bytes().to_vec());
     let (proxy, _) = s.proxy();
     let _browser = Browser::open(&chromium, &format!("http://{proxy}/"));
     let thrown = s.wait("the throw", |e| e["type"] == "browser.error" && e["kind"] == "exception");

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use super::browser::{Browser, MAIN_TS, require_chromium, vite_bin};
+use super::browser::{Browser, MAIN_TS, require_chromium, vite_bin, write_vite_app};
 use super::lifecycle::ensure_tools;
 use super::proxy::{NODE_WEB, Session, connect, get, read_response};
 
@@ -240,11 +240,7 @@ fn a_throw_in_a_vite_production_bundle_is_placed_through_its_map() {
          --port {port} --strictPort\"\nenv = {{ NO_COLOR = \"1\" }}\n[proxy]\nport = 0\n"
     );
     let mut s = Session::start(&toml, &[]);
-    let page = "<!doctype html>\n<html><head><title>Vite build</title></head>\n<body><div id=\"app\"></div>\
-                <script type=\"module\" src=\"/src/main.ts\"></script></body></html>\n";
-    s.p.write("index.html", page);
-    std::fs::create_dir_all(s.p.path().join("src")).expect("mkdir src");
-    s.p.write("src/main.ts", MAIN_TS);
+    write_vite_app(s.p.path(), "Vite build", |page| page.as_bytes().to_vec());
     let (proxy, _) = s.proxy();
     let _browser = Browser::open(&chromium, &format!("http://{proxy}/"));
     let thrown = s.wait("the throw", |e| e["type"] == "browser.error" && e["kind"] == "exception");
