@@ -327,24 +327,7 @@ mod tests {
     #[test]
     fn decoded_events_render_like_the_originals() {
         let fields = vec![("status".to_string(), "failure".to_string()), ("report".to_string(), "full".to_string())];
-        let build = FindingView {
-            kind: "build",
-            custom_kind: None,
-            severity: "error",
-            message: "Found 2 errors.",
-            first_seq: 3,
-            last_seq: 4,
-            file: None,
-            line: None,
-            column: None,
-            code: None,
-            url: None,
-            language: None,
-            fields: &fields,
-            fingerprint: 0,
-            count: 1,
-            id: 0,
-        };
+        let build = FindingView::new("build", "error", "Found 2 errors.", (3, 4), &fields);
         let err = FindingView {
             kind: "error",
             severity: "error",

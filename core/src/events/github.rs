@@ -190,22 +190,9 @@ mod tests {
     #[test]
     fn a_custom_finding_is_annotated_by_its_severity() {
         let f = |severity| FindingView {
-            kind: "custom",
             custom_kind: Some("slow-request"),
-            severity,
-            message: "GET /api took 2300 ms",
-            first_seq: 1,
-            last_seq: 1,
-            file: None,
-            line: None,
-            column: None,
-            code: None,
-            url: None,
-            language: None,
-            fields: &[],
-            fingerprint: 0,
-            count: 1,
             id: 1,
+            ..FindingView::new("custom", severity, "GET /api took 2300 ms", (1, 1), &[])
         };
         let style = HumanStyle { color: false, width: 3 };
         let web = ProcRef { name: "web", index: 0 };
