@@ -137,9 +137,8 @@ struct Client {
     next: Option<Result<Request, control::RequestError>>,
     /// A `logs` search under way (answered when it is done).
     search: Option<search::Search>,
-    /// A tail's place in the history: the position (events pushed before
-    /// it) of the next event to look at.
-    cursor: u64,
+    /// A tail's place in the history: the next event to look at.
+    cursor: crate::output::Cursor,
     /// A tail without follow ends at this position.
     until: Option<u64>,
 }
@@ -182,9 +181,6 @@ pub struct ControlServer {
     listener: UnixListener,
     pub path: PathBuf,
     clients: Vec<Option<Client>>,
-    /// The history's count of events too big for it when tail clients
-    /// were last served (they are missed by every tail).
-    pumped: u64,
     /// The latest `url.detected` events, oldest overwritten.
     urls: ringbuf::HeapRb<Vec<u8>>,
     started: Instant,
@@ -199,7 +195,6 @@ impl ControlServer {
             listener,
             path,
             clients: Vec::new(),
-            pumped: 0,
             urls: ringbuf::HeapRb::new(MAX_FINDINGS),
             started: Instant::now(),
             turn: 0,
@@ -268,7 +263,7 @@ impl Reactor {
                 read_paused: false,
                 next: None,
                 search: None,
-                cursor: 0,
+                cursor: Default::default(),
                 until: None,
             });
             self.arm_client_sweep();
@@ -455,15 +450,15 @@ impl Reactor {
     fn client_write(&mut self, slot: usize) {
         let Some(ctl) = self.control.as_mut() else { return };
         let Some(c) = ctl.clients.get_mut(slot).and_then(Option::as_mut) else { return };
-        let ring = self.em.output().history().map(|h| &h.ring);
+        let history = self.em.output().history_view();
         let mut broken = false;
         loop {
             if c.sent == c.outbox.len() {
                 c.outbox.clear();
                 c.sent = 0;
                 // a tail takes its next events from the history as it reads
-                match ring {
-                    Some(ring) if c.tail.is_some() => fill_tail(c, ring),
+                match &history {
+                    Some(h) if c.tail.is_some() => fill_tail(c, h),
                     _ => {}
                 }
                 if c.outbox.is_empty() {
@@ -542,7 +537,7 @@ impl Reactor {
                 .iter()
                 .enumerate()
                 .filter_map(|(slot, c)| c.as_ref().map(|c| (slot, c)))
-                .filter(|(_, c)| c.unsent() > 0 || (c.tail.is_some() && c.cursor < self.history_end()))
+                .filter(|(_, c)| c.unsent() > 0 || (c.tail.is_some() && c.cursor.index < self.history_end()))
                 .map(|(slot, c)| (slot, c.stream.as_raw_fd()))
                 .collect();
             if waiting.is_empty() {

@@ -7,6 +7,7 @@ use serde_json::json;
 use super::super::Reactor;
 use super::*;
 use crate::control::{self, Tail};
+use crate::output::HistoryView;
 use ringbuf::traits::RingBuffer;
 
 /// Bytes of events queued for one tail client at a time; the rest waits in
@@ -16,18 +17,14 @@ pub(super) const TAIL_WINDOW: usize = 128 << 10;
 /// Queues the tail's next events from the shared history, up to
 /// [`TAIL_WINDOW`] unsent; a tail without follow ends when its history is
 /// out.
-pub(super) fn fill_tail(c: &mut Client, ring: &crate::store::Ring) {
-    let Some(t) = c.tail.as_ref() else { return };
-    let pushed = ring.stats().pushed_lines;
-    let base = pushed - ring.len() as u64;
-    if c.cursor < base {
-        // pushed out of the history before this client took them
-        c.missed += base - c.cursor;
-        c.missed_last_seq = c.missed_last_seq.max(ring.first_seq().unwrap_or(0).saturating_sub(1));
-        c.cursor = base;
+pub(super) fn fill_tail(c: &mut Client, history: &HistoryView<'_>) {
+    if c.tail.is_none() {
+        return;
     }
-    let end = c.until.map_or(pushed, |u| u.min(pushed));
-    if c.cursor < end && c.unsent() < TAIL_WINDOW {
+    catch_up(c, history);
+    let Some(t) = c.tail.as_ref() else { return };
+    let end = c.until.map_or(history.end().index, |u| u.min(history.end().index));
+    if c.cursor.index < end && c.unsent() < TAIL_WINDOW {
         if c.unsent() == 0 {
             c.last_progress = Instant::now();
         }
@@ -38,10 +35,15 @@ pub(super) fn fill_tail(c: &mut Client, ring: &crate::store::Ring) {
             c.sent = 0;
         }
         let since = t.since.unwrap_or(0);
-        let (from, to) = ((c.cursor - base) as usize, (end - base) as usize);
         let Client { outbox, cursor, .. } = c;
-        ring.for_each_range(from, to, |rec, line| {
-            if rec.seq > since && control::event_meta(line).is_some_and(|m| t.wants(&m)) {
+        *cursor = history.scan(*cursor, |at, line| {
+            if at.index >= end {
+                return false;
+            }
+            if let Some(m) = control::event_meta(line)
+                && m.seq > since
+                && t.wants(&m)
+            {
                 if !outbox.is_empty() && outbox.len() + line.len() > TAIL_WINDOW {
                     return false; // next time
                 }
@@ -50,13 +52,23 @@ pub(super) fn fill_tail(c: &mut Client, ring: &crate::store::Ring) {
                 }
                 outbox.extend_from_slice(line);
             }
-            *cursor += 1;
             true
         });
     }
-    if c.until.is_some_and(|u| c.cursor >= u) {
+    if c.until.is_some_and(|u| c.cursor.index >= u) {
         c.tail = None;
         c.close_after_flush = true;
+    }
+}
+
+/// A tail whose place was pushed out of the history before it took those
+/// events counts them as missed and goes on from the oldest held.
+fn catch_up(c: &mut Client, history: &HistoryView<'_>) {
+    let first = history.first();
+    if c.cursor.index < first.index {
+        c.missed += first.index - c.cursor.index;
+        c.missed_last_seq = c.missed_last_seq.max(history.first_seq().unwrap_or(0).saturating_sub(1));
+        c.cursor = first;
     }
 }
 
@@ -81,16 +93,15 @@ impl Reactor {
 
     /// The history's position after its newest event.
     pub(super) fn history_end(&self) -> u64 {
-        self.em.output().history().map_or(0, |h| h.ring.stats().pushed_lines)
+        self.em.output().history_view().map_or(0, |h| h.end().index)
     }
 
     pub(super) fn start_tail(&mut self, slot: usize, id: &Value, t: Tail) {
         self.pump_control();
         let seq = self.em.seq();
         let Some(ctl) = self.control.as_mut() else { return };
-        let Some(history) = self.em.output().history() else { return };
-        let ring = &history.ring;
-        let first = ring.first_seq();
+        let Some(history) = self.em.output().history_view() else { return };
+        let first = history.first_seq();
         let missed = match (t.since, first) {
             (Some(s), Some(f)) if f > s + 1 => f - s - 1,
             _ => 0,
@@ -99,40 +110,34 @@ impl Reactor {
             id,
             json!({ "tail": true, "seq": seq, "history_from": first, "missed": missed, "follow": t.follow }),
         );
-        let pushed = ring.stats().pushed_lines;
-        let base = pushed - ring.len() as u64;
+        let end = history.end();
         // where in the history this tail begins: the history is replayed
-        // from the shared ring by position, never copied per client
-        let mut start = pushed;
+        // from the shared blocks by position, never copied per client
+        let mut start = end;
         if t.since.is_some() || t.last.is_some() {
             let since = t.since.unwrap_or(0);
-            let wanted = |rec: &crate::store::Record, bytes: &[u8]| {
-                rec.seq > since && control::event_meta(bytes).is_some_and(|m| t.wants(&m))
-            };
+            let wanted = |bytes: &[u8]| control::event_meta(bytes).is_some_and(|m| m.seq > since && t.wants(&m));
             let mut count = 0usize;
-            ring.for_each(|rec, bytes| {
-                count += wanted(rec, bytes) as usize;
+            history.scan(history.first(), |_, bytes| {
+                count += wanted(bytes) as usize;
                 true
             });
             let skip = t.last.map_or(0, |n| count.saturating_sub(n));
-            let (mut k, mut pos) = (0usize, base);
-            start = pushed;
-            ring.for_each(|rec, bytes| {
-                if wanted(rec, bytes) {
+            let mut k = 0usize;
+            start = history.scan(history.first(), |_, bytes| {
+                if wanted(bytes) {
                     if k == skip {
-                        start = pos;
                         return false;
                     }
                     k += 1;
                 }
-                pos += 1;
                 true
             });
         }
         let Some(c) = ctl.clients.get_mut(slot).and_then(Option::as_mut) else { return };
         c.outbox.extend_from_slice(&ack);
         c.cursor = start;
-        c.until = (!t.follow).then_some(pushed);
+        c.until = (!t.follow).then_some(end.index);
         c.tail = Some(t);
         self.pump_control();
     }
@@ -143,46 +148,26 @@ impl Reactor {
     /// findings: the history already holds every event.
     pub(in crate::reactor) fn pump_control(&mut self) {
         let Some(ctl) = self.control.as_mut() else { return };
-        let Some(history) = self.em.output_mut().history_mut() else { return };
-        let ControlServer { clients, urls, pumped, .. } = ctl;
-        for line in history.found.drain(..) {
+        let Some(h) = self.em.output_mut().history_mut() else { return };
+        for line in h.found.drain(..) {
             if control::event_meta(&line).is_some_and(|m| m.ty == "url.detected") {
                 // the oldest goes when it is full
-                urls.push_overwrite(line);
+                ctl.urls.push_overwrite(line);
             }
         }
-        let ring = &history.ring;
-        let pushed = ring.stats().pushed_lines;
-        let base = pushed - ring.len() as u64;
-        // events too big for the history never reach a tail
-        let too_big = history.too_big - *pumped;
-        *pumped = history.too_big;
+        let Some(history) = self.em.output().history_view() else { return };
         let mut slow = Vec::new();
-        for (slot, c) in clients.iter_mut().enumerate() {
+        for (slot, c) in ctl.clients.iter_mut().enumerate() {
             let Some(c) = c.as_mut() else { continue };
             if c.tail.is_none() {
                 continue;
             }
-            if too_big > 0 {
-                c.missed += too_big;
-                c.missed_last_seq = c.missed_last_seq.max(ring.last_seq().unwrap_or(0));
-            }
-            if c.cursor < base {
-                // pushed out of the history before this client took them
-                c.missed += base - c.cursor;
-                c.missed_last_seq = c.missed_last_seq.max(ring.first_seq().unwrap_or(0).saturating_sub(1));
-                c.cursor = base;
-            }
+            catch_up(c, &history);
             if c.unsent() > 0 && c.last_progress.elapsed() >= STUCK_AFTER {
                 slow.push((slot, c.unsent()));
                 continue;
             }
-            fill_tail(c, ring);
-            if c.until.is_some_and(|u| c.cursor >= u) {
-                // the history asked for is out: a tail without follow ends
-                c.tail = None;
-                c.close_after_flush = true;
-            }
+            fill_tail(c, &history);
         }
         for (slot, queued) in slow {
             self.drop_client(slot, Some(queued));

@@ -18,7 +18,9 @@ use rustix::fs::OFlags;
 
 use crate::events::human::HumanStyle;
 use crate::events::{Event, Timestamps, github, human, json};
-use crate::store::{RECORD_COST, Ring, Stream};
+pub use history::{Cursor, History, HistoryView};
+
+mod history;
 
 /// How events are written.
 #[derive(Debug, Clone, Copy)]
@@ -91,24 +93,6 @@ struct Rotation {
     path: std::path::PathBuf,
     written: u64,
     max: u64,
-}
-
-/// The most recent events as NDJSON, one ring record per event (its seq,
-/// time and JSON line with the newline), in the order they were published:
-/// what the control socket replays to `tail` clients and streams to them
-/// live. Filled by [`Output::emit`] with one copy, straight from the encoded
-/// output when that is JSON.
-#[derive(Debug)]
-pub struct History {
-    pub ring: Ring,
-    scratch: Vec<u8>,
-    ts: Timestamps,
-    /// `error.detected` / `url.detected` events since the control server
-    /// last took them (kept apart: a busy turn may push them out of the
-    /// ring before it looks).
-    pub found: Vec<Vec<u8>>,
-    /// Events too big for the ring, left out (counted as missed by tails).
-    pub too_big: u64,
 }
 
 impl Output {
@@ -205,28 +189,47 @@ impl Output {
             }
         }
         // the control socket's copy goes on even when stdout is gone
-        if let Some(History { ring, scratch, ts, found, too_big }) = self.history.as_mut() {
-            let json: &[u8] = match self.format {
-                Format::Json if !self.closed => &self.buf[start..],
-                _ => {
-                    scratch.clear();
-                    json::encode(scratch, ts, seq, ts_ms, ev);
-                    scratch
-                }
-            };
-            // an event bigger than the whole history (a line near a 16 MiB
-            // max_line_bytes) would be stored cut: it is left out instead
-            if json.len() + RECORD_COST <= ring.budget() {
-                ring.push(seq, ts_ms, Stream::Stdout, false, json);
+        if let Some(h) = self.history.as_mut() {
+            if matches!(self.format, Format::Json) && !self.closed {
+                h.record(&self.buf[start..], ev);
             } else {
-                *too_big += 1;
-            }
-            if let Event::Finding { finding, .. } = ev
-                && matches!(finding.event_type(), "error.detected" | "url.detected")
-            {
-                found.push(json.to_vec());
+                h.encode(seq, ts_ms, ev);
             }
         }
+    }
+
+    /// Whether the history's live block is this output's buffer.
+    fn shares_history(&self) -> bool {
+        matches!(self.format, Format::Json) && !self.closed && self.history.is_some()
+    }
+
+    /// The buffer has been written up to `pos`. With the history sharing
+    /// it, its written whole events are handed over as a sealed block once
+    /// they are [`history::SEAL_BYTES`] (and kept until then); else they go.
+    fn written(&mut self) {
+        if !self.shares_history() {
+            if self.pos == self.buf.len() {
+                self.buf.clear();
+                self.pos = 0;
+            } else if self.pos > self.buf.len() / 2 {
+                self.buf.drain(..self.pos);
+                self.pos = 0;
+            }
+            return;
+        }
+        if self.pos < history::SEAL_BYTES {
+            return;
+        }
+        // whole events only: a partly written one stays live
+        let Some(cut) = memchr::memrchr(b'\n', &self.buf[..self.pos]).map(|i| i + 1) else { return };
+        let Some(h) = self.history.as_mut() else { return };
+        let mut fresh = h.take_spare(self.buf.capacity());
+        fresh.extend_from_slice(&self.buf[cut..]);
+        let moved = memchr::memchr_iter(b'\n', &self.buf[cut..]).count() as u64;
+        self.buf.truncate(cut);
+        let full = std::mem::replace(&mut self.buf, fresh);
+        h.seal(full, h.live_events() - moved);
+        self.pos -= cut;
     }
 
     /// Which processes' lines reach readable output byte for byte.
@@ -250,17 +253,21 @@ impl Output {
     /// Starts keeping the most recent events, `bytes` of them, as NDJSON
     /// in a [`History`].
     pub fn enable_history(&mut self, bytes: usize) {
-        self.history.get_or_insert_with(|| History {
-            ring: Ring::new(bytes),
-            scratch: Vec::new(),
-            ts: Timestamps::new(),
-            found: Vec::new(),
-            too_big: 0,
-        });
+        if self.history.is_none() {
+            // events already buffered (and written) are the first it holds
+            let events = if matches!(self.format, Format::Json) && !self.closed {
+                memchr::memchr_iter(b'\n', &self.buf).count() as u64
+            } else {
+                0
+            };
+            self.history = Some(History::new(bytes, events));
+        }
     }
 
-    pub fn history(&self) -> Option<&History> {
-        self.history.as_ref()
+    /// The events the history holds.
+    pub fn history_view(&self) -> Option<HistoryView<'_>> {
+        let shared = self.shares_history().then_some(&self.buf[..]);
+        Some(self.history.as_ref()?.view(shared))
     }
 
     pub fn history_mut(&mut self) -> Option<&mut History> {
@@ -322,8 +329,8 @@ impl Output {
             return Flush::Closed;
         }
         let Some(fd) = self.target.fd() else {
-            self.buf.clear();
-            self.pos = 0;
+            self.pos = self.buf.len();
+            self.written();
             return Flush::Drained;
         };
         while self.pos < self.buf.len() {
@@ -340,10 +347,7 @@ impl Output {
             match err.kind() {
                 io::ErrorKind::Interrupted => continue,
                 io::ErrorKind::WouldBlock => {
-                    if self.pos > self.buf.len() / 2 {
-                        self.buf.drain(..self.pos);
-                        self.pos = 0;
-                    }
+                    self.written();
                     return Flush::Pending;
                 }
                 _ => {
@@ -352,17 +356,28 @@ impl Output {
                     if err.kind() != io::ErrorKind::BrokenPipe {
                         self.error = Some(err);
                     }
-                    self.closed = true;
-                    self.buf.clear();
-                    self.pos = 0;
+                    self.close();
                     return Flush::Closed;
                 }
             }
         }
-        self.buf.clear();
-        self.pos = 0;
+        self.written();
         self.maybe_rotate();
         Flush::Drained
+    }
+
+    /// Nothing more is written; the history keeps every event published,
+    /// written or not, and encodes its own from now on.
+    fn close(&mut self) {
+        if self.shares_history()
+            && let Some(h) = self.history.as_mut()
+        {
+            let events = h.live_events();
+            h.seal(std::mem::take(&mut self.buf), events);
+        }
+        self.closed = true;
+        self.buf.clear();
+        self.pos = 0;
     }
 
     /// Writes everything left, waiting for the reader if it must (at exit).
@@ -396,10 +411,10 @@ impl Output {
         &self.buf[self.pos..]
     }
 
-    /// Drops the buffered bytes (in-process benches).
+    /// Drops the buffered bytes as if written (in-process benches).
     pub fn clear(&mut self) {
-        self.buf.clear();
-        self.pos = 0;
+        self.pos = self.buf.len();
+        self.written();
     }
 }
 
@@ -413,6 +428,7 @@ impl Drop for Output {
 mod tests {
     use super::*;
     use crate::events::{FindingView, ProcRef};
+    use crate::store::Stream;
 
     fn line(out: &mut Output, seq: u64, text: &[u8]) {
         let p = ProcRef { name: "web", index: 0 };
@@ -427,10 +443,21 @@ mod tests {
         out.emit(seq, 0, &ev);
     }
 
+    fn history_seqs(out: &Output) -> Vec<u64> {
+        let v = out.history_view().expect("enabled");
+        let mut seqs = Vec::new();
+        v.scan(v.first(), |_, line| {
+            let ev: serde_json::Value = serde_json::from_slice(line).expect("JSON");
+            seqs.push(ev["seq"].as_u64().expect("seq"));
+            true
+        });
+        seqs
+    }
+
     #[test]
-    fn the_history_keeps_findings_apart_and_counts_what_it_cannot_hold() {
+    fn the_history_keeps_findings_apart_and_the_newest_events_in_json() {
         let mut out = Output::discard(Format::Human(human::HumanStyle { color: false, width: 4 }), 1 << 20);
-        out.enable_history(8 << 10);
+        out.enable_history(history::SEAL_BYTES * 4);
         let fields = Vec::new();
         let finding = FindingView { fingerprint: 7, ..FindingView::new("error", "error", "boom", (1, 1), &fields) };
         line(&mut out, 1, b"boom");
@@ -439,26 +466,54 @@ mod tests {
             0,
             &Event::Finding { process: ProcRef { name: "web", index: 0 }, plugin: "errors", finding: &finding },
         );
-        // a burst that pushes the finding out of the (small) ring ...
-        for seq in 3..2000 {
-            line(&mut out, seq, b"x");
+        // a burst that pushes the finding out of the (small) history ...
+        for seq in 3..5000 {
+            line(&mut out, seq, &[b'x'; 200]);
         }
-        // ... and an event bigger than the whole ring
-        line(&mut out, 2000, &[b'y'; 10 << 10]);
-        let h = out.history().expect("enabled");
-        assert!(h.ring.first_seq().is_some_and(|s| s > 2), "the finding left the ring");
+        // ... and an event bigger than the whole history
+        line(&mut out, 5000, &[b'y'; 300 << 10]);
+        let seqs = history_seqs(&out);
+        assert!(seqs[0] > 2, "the finding left the history");
+        assert_eq!(seqs.windows(2).filter(|w| w[1] != w[0] + 1).count(), 0, "no gaps: {seqs:?}");
+        assert_eq!(seqs.last(), Some(&5000), "the newest event is held, however big");
+        let h = out.history_mut().expect("enabled");
         assert_eq!(h.found.len(), 1, "but is kept for `brum errors`");
         let v: serde_json::Value = serde_json::from_slice(&h.found[0]).expect("JSON");
         assert_eq!((v["type"].as_str(), v["seq"].as_u64()), (Some("error.detected"), Some(2)));
-        assert_eq!(h.too_big, 1);
-        assert_eq!(h.ring.last_seq(), Some(1999));
-        // human output, JSON history
-        let mut json = Vec::new();
-        h.ring.for_each_last(1, |_, b| {
-            json.extend_from_slice(b);
-            true
-        });
-        let v: serde_json::Value = serde_json::from_slice(&json).expect("JSON");
-        assert_eq!(v["text"], "x");
+    }
+
+    #[test]
+    fn json_output_hands_its_written_buffer_to_the_history_whole() {
+        let mut out = Output::discard(Format::Json, 1 << 20);
+        line(&mut out, 1, b"before the history");
+        out.enable_history(history::SEAL_BYTES * 4);
+        for seq in 2..=3000 {
+            line(&mut out, seq, &[b'x'; 100]);
+            if seq % 100 == 0 {
+                assert_eq!(out.flush(), Flush::Drained);
+                assert!(out.buffer().is_empty(), "written");
+            }
+        }
+        let seqs = history_seqs(&out);
+        let v = out.history_view().expect("enabled");
+        assert!(v.first().index > 0, "old blocks evicted");
+        assert_eq!(v.end().index, 3000);
+        assert_eq!(seqs, (v.first().index + 1..=3000).collect::<Vec<_>>());
+        // the output's bytes are exactly the history's: nothing encoded twice
+        assert_eq!(v.last_seq(), Some(3000));
+    }
+
+    #[test]
+    fn a_closed_output_leaves_every_published_event_in_the_history() {
+        let (r, w) = std::io::pipe().expect("pipe");
+        let mut out = Output::to_fd(OwnedFd::from(w), Format::Json, 1 << 20);
+        out.enable_history(1 << 20);
+        line(&mut out, 1, b"written");
+        assert_eq!(out.flush(), Flush::Drained);
+        line(&mut out, 2, b"never written");
+        drop(r);
+        assert_eq!(out.flush(), Flush::Closed);
+        line(&mut out, 3, b"after");
+        assert_eq!(history_seqs(&out), [1, 2, 3]);
     }
 }
