@@ -6,11 +6,13 @@ use super::{Event, FindingView, ProcRef, Timestamps};
 
 /// Appends one event as a JSON object and a newline to `out`.
 pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: &Event<'_>) {
-    // grow once up front: a log.line without escapes then needs no more
-    let content = if let Event::LogLine { process, line, .. } = ev { process.name.len() + line.len() } else { 0 };
-    out.reserve(256 + content);
+    if let Event::LogLine { process, stream, line, truncated, boost, tag } = *ev {
+        encode_line(out, ts, seq, ts_ms, process, stream, line, [truncated, boost], tag);
+        return;
+    }
+    out.reserve(256);
     out.extend_from_slice(b"{\"seq\":");
-    push_u64(out, seq);
+    ts.write_seq(out, seq);
     out.extend_from_slice(b",\"ts\":\"");
     ts.write(out, ts_ms);
     out.extend_from_slice(b"\",\"type\":\"");
@@ -27,24 +29,6 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
         return;
     }
     match *ev {
-        Event::LogLine { process, stream, line, truncated, boost, tag } => {
-            proc_key(out, process);
-            key(out, "stream");
-            out.push(b'"');
-            out.extend_from_slice(stream.as_str().as_bytes());
-            out.push(b'"');
-            push_line_content(out, line);
-            if truncated {
-                out.extend_from_slice(b",\"truncated\":true");
-            }
-            if boost {
-                out.extend_from_slice(b",\"boost\":true");
-            }
-            if let Some(t) = tag {
-                key(out, "tag");
-                push_str(out, t);
-            }
-        }
         Event::Finding { process, plugin, finding: f } => {
             proc_key(out, process);
             key(out, "plugin");
@@ -70,6 +54,46 @@ pub fn encode(out: &mut Vec<u8>, ts: &mut Timestamps, seq: u64, ts_ms: i64, ev: 
             opt_str(out, "error", error);
         }
         _ => {}
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+/// A `log.line`, the event of almost every line a child prints: its
+/// constant parts go in whole, the buffer grows once.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn encode_line(
+    out: &mut Vec<u8>,
+    ts: &mut Timestamps,
+    seq: u64,
+    ts_ms: i64,
+    process: ProcRef<'_>,
+    stream: crate::store::Stream,
+    line: &[u8],
+    [truncated, boost]: [bool; 2],
+    tag: Option<&str>,
+) {
+    out.reserve(192 + process.name.len() + line.len());
+    out.extend_from_slice(b"{\"seq\":");
+    ts.write_seq(out, seq);
+    out.extend_from_slice(b",\"ts\":\"");
+    ts.write(out, ts_ms);
+    out.extend_from_slice(b"\",\"type\":\"log.line\",\"process\":");
+    push_str(out, process.name);
+    out.extend_from_slice(match stream {
+        crate::store::Stream::Stdout => b",\"stream\":\"stdout\"",
+        crate::store::Stream::Stderr => b",\"stream\":\"stderr\"",
+    });
+    push_line_content(out, line);
+    if truncated {
+        out.extend_from_slice(b",\"truncated\":true");
+    }
+    if boost {
+        out.extend_from_slice(b",\"boost\":true");
+    }
+    if let Some(t) = tag {
+        key(out, "tag");
+        push_str(out, t);
     }
     out.extend_from_slice(b"}\n");
 }
@@ -201,7 +225,19 @@ fn proc_key(out: &mut Vec<u8>, p: ProcRef<'_>) {
 
 /// Appends a decimal unsigned integer.
 #[inline]
-pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+pub fn push_u64(out: &mut Vec<u8>, v: u64) {
+    let (buf, n) = decimal(v);
+    // the fixed-size buffer is appended whole and then cut back: a copy of
+    // a constant size is a couple of moves, a copy of a variable one a call
+    // into memcpy (per event)
+    let len = out.len();
+    out.extend_from_slice(&buf);
+    out.truncate(len + n);
+}
+
+/// The decimal digits of `v` at the front of a buffer, and their count.
+#[inline]
+pub(super) fn decimal(mut v: u64) -> ([u8; 20], usize) {
     // two digits per division, from a table of "00".."99"
     static PAIRS: [u8; 200] = {
         let mut t = [0u8; 200];
@@ -213,9 +249,6 @@ pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
         }
         t
     };
-    // the digits go to the front of a fixed-size buffer that is appended
-    // whole and then cut back: a copy of a constant size is a couple of
-    // moves, a copy of a variable one a call into memcpy (per event)
     let n = v.checked_ilog10().map_or(1, |l| l as usize + 1);
     let mut buf = [0u8; 20];
     let mut i = n;
@@ -232,9 +265,7 @@ pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
         i -= 1;
         buf[i] = b'0' + v as u8;
     }
-    let len = out.len();
-    out.extend_from_slice(&buf);
-    out.truncate(len + n);
+    (buf, n)
 }
 
 /// Appends microseconds as milliseconds with three decimals (`0.412`).
@@ -311,6 +342,64 @@ fn push_escaped(out: &mut Vec<u8>, mut bytes: &[u8]) {
 /// (bytes that go into a JSON string as they are, whatever the rest is).
 #[inline]
 fn plain_prefix(bytes: &[u8]) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        plain_prefix_sse2(bytes)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        plain_prefix_swar(bytes)
+    }
+}
+
+/// [`plain_prefix`] 16 bytes at a time: one signed compare finds control
+/// bytes and non-ASCII together (bytes from 0x80 are negative), two more
+/// the quote and the backslash; the last partial block is the final 16
+/// bytes, overlapping.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn plain_prefix_sse2(bytes: &[u8]) -> usize {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    let special = |at: usize| -> u32 {
+        debug_assert!(at + 16 <= bytes.len());
+        // SAFETY: SSE2 is part of every x86_64 CPU; the unaligned load
+        // reads bytes[at..at + 16], inside the slice (callers check).
+        unsafe {
+            let x = _mm_loadu_si128(bytes.as_ptr().add(at).cast::<__m128i>());
+            let low = _mm_cmplt_epi8(x, _mm_set1_epi8(0x20));
+            let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
+            _mm_movemask_epi8(_mm_or_si128(low, _mm_or_si128(quote, backslash))) as u32
+        }
+    };
+    let len = bytes.len();
+    if len < 16 {
+        return bytes.iter().position(|&b| !PLAIN[b as usize]).unwrap_or(len);
+    }
+    let mut i = 0;
+    while i + 16 <= len {
+        let m = special(i);
+        if m != 0 {
+            return i + m.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
+    if i < len {
+        // the last 16 bytes; the ones before `i` were passed already
+        let m = special(len - 16) >> (i - (len - 16));
+        if m != 0 {
+            return i + m.trailing_zeros() as usize;
+        }
+    }
+    len
+}
+
+/// [`plain_prefix`] 8 bytes at a time in a `u64` (SWAR), where there is no
+/// SSE2 (and as the reference the tests compare with).
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn plain_prefix_swar(bytes: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // SWAR: a byte of `x` is zero / below n exactly when these set its high bit

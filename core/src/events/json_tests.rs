@@ -488,3 +488,23 @@ fn base64_matches_rfc4648_vectors() {
         assert_eq!(out, want.as_bytes());
     }
 }
+
+#[test]
+fn the_plain_prefix_stops_at_the_first_byte_that_needs_care_at_every_length_and_place() {
+    let naive = |b: &[u8]| b.iter().position(|&c| c < 0x20 || c >= 0x80 || c == b'"' || c == b'\\').unwrap_or(b.len());
+    for len in 0..80 {
+        let clean = vec![b'a'; len];
+        assert_eq!(super::plain_prefix(&clean), len);
+        assert_eq!(super::plain_prefix_swar(&clean), len);
+        for at in 0..len {
+            for special in [0u8, b'\n', 0x1f, b'"', b'\\', 0x7f, 0x80, 0xc3, 0xff] {
+                let mut b = clean.clone();
+                b[at] = special;
+                // 0x7f (DEL) is printable for JSON: passes
+                let want = naive(&b);
+                assert_eq!(super::plain_prefix(&b), want, "len {len} at {at} byte {special:#x}");
+                assert_eq!(super::plain_prefix_swar(&b), want, "len {len} at {at} byte {special:#x}");
+            }
+        }
+    }
+}

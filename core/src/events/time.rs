@@ -1,5 +1,7 @@
-//! RFC 3339 timestamps (UTC, milliseconds) without allocation: the date and
-//! time up to the second are cached, so formatting a line's time is a copy.
+//! An event's stamps without allocation: its RFC 3339 time (UTC,
+//! milliseconds), the date and time up to the second cached so formatting a
+//! line's time is a copy, and its seq, counted up in decimal from the last
+//! one (seqs come one after another) instead of divided out.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -11,12 +13,17 @@ pub fn now_ms() -> i64 {
     }
 }
 
-/// Formats `YYYY-MM-DDTHH:MM:SS.mmmZ`, caching the part up to the second.
+/// Formats `YYYY-MM-DDTHH:MM:SS.mmmZ`, caching the part up to the second,
+/// and seqs, keeping the last one's digits.
 #[derive(Debug, Default)]
 pub struct Timestamps {
     sec: i64,
     prefix: [u8; 20],
     valid: bool,
+    /// The last seq written and its digits (`digits_len` 0: none yet).
+    seq: u64,
+    digits: [u8; 20],
+    digits_len: usize,
 }
 
 impl Timestamps {
@@ -40,6 +47,35 @@ impl Timestamps {
             b'0' + (milli % 10) as u8,
             b'Z',
         ]);
+    }
+
+    /// Appends `seq` in decimal: the last seq's digits plus one when it
+    /// follows it (almost always), else formatted afresh.
+    #[inline]
+    pub fn write_seq(&mut self, out: &mut Vec<u8>, seq: u64) {
+        if self.digits_len > 0 && self.seq.checked_add(1) == Some(seq) && self.count_up() {
+            // done in place
+        } else {
+            (self.digits, self.digits_len) = super::json::decimal(seq);
+        }
+        self.seq = seq;
+        // appended whole and cut back, as in `json::push_u64`
+        let len = out.len();
+        out.extend_from_slice(&self.digits);
+        out.truncate(len + self.digits_len);
+    }
+
+    /// Adds one to the kept digits; false when that needs another digit.
+    #[inline]
+    fn count_up(&mut self) -> bool {
+        for d in self.digits[..self.digits_len].iter_mut().rev() {
+            if *d < b'9' {
+                *d += 1;
+                return true;
+            }
+            *d = b'0';
+        }
+        false
     }
 }
 
@@ -88,6 +124,26 @@ mod tests {
         assert_eq!(fmt(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(fmt(1_795_704_462_007), "2026-11-26T14:47:42.007Z");
         assert_eq!(fmt(4_102_444_799_999), "2099-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn seqs_count_up_and_jump() {
+        let mut t = Timestamps::new();
+        let mut out = Vec::new();
+        for seq in [1, 2, 9, 10, 11, 99, 100, 101, 7, 8, 999_999, 1_000_000, u64::MAX - 1, u64::MAX, 0, 1] {
+            t.write_seq(&mut out, seq);
+            out.push(b' ');
+        }
+        let want = "1 2 9 10 11 99 100 101 7 8 999999 1000000 18446744073709551614 18446744073709551615 0 1 ";
+        assert_eq!(String::from_utf8(out).expect("ascii"), want);
+        // every seq from 1 to 100,000 in a row, as a run counts them
+        let mut out = Vec::new();
+        for seq in 1..=100_000u64 {
+            t.write_seq(&mut out, seq);
+            out.push(b' ');
+        }
+        let want: String = (1..=100_000u64).map(|s| format!("{s} ")).collect();
+        assert_eq!(String::from_utf8(out).expect("ascii"), want);
     }
 
     #[test]
