@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shlex
+import select
 import shutil
 import signal
 import statistics
@@ -460,6 +461,9 @@ class Bench:
         with open(out, "wb") as fo:
             t0 = time.monotonic()
             p = run.start(fo)
+            # the tool's exit wakes the loop at once (a pidfd is readable when the
+            # process ends), so wall is not rounded up to the 10 ms of the polls
+            exited = os.pidfd_open(p.pid)
             peak, last_size, last_growth, done_at = 0, -1, t0, None
             res, n = None, 0
             while True:
@@ -485,7 +489,8 @@ class Bench:
                 if now - t0 > timeout:
                     res = ("timeout", now, None, None)
                     break
-                time.sleep(0.01)
+                select.select([exited], [], [], 0.01)
+            os.close(exited)
             kind, t_end, st, ru = res
             if kind != "exit":
                 os.kill(p.pid, signal.SIGINT)
