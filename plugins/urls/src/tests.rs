@@ -550,3 +550,24 @@ fn columns_out_of_order_are_searched_line_by_line() {
     UrlDetector::new().lines_with_urls(data, &[0, 25], &[19, 50], |i| got.push(i));
     assert_eq!(got, vec![0]);
 }
+
+#[test]
+fn the_scheme_separator_is_found_past_any_colons_that_begin_no_url() {
+    let sep = SchemeSep::default();
+    let naive = |h: &[u8]| h.windows(3).position(|w| w == b"://");
+    for hay in [
+        &b""[..],
+        b":",
+        b"://",
+        b"x:",
+        b"x:/",
+        b"::://",
+        b"12:34:56 GET http://localhost:5173/",
+        b"a:/b://c",
+        b"src/app.ts:12:5 error",
+        b"no colon at all, only / slashes //",
+        b"ws://[::1]:8080 and http://x",
+    ] {
+        assert_eq!(sep.find(hay), naive(hay), "{:?}", String::from_utf8_lossy(hay));
+    }
+}
