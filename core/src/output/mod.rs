@@ -12,6 +12,7 @@
 use std::io::{self, IsTerminal};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
+use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::OFlags;
@@ -86,7 +87,15 @@ pub struct Output {
     /// By process index: its lines reach readable output byte for byte
     /// (screen-clearing sequences included).
     raw_terminal: Vec<bool>,
+    /// When the last two writes began (older first).
+    writes: [Instant; 2],
 }
+
+/// Events within this long of the write before last wait to go out
+/// together (see [`Output::hold_until`]).
+pub const COALESCE: Duration = Duration::from_millis(1);
+/// ... unless they are this many bytes.
+pub const COALESCE_BYTES: usize = 64 << 10;
 
 #[derive(Debug)]
 struct Rotation {
@@ -131,6 +140,7 @@ impl Output {
             rotate: None,
             error: None,
             raw_terminal: Vec::new(),
+            writes: [Instant::now().checked_sub(COALESCE).unwrap_or_else(Instant::now); 2],
         }
     }
 
@@ -323,10 +333,26 @@ impl Output {
         self.pending() >= self.high_water
     }
 
+    /// Until when the bytes waiting should wait, if at all. Under a steady
+    /// stream of small events (requests through the proxy, lines now and
+    /// then from many processes) — two writes already within the last
+    /// [`COALESCE`] — they wait until that window ends and go out together:
+    /// the reader is woken about once a millisecond, not once per event. A
+    /// quiet stream's event (and the one right after it: an announced URL,
+    /// then its proxy), or [`COALESCE_BYTES`] waiting, go out at once.
+    pub fn hold_until(&self, now: Instant) -> Option<Instant> {
+        let pending = self.pending();
+        let due = self.writes[0] + COALESCE;
+        (pending > 0 && pending < COALESCE_BYTES && now < due && !self.closed).then_some(due)
+    }
+
     /// Writes as much as the reader takes right now.
     pub fn flush(&mut self) -> Flush {
         if self.closed {
             return Flush::Closed;
+        }
+        if self.pos < self.buf.len() {
+            self.writes = [self.writes[1], Instant::now()];
         }
         let Some(fd) = self.target.fd() else {
             self.pos = self.buf.len();
@@ -501,6 +527,32 @@ mod tests {
         assert_eq!(seqs, (v.first().index + 1..=3000).collect::<Vec<_>>());
         // the output's bytes are exactly the history's: nothing encoded twice
         assert_eq!(v.last_seq(), Some(3000));
+    }
+
+    #[test]
+    fn a_burst_of_small_writes_is_held_back_a_millisecond_and_a_quiet_event_is_not() {
+        let mut out = Output::discard(Format::Json, 1 << 20);
+        let now = Instant::now();
+        assert_eq!(out.hold_until(now), None, "nothing waiting");
+        line(&mut out, 1, b"first after a quiet spell");
+        assert_eq!(out.hold_until(Instant::now()), None, "goes out at once");
+        assert_eq!(out.flush(), Flush::Drained);
+        line(&mut out, 2, b"right after it");
+        assert_eq!(out.hold_until(Instant::now()), None, "the one right after a quiet one too");
+        assert_eq!(out.flush(), Flush::Drained);
+        let second = out.writes[1];
+        line(&mut out, 3, b"a third within the millisecond");
+        let first = out.writes[0];
+        let due = first + COALESCE;
+        assert_eq!(out.hold_until(first), Some(due), "held back until a millisecond after the write before last");
+        assert_eq!(out.hold_until(due), None, "then it goes");
+        assert!(second >= first);
+        // a big burst goes at once
+        for seq in 4..2000 {
+            line(&mut out, seq, &[b'x'; 100]);
+        }
+        assert!(out.pending() >= COALESCE_BYTES);
+        assert_eq!(out.hold_until(first), None);
     }
 
     #[test]

@@ -161,6 +161,7 @@ impl Reactor {
                 return;
             }
             TimerKind::EvictReport
+            | TimerKind::FlushOutput
             | TimerKind::PluginTick
             | TimerKind::ClientSweep
             | TimerKind::ProxySweep

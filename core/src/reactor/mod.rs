@@ -190,6 +190,8 @@ struct Reactor {
     forced: bool,
     first_failure: Option<i32>,
     evict_report_armed: bool,
+    /// A write of the events the output holds back is armed.
+    flush_armed: bool,
     out_registered: bool,
     host: Option<PluginHost>,
     /// Plugins being compiled or catching up.
@@ -278,6 +280,7 @@ impl Reactor {
             forced: false,
             first_failure: None,
             evict_report_armed: false,
+            flush_armed: false,
             out_registered,
             host: None,
             loading: compiles::Loading::default(),
@@ -415,7 +418,16 @@ impl Reactor {
         Ok(())
     }
 
+    /// Writes the events of the turn, or arms their write when the output
+    /// holds them back to go out together ([`Output::hold_until`]).
     fn flush_output(&mut self) {
+        if let Some(due) = self.em.output().hold_until(Instant::now()) {
+            if !self.flush_armed {
+                self.flush_armed = true;
+                self.timers.arm(due, TimerKind::FlushOutput);
+            }
+            return;
+        }
         if self.em.output_mut().flush() != Flush::Closed {
             return;
         }
@@ -454,6 +466,7 @@ impl Reactor {
                 TimerKind::Probe { proc, generation, attempt, what } => {
                     self.probe_timer_fired(proc, generation, attempt, what)
                 }
+                TimerKind::FlushOutput => self.flush_armed = false,
                 TimerKind::EvictReport => {
                     self.evict_report_armed = false;
                     self.report_evictions();

@@ -18,6 +18,9 @@ pub enum TimerKind {
     Restart { proc: usize, generation: u64 },
     /// Report ring evictions as `log.dropped`.
     EvictReport,
+    /// Write the events held back since the last write (see
+    /// `Reactor::flush_output`).
+    FlushOutput,
     /// A plugin asked to be ticked after a quiet period.
     PluginTick,
     /// Look for idle and unread control clients.

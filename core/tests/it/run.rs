@@ -84,6 +84,45 @@ fn giant_line_peak_rss(size: usize, extra: &[&str]) -> u64 {
     peak_kib
 }
 
+/// A burst of small writes is written out together (the reader woken about
+/// once a millisecond), and what was held back goes out on its own: the
+/// last lines of a burst arrive while the process, now silent, runs on.
+#[test]
+fn the_end_of_a_burst_reaches_the_output_while_the_process_runs_on_silent() {
+    let p = Project::new();
+    let script = "import sys, time\nfor i in range(200):\n    print(f'line{i}', flush=True)\n    time.sleep(0.0001)\ntime.sleep(60)";
+    let mut child = p
+        .cmd(&["run", "--json", "--no-plugins", "--name", "burst", "--", "python3", "-c", script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn brum");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    while !seen.iter().any(|t: &String| t == "line199") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let Ok(line) = rx.recv_timeout(left) else { break };
+        let ev: Value = serde_json::from_str(&line).expect("event");
+        if ev["type"] == "log.line" {
+            seen.push(ev["text"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    kill(child.id() as i32, libc::SIGTERM);
+    let _ = child.wait();
+    let want: Vec<String> = (0..200).map(|i| format!("line{i}")).collect();
+    assert_eq!(seen, want, "every line, in order, before the process ended");
+}
+
 #[test]
 fn giant_line_is_cut_into_pieces_with_bounded_memory() {
     // memory must not grow with the line: 8x the bytes, same peak
