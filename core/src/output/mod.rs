@@ -97,6 +97,11 @@ pub const COALESCE: Duration = Duration::from_millis(1);
 /// ... unless they are this many bytes.
 pub const COALESCE_BYTES: usize = 64 << 10;
 
+/// A time of the last writes that holds nothing back.
+fn quiet(now: Instant) -> Instant {
+    now.checked_sub(COALESCE).unwrap_or(now)
+}
+
 #[derive(Debug)]
 struct Rotation {
     path: std::path::PathBuf,
@@ -140,7 +145,7 @@ impl Output {
             rotate: None,
             error: None,
             raw_terminal: Vec::new(),
-            writes: [Instant::now().checked_sub(COALESCE).unwrap_or_else(Instant::now); 2],
+            writes: [quiet(Instant::now()); 2],
         }
     }
 
@@ -335,7 +340,7 @@ impl Output {
 
     /// Until when the bytes waiting should wait, if at all. Under a steady
     /// stream of small events (requests through the proxy, lines now and
-    /// then from many processes) — two writes already within the last
+    /// then from many processes) — two small writes already within the last
     /// [`COALESCE`] — they wait until that window ends and go out together:
     /// the reader is woken about once a millisecond, not once per event. A
     /// quiet stream's event (and the one right after it: an announced URL,
@@ -352,7 +357,10 @@ impl Output {
             return Flush::Closed;
         }
         if self.pos < self.buf.len() {
-            self.writes = [self.writes[1], Instant::now()];
+            // a big write (a chatty process) is no stream of small events:
+            // what follows it goes out at once
+            let now = Instant::now();
+            self.writes = if self.pending() < COALESCE_BYTES { [self.writes[1], now] } else { [quiet(now); 2] };
         }
         let Some(fd) = self.target.fd() else {
             self.pos = self.buf.len();
@@ -553,6 +561,10 @@ mod tests {
         }
         assert!(out.pending() >= COALESCE_BYTES);
         assert_eq!(out.hold_until(first), None);
+        // and after a big write (a chatty process), a small event goes at once
+        assert_eq!(out.flush(), Flush::Drained);
+        line(&mut out, 2000, b"a quiet line after the chatty ones");
+        assert_eq!(out.hold_until(Instant::now()), None);
     }
 
     #[test]
