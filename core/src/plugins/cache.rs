@@ -18,6 +18,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -148,19 +149,25 @@ impl Cache {
     /// or nothing. A hit counts as a use (its file is touched).
     pub fn get(&self, engine: &Engine, key: &Key) -> Entry {
         let file = self.compiled_file(key);
-        if let Some(bytes) = read_trusted(&file) {
+        if let Some(f) = open_trusted(&file) {
+            // mapped, not read: no copy, and its pages come from the page
+            // cache instead of fresh memory (about 2 ms less per start)
+            let checked = format!("/proc/self/fd/{}", f.as_raw_fd());
             // SAFETY: wasmtime runs deserialized code as trusted native code,
             // so the bytes must be what `Component::serialize` produced for
-            // this engine. They come from a regular file owned by this user,
-            // not writable by others, in a 0700 folder of this user (checked
-            // by `open` and `read_trusted`): only this user — brum itself,
-            // `put` below — can have written it. Its name is the SHA-256 of
-            // this engine's compatibility hash and these exact wasm bytes, so
-            // it is this component's code for this engine; and wasmtime checks
-            // the header's engine and version again and refuses a mismatch
-            // (then the caller compiles). The bytes are a private copy, so the
-            // file changing afterwards cannot affect the loaded code.
-            if let Ok(component) = unsafe { Component::deserialize(engine, &bytes) } {
+            // this engine. The file mapped is the one `open_trusted` checked
+            // (reopened through its descriptor, so it cannot be swapped in
+            // between): a regular file owned by this user, not writable by
+            // others, in a 0700 folder of this user (checked by `open`) — only
+            // this user, brum itself (`put` below), can have written it. Its
+            // name is the SHA-256 of this engine's compatibility hash and
+            // these exact wasm bytes, so it is this component's code for this
+            // engine; and wasmtime checks the header's engine and version
+            // again and refuses a mismatch (then the caller compiles). The
+            // mapping must not change while it is used: brum never rewrites a
+            // cache file in place (`put` renames a new file over it, `clean`
+            // unlinks; either leaves a mapped file as it was).
+            if let Ok(component) = unsafe { Component::deserialize_file(engine, &checked) } {
                 touch(&file);
                 return Entry::Compiled(component);
             }
@@ -248,18 +255,21 @@ fn write_whole(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
     renamed
 }
 
-/// The bytes of a cache file, if it may be trusted: a regular file (not a
-/// link) owned by this user that no one else may write. Read from the one
-/// open descriptor that was checked, so it cannot be swapped in between.
-fn read_trusted(file: &Path) -> Option<Vec<u8>> {
-    let mut f =
-        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(file).ok()?;
+/// A cache file opened for reading, if it may be trusted: a regular file
+/// (not a link) owned by this user that no one else may write.
+fn open_trusted(file: &Path) -> Option<std::fs::File> {
+    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(file).ok()?;
     let meta = f.metadata().ok()?;
     let ours = meta.uid() == rustix::process::geteuid().as_raw();
-    if !meta.is_file() || !ours || meta.mode() & 0o022 != 0 {
-        return None;
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    (meta.is_file() && ours && meta.mode() & 0o022 == 0).then_some(f)
+}
+
+/// The bytes of a cache file, if it may be trusted ([`open_trusted`]).
+/// Read from the one open descriptor that was checked, so it cannot be
+/// swapped in between.
+fn read_trusted(file: &Path) -> Option<Vec<u8>> {
+    let mut f = open_trusted(file)?;
+    let mut bytes = Vec::with_capacity(f.metadata().ok()?.len() as usize);
     f.read_to_end(&mut bytes).ok()?;
     Some(bytes)
 }
