@@ -185,10 +185,27 @@ pub fn reap_one() -> Option<(i32, Exit)> {
     (pid > 0).then(|| (pid, Exit::from_wait_status(status)))
 }
 
+/// Whether brum has any child at all, running or not yet reaped (nothing is
+/// reaped by asking).
+pub fn has_children() -> bool {
+    // SAFETY: waitid writes the siginfo it is given; WNOWAIT leaves a
+    // finished child to be reaped as usual.
+    let r = unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT)
+    };
+    !(r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD))
+}
+
 /// Pids whose parent is brum (direct children and reparented orphans).
 pub fn own_children() -> Vec<i32> {
     let me = std::process::id() as i32;
     let mut out = Vec::new();
+    // without any child there is no process to look for (the usual end of a
+    // run): every process's stat is read only when there is
+    if !has_children() {
+        return out;
+    }
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return out;
     };
@@ -231,6 +248,23 @@ pub fn backoff(spec: &ProcessSpec, attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_child_is_seen_running_and_finished_until_it_is_reaped() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().expect("sleep");
+        assert!(has_children());
+        assert!(own_children().contains(&(child.id() as i32)));
+        let _ = child.kill();
+        // finished but not reaped: still a child (and not reaped by asking)
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline
+            && std::fs::read_to_string(format!("/proc/{}/stat", child.id())).is_ok_and(|s| !s.contains(") Z "))
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(has_children());
+        assert!(child.try_wait().expect("wait").is_some(), "reaped by its owner");
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
