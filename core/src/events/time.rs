@@ -13,13 +13,17 @@ pub fn now_ms() -> i64 {
     }
 }
 
-/// Formats `YYYY-MM-DDTHH:MM:SS.mmmZ`, caching the part up to the second,
-/// and seqs, keeping the last one's digits.
+/// Formats `YYYY-MM-DDTHH:MM:SS.mmmZ`, keeping the last one whole (the lines
+/// of one read share their time) and the part up to the second, and seqs,
+/// keeping the last one's digits.
 #[derive(Debug, Default)]
 pub struct Timestamps {
     sec: i64,
     prefix: [u8; 20],
     valid: bool,
+    /// The last time written, and its text.
+    ms: i64,
+    last: [u8; 24],
     /// The last seq written and its digits (`digits_len` 0: none yet).
     seq: u64,
     digits: [u8; 20],
@@ -32,7 +36,15 @@ impl Timestamps {
     }
 
     /// Appends the timestamp for `ms` (Unix milliseconds) to `out`.
+    #[inline]
     pub fn write(&mut self, out: &mut Vec<u8>, ms: i64) {
+        if !self.valid || ms != self.ms {
+            self.format(ms);
+        }
+        out.extend_from_slice(&self.last);
+    }
+
+    fn format(&mut self, ms: i64) {
         let sec = ms.div_euclid(1000);
         let milli = ms.rem_euclid(1000) as u32;
         if !self.valid || sec != self.sec {
@@ -40,13 +52,14 @@ impl Timestamps {
             self.sec = sec;
             self.valid = true;
         }
-        out.extend_from_slice(&self.prefix);
-        out.extend_from_slice(&[
+        self.last[..20].copy_from_slice(&self.prefix);
+        self.last[20..].copy_from_slice(&[
             b'0' + (milli / 100) as u8,
             b'0' + (milli / 10 % 10) as u8,
             b'0' + (milli % 10) as u8,
             b'Z',
         ]);
+        self.ms = ms;
     }
 
     /// Appends `seq` in decimal: the last seq's digits plus one when it
@@ -153,6 +166,13 @@ mod tests {
         t.write(&mut out, 999);
         out.push(b' ');
         t.write(&mut out, 1000);
-        assert_eq!(out, b"1970-01-01T00:00:00.999Z 1970-01-01T00:00:01.000Z");
+        out.push(b' ');
+        t.write(&mut out, 1000);
+        out.push(b' ');
+        t.write(&mut out, 1);
+        assert_eq!(
+            out,
+            b"1970-01-01T00:00:00.999Z 1970-01-01T00:00:01.000Z 1970-01-01T00:00:01.000Z 1970-01-01T00:00:00.001Z"
+        );
     }
 }
