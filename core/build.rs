@@ -68,6 +68,11 @@ fn main() {
         let file = built.join(format!("brum_plugin_{name}.wasm"));
         let dest = out_dir.join(format!("{name}.wasm"));
         std::fs::copy(&file, &dest).unwrap_or_else(|e| panic!("plugin {} missing: {e}", file.display()));
+        // its SHA-256, which a start would otherwise compute (its cache key)
+        let wasm = std::fs::read(&dest).unwrap_or_else(|e| panic!("plugin {} unreadable: {e}", dest.display()));
+        let digest: [u8; 32] =
+            sha2::Digest::finalize(sha2::Digest::chain_update(sha2::Sha256::default(), &wasm)).into();
+        std::fs::write(out_dir.join(format!("{name}.sha256")), digest).expect("write the digest");
     }
     println!("cargo:rustc-env=BRUM_PLUGIN_WASM_DIR={}", out_dir.display());
 }

@@ -88,11 +88,17 @@ fn hex(digest: &[u8]) -> String {
 
 impl Key {
     pub fn new(engine: &Engine, wasm: &[u8]) -> Key {
+        Key::of_digest(engine, wasm.len(), &Sha256::digest(wasm).into())
+    }
+
+    /// The key of wasm bytes of length `len` whose SHA-256 is `digest`
+    /// (a built-in plugin's is computed at build time).
+    pub fn of_digest(engine: &Engine, len: usize, digest: &[u8; 32]) -> Key {
         let mut h = Sha256Hasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut h);
         env!("CARGO_PKG_VERSION").hash(&mut h);
-        (wasm.len() as u64).hash(&mut h);
-        h.0.update(wasm);
+        (len as u64).hash(&mut h);
+        h.0.update(digest);
         let compiled = hex(&h.0.finalize());
         let mut r = Sha256::new();
         r.update(compiled.as_bytes());

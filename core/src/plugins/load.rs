@@ -146,7 +146,10 @@ impl PluginHost {
         if let Err(e) = engine::precheck(&source, &bytes) {
             return self.refuse(name, &source, e.to_string());
         }
-        let key = Key::new(&self.engine, &bytes);
+        let key = match &spec.origin {
+            Origin::Builtin(b) => Key::of_digest(&self.engine, b.wasm.len(), b.digest),
+            Origin::File(_) => Key::new(&self.engine, &bytes),
+        };
         if let Some((_, other)) = self.loading.seen.iter().find(|(k, _)| *k == key.compiled) {
             let reason = format!("{source} is the same plugin as {other} (identical files): remove one of them");
             return self.refuse(name, &source, reason);
