@@ -79,11 +79,7 @@ impl History {
     #[inline]
     pub(super) fn record(&mut self, line: &[u8], ev: &Event<'_>) {
         self.live_events += 1;
-        if let Event::Finding { finding, .. } = ev
-            && matches!(finding.event_type(), "error.detected" | "url.detected")
-        {
-            self.found.push(line.to_vec());
-        }
+        keep_found(&mut self.found, line, ev);
     }
 
     /// Encodes one event into the history's own live block (the output is
@@ -91,9 +87,8 @@ impl History {
     pub(super) fn encode(&mut self, seq: u64, ts_ms: i64, ev: &Event<'_>) {
         let start = self.own.len();
         json::encode(&mut self.own, &mut self.ts, seq, ts_ms, ev);
-        let own = std::mem::take(&mut self.own);
-        self.record(&own[start..], ev);
-        self.own = own;
+        self.live_events += 1;
+        keep_found(&mut self.found, &self.own[start..], ev);
         if self.own.len() >= SEAL_BYTES {
             let fresh = self.take_spare(SEAL_BYTES * 2);
             let full = std::mem::replace(&mut self.own, fresh);
@@ -154,6 +149,16 @@ impl History {
             live_at: self.live_at,
             live_events: self.live_events,
         }
+    }
+}
+
+/// Keeps a copy of an `error.detected` / `url.detected` event's line.
+#[inline]
+fn keep_found(found: &mut Vec<Vec<u8>>, line: &[u8], ev: &Event<'_>) {
+    if let Event::Finding { finding, .. } = ev
+        && matches!(finding.event_type(), "error.detected" | "url.detected")
+    {
+        found.push(line.to_vec());
     }
 }
 

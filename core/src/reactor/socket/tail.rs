@@ -162,7 +162,6 @@ impl Reactor {
             if c.tail.is_none() {
                 continue;
             }
-            catch_up(c, &history);
             if c.unsent() > 0 && c.last_progress.elapsed() >= STUCK_AFTER {
                 slow.push((slot, c.unsent()));
                 continue;
