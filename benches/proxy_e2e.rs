@@ -3,20 +3,23 @@
 //! program (`--serve`: a thread per connection, a 1 KB body per GET,
 //! keep-alive — as fast as a server gets, so brum's cost shows whole) and
 //! Node's `http` module answering the same (what dev servers are built on).
-//! The load is keep-alive GETs on C connections for T seconds, direct and
-//! through the proxy, interleaved. Prints requests/s and p50/p99 latency of
-//! both, the proxy's share of direct throughput and its p50 overhead; the
-//! time from the line announcing the URL to `proxy.started` reaching brum's
-//! reader; and the head bookkeeping per request (parse and rewrite both
-//! heads, encode the event).
+//! The load is keep-alive GETs on C connections for T seconds, direct,
+//! through brum and through the peer proxies that are installed (nginx with
+//! one worker, haproxy with one thread: event loops of brum's shape, each
+//! logging its requests), interleaved. Prints for each: requests/s, p50/p99
+//! latency, the share of direct throughput, and where the CPU went per
+//! request (the load, the dev server, the proxy; the machine's busy share);
+//! then the time from the line announcing the URL to `proxy.started`
+//! reaching brum's reader, and the head bookkeeping per request (parse and
+//! rewrite both heads, encode the event).
 //!
 //! `cargo bench --bench proxy_e2e` (BRUM_PROXY_SECS, BRUM_PROXY_REPS to change
-//! the length; `cargo test --benches` runs a short smoke pass).
+//! the length; `cargo test --benches` runs a short smoke pass). `--load ADDR
+//! CONNS SECS` runs only the load, to profile a proxy under it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const BODY: usize = 1024;
@@ -70,43 +73,45 @@ fn serve() {
 /// Keep-alive GETs on `conns` connections for `secs`: requests/s and
 /// sorted latencies (µs).
 fn load(addr: &str, conns: usize, secs: f64) -> (f64, Vec<u32>) {
-    let (tx, rx) = mpsc::channel();
     let start = Instant::now();
     let until = start + Duration::from_secs_f64(secs);
-    for _ in 0..conns {
-        let (tx, addr) = (tx.clone(), addr.to_string());
-        std::thread::spawn(move || {
-            let s = TcpStream::connect(&addr).expect("connect");
-            let _ = s.set_nodelay(true);
-            let mut r = BufReader::with_capacity(1 << 16, s.try_clone().expect("clone"));
-            let mut w = s;
-            let req = format!("GET /item/42 HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nUser-Agent: bench\r\n\r\n");
-            let mut lat = Vec::with_capacity(1 << 16);
-            let mut line = String::new();
-            let mut body = vec![0u8; BODY];
-            while Instant::now() < until {
-                let t = Instant::now();
-                w.write_all(req.as_bytes()).expect("send");
-                let mut len = 0;
-                loop {
-                    line.clear();
-                    r.read_line(&mut line).expect("head");
-                    if line == "\r\n" {
-                        break;
+    let threads: Vec<_> = (0..conns)
+        .map(|_| {
+            let addr = addr.to_string();
+            std::thread::spawn(move || {
+                let s = TcpStream::connect(&addr).expect("connect");
+                let _ = s.set_nodelay(true);
+                let mut r = BufReader::with_capacity(1 << 16, s.try_clone().expect("clone"));
+                let mut w = s;
+                let req = format!("GET /item/42 HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nUser-Agent: bench\r\n\r\n");
+                let mut lat = Vec::with_capacity(1 << 16);
+                let mut line = String::new();
+                let mut body = vec![0u8; BODY];
+                while Instant::now() < until {
+                    let t = Instant::now();
+                    w.write_all(req.as_bytes()).expect("send");
+                    let mut len = 0;
+                    loop {
+                        line.clear();
+                        assert!(r.read_line(&mut line).expect("head") > 0, "{addr} closed the connection");
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some((k, v)) = line.split_once(':')
+                            && k.eq_ignore_ascii_case("content-length")
+                        {
+                            len = v.trim().parse().expect("length");
+                        }
                     }
-                    if let Some(v) = line.strip_prefix("Content-Length: ") {
-                        len = v.trim().parse().expect("length");
-                    }
+                    assert_eq!(len, BODY);
+                    r.read_exact(&mut body).expect("body");
+                    lat.push(t.elapsed().as_micros() as u32);
                 }
-                assert_eq!(len, BODY);
-                r.read_exact(&mut body).expect("body");
-                lat.push(t.elapsed().as_micros() as u32);
-            }
-            let _ = tx.send(lat);
-        });
-    }
-    drop(tx);
-    let mut all: Vec<u32> = rx.iter().flatten().collect();
+                lat
+            })
+        })
+        .collect();
+    let mut all: Vec<u32> = threads.into_iter().flat_map(|t| t.join().expect("a load connection failed")).collect();
     let elapsed = start.elapsed().as_secs_f64();
     all.sort_unstable();
     (all.len() as f64 / elapsed, all)
@@ -203,6 +208,13 @@ fn main() {
     if args.iter().any(|a| a == "--serve") {
         return serve();
     }
+    // `--load ADDR CONNS SECS`: only the load, to profile a proxy under it
+    if let [_, flag, addr, conns, secs] = &args[..]
+        && flag == "--load"
+    {
+        let (rps, lat) = load(addr, conns.parse().expect("CONNS"), secs.parse().expect("SECS"));
+        return println!("{rps:.0} req/s, p50 {} µs, p99 {} µs", pct(&lat, 0.5), pct(&lat, 0.99));
+    }
     let quick = !args.iter().any(|a| a == "--bench");
     let env = |k: &str, d: f64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     let secs = env("BRUM_PROXY_SECS", if quick { 0.3 } else { 3.0 });
@@ -216,7 +228,7 @@ fn main() {
     } else {
         println!("(no node: the Node dev server is left out)");
     }
-    println!("{secs} s per run, {reps} runs each, direct and through brum interleaved");
+    println!("{secs} s per run, {reps} runs each, direct and through each proxy interleaved");
     let mut registers = Vec::new();
     for (name, server) in &servers {
         let mut session = None;
@@ -229,8 +241,12 @@ fn main() {
             }
         }
         let Some((child, proxy, direct)) = session else { return };
+        let server_pid = child_of(child.id()).expect("the dev server runs under brum");
+        let mut targets = vec![Target { name: "brum", addr: proxy, pid: child.id() }];
+        let peers: Vec<Child> = peers::start(&dir, &direct, &mut targets);
         println!("dev server: {name}");
-        compare(&direct, &proxy, secs, reps);
+        compare(&direct, server_pid, &targets, secs, reps);
+        peers.into_iter().for_each(stop);
         stop(child);
     }
     println!(
@@ -245,28 +261,204 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Load direct and through the proxy, interleaved; prints the medians.
-fn compare(direct: &str, proxy: &str, secs: f64, reps: usize) {
+/// A proxy in front of the dev server: brum, or a peer measured in the same run.
+struct Target {
+    name: &'static str,
+    addr: String,
+    pid: u32,
+}
+
+/// CPU time (ns) of a process, its ended threads included (`/proc/PID/stat`,
+/// in clock ticks).
+fn cpu_ns(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // after the command's closing parenthesis: state is field 3, utime 14, stime 15
+    let f: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    (ticks(11) + ticks(12)) * 1_000_000_000 / hz
+}
+
+/// CPU time (ns) of this process, threads that ended included: the load.
+fn own_cpu_ns() -> u64 {
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills the struct it is given.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    (us(u.ru_utime) + us(u.ru_stime)) * 1000
+}
+
+/// Busy and total jiffies of the whole machine (`/proc/stat`).
+fn machine() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let v: Vec<u64> =
+        stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|n| n.parse().ok()).collect();
+    let total: u64 = v.iter().sum();
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
+/// The first process whose parent is `pid`.
+fn child_of(pid: u32) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let child: u32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        let ppid: u32 = stat.rsplit(')').next()?.split_whitespace().nth(1)?.parse().ok()?;
+        (ppid == pid).then_some(child)
+    })
+}
+
+/// One load run and where its CPU went.
+struct Run {
+    rps: f64,
+    p50: u32,
+    p99: u32,
+    /// µs of CPU per request: the load, the dev server, the proxy (0 direct)
+    cpu: [f64; 3],
+    /// share of the machine's CPU time that was busy
+    busy: f64,
+}
+
+fn measure(addr: &str, conns: usize, secs: f64, server: u32, proxy: Option<u32>) -> Run {
+    let before = (own_cpu_ns(), cpu_ns(server), proxy.map_or(0, cpu_ns), machine());
+    let (rps, lat) = load(addr, conns, secs);
+    let after = (own_cpu_ns(), cpu_ns(server), proxy.map_or(0, cpu_ns), machine());
+    let n = rps * secs;
+    let per = |a: u64, b: u64| a.saturating_sub(b) as f64 / 1000.0 / n;
+    Run {
+        rps,
+        p50: pct(&lat, 0.5),
+        p99: pct(&lat, 0.99),
+        cpu: [per(after.0, before.0), per(after.1, before.1), per(after.2, before.2)],
+        busy: (after.3.0 - before.3.0) as f64 / (after.3.1 - before.3.1).max(1) as f64,
+    }
+}
+
+/// The median run of each field.
+fn medians(runs: &[Run]) -> Run {
+    let m = |f: &dyn Fn(&Run) -> f64| median(runs.iter().map(f).collect());
+    Run {
+        rps: m(&|r| r.rps),
+        p50: m(&|r| f64::from(r.p50)) as u32,
+        p99: m(&|r| f64::from(r.p99)) as u32,
+        cpu: [m(&|r| r.cpu[0]), m(&|r| r.cpu[1]), m(&|r| r.cpu[2])],
+        busy: m(&|r| r.busy),
+    }
+}
+
+/// Load direct and through each proxy, interleaved; prints the medians
+/// and where the CPU went (µs per request).
+fn compare(direct: &str, server: u32, targets: &[Target], secs: f64, reps: usize) {
     for conns in [1usize, 4] {
-        let (mut d_rps, mut p_rps, mut d_lat, mut p_lat) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut d_runs = Vec::new();
+        let mut p_runs: Vec<Vec<Run>> = targets.iter().map(|_| Vec::new()).collect();
         for _ in 0..reps {
-            let (rps, lat) = load(direct, conns, secs);
-            d_rps.push(rps);
-            d_lat.push((pct(&lat, 0.5), pct(&lat, 0.99)));
-            let (rps, lat) = load(proxy, conns, secs);
-            p_rps.push(rps);
-            p_lat.push((pct(&lat, 0.5), pct(&lat, 0.99)));
+            d_runs.push(measure(direct, conns, secs, server, None));
+            for (t, runs) in targets.iter().zip(&mut p_runs) {
+                runs.push(measure(&t.addr, conns, secs, server, Some(t.pid)));
+            }
         }
-        let m = |v: &[(u32, u32)], f: fn(&(u32, u32)) -> u32| median(v.iter().map(|x| f64::from(f(x))).collect());
-        let (d, p) = (median(d_rps), median(p_rps));
-        let (d50, p50) = (m(&d_lat, |x| x.0), m(&p_lat, |x| x.0));
-        let (d99, p99) = (m(&d_lat, |x| x.1), m(&p_lat, |x| x.1));
-        println!(
-            "  {conns} connection(s): direct {d:.0} req/s (p50 {d50} µs, p99 {d99} µs) | through brum {p:.0} req/s \
-             (p50 {p50} µs, p99 {p99} µs) | {:.0} % of direct, p50 +{:.0} µs",
-            100.0 * p / d,
-            p50 - d50
+        let d = medians(&d_runs);
+        println!("  {conns} connection(s):");
+        let row = |name: &str, r: &Run| {
+            println!(
+                "    {name:<22} {:>7.0} req/s ({:>3.0} % of direct) p50 {:>4} µs (+{:>3}) p99 {:>4} µs | \
+                 CPU µs/req: load {:.1}, server {:.1}, proxy {:.1} | machine busy {:.0} %",
+                r.rps,
+                100.0 * r.rps / d.rps,
+                r.p50,
+                r.p50.saturating_sub(d.p50),
+                r.p99,
+                r.cpu[0],
+                r.cpu[1],
+                r.cpu[2],
+                100.0 * r.busy
+            )
+        };
+        row("direct", &d);
+        for (t, runs) in targets.iter().zip(&p_runs) {
+            row(t.name, &medians(runs));
+        }
+    }
+}
+
+/// Peer reverse proxies, measured against the same dev server in the same
+/// run when installed (`apt-get install nginx-light haproxy`): each one
+/// process, one thread — brum's shape — and logging each request as brum does.
+mod peers {
+    use super::{Child, Command, Stdio, Target};
+    use std::path::Path;
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+    }
+
+    fn wait_listening(addr: &str) -> bool {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < until {
+            if std::net::TcpStream::connect(addr).is_ok() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    }
+
+    fn spawn(name: &'static str, cmd: &mut Command, addr: String, out: &mut Vec<Target>) -> Option<Child> {
+        let Ok(child) = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn() else {
+            println!("({name} is not installed: left out)");
+            return None;
+        };
+        if !wait_listening(&addr) {
+            println!("({name} did not start: left out)");
+            super::stop(child);
+            return None;
+        }
+        out.push(Target { name, addr, pid: child.id() });
+        Some(child)
+    }
+
+    pub fn start(dir: &Path, upstream: &str, out: &mut Vec<Target>) -> Vec<Child> {
+        let mut children = Vec::new();
+        let d = dir.display();
+        let port = free_port();
+        let conf = format!(
+            "daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid; error_log stderr warn;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{ access_log {d}/access.log combined buffer=64k flush=1s;\n\
+             client_body_temp_path {d}/cb; proxy_temp_path {d}/pt; fastcgi_temp_path {d}/ft; uwsgi_temp_path {d}/ut; scgi_temp_path {d}/st;\n\
+             upstream dev {{ server {upstream}; keepalive 16; keepalive_requests 100000000; }}\n\
+             server {{ listen 127.0.0.1:{port}; keepalive_requests 100000000; location / {{ proxy_pass http://dev; proxy_http_version 1.1; \
+             proxy_set_header Connection \"\"; }} }} }}\n"
         );
+        if std::fs::write(dir.join("nginx.conf"), conf).is_ok()
+            && let Some(c) = spawn(
+                "nginx (1 worker)",
+                Command::new("nginx").arg("-p").arg(dir).arg("-c").arg(dir.join("nginx.conf")),
+                format!("127.0.0.1:{port}"),
+                out,
+            )
+        {
+            children.push(c);
+        }
+        let port = free_port();
+        let conf = format!(
+            "global\n  nbthread 1\n  log stdout format raw local0\ndefaults\n  mode http\n  log global\n  option httplog\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
+             frontend f\n  bind 127.0.0.1:{port}\n  default_backend b\nbackend b\n  server s {upstream}\n"
+        );
+        if std::fs::write(dir.join("haproxy.cfg"), conf).is_ok()
+            && let Some(c) = spawn(
+                "haproxy (1 thread)",
+                Command::new("haproxy").arg("-f").arg(dir.join("haproxy.cfg")).arg("-db"),
+                format!("127.0.0.1:{port}"),
+                out,
+            )
+        {
+            children.push(c);
+        }
+        children
     }
 }
 
