@@ -1,10 +1,11 @@
 //! The few source maps parsed last, so a burst of errors from one bundle
 //! parses its map once: parsing a 4 MiB map takes milliseconds, on the
 //! reactor's thread, and every frame of every error in that bundle needs
-//! it. At most [`MAX_PARSED`] maps are kept, together parsed from at most
-//! [`MAX_PARSED_BYTES`] bytes of JSON (a parsed map's size follows its
-//! source's), the least recently used forgotten first. A map that does
-//! not parse is remembered as such (no second attempt until its script is
+//! it. At most [`MAX_PARSED`] maps are kept, taking at most
+//! [`MAX_PARSED_BYTES`] of memory together (by [`heap_size`]: a parsed map
+//! is several times its JSON — 28 bytes a mapping where the JSON spends
+//! about 5), the least recently used forgotten first. A map that does not
+//! parse is remembered as such (no second attempt until its script is
 //! served again).
 //!
 //! Owned by [`super::scripts::Scripts`], which forgets a script's parsed
@@ -12,15 +13,40 @@
 
 use std::collections::VecDeque;
 
-use sourcemap::DecodedMap;
+use sourcemap::{DecodedMap, RawToken, SourceMap};
 
 /// Maps kept parsed.
 pub const MAX_PARSED: usize = 4;
-/// The bytes of JSON the kept maps were parsed from, together.
-pub const MAX_PARSED_BYTES: usize = 16 << 20;
+/// The memory the kept maps take, together ([`heap_size`]); the one used
+/// last stays even alone over it.
+pub const MAX_PARSED_BYTES: usize = 64 << 20;
+
+/// What a parsed map takes in memory, at most: its mappings, its sources'
+/// and names' strings (with their pointers) and its sources' text (twice:
+/// the lines' offsets are indexed when a line is read).
+pub fn heap_size(map: &DecodedMap) -> usize {
+    fn one(sm: &SourceMap) -> usize {
+        const STRING: usize = 2 * std::mem::size_of::<usize>() + 16;
+        let tokens = sm.get_token_count() as usize * std::mem::size_of::<RawToken>();
+        let sources: usize = (0..sm.get_source_count())
+            .map(|i| {
+                let name = sm.get_source(i).map_or(0, str::len);
+                let text = sm.get_source_contents(i).map_or(0, str::len);
+                STRING + name + 2 * text
+            })
+            .sum();
+        let names: usize = (0..sm.get_name_count()).map(|i| STRING + sm.get_name(i).map_or(0, str::len)).sum();
+        std::mem::size_of::<SourceMap>() + tokens + sources + names
+    }
+    match map {
+        DecodedMap::Regular(sm) => one(sm),
+        DecodedMap::Hermes(h) => one(h),
+        DecodedMap::Index(ix) => ix.sections().filter_map(|s| s.get_sourcemap()).map(heap_size).sum(),
+    }
+}
 
 /// One parsed map: whose (proxy, script path) it is, the map (`None`: it
-/// did not parse) and the bytes it was parsed from.
+/// did not parse) and the memory it takes.
 struct Kept {
     proxy: usize,
     key: String,
@@ -29,11 +55,18 @@ struct Kept {
 }
 
 /// The parsed maps, most recently used last.
-#[derive(Default)]
 pub struct Parsed {
     kept: VecDeque<Kept>,
     bytes: usize,
+    /// [`MAX_PARSED_BYTES`] but in tests
+    budget: usize,
     parses: u64,
+}
+
+impl Default for Parsed {
+    fn default() -> Self {
+        Parsed { kept: VecDeque::new(), bytes: 0, budget: MAX_PARSED_BYTES, parses: 0 }
+    }
 }
 
 impl std::fmt::Debug for Parsed {
@@ -88,23 +121,21 @@ impl Parsed {
                 }
             }
             None => {
-                let json = json();
-                let bytes = json.as_ref().map_or(0, Vec::len);
-                let map = json.and_then(|j| self.parse(&j).ok());
-                self.put(proxy, key.to_string(), map, bytes);
+                let map = json().and_then(|j| self.parse(&j).ok());
+                self.put(proxy, key.to_string(), map);
             }
         }
         self.kept.back().and_then(|k| k.map.as_ref())
     }
 
-    /// Keeps `map` (parsed from `bytes` bytes) as script `key`'s, replacing
-    /// any it had.
-    pub fn put(&mut self, proxy: usize, key: String, map: Option<DecodedMap>, bytes: usize) {
+    /// Keeps `map` as script `key`'s, replacing any it had.
+    pub fn put(&mut self, proxy: usize, key: String, map: Option<DecodedMap>) {
         self.forget(proxy, &key);
+        let bytes = key.len() + map.as_ref().map_or(0, heap_size);
         self.bytes += bytes;
         self.kept.push_back(Kept { proxy, key, map, bytes });
         // the newest stays even alone over the budget (it is about to be used)
-        while self.kept.len() > MAX_PARSED || (self.bytes > MAX_PARSED_BYTES && self.kept.len() > 1) {
+        while self.kept.len() > MAX_PARSED || (self.bytes > self.budget && self.kept.len() > 1) {
             let Some(old) = self.kept.pop_front() else { break };
             self.bytes -= old.bytes;
         }
@@ -150,16 +181,51 @@ mod tests {
         assert!(p.contains(0, "/a.js") && !p.contains(0, "/bad.js") && !p.contains(1, "/a.js"));
     }
 
+    /// A map of `n` mappings on one line, each a segment of 4 fields
+    /// (about 5 bytes of JSON each).
+    fn map_of(n: usize) -> Vec<u8> {
+        let mut mappings = String::from("AAAA");
+        for _ in 1..n {
+            mappings.push_str(",CAAC");
+        }
+        format!(r#"{{"version":3,"sources":["a.ts"],"names":[],"mappings":"{mappings}"}}"#).into_bytes()
+    }
+
     #[test]
-    fn the_bytes_bound_holds_and_a_forgotten_map_is_parsed_again() {
-        let mut p = Parsed::default();
-        p.put(0, "/big1.js".into(), None, MAX_PARSED_BYTES / 2 + 1);
-        p.put(0, "/big2.js".into(), None, MAX_PARSED_BYTES / 2 + 1);
-        assert!(!p.contains(0, "/big1.js") && p.contains(0, "/big2.js"));
-        assert!(p.bytes <= MAX_PARSED_BYTES);
+    fn a_parsed_map_counts_its_memory_not_its_json() {
+        let json = map_of(100_000);
+        let map = sourcemap::decode_slice(&json).expect("valid");
+        let size = heap_size(&map);
+        assert!(size >= 100_000 * std::mem::size_of::<RawToken>(), "every mapping counted: {size}");
+        assert!(size > 4 * json.len(), "several times its JSON ({} bytes): {size}", json.len());
+        // an index map counts its sections' maps
+        let index = format!(
+            r#"{{"version":3,"sections":[{{"offset":{{"line":0,"column":0}},"map":{}}}]}}"#,
+            String::from_utf8(json).expect("ascii")
+        );
+        let map = sourcemap::decode_slice(index.as_bytes()).expect("valid index map");
+        assert!(matches!(map, DecodedMap::Index(_)));
+        assert!(heap_size(&map) >= size);
+    }
+
+    #[test]
+    fn the_memory_bound_holds_and_a_forgotten_map_is_parsed_again() {
+        let mut p = Parsed { budget: 1 << 20, ..Parsed::default() };
+        // maps of about a third of the bound each: the fourth pushes out the first
+        let n = p.budget / 3 / std::mem::size_of::<RawToken>();
+        let big = map_of(n);
+        for i in 0..3 {
+            assert!(p.get_or_parse(0, &format!("/big{i}.js"), || Some(big.clone())).is_some());
+        }
+        assert!(!p.contains(0, "/big0.js") && p.contains(0, "/big1.js") && p.contains(0, "/big2.js"));
+        assert!(p.bytes <= p.budget, "{} bytes kept", p.bytes);
+        // one map alone over the bound stays: it is about to be used
+        let huge = map_of(p.budget / std::mem::size_of::<RawToken>() + 1);
+        assert!(p.get_or_parse(0, "/huge.js", || Some(huge)).is_some());
+        assert_eq!(p.len(), 1);
         p.get_or_parse(0, "/a.js", || Some(MAP.to_vec()));
         p.forget(0, "/a.js");
         p.get_or_parse(0, "/a.js", || Some(MAP.to_vec()));
-        assert_eq!(p.parses(), 2);
+        assert_eq!(p.parses(), 6);
     }
 }

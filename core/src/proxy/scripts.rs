@@ -331,7 +331,7 @@ impl Scripts {
         self.bytes -= old.bytes();
         let state = match got {
             Some((json, parsed)) => {
-                self.parsed.put(proxy, key.clone(), Some(parsed), json.len());
+                self.parsed.put(proxy, key.clone(), Some(parsed));
                 MapState::Fetched(json)
             }
             None => MapState::Failed,
