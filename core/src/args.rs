@@ -65,7 +65,9 @@ brum requests --status 404,500-599 -n 200 --json")]
     /// Restart a process of the brum running here.
     Restart(NameArgs),
     /// Re-read brum.toml in the brum running here: restart only the processes whose
-    /// definition changed, start new ones, stop removed ones, and say what changed.
+    /// definition changed, start new ones, stop removed ones, and say what changed. Plugins (files
+    /// in the plugin folders, [plugin.*] tables), [proxy] and the line and ring sizes load only when
+    /// brum starts: their changes are listed as not applied.
     Reload(ClientArgs),
     /// Start brum in the background for this project and return when it is ready.
     Up(UpArgs),

@@ -324,11 +324,16 @@ pub fn reload(sock: &Path, json: bool) -> Res {
     let list = |k: &str| -> Vec<String> {
         v[k].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default()
     };
-    let (changed, added, removed) = (list("changed"), list("added"), list("removed"));
+    let (changed, added, removed, later) = (list("changed"), list("added"), list("removed"), list("restart_needed"));
     if changed.is_empty() && added.is_empty() && removed.is_empty() {
-        println!("nothing changed ({} processes as they were)", v["unchanged"]);
+        println!("no process changed ({} as they were)", v["unchanged"]);
     }
-    for (what, l) in [("restarted (changed)", changed), ("added", added), ("stopped (removed)", removed)] {
+    for (what, l) in [
+        ("restarted (changed)", changed),
+        ("added", added),
+        ("stopped (removed)", removed),
+        ("not applied until brum starts again (`brum down`, then run it again)", later),
+    ] {
         if !l.is_empty() {
             println!("{what}: {}", l.join(", "));
         }

@@ -115,6 +115,8 @@ fn run(args: RunArgs) -> ExitCode {
             Err(e) => return fail(e),
         }
     };
+    // what the file says, before the overrides below: a reload compares with it
+    let start_only = reactor::start_only(&cfg, !args.plugin.no_plugins);
     if let Some(n) = args.max_line_bytes {
         cfg.settings.max_line_bytes = n;
     }
@@ -207,6 +209,8 @@ fn run(args: RunArgs) -> ExitCode {
         daemon: args.daemon,
         // children get colour when brum's own readable output has it
         child_color: color && matches!(choice, FormatChoice::Human),
+        start_only,
+        plugin_files: !args.plugin.no_plugins,
     };
     match reactor::run(&cfg, &opts, out, host) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

@@ -314,11 +314,16 @@ pub fn encode_opts(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>, raw_ter
             );
             end(out, style);
         }
-        Event::DaemonReloaded { changed, added, removed } => {
+        Event::DaemonReloaded { changed, added, removed, restart_needed } => {
             prefix(out, style, "brum", None, b'*');
             out.extend_from_slice(b"reloaded brum.toml:");
             let mut any = false;
-            for (what, list) in [("changed", changed), ("added", added), ("removed", removed)] {
+            for (what, list) in [
+                ("changed", changed),
+                ("added", added),
+                ("removed", removed),
+                ("not applied until brum starts again", restart_needed),
+            ] {
                 if !list.is_empty() {
                     let _ = write!(out, " {what} {};", list.join(", "));
                     any = true;

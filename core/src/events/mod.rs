@@ -118,6 +118,8 @@ pub enum Event<'a> {
         changed: &'a [String],
         added: &'a [String],
         removed: &'a [String],
+        /// Changes not applied: they take effect when brum starts again.
+        restart_needed: &'a [String],
     },
     /// The restart policy wanted another start, but `max_restarts` ran out.
     ProcessGaveUp {

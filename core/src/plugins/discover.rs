@@ -65,7 +65,8 @@ pub fn budgets(cfg: &PluginConfig) -> Budgets {
 
 /// The `.wasm` files directly in `dir`, sorted by name (none if it cannot
 /// be read: a missing folder is the usual case).
-fn wasm_files(dir: &Path) -> Vec<PathBuf> {
+/// The `*.wasm` files of a folder, sorted (none when it cannot be read).
+pub fn wasm_files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "wasm")).collect())
         .unwrap_or_default();

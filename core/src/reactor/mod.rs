@@ -25,6 +25,7 @@ mod pipes;
 mod probes;
 mod proxy;
 mod reload;
+pub use reload::start_only;
 mod search;
 mod socket;
 mod timers;
@@ -87,6 +88,12 @@ pub struct RunOptions {
     pub daemon: bool,
     /// brum's output has colour: children are asked for it too.
     pub child_color: bool,
+    /// What brum.toml said at the start about what a reload cannot apply
+    /// ([`start_only`]), before the command line's overrides.
+    pub start_only: Vec<(String, String)>,
+    /// Whether the plugin folders' files count among them (not with
+    /// `--no-plugins`).
+    pub plugin_files: bool,
 }
 
 /// What findings make a successful run fail.
@@ -180,6 +187,9 @@ struct Reactor {
     child_color: bool,
     /// Where the configuration came from (`brum reload` reads it again).
     source: crate::config::Source,
+    /// What brum.toml said at the start about what a reload cannot apply.
+    start_only: Vec<(String, String)>,
+    plugin_files: bool,
     settings: crate::config::Settings,
     /// Selected processes not started yet (start-up goes a few per turn).
     to_spawn: VecDeque<usize>,
@@ -267,6 +277,8 @@ impl Reactor {
             selection: opts.selection.clone(),
             to_spawn: VecDeque::new(),
             child_color: opts.child_color,
+            start_only: opts.start_only.clone(),
+            plugin_files: opts.plugin_files,
             source: config.source.clone(),
             settings: config.settings,
             records: opts

@@ -2,13 +2,16 @@
 //! the processes whose definition changed, start the new ones (when they
 //! autostart), stop the ones that are gone — and say what it did
 //! (`daemon.reloaded`). A file with mistakes changes nothing and the answer
-//! lists every mistake.
+//! lists every mistake. What shapes the session as it starts — the plugins
+//! (their files and tables), the proxy, the line and ring sizes — is not
+//! applied; the answer names each such change (`restart_needed`), so a
+//! new plugin dropped into `.brum/plugins` is never silently ignored.
 
-use std::time::Instant;
+use std::path::Path;
 
 use super::{Proc, Reactor, Stats, probes};
 use crate::capture::Capture;
-use crate::config::{self, ProcessSpec, Source};
+use crate::config::{self, Config, ProcessSpec, Source};
 use crate::events::Event;
 use crate::supervise::child::{Child, ChildState, StopKind};
 
@@ -19,6 +22,60 @@ pub(super) struct ReloadDiff {
     pub added: Vec<String>,
     pub removed: Vec<String>,
     pub unchanged: usize,
+    /// Changes that take effect only when brum starts again.
+    pub restart_needed: Vec<String>,
+}
+
+/// What `config` says about what a reload cannot apply, each a key and a
+/// text to compare: the ring and line sizes, `[proxy]`, the plugin budgets
+/// and folder, every `[plugin.NAME]` table, and (with `plugin_files`) each
+/// `*.wasm` file of the plugin folders with its size and time.
+pub fn start_only(config: &Config, plugin_files: bool) -> Vec<(String, String)> {
+    let (s, p) = (&config.settings, &config.plugins);
+    let mut said = vec![
+        ("max_line_bytes".to_string(), s.max_line_bytes.to_string()),
+        ("ring_bytes".to_string(), s.ring_bytes.to_string()),
+        ("[proxy]".to_string(), format!("{:?}", config.proxy)),
+        ("plugins_dir".to_string(), format!("{:?}", p.dir)),
+        ("plugin_fuel".to_string(), format!("{:?}", p.fuel)),
+        ("plugin_memory".to_string(), format!("{:?}", p.memory)),
+    ];
+    for t in &p.tables {
+        said.push((format!("[plugin.{}]", t.name), format!("{} {:?}", t.enabled, t.settings)));
+    }
+    if plugin_files {
+        let project = p.file.as_deref().or(config.source_path()).and_then(Path::parent).unwrap_or(Path::new("."));
+        let mut dirs = vec![crate::plugins::discover::project_plugins_dir(project)];
+        dirs.extend(p.dir.clone());
+        for f in dirs.iter().flat_map(|d| crate::plugins::discover::wasm_files(d)) {
+            let meta = std::fs::metadata(&f).ok();
+            let stamp = meta.map(|m| format!("{} {:?}", m.len(), m.modified().ok()));
+            said.push((f.display().to_string(), stamp.unwrap_or_default()));
+        }
+    }
+    said
+}
+
+/// What differs between two [`start_only`] lists: a setting by its key, a
+/// plugin file with `(new)`, `(changed)` or `(removed)`.
+fn differences(old: &[(String, String)], new: &[(String, String)]) -> Vec<String> {
+    let find = |l: &[(String, String)], k: &str| l.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let file = |k: &str| !k.starts_with('[') && k.ends_with(".wasm");
+    let mut out = Vec::new();
+    for (k, v) in new {
+        match find(old, k) {
+            Some(o) if &o == v => {}
+            Some(_) if file(k) => out.push(format!("{k} (changed)")),
+            None if file(k) => out.push(format!("{k} (new)")),
+            _ => out.push(k.clone()),
+        }
+    }
+    for (k, _) in old {
+        if find(new, k).is_none() {
+            out.push(if file(k) { format!("{k} (removed)") } else { k.clone() });
+        }
+    }
+    out
 }
 
 /// A process's definition as far as a reload cares (its dependencies by
@@ -41,7 +98,10 @@ impl Reactor {
         }
         let new = config::load_toml(path).map_err(|e| format!("{} unchanged:\n{e}", path.display()))?;
         let old_specs: Vec<ProcessSpec> = self.procs.iter().map(|p| p.spec.clone()).collect();
-        let mut diff = ReloadDiff::default();
+        let mut diff = ReloadDiff {
+            restart_needed: differences(&self.start_only, &start_only(&new, self.plugin_files)),
+            ..ReloadDiff::default()
+        };
         let mut to_start = Vec::new();
         for spec in &new.processes {
             let def = definition(spec, &new.processes);
@@ -113,8 +173,12 @@ impl Reactor {
                 self.to_spawn.push_back(i);
             }
         }
-        let _ = Instant::now();
-        self.em.publish(&Event::DaemonReloaded { changed: &diff.changed, added: &diff.added, removed: &diff.removed });
+        self.em.publish(&Event::DaemonReloaded {
+            changed: &diff.changed,
+            added: &diff.added,
+            removed: &diff.removed,
+            restart_needed: &diff.restart_needed,
+        });
         Ok(diff)
     }
 }

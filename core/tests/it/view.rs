@@ -279,6 +279,50 @@ fn reload_applies_only_what_changed() {
     assert!(processes_matching("876802").is_empty());
 }
 
+/// What a reload cannot apply — a plugin dropped into `.brum/plugins`, a
+/// plugin's table, `[proxy]` — is named in its answer and event, never
+/// silently ignored; the command line's own `--proxy` is no change of the
+/// file's.
+#[test]
+fn reload_names_what_only_a_new_start_applies() {
+    let toml = "[process.keep]\ncmd = \"echo keep; sleep 876803\"\n";
+    let p = Project::with_toml(toml);
+    // a plugin whose build is broken: refused at the start, listed
+    let dir = p.path().join(".brum").join("plugins");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("old.wasm"), b"\0asm").expect("plugin file");
+    let mut live = Live::spawn(p.cmd(&["run", "--json", "--proxy"]));
+    live.until(|e| e["type"] == "log.line" && e["text"] == "keep");
+    wait_for_socket(&p);
+    let reload = |p: &Project| {
+        let out = p.run(&["reload", "--json"], LIMIT);
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json answer")
+    };
+    // the file as it was: nothing to apply, --proxy is not the file's change
+    assert_eq!(reload(&p)["restart_needed"], serde_json::json!([]));
+    p.write("brum.toml", &format!("{toml}[plugin.urls]\nenabled = false\n[proxy]\nport = 20999\n"));
+    std::fs::write(dir.join("mine.wasm"), b"\0asm").expect("plugin file");
+    let answer = reload(&p);
+    let plugin = format!("{} (new)", dir.join("mine.wasm").display());
+    assert_eq!(answer["restart_needed"], serde_json::json!(["[proxy]", "[plugin.urls]", plugin]), "{answer}");
+    assert_eq!(answer["unchanged"], 1, "the process stays: {answer}");
+    let ev =
+        live.until(|e| e["type"] == "daemon.reloaded" && e["restart_needed"].as_array().is_some_and(|a| a.len() == 3));
+    assert!(ev.iter().all(|e| e["type"] != "process.started"), "nothing restarted: {ev:#?}");
+    // the broken one rebuilt, then gone; the readable answer says what to do
+    std::fs::write(dir.join("old.wasm"), b"\0asm\x0d\0\x01\0").expect("plugin file");
+    let out = p.run(&["reload"], LIMIT);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("not applied until brum starts again") && text.contains("old.wasm (changed)"), "{text}");
+    std::fs::remove_file(dir.join("old.wasm")).expect("rm");
+    let removed = format!("{} (removed)", dir.join("old.wasm").display());
+    assert!(reload(&p)["restart_needed"].as_array().expect("list").contains(&removed.into()));
+    assert_eq!(p.run(&["down"], LIMIT).code, Some(0));
+    let _ = live.rest(LIMIT);
+    assert!(processes_matching("876803").is_empty());
+}
+
 #[test]
 fn plugins_json_lists_every_plugin() {
     let p = Project::with_toml("[process.a]\ncmd = \"true\"\n");

@@ -64,6 +64,7 @@ impl Reactor {
                     "added": d.added,
                     "removed": d.removed,
                     "unchanged": d.unchanged,
+                    "restart_needed": d.restart_needed,
                 })
             }),
             Command::Shutdown => {
