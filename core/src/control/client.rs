@@ -38,8 +38,17 @@ pub fn request(socket: &Path, request: &Value) -> Result<Conn, ClientError> {
     let io = |e| ClientError::Io { path: socket.to_path_buf(), source: e };
     let mut line = serde_json::to_vec(request).map_err(|e| ClientError::BadAnswer(e.to_string()))?;
     line.push(b'\n');
-    (&stream).write_all(&line).map_err(io)?;
-    Ok(Conn { reader: BufReader::new(stream), path: socket.to_path_buf() })
+    let mut conn = Conn { reader: BufReader::new(stream), path: socket.to_path_buf() };
+    if let Err(e) = conn.reader.get_ref().write_all(&line) {
+        // brum may have answered and closed before reading a word (a
+        // refused peer): that answer, not the broken pipe, is the news
+        conn.set_timeout(Some(Duration::from_secs(1)));
+        return Err(match conn.answer() {
+            Err(refused @ ClientError::Refused(_)) => refused,
+            _ => io(e),
+        });
+    }
+    Ok(conn)
 }
 
 impl Conn {

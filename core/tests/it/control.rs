@@ -220,9 +220,8 @@ fn one_brum_per_project_stale_sockets_replaced_and_owner_only() {
 }
 
 /// Connects to the project's socket as uid/gid 65534 (nobody) and reads
-/// one line without sending anything (brum answers a refused peer at once;
-/// `brum ps` would race its request against brum's close and may report
-/// EPIPE instead of the refusal).
+/// one line without sending anything (brum answers a refused peer at once,
+/// before reading).
 fn connect_as_nobody(p: &Project) -> (bool, String) {
     const READ_ONE_LINE: &str = "import socket, sys\n\
         s = socket.socket(socket.AF_UNIX)\n\
@@ -261,6 +260,24 @@ fn another_user_is_refused_by_the_socket_mode_and_by_its_peer_uid_as_root() {
     open(&sock(&p), 0o666);
     let (ok, out) = connect_as_nobody(&p);
     assert!(ok && out.contains("refused: another user's process"), "brum checks the peer's uid: {out}");
+    // brum's own client says so too, whether its request went out before
+    // brum's close or met a closed socket (a copy of brum the other user
+    // may run: the build folder may be private)
+    let client = p.path().join("brum-client");
+    std::fs::copy(brum_bin(), &client).expect("copy brum");
+    open(&client, 0o755);
+    for _ in 0..20 {
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&client)
+            .args(["ps", "--socket"])
+            .arg(sock(&p))
+            .output()
+            .expect("setpriv");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("refused: another user's process") && !err.contains("pipe"), "{err}");
+    }
     // and its owner is still served
     assert_eq!(ask(&p, json!({"cmd": "ps"}))["processes"][0]["name"], "a");
     live.signal(libc::SIGTERM);
