@@ -65,9 +65,10 @@ brum requests --status 404,500-599 -n 200 --json")]
     /// Restart a process of the brum running here.
     Restart(NameArgs),
     /// Re-read brum.toml in the brum running here: restart only the processes whose
-    /// definition changed, start new ones, stop removed ones, and say what changed. Plugins (files
-    /// in the plugin folders, [plugin.*] tables), [proxy] and the line and ring sizes load only when
-    /// brum starts: their changes are listed as not applied.
+    /// definition changed, start new ones, stop removed ones, and say what changed. A plugin whose
+    /// [plugin.NAME] settings changed is configured afresh (if it refuses them, it keeps the old ones
+    /// and the exit code is 1). Plugin files, a plugin switched on or off, [proxy] and the line and
+    /// ring sizes load only when brum starts: their changes are listed as not applied.
     Reload(ClientArgs),
     /// Start brum in the background for this project and return when it is ready.
     Up(UpArgs),

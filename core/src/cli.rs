@@ -317,14 +317,16 @@ pub fn requests(sock: &Path, a: &RequestsArgs) -> Res {
 
 pub fn reload(sock: &Path, json: bool) -> Res {
     let v = client::call(sock, &json!({"cmd": "reload"}))?;
-    if json {
-        print_json(&v);
-        return Ok(ExitCode::SUCCESS);
-    }
     let list = |k: &str| -> Vec<String> {
         v[k].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default()
     };
-    let (changed, added, removed, later) = (list("changed"), list("added"), list("removed"), list("restart_needed"));
+    // a plugin that refused its new settings is a failed part of the reload
+    let code = if list("refused").is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    if json {
+        print_json(&v);
+        return Ok(code);
+    }
+    let (changed, added, removed) = (list("changed"), list("added"), list("removed"));
     if changed.is_empty() && added.is_empty() && removed.is_empty() {
         println!("no process changed ({} as they were)", v["unchanged"]);
     }
@@ -332,13 +334,17 @@ pub fn reload(sock: &Path, json: bool) -> Res {
         ("restarted (changed)", changed),
         ("added", added),
         ("stopped (removed)", removed),
-        ("not applied until brum starts again (`brum down`, then run it again)", later),
+        ("plugins given their new settings", list("reconfigured")),
+        ("not applied until brum starts again (`brum down`, then run it again)", list("restart_needed")),
     ] {
         if !l.is_empty() {
             println!("{what}: {}", l.join(", "));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    for r in list("refused") {
+        eprintln!("brum: refused: {r}");
+    }
+    Ok(code)
 }
 
 pub fn lifecycle(sock: &Path, cmd: &str, name: &str, json: bool) -> Res {

@@ -314,7 +314,7 @@ pub fn encode_opts(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>, raw_ter
             );
             end(out, style);
         }
-        Event::DaemonReloaded { changed, added, removed, restart_needed } => {
+        Event::DaemonReloaded { changed, added, removed, restart_needed, reconfigured, refused } => {
             prefix(out, style, "brum", None, b'*');
             out.extend_from_slice(b"reloaded brum.toml:");
             let mut any = false;
@@ -322,6 +322,8 @@ pub fn encode_opts(out: &mut Vec<u8>, style: HumanStyle, ev: &Event<'_>, raw_ter
                 ("changed", changed),
                 ("added", added),
                 ("removed", removed),
+                ("plugins given new settings", reconfigured),
+                ("refused by their plugins", refused),
                 ("not applied until brum starts again", restart_needed),
             ] {
                 if !list.is_empty() {

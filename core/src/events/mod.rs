@@ -120,6 +120,10 @@ pub enum Event<'a> {
         removed: &'a [String],
         /// Changes not applied: they take effect when brum starts again.
         restart_needed: &'a [String],
+        /// Plugins given their table's new settings.
+        reconfigured: &'a [String],
+        /// Plugins that refused them (`[plugin.NAME]: why; ...`).
+        refused: &'a [String],
     },
     /// The restart policy wanted another start, but `max_restarts` ran out.
     ProcessGaveUp {

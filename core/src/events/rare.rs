@@ -64,8 +64,15 @@ pub fn body(ev: &Event<'_>) -> Option<Map<String, Value>> {
         Event::OrphansKilled { process, pgid, signal } => {
             json!({ "process": process, "pgid": pgid, "signal": signal_name(signal) })
         }
-        Event::DaemonReloaded { changed, added, removed, restart_needed } => {
-            json!({ "changed": changed, "added": added, "removed": removed, "restart_needed": restart_needed })
+        Event::DaemonReloaded { changed, added, removed, restart_needed, reconfigured, refused } => {
+            json!({
+                "changed": changed,
+                "added": added,
+                "removed": removed,
+                "restart_needed": restart_needed,
+                "reconfigured": reconfigured,
+                "refused": refused,
+            })
         }
         Event::ProcessGaveUp { process, restarts } => json!({ "process": process.name, "restarts": restarts }),
         Event::ProcessReady { process, probe, after_ms, run } => {

@@ -194,6 +194,48 @@ impl PluginHost {
         }
     }
 
+    /// New settings for the plugin that `[plugin.TABLE]` configures (by its
+    /// declared name or its file's name), from `brum reload`: a fresh
+    /// instance configured with them takes the running one's place — its
+    /// state goes with it, as after a restart, and it learns the running
+    /// processes again. If the plugin refuses them, the running instance
+    /// stays, with the old settings, and the reason is returned. `Ok(None)`:
+    /// no plugin of that table is loaded and callable (compiling, catching
+    /// up, disabled); else the plugin's name.
+    pub fn reconfigure(&mut self, table: &str, settings: &[(String, String)]) -> Result<Option<String>, String> {
+        let stem = |s: &Slot| std::path::Path::new(&s.source).file_stem().is_some_and(|f| f == table);
+        let Some(i) = self.slots.iter().position(|s| s.name == table || (s.source.ends_with(".wasm") && stem(s)))
+        else {
+            return Ok(None);
+        };
+        if matches!(self.slots[i].status, Status::Disabled | Status::CatchingUp) {
+            return Ok(None);
+        }
+        let mut slot = self.slots.remove(i);
+        let old = (
+            std::mem::replace(&mut slot.settings, settings.to_vec()),
+            slot.live.take(),
+            slot.name.clone(),
+            slot.info.clone(),
+            slot.want_procs.clone(),
+            (slot.want_stdout, slot.want_stderr),
+        );
+        let result = self.instantiate(&mut slot);
+        match &result {
+            Ok(()) => {
+                slot.status = Status::Active;
+                slot.tick_at_ms = None;
+            }
+            Err(_) => {
+                (slot.settings, slot.live, slot.name, slot.info, slot.want_procs) = (old.0, old.1, old.2, old.3, old.4);
+                (slot.want_stdout, slot.want_stderr) = old.5;
+            }
+        }
+        let name = slot.name.clone();
+        self.slots.insert(i, slot);
+        result.map(|()| Some(name))
+    }
+
     /// `instantiate`'s calls; `name` becomes the described name.
     fn start(&self, slot: &mut Slot, store: &mut Store<State>, name: &mut String) -> Result<bindings::Plugin, String> {
         store.set_fuel(self.budgets.fuel).map_err(|e| e.to_string())?;

@@ -2,10 +2,12 @@
 //! the processes whose definition changed, start the new ones (when they
 //! autostart), stop the ones that are gone — and say what it did
 //! (`daemon.reloaded`). A file with mistakes changes nothing and the answer
-//! lists every mistake. What shapes the session as it starts — the plugins
-//! (their files and tables), the proxy, the line and ring sizes — is not
-//! applied; the answer names each such change (`restart_needed`), so a
-//! new plugin dropped into `.brum/plugins` is never silently ignored.
+//! lists every mistake. A plugin whose `[plugin.NAME]` settings changed is
+//! configured afresh (or, if it refuses them, keeps the old ones: the
+//! answer says why). What shapes the session as it starts — plugin files,
+//! a plugin switched on or off, the proxy, the line and ring sizes — is not
+//! applied; the answer names each such change (`restart_needed`), so a new
+//! plugin dropped into `.brum/plugins` is never silently ignored.
 
 use std::path::Path;
 
@@ -24,6 +26,11 @@ pub(super) struct ReloadDiff {
     pub unchanged: usize,
     /// Changes that take effect only when brum starts again.
     pub restart_needed: Vec<String>,
+    /// Plugins given their table's new settings.
+    pub reconfigured: Vec<String>,
+    /// Plugins that refused their table's new settings (and why): they go
+    /// on with the old ones.
+    pub refused: Vec<String>,
 }
 
 /// What `config` says about what a reload cannot apply, each a key and a
@@ -98,10 +105,9 @@ impl Reactor {
         }
         let new = config::load_toml(path).map_err(|e| format!("{} unchanged:\n{e}", path.display()))?;
         let old_specs: Vec<ProcessSpec> = self.procs.iter().map(|p| p.spec.clone()).collect();
-        let mut diff = ReloadDiff {
-            restart_needed: differences(&self.start_only, &start_only(&new, self.plugin_files)),
-            ..ReloadDiff::default()
-        };
+        let said = start_only(&new, self.plugin_files);
+        let mut diff = ReloadDiff { restart_needed: differences(&self.start_only, &said), ..ReloadDiff::default() };
+        self.reconfigure_plugins(&new, &said, &mut diff);
         let mut to_start = Vec::new();
         for spec in &new.processes {
             let def = definition(spec, &new.processes);
@@ -178,7 +184,46 @@ impl Reactor {
             added: &diff.added,
             removed: &diff.removed,
             restart_needed: &diff.restart_needed,
+            reconfigured: &diff.reconfigured,
+            refused: &diff.refused,
         });
         Ok(diff)
+    }
+
+    /// A `[plugin.NAME]` table whose settings changed while the plugin
+    /// stays on (`enabled` true before and after) is applied now: the
+    /// plugin is configured afresh (`PluginHost::reconfigure`); one that is
+    /// not loaded and callable, or switched on or off, waits for a new start.
+    fn reconfigure_plugins(&mut self, new: &Config, said: &[(String, String)], diff: &mut ReloadDiff) {
+        let Some(host) = self.host.as_mut() else { return };
+        let mut i = 0;
+        while i < diff.restart_needed.len() {
+            let key = diff.restart_needed[i].clone();
+            let name = key.strip_prefix("[plugin.").and_then(|k| k.strip_suffix(']')).unwrap_or("");
+            let was_on = self.start_only.iter().any(|(k, v)| *k == key && v.starts_with("true "));
+            let Some(table) = new.plugins.table(name).filter(|t| t.enabled && was_on) else {
+                i += 1;
+                continue;
+            };
+            match host.reconfigure(name, &table.settings) {
+                Ok(None) => {
+                    i += 1;
+                    continue;
+                }
+                Ok(Some(plugin)) => {
+                    diff.reconfigured.push(plugin);
+                    // what runs now is what a later reload compares with
+                    if let (Some(old), Some(now)) =
+                        (self.start_only.iter_mut().find(|(k, _)| *k == key), said.iter().find(|(k, _)| *k == key))
+                    {
+                        old.1.clone_from(&now.1);
+                    }
+                }
+                Err(reason) => diff.refused.push(format!("{key}: {reason}; the old settings stay")),
+            }
+            diff.restart_needed.remove(i);
+        }
+        // what a plugin wrote on the way (a refusal often says why there)
+        self.after_plugins();
     }
 }

@@ -388,6 +388,63 @@ rule = [
     assert!(!human.contains("| GET /health"), "{human}");
 }
 
+/// `brum reload` of an edited `[plugin.filter]` gives the running filter
+/// its new rules at once, nothing restarted; rules the filter refuses leave
+/// the running ones in place, and the reload says why and exits 1.
+#[test]
+fn reload_gives_the_filter_its_new_rules_and_keeps_the_old_ones_when_refused() {
+    let talk = "[process.talk]\ncmd = \"while :; do echo alpha; echo beta; sleep 0.02; done\"\n";
+    let rules = |word: &str, action: &str| {
+        format!(
+            "{talk}[plugin.filter]\nrule = [ {{ match = \"contains\", pattern = \"{word}\", action = \"{action}\" }} ]\n"
+        )
+    };
+    // after the first line of `shown`, twenty of them and never one of `hidden`
+    let holds = |live: &mut Live, shown: &str, hidden: &str| {
+        live.until(|e| e["type"] == "log.line" && e["text"] == shown);
+        let mut n = 0;
+        let seen = live.until(|e| {
+            n += usize::from(e["type"] == "log.line" && e["text"] == shown);
+            n == 20
+        });
+        assert!(seen.iter().all(|e| e["text"] != hidden), "{hidden} dropped: {seen:#?}");
+        assert!(seen.iter().all(|e| e["type"] != "process.started"), "nothing restarted: {seen:#?}");
+    };
+    let p = Project::with_toml(&rules("alpha", "drop"));
+    let mut live = Live::spawn(p.cmd(&["run", "--json"]));
+    holds(&mut live, "beta", "alpha");
+    wait_for_socket(&p);
+    let reload = |p: &Project| {
+        let out = p.run(&["reload", "--json"], LIMIT);
+        (out.code, serde_json::from_slice::<Value>(&out.stdout).expect("json answer"))
+    };
+    p.write("brum.toml", &rules("beta", "drop"));
+    let (code, answer) = reload(&p);
+    assert_eq!(code, Some(0), "{answer}");
+    assert_eq!(answer["reconfigured"], serde_json::json!(["filter"]), "{answer}");
+    assert_eq!(answer["restart_needed"], serde_json::json!([]), "{answer}");
+    holds(&mut live, "alpha", "beta");
+    // refused: the rules that run stay
+    p.write("brum.toml", &rules("alpha", "hide"));
+    let out = p.run(&["reload"], LIMIT);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("[plugin.filter]")
+            && out.stderr.contains("rule.0.action")
+            && out.stderr.contains("the old settings stay"),
+        "{}",
+        out.stderr
+    );
+    holds(&mut live, "alpha", "beta");
+    // a later reload compares with what runs: back to the first rules
+    p.write("brum.toml", &rules("alpha", "drop"));
+    let (code, answer) = reload(&p);
+    assert_eq!((code, &answer["reconfigured"]), (Some(0), &serde_json::json!(["filter"])), "{answer}");
+    holds(&mut live, "beta", "alpha");
+    assert_eq!(p.run(&["down"], LIMIT).code, Some(0));
+    let _ = live.rest(LIMIT);
+}
+
 #[test]
 fn a_bad_filter_rule_is_reported_with_its_key() {
     let p = Project::with_toml(

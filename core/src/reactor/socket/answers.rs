@@ -65,6 +65,8 @@ impl Reactor {
                     "removed": d.removed,
                     "unchanged": d.unchanged,
                     "restart_needed": d.restart_needed,
+                    "reconfigured": d.reconfigured,
+                    "refused": d.refused,
                 })
             }),
             Command::Shutdown => {
