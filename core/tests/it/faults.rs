@@ -1128,7 +1128,15 @@ fn load_ps_answers_within_100ms_and_rss_stays_within_budget() {
     let peak = r.rss.iter().copied().max().unwrap_or(0);
     let budget = r.procs as u64 * r.ring_kib + 80 * 1024;
     assert!(peak < budget, "peak RSS {peak} KiB over the budget {budget} KiB");
+    // no growth beyond what the bounded stores may still fill after the
+    // first quarter: the rings (bytes plus their line index: 1.5 × their
+    // budget, store.rs), the event history (8 MiB) and the one evicted
+    // block it keeps for reuse (≤ 4 MiB). A leak of 10 bytes a line adds
+    // 12 MiB between the two samples (1.25 M lines). (The old allowance, the
+    // rings' budget + 8 MiB, failed once by 1 MiB while RSS levelled off:
+    // 57,776 → 59,008 KiB over the last quarter.)
     let early = r.rss.get(r.rss.len() / 4).copied().unwrap_or(0);
     let late = r.rss.get(r.rss.len() * 3 / 4).copied().unwrap_or(0);
-    assert!(late <= early + r.procs as u64 * r.ring_kib + 8 * 1024, "RSS keeps growing: {early} → {late} KiB");
+    let fill = r.procs as u64 * r.ring_kib * 3 / 2 + (8 + 4) * 1024;
+    assert!(late <= early + fill, "RSS keeps growing: {early} → {late} KiB (allowed: + {fill} KiB)");
 }
