@@ -135,7 +135,7 @@ impl ServerHandler for Server {
         imp.title = Some("brum dev session".into());
         info.server_info = imp;
         info.instructions = Some(
-            "brum runs this project's dev processes. Use list_processes and list_errors to see state, get_logs/search_logs to read output, start/stop/restart_process to act, and wait_for instead of sleeping (it sees what already happened in the current run)."
+            "brum runs this project's dev processes. Use list_processes and list_errors to see state, get_logs/search_logs to read output, start/stop/restart_process to act, reload_config after editing brum.toml, and wait_for instead of sleeping (it sees what already happened in the current run)."
                 .into(),
         );
         info

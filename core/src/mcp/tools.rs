@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use super::daemon::{DaemonError, line_text};
 use super::types::{
     Action, ErrorOut, ErrorsOut, GetLogsArgs, LifecycleOut, ListErrorsArgs, ListRequestsArgs, ListUrlsArgs, LogLine,
-    LogsOut, Match, NameArgs, ProcessRow, ProcessesOut, RequestOut, RequestsOut, Script, ScriptsOut, SearchLogsArgs,
-    SearchOut, UrlOut, UrlsOut,
+    LogsOut, Match, NameArgs, ProcessRow, ProcessesOut, ReloadOut, RequestOut, RequestsOut, Script, ScriptsOut,
+    SearchLogsArgs, SearchOut, UrlOut, UrlsOut,
 };
 use super::wait::{WaitForArgs, WaitOut};
 use super::{Server, ToolFail};
@@ -109,6 +109,42 @@ impl Server {
     #[tool(output_schema = schema_for_output::<LifecycleOut>())]
     async fn restart_process(&self, Parameters(a): Parameters<NameArgs>) -> Result<CallToolResult, ErrorData> {
         self.lifecycle("restart", a.name).await
+    }
+
+    /// Apply an edited brum.toml: processes whose definition changed restart, new ones start, removed ones stop, plugins whose [plugin.NAME] settings changed get them at once. What only a new start of brum applies (plugin files, [proxy], ...) is listed in restart_needed. A file with mistakes changes nothing: the error lists them.
+    #[tool(output_schema = schema_for_output::<ReloadOut>())]
+    async fn reload_config(&self) -> Result<CallToolResult, ErrorData> {
+        let v = match self.daemon.call(json!({"cmd": "reload"})).await {
+            Ok(v) => v,
+            Err(e) => return failed(self.daemon.started_note(), e.into()),
+        };
+        let list = |k: &str| -> Vec<String> {
+            v[k].as_array().into_iter().flatten().filter_map(|x| x.as_str().map(String::from)).collect()
+        };
+        let out = ReloadOut {
+            changed: list("changed"),
+            added: list("added"),
+            removed: list("removed"),
+            unchanged: v["unchanged"].as_u64().unwrap_or(0),
+            reconfigured: list("reconfigured"),
+            refused: list("refused"),
+            restart_needed: list("restart_needed"),
+        };
+        let mut text = self.daemon.started_note().to_string();
+        for (what, l) in [
+            ("restarted (changed)", &out.changed),
+            ("added", &out.added),
+            ("stopped (removed)", &out.removed),
+            ("plugins given their new settings", &out.reconfigured),
+            ("refused by their plugins (the old settings stay)", &out.refused),
+            ("not applied until brum starts again", &out.restart_needed),
+        ] {
+            if !l.is_empty() {
+                text.push_str(&format!("{what}: {}\n", l.join(", ")));
+            }
+        }
+        text.push_str(&format!("{} processes as they were\n", out.unchanged));
+        reply(text, &out)
     }
 
     /// Recent output lines of a process, oldest first.

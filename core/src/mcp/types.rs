@@ -162,6 +162,24 @@ pub struct LifecycleOut {
 }
 
 #[derive(Serialize, JsonSchema)]
+pub struct ReloadOut {
+    /// processes restarted with their new definition
+    pub changed: Vec<String>,
+    /// processes added (started when they autostart)
+    pub added: Vec<String>,
+    /// processes removed (stopped)
+    pub removed: Vec<String>,
+    /// how many processes stayed as they were
+    pub unchanged: u64,
+    /// plugins given their [plugin.NAME] table's new settings
+    pub reconfigured: Vec<String>,
+    /// plugins that refused their new settings, and why (they keep the old ones)
+    pub refused: Vec<String>,
+    /// changes that take effect only when brum starts again (plugin files, [proxy], ...)
+    pub restart_needed: Vec<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
 pub struct LogLine {
     pub seq: u64,
     pub ts_ms: Option<u64>,

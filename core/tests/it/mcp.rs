@@ -66,6 +66,7 @@ cmd = "sleep 876040"
         "list_errors",
         "list_urls",
         "list_requests",
+        "reload_config",
         "wait_for",
     ] {
         assert!(tools.contains(&t), "missing tool {t}");
@@ -363,6 +364,47 @@ fn wait_for_pattern_sees_a_line_printed_before_the_call() {
     assert!(processes_matching("876045").is_empty());
 }
 
+/// An agent that edits brum.toml applies it with `reload_config`: the new
+/// process starts (`wait_for` sees it), and what only a new start of brum
+/// applies is listed, not silently dropped.
+#[test]
+fn reload_config_applies_an_edited_brum_toml() {
+    let first = "[process.a]\ncmd = \"echo 'a ran'; sleep 876047\"\n";
+    let p = Project::with_toml(first);
+    let mut m = initialized(&p);
+    let w = tool(
+        &mut m,
+        1,
+        "wait_for",
+        json!({"condition": "pattern", "process": "a", "pattern": "a ran", "timeout_ms": 20000}),
+    );
+    assert_eq!(w["result"]["structuredContent"]["met"], true, "{w}");
+    p.write("brum.toml", &format!("{first}[process.b]\ncmd = \"echo 'b ran'; sleep 876047\"\n[proxy]\nport = 20999\n"));
+    let r = tool(&mut m, 2, "reload_config", json!({}));
+    let sc = &r["result"]["structuredContent"];
+    assert_eq!(sc["added"], json!(["b"]), "{r}");
+    assert_eq!(sc["unchanged"], 1, "{r}");
+    assert_eq!(sc["restart_needed"], json!(["[proxy]"]), "{r}");
+    let text = r["result"]["content"][0]["text"].as_str().expect("text");
+    assert!(text.contains("added: b") && text.contains("not applied until brum starts again: [proxy]"), "{text}");
+    let w = tool(
+        &mut m,
+        3,
+        "wait_for",
+        json!({"condition": "pattern", "process": "b", "pattern": "b ran", "timeout_ms": 20000}),
+    );
+    assert_eq!(w["result"]["structuredContent"]["met"], true, "{w}");
+    // a file with mistakes changes nothing, and says where
+    p.write("brum.toml", "[process.a]\ncmd = 5\n");
+    let r = tool(&mut m, 4, "reload_config", json!({}));
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    assert!(r.to_string().contains("process.a.cmd"), "{r}");
+    drop(m.child.stdin.take());
+    let _ = m.child.wait();
+    let _ = p.run(&["down"], LIMIT);
+    assert!(processes_matching("876047").is_empty());
+}
+
 /// `list_errors` shows open errors; `include_resolved` the history; an
 /// unknown process is an error like in every other tool; unknown resources
 /// are -32602.
@@ -433,7 +475,7 @@ fn docs_list_the_derived_schemas() {
     let mut m = initialized(&p);
     let list = m.call(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
     let tools = list["result"]["tools"].as_array().expect("tools");
-    assert_eq!(tools.len(), 11);
+    assert_eq!(tools.len(), 12);
     for t in tools {
         let name = t["name"].as_str().expect("name");
         assert!(docs.contains(&format!("### `{name}`")), "docs/mcp.md has no section for {name}");
